@@ -1,0 +1,60 @@
+"""``rollguard topics create|describe``: rollguard's topics from one config."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+from topics.config import TopicsConfig
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Create or describe rollguard's Kafka topics.", no_args_is_help=True)
+    app.add_typer(group, name="topics")
+
+    @group.command("create")
+    def create(
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        partitions: Annotated[int, typer.Option(help="Partitions of input/state topics.")] = 8,
+        replication: Annotated[int, typer.Option(help="Replication factor.")] = 1,
+    ) -> None:
+        """Create the telemetry, by-rollout, control, dead-letter and state topics (idempotent)."""
+        from topics.admin import create_topics
+
+        config = TopicsConfig(partitions=partitions, replication=replication).with_prefix(prefix)
+        servers = resolve_bootstrap(bootstrap)
+        try:
+            infos = create_topics(servers, config)
+        except Exception as exc:  # the Kafka client's many error types: one clear message
+            fail(f"creating topics failed: {exc}")
+        _print(infos)
+
+    @group.command("describe")
+    def describe(bootstrap: BootstrapOption = "", prefix: PrefixOption = "rollguard") -> None:
+        """Show partitions and settings of rollguard's topics."""
+        from topics.admin import describe_topics
+
+        servers = resolve_bootstrap(bootstrap)
+        try:
+            infos = describe_topics(servers, TopicsConfig().with_prefix(prefix))
+        except Exception as exc:  # the Kafka client's many error types: one clear message
+            fail(f"describing topics failed: {exc}")
+        if not infos:
+            fail("no rollguard topics found; run `rollguard topics create`", code=1)
+        _print(infos)
+
+
+def _print(infos: list[object]) -> None:
+    from topics.admin import TopicInfo
+
+    table = Table("topic", "partitions", "settings", "created now")
+    for info in infos:
+        assert isinstance(info, TopicInfo)
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(info.configs.items()))
+        table.add_row(info.name, str(info.partitions), settings, "yes" if info.created else "")
+    Console().print(table)

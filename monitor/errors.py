@@ -1,0 +1,11 @@
+"""The root of rollguard's exceptions: callers catch one type."""
+
+from __future__ import annotations
+
+
+class RollguardError(Exception):
+    """Base of every error rollguard raises on purpose."""
+
+
+class ConfigError(RollguardError):
+    """A plan, rule or settings file is wrong; the message names file, line, rule and field."""

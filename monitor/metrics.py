@@ -1,0 +1,155 @@
+"""Prometheus metrics of one worker: the names dashboards and alerts are written against.
+
+One registry per worker (no global state, several workers per test process). Counters and
+histograms are updated by the worker as it goes; per-rollout values (gating signals, rule
+states, stage, verdict) are read from the core at scrape time by :class:`CoreCollector`, so
+the per-event hot path pays nothing for them. Label cardinality is bounded by the number of
+active rollouts × signals × variants × segments declared in plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.core.api import CoreProtocol
+
+RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
+"""rollguard_rule_state encodes the Prometheus alerting states as numbers."""
+
+LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)
+
+
+class WorkerMetrics:
+    """Every metric a worker exports. ``render()`` gives the text exposition format."""
+
+    def __init__(self, worker_id: str, version: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.info = Gauge(
+            "rollguard_worker_info", "Worker identity (value 1)", ["worker", "version"],
+            registry=r,
+        )
+        self.info.labels(worker_id, version).set(1)
+        self.messages = Counter(
+            "rollguard_messages", "Kafka messages read, by topic", ["topic"], registry=r
+        )
+        self.events = Counter(
+            "rollguard_events", "Valid events applied to the core, by kind", ["kind"],
+            registry=r,
+        )
+        self.dlq = Counter(
+            "rollguard_dlq", "Inputs sent to the dead-letter topic, by reason", ["reason"],
+            registry=r,
+        )
+        self.late_events = Counter(
+            "rollguard_late_events", "Events later than the allowed lateness (not applied)",
+            ["rollout"], registry=r,
+        )
+        self.decisions = Counter(
+            "rollguard_decisions",
+            "Commands published to the control topic (after broker ack)",
+            ["rollout", "action", "advisory"],
+            registry=r,
+        )
+        self.last_decision = Gauge(
+            "rollguard_last_decision_timestamp_seconds",
+            "Event time of the last published command, by rollout and action",
+            ["rollout", "action"],
+            registry=r,
+        )
+        self.processing = Histogram(
+            "rollguard_processing_seconds",
+            "Wall time to process one batch of events through the core",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decision_latency = Histogram(
+            "rollguard_decision_latency_seconds",
+            "From the decisive message's Kafka timestamp to the broker's ack of the command",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "rollguard_consumer_lag", "Messages behind the end of the partition",
+            ["topic", "partition"], registry=r,
+        )
+        self.checkpoint_age = Gauge(
+            "rollguard_checkpoint_age_seconds", "Seconds since the last state checkpoint",
+            registry=r,
+        )
+        self.checkpoints = Counter(
+            "rollguard_checkpoints", "State checkpoints written", registry=r
+        )
+        self.rebalances = Counter(
+            "rollguard_rebalances", "Partition assignments received", registry=r
+        )
+        self.assigned_partitions = Gauge(
+            "rollguard_assigned_partitions", "Partitions of the by-rollout topic owned",
+            registry=r,
+        )
+        self.silences = Counter(
+            "rollguard_silences", "Silence events raised from the wall clock",
+            ["rollout", "variant"], registry=r,
+        )
+
+    def attach_core(self, core: Callable[[], CoreProtocol | None]) -> None:
+        """Export per-rollout values read from the core at scrape time."""
+        self.registry.register(CoreCollector(core))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class CoreCollector(Collector):
+    """Reads gauges, rule states and rollout views from the core when Prometheus scrapes."""
+
+    def __init__(self, core: Callable[[], CoreProtocol | None]) -> None:
+        self._core = core
+
+    def describe(self) -> list[Metric]:
+        return []  # dynamic: described by collect()
+
+    def collect(self) -> Iterator[Metric]:
+        core = self._core()
+        signal = GaugeMetricFamily(
+            "rollguard_signal",
+            "Current value of a gating signal",
+            labels=["rollout", "signal", "variant", "segment"],
+        )
+        rule = GaugeMetricFamily(
+            "rollguard_rule_state",
+            "Rule state: 0 inactive, 1 pending, 2 firing",
+            labels=["rollout", "rule"],
+        )
+        stage = GaugeMetricFamily(
+            "rollguard_rollout_info",
+            "Current stage and verdict of a rollout (value 1)",
+            labels=["rollout", "stage", "verdict"],
+        )
+        traffic = GaugeMetricFamily(
+            "rollguard_rollout_traffic_pct", "Traffic share of the new path", labels=["rollout"]
+        )
+        if core is not None:
+            for g in core.gauges():
+                signal.add_metric([g.rollout_id, g.signal, g.variant, g.segment], g.value)
+            for s in core.rule_states():
+                rule.add_metric([s.rollout_id, s.rule], RULE_STATE_VALUE.get(s.state, 0.0))
+            for rollout_id in core.rollouts():
+                view: dict[str, Any] = core.view(rollout_id) or {}
+                stage.add_metric(
+                    [rollout_id, str(view.get("stage", "")), str(view.get("verdict", ""))], 1.0
+                )
+                pct = view.get("traffic_pct")
+                if isinstance(pct, int | float):
+                    traffic.add_metric([rollout_id], float(pct))
+        yield signal
+        yield rule
+        yield stage
+        yield traffic

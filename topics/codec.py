@@ -1,0 +1,312 @@
+"""Bytes in, events or dead letters out. Never raises on input.
+
+The fast path decodes and validates the whole message in one msgspec pass (a single event
+or a :class:`~topics.events.Batch` envelope). Only when that fails does it look closer, to
+give the precise reason and, for a batch, to keep the good events and dead-letter only the
+bad ones. Every input is accounted for exactly once: each event of a message is either in
+``Decoded.events`` or in ``Decoded.dead`` (a message that is not even a readable envelope is
+one dead letter).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, NamedTuple
+
+import msgspec
+
+from topics.events import SCHEMA_VERSION, Batch, Event
+
+DlqReason = Literal[
+    "not_json",
+    "wrong_type",
+    "missing_field",
+    "unknown_version",
+    "unknown_enum",
+    "absurd_value",
+    "bad_timestamp",
+    "invalid",
+    "oversized_message",
+    "oversized_batch",
+]
+DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]
+
+MAX_MESSAGE_BYTES: Final = 1 << 20
+MAX_BATCH_EVENTS: Final = 10_000
+
+
+class Source(NamedTuple):
+    """Where a message came from (all optional for offline use)."""
+
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+
+class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
+    """A message (or one event of a batch) that rollguard could not use, and why."""
+
+    reason: DlqReason
+    message: str
+    original: bytes
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    index: int | None = None
+    """Position inside a batch envelope; None for a whole message."""
+
+
+@dataclass(slots=True)
+class Decoded:
+    events: list[Event] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+_MESSAGE_DECODER: Final = msgspec.json.Decoder(Event | Batch)
+_EVENT_DECODER: Final = msgspec.json.Decoder(Event)
+
+
+class _RawBatch(msgspec.Struct, kw_only=True):
+    v: Any = None
+    events: list[msgspec.Raw]
+
+
+_RAW_BATCH_DECODER: Final = msgspec.json.Decoder(_RawBatch)
+_ENCODER: Final = msgspec.json.Encoder()
+
+_REASON_PATTERNS: Final[tuple[tuple[re.Pattern[str], DlqReason], ...]] = (
+    (re.compile(r"[<>]=? [\d.e+]+ - at `\$(\.events\[\d+\])?\.(ts|last_event_ts)`"), "bad_timestamp"),
+    (re.compile(r"missing required field"), "missing_field"),
+    (re.compile(r"Invalid enum value|Invalid value '.*' - at `\$(\.events\[\d+\])?\.kind`"),
+     "unknown_enum"),
+    (re.compile(r"Expected `\w+`, got `\w+`|Expected `(object|array)`"), "wrong_type"),
+    (re.compile(r"Expected `\w+` [<>]=?|Number out of range|must be a finite|exceeds|needs"),
+     "absurd_value"),
+)
+
+
+def _classify(error: msgspec.ValidationError) -> DlqReason:
+    text = str(error)
+    for pattern, reason in _REASON_PATTERNS:
+        if pattern.search(text):
+            return reason
+    return "invalid"
+
+
+class Decoder:
+    """Validate telemetry messages.
+
+    Parameters
+    ----------
+    max_message_bytes
+        Larger messages are dead-lettered as ``oversized_message`` without parsing.
+    max_batch_events
+        Larger batch envelopes are dead-lettered whole as ``oversized_batch``.
+    max_future_s, max_past_s
+        With ``now`` passed to :meth:`decode`, events whose ``ts`` is further than this
+        from ``now`` are ``bad_timestamp``. Without ``now`` (offline replay) only the
+        schema's absolute range (years 2000-2100) applies.
+
+    Examples
+    --------
+    >>> d = Decoder()
+    >>> out = d.decode(b'{"kind":"metric","v":1,"rollout_id":"r1","variant":"canary",'
+    ...                b'"ts":1700000000,"name":"cpu","value":0.5}')
+    >>> [type(e).__name__ for e in out.events], out.dead
+    (['Metric'], [])
+    >>> d.decode(b'not json').dead[0].reason
+    'not_json'
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_batch_events: int = MAX_BATCH_EVENTS,
+        max_future_s: float = 300.0,
+        max_past_s: float = 7 * 86_400.0,
+    ) -> None:
+        self.max_message_bytes = max_message_bytes
+        self.max_batch_events = max_batch_events
+        self.max_future_s = max_future_s
+        self.max_past_s = max_past_s
+
+    def decode(
+        self, data: bytes, source: Source = Source(), now: float | None = None
+    ) -> Decoded:
+        out = Decoded()
+        try:
+            self._decode_into(data, source, now, out)
+        except Exception as exc:  # the promise is: never an exception to the caller
+            out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source))
+        return out
+
+    def _decode_into(
+        self, data: bytes, source: Source, now: float | None, out: Decoded
+    ) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            out.dead.append(_dead("wrong_type", "message value is not bytes", b"", source))
+            return
+        data = bytes(data)
+        if len(data) > self.max_message_bytes:
+            out.dead.append(
+                _dead(
+                    "oversized_message",
+                    f"{len(data)} bytes > limit {self.max_message_bytes}",
+                    data,
+                    source,
+                )
+            )
+            return
+        try:
+            message = _MESSAGE_DECODER.decode(data)
+        except msgspec.ValidationError:
+            self._slow_path(data, source, now, out)
+            return
+        except msgspec.DecodeError as exc:
+            out.dead.append(_dead("not_json", str(exc), data, source))
+            return
+        if isinstance(message, Batch):
+            if message.v != SCHEMA_VERSION:
+                out.dead.append(_dead("unknown_version", _version_msg(message.v), data, source))
+            elif len(message.events) > self.max_batch_events:
+                out.dead.append(_oversized_batch(len(message.events), self, data, source))
+            else:
+                for index, event in enumerate(message.events):
+                    self._accept(event, data, source, now, out, index)
+        else:
+            self._accept(message, data, source, now, out, None)
+
+    def _accept(
+        self,
+        event: Event,
+        data: bytes,
+        source: Source,
+        now: float | None,
+        out: Decoded,
+        index: int | None,
+    ) -> None:
+        if event.v != SCHEMA_VERSION:
+            original = data if index is None else _ENCODER.encode(event)
+            out.dead.append(
+                _dead("unknown_version", _version_msg(event.v), original, source, index)
+            )
+            return
+        if now is not None and not (
+            now - self.max_past_s <= event.ts <= now + self.max_future_s
+        ):
+            original = data if index is None else _ENCODER.encode(event)
+            skew = event.ts - now
+            out.dead.append(
+                _dead(
+                    "bad_timestamp",
+                    f"ts {event.ts} is {skew:+.0f} s from now (allowed "
+                    f"-{self.max_past_s:.0f}..+{self.max_future_s:.0f})",
+                    original,
+                    source,
+                    index,
+                )
+            )
+            return
+        out.events.append(event)
+
+    def _slow_path(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
+        """The fast typed decode failed: find out why, keeping what can be kept."""
+        try:
+            raw = msgspec.json.decode(data)
+        except msgspec.DecodeError as exc:
+            out.dead.append(_dead("not_json", str(exc), data, source))
+            return
+        if not isinstance(raw, dict):
+            kind = type(raw).__name__
+            out.dead.append(_dead("wrong_type", f"expected a JSON object, got {kind}", data, source))
+            return
+        if "v" not in raw:
+            out.dead.append(_dead("missing_field", "Object missing required field `v`", data, source))
+            return
+        if raw["v"] != SCHEMA_VERSION:
+            out.dead.append(_dead("unknown_version", _version_msg(raw["v"]), data, source))
+            return
+        if raw.get("kind") != "batch":
+            self._single(data, source, now, out, None)
+            return
+        try:
+            batch = _RAW_BATCH_DECODER.decode(data)
+        except msgspec.ValidationError as exc:
+            out.dead.append(_dead(_classify(exc), f"batch envelope: {exc}", data, source))
+            return
+        if len(batch.events) > self.max_batch_events:
+            out.dead.append(_oversized_batch(len(batch.events), self, data, source))
+            return
+        for index, item in enumerate(batch.events):
+            self._single(bytes(item), source, now, out, index)
+
+    def _single(
+        self, data: bytes, source: Source, now: float | None, out: Decoded, index: int | None
+    ) -> None:
+        try:
+            event = _EVENT_DECODER.decode(data)
+        except msgspec.ValidationError as exc:
+            reason = _classify(exc)
+            if reason != "unknown_version":
+                version = _peek_version(data)
+                if version is not None and version != SCHEMA_VERSION:
+                    reason = "unknown_version"
+            out.dead.append(_dead(reason, str(exc), data, source, index))
+            return
+        except msgspec.DecodeError as exc:  # pragma: no cover - Raw items are valid JSON
+            out.dead.append(_dead("not_json", str(exc), data, source, index))
+            return
+        self._accept(event, data, source, now, out, index)
+
+
+def _peek_version(data: bytes) -> object:
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    return raw.get("v", SCHEMA_VERSION) if isinstance(raw, dict) else None
+
+
+def _version_msg(version: object) -> str:
+    return f"schema version {version!r} is not supported (this build reads {SCHEMA_VERSION})"
+
+
+def _oversized_batch(n: int, decoder: Decoder, data: bytes, source: Source) -> DeadLetter:
+    return _dead(
+        "oversized_batch", f"{n} events > limit {decoder.max_batch_events}", data, source
+    )
+
+
+def _dead(
+    reason: DlqReason, message: str, data: bytes, source: Source, index: int | None = None
+) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        message=message[:1024],
+        original=data,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        index=index,
+    )
+
+
+def encode_event(event: Event) -> bytes:
+    """One event as one message."""
+    return _ENCODER.encode(event)
+
+
+def encode_batch(events: list[Event], producer: str | None = None) -> bytes:
+    """Many events as one batch envelope."""
+    return _ENCODER.encode(Batch(v=SCHEMA_VERSION, events=events, producer=producer))
+
+
+def encode_dead_letter(dead: DeadLetter) -> bytes:
+    """A dead letter as JSON (``original`` is base64, as msgspec encodes bytes)."""
+    return _ENCODER.encode(dead)
+
+
+def decode_dead_letter(data: bytes) -> DeadLetter:
+    return msgspec.json.decode(data, type=DeadLetter)
