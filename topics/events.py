@@ -81,7 +81,14 @@ OrderStatus = Literal[
 ]
 ErrorKind = Literal["timeout", "disconnect", "off_quotes", "internal"]
 PlanAction = Literal[
-    "registered", "stage_changed", "traffic_share", "completed", "aborted", "dry_run"
+    "registered",  # a rollout starts under the named plan
+    "stage_changed",  # the orchestrator moved it to `stage` (overrides rollguard's view)
+    "traffic_share",  # the orchestrator set the new path's share to `traffic_pct`
+    "paused",  # a human or orchestrator paused it
+    "resumed",  # a human resumed it after pause / freeze / halt
+    "completed",  # fully promoted
+    "aborted",  # stopped for good (rolled back, killed)
+    "dry_run",  # from now on decisions are advisory only
 ]
 
 
