@@ -9,17 +9,51 @@ active rollouts × signals × variants × segments declared in plans.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.core.api import CoreProtocol
+from topics.commands import Command
 
 RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
 """rollguard_rule_state encodes the Prometheus alerting states as numbers."""
+
+REASON_LABEL_MAX: Final = 240
+"""Decision reasons are cut to this many characters in ``rollguard_last_decision_info``."""
+
+
+class ThresholdSample(NamedTuple):
+    """The current absolute threshold of a rule on a signal (relative rules: resolved now)."""
+
+    rollout_id: str
+    rule: str
+    signal: str
+    value: float
+
+
+class BandSample(NamedTuple):
+    """The learned normal band of a signal on one variant and segment."""
+
+    rollout_id: str
+    signal: str
+    variant: str
+    segment: str
+    lower: float
+    upper: float
+
+
+@runtime_checkable
+class ThresholdsAndBands(Protocol):
+    """Optional extra of a core: thresholds and learned bands for the dashboards."""
+
+    def thresholds(self) -> Iterable[ThresholdSample]: ...
+
+    def bands(self) -> Iterable[BandSample]: ...
+
 
 LATENCY_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -98,6 +132,37 @@ class WorkerMetrics:
             "rollguard_silences", "Silence events raised from the wall clock",
             ["rollout", "variant"], registry=r,
         )
+        self.last_decision_info = Gauge(
+            "rollguard_last_decision_info",
+            "Last published command per rollout (value: its event time, seconds); "
+            "labels carry action, deciding rule and reason for dashboard annotations",
+            ["rollout", "action", "rule", "advisory", "reason"],
+            registry=r,
+        )
+        self._last_info_labels: dict[str, tuple[str, ...]] = {}
+
+    def record_decision(self, command: Command) -> None:
+        """Count one published (acked) command and remember it as the rollout's last.
+
+        Updates ``rollguard_decisions_total``, ``rollguard_last_decision_timestamp_seconds``
+        and ``rollguard_last_decision_info`` (one series per rollout: the previous
+        decision's series is removed, so cardinality stays one per rollout).
+        """
+        advisory = "true" if command.advisory else "false"
+        self.decisions.labels(command.rollout_id, command.action, advisory).inc()
+        self.last_decision.labels(command.rollout_id, command.action).set(command.issued_at)
+        labels = (
+            command.rollout_id,
+            command.action,
+            command.rule or "",
+            advisory,
+            command.reason[:REASON_LABEL_MAX],
+        )
+        previous = self._last_info_labels.get(command.rollout_id)
+        if previous is not None and previous != labels:
+            self.last_decision_info.remove(*previous)
+        self.last_decision_info.labels(*labels).set(command.issued_at)
+        self._last_info_labels[command.rollout_id] = labels
 
     def attach_core(self, core: Callable[[], CoreProtocol | None]) -> None:
         """Export per-rollout values read from the core at scrape time."""
@@ -136,6 +201,16 @@ class CoreCollector(Collector):
         traffic = GaugeMetricFamily(
             "rollguard_rollout_traffic_pct", "Traffic share of the new path", labels=["rollout"]
         )
+        threshold = GaugeMetricFamily(
+            "rollguard_rule_threshold",
+            "Current absolute threshold of a rule on a signal",
+            labels=["rollout", "rule", "signal"],
+        )
+        band = GaugeMetricFamily(
+            "rollguard_signal_band",
+            "Learned normal band of a signal (bound: lower | upper)",
+            labels=["rollout", "signal", "variant", "segment", "bound"],
+        )
         if core is not None:
             for g in core.gauges():
                 signal.add_metric([g.rollout_id, g.signal, g.variant, g.segment], g.value)
@@ -149,7 +224,16 @@ class CoreCollector(Collector):
                 pct = view.get("traffic_pct")
                 if isinstance(pct, int | float):
                     traffic.add_metric([rollout_id], float(pct))
+            if isinstance(core, ThresholdsAndBands):
+                for t in core.thresholds():
+                    threshold.add_metric([t.rollout_id, t.rule, t.signal], t.value)
+                for b in core.bands():
+                    labels = [b.rollout_id, b.signal, b.variant, b.segment]
+                    band.add_metric([*labels, "lower"], b.lower)
+                    band.add_metric([*labels, "upper"], b.upper)
         yield signal
         yield rule
         yield stage
         yield traffic
+        yield threshold
+        yield band
