@@ -1,0 +1,259 @@
+"""The verdict endpoint, driven over real HTTP the way Argo Rollouts and Flagger call it.
+
+Shapes are taken from the tools' own sources, not from our docs:
+
+* Argo Rollouts Web metric provider — argoproj/argo-rollouts ``docs/analysis/web.md``
+  (https://argo-rollouts.readthedocs.io/en/stable/analysis/web/) and
+  ``metricproviders/webmetric/webmetric.go``: GET with the configured ``headers``; a non-2xx
+  status is a measurement *Error*; the JSON body is parsed, ``jsonPath`` (default ``{$}``)
+  selects ``result``; ``utils/evaluate/evaluate.go``: ``failureCondition`` true → Failed,
+  else ``successCondition`` true → Successful, else Inconclusive.
+* Flagger webhooks — fluxcd/flagger ``docs/gitbook/usage/webhooks.md``
+  (https://docs.flagger.app/usage/webhooks) and ``pkg/apis/flagger/v1beta1/canary.go``
+  (``CanaryWebhookPayload``: name, namespace, phase, checksum, metadata map[string]string):
+  HTTP POST; ``confirm-promotion`` "paused until the hooks return HTTP 200"; ``rollout``
+  "non-2xx - halt advancement"; ``rollback`` "If a rollback hook returns a successful HTTP
+  status code, Flagger will stop the analysis and mark the canary release as failed".
+
+The Argo and Flagger YAML is read from ``docs/orchestrators.md``, so the copy-paste examples
+are the ones under test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.unit.orchestrator.conftest import TOKEN, VerdictServer
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "orchestrators.md"
+
+VERDICTS = ["promote", "proceed", "resume", "hold", "pause", "freeze", "reduce_scope"]
+VERDICTS += ["rollback", "halt"]
+
+
+def _doc_yaml_blocks() -> list[Any]:
+    text = DOCS.read_text()
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+
+
+def _analysis_metric() -> dict[str, Any]:
+    for block in _doc_yaml_blocks():
+        if isinstance(block, dict) and block.get("kind") == "AnalysisTemplate":
+            metric: dict[str, Any] = block["spec"]["metrics"][0]
+            return metric
+    raise AssertionError("docs/orchestrators.md has no AnalysisTemplate")
+
+
+def _flagger_webhooks() -> list[dict[str, Any]]:
+    for block in _doc_yaml_blocks():
+        if isinstance(block, dict) and "analysis" in block:
+            hooks: list[dict[str, Any]] = block["analysis"]["webhooks"]
+            return hooks
+    raise AssertionError("docs/orchestrators.md has no Flagger webhooks")
+
+
+class _Obj(dict[str, Any]):
+    """``result.ok`` attribute access for evaluating Argo's expr-lang conditions."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = self[name]
+        return _Obj(value) if isinstance(value, dict) else value
+
+
+def _expr(condition: str, result: Any) -> bool:
+    # The conditions we document use only: result.<field>, ==, true/false, &&, ||.
+    assert re.fullmatch(r"[\w.\s=&|!\"]+", condition), condition
+    py = condition.replace("&&", " and ").replace("||", " or ")
+    py = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", py))
+    return bool(eval(py, {"__builtins__": {}}, {"result": result}))
+
+
+def _json_path(path: str, body: Any) -> Any:
+    match = re.fullmatch(r"\{\$((?:\.\w+)*)\}", path)
+    assert match, f"unsupported jsonPath in docs: {path}"
+    for key in filter(None, match.group(1).split(".")):
+        body = body[key]
+    return body
+
+
+def argo_measure(base_url: str, rollout_id: str, token: str = TOKEN) -> str:
+    """One Argo Rollouts web measurement with the documented AnalysisTemplate."""
+    metric = _analysis_metric()
+    web = metric["provider"]["web"]
+    args = {"rollout-id": rollout_id, "rollguard-token": token}
+
+    def sub(text: str) -> str:
+        return re.sub(r"\{\{\s*args\.([\w-]+)\s*\}\}", lambda m: args[m.group(1)], text)
+
+    url = sub(web["url"]).replace("http://rollguard-worker.rollguard.svc:8080", base_url)
+    headers = {h["key"]: sub(h["value"]) for h in web.get("headers", [])}
+    response = httpx.get(url, headers=headers, timeout=web.get("timeoutSeconds", 10))
+    if not 200 <= response.status_code < 300:
+        return "Error"
+    result = _json_path(web.get("jsonPath", "{$}"), response.json())
+    if isinstance(result, dict):
+        result = _Obj(result)
+    if _expr(metric["failureCondition"], result):
+        return "Failed"
+    if _expr(metric["successCondition"], result):
+        return "Successful"
+    return "Inconclusive"
+
+
+def flagger_call(base_url: str, hook_type: str, name: str = "podinfo") -> httpx.Response:
+    """POST the CanaryWebhookPayload of the documented hook of ``hook_type``."""
+    hook = next(h for h in _flagger_webhooks() if h["type"] == hook_type)
+    url = hook["url"].replace("http://rollguard-worker.rollguard.svc:8080", base_url)
+    metadata = {k: (TOKEN if k == "token" else v) for k, v in hook["metadata"].items()}
+    payload = {
+        "name": name,
+        "namespace": "test",
+        "phase": "Progressing",
+        "checksum": "6d4b9c7f",
+        "metadata": metadata,
+    }
+    return httpx.post(url, json=payload, timeout=5)
+
+
+ARGO_EXPECTED = {
+    "promote": "Successful",
+    "proceed": "Successful",
+    "resume": "Successful",
+    "hold": "Inconclusive",
+    "pause": "Inconclusive",
+    "freeze": "Inconclusive",
+    "reduce_scope": "Inconclusive",
+    "rollback": "Failed",
+    "halt": "Failed",
+}
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_argo_measurement_follows_the_verdict(token_server: VerdictServer, verdict: str) -> None:
+    token_server.views["payments-router"] = {"stage": "canary-5", "verdict": verdict}
+    assert argo_measure(token_server.base_url, "payments-router") == ARGO_EXPECTED[verdict]
+
+
+def test_argo_body_carries_the_documented_fields(token_server: VerdictServer) -> None:
+    token_server.views["r-body"] = {
+        "stage": "canary-5",
+        "verdict": "rollback",
+        "traffic_pct": 5,
+        "firing": ["p99_latency_vs_baseline"],
+        "last_decisions": [
+            {"action": "rollback", "reason": "p99 1.6x", "command_id": "c" * 32, "rule": "p99"}
+        ],
+    }
+    response = httpx.get(
+        f"{token_server.base_url}/verdict/r-body", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["ok"] is False and body["failed"] is True and body["outcome"] == "failed"
+    assert body["traffic_pct"] == 5.0 and body["firing"] == ["p99_latency_vs_baseline"]
+    assert body["reason"] == "p99 1.6x" and body["command_id"] == "c" * 32
+
+
+def test_argo_unknown_rollout_wrong_token_and_broken_view_are_errors(
+    token_server: VerdictServer,
+) -> None:
+    token_server.views["known"] = {"verdict": "proceed"}
+    token_server.broken.add("broken")
+    assert argo_measure(token_server.base_url, "never-seen") == "Error"
+    assert argo_measure(token_server.base_url, "known", token="wrong-token-000000") == "Error"
+    assert argo_measure(token_server.base_url, "broken") == "Error"
+    assert httpx.get(f"{token_server.base_url}/verdict/known").status_code == 401
+    assert httpx.get(f"{token_server.base_url}/verdict/broken").status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{token_server.base_url}/verdict/broken", headers=auth).status_code == 503
+
+
+def test_rollout_ids_with_slashes_and_dry_run(open_server: VerdictServer) -> None:
+    open_server.views["ns/payments"] = {"verdict": "halt", "dry_run": True}
+    body = httpx.get(f"{open_server.base_url}/verdict/ns/payments").json()
+    assert body["verdict"] == "halt" and body["advisory"] is True
+    assert body["ok"] is True and body["failed"] is False  # dry-run never blocks
+
+
+# Flagger: 2xx means "go on" for rollout/confirm-promotion and "roll back now" for rollback.
+FLAGGER_2XX = {
+    "rollout": {"promote", "proceed", "resume"},
+    "confirm-promotion": {"promote"},
+    "rollback": {"rollback", "halt"},
+}
+
+
+@pytest.mark.parametrize("hook_type", sorted(FLAGGER_2XX))
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_flagger_hooks_answer_by_flagger_semantics(
+    token_server: VerdictServer, hook_type: str, verdict: str
+) -> None:
+    token_server.views["payments-router"] = {"verdict": verdict}
+    response = flagger_call(token_server.base_url, hook_type)
+    if verdict in FLAGGER_2XX[hook_type]:
+        assert 200 <= response.status_code < 300
+    else:
+        assert not 200 <= response.status_code < 300
+    assert response.json()["verdict"] == verdict
+
+
+@pytest.mark.parametrize("hook_type", sorted(FLAGGER_2XX))
+def test_flagger_unknown_rollout_never_passes(token_server: VerdictServer, hook_type: str) -> None:
+    hook = next(h for h in _flagger_webhooks() if h["type"] == hook_type)
+    url = hook["url"].replace("http://rollguard-worker.rollguard.svc:8080", token_server.base_url)
+    payload = {"name": "unknown-canary", "namespace": "t", "metadata": {"token": TOKEN}}
+    assert httpx.post(url, json=payload).status_code == 404
+
+
+def test_flagger_rollout_id_falls_back_to_the_canary_name(open_server: VerdictServer) -> None:
+    open_server.views["podinfo"] = {"verdict": "rollback"}
+    payload = {"name": "podinfo", "namespace": "test", "phase": "Progressing"}
+    assert httpx.post(f"{open_server.base_url}/flagger/rollback", json=payload).status_code == 200
+
+
+def test_flagger_token_is_required_when_configured(token_server: VerdictServer) -> None:
+    token_server.views["r-tok"] = {"verdict": "rollback"}
+    url = f"{token_server.base_url}/flagger/rollback"
+    payload: dict[str, Any] = {"name": "r-tok", "namespace": "t"}
+    assert httpx.post(url, json=payload).status_code == 401
+    payload["metadata"] = {"token": "not-the-token-000"}
+    assert httpx.post(url, json=payload).status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(url, json=payload, headers=auth).status_code == 200
+    payload["metadata"] = {"token": TOKEN}
+    assert httpx.post(url, json=payload).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 400),
+        (b"[1,2]", 400),
+        (b'{"namespace": "t"}', 400),
+        (b'{"name": "r1", "metadata": {"n": 1}}', 400),
+        (b'{"name": "bad id with spaces"}', 400),
+        (b'{"name": "r1", "pad": "' + b"x" * 70_000 + b'"}', 413),
+    ],
+)
+def test_flagger_bad_payloads_are_refused(
+    open_server: VerdictServer, body: bytes, status: int
+) -> None:
+    response = httpx.post(f"{open_server.base_url}/flagger/rollout", content=body)
+    assert response.status_code == status
+    assert "error" in response.json()
+
+
+def test_oversized_chunked_body_is_refused(open_server: VerdictServer) -> None:
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b"x" * 1024
+
+    response = httpx.post(f"{open_server.base_url}/flagger/rollout", content=chunks())
+    assert response.status_code == 413
