@@ -50,13 +50,13 @@ def named(signal: str) -> str:
 
 NAMED_PANELS: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
     ("Shadow match rate", ("shadow_match_rate",), "percentunit"),
-    ("Shadow price deviation", ("price_deviation_bps",), "short"),
+    ("Shadow price deviation (bps)", ("shadow_price_dev_bps",), "short"),
     ("Status mismatches", ("status_mismatches",), "short"),
-    ("LP failovers", ("lp_failovers",), "short"),
-    ("P&L", ("pnl",), "currencyUSD"),
-    ("Drawdown", ("drawdown",), "currencyUSD"),
+    ("LP failovers", ("failovers",), "short"),
+    ("P&L (cumulative, minor units)", ("pnl_cum",), "short"),
+    ("Drawdown (minor units)", ("drawdown",), "short"),
 )
-"""(title, signal names, unit) of the dedicated panels; signal names come from the plans."""
+"""(title, signals, unit) of the dedicated panels: names of ``monitor.core.signals``."""
 
 
 def _variables() -> list[db.QueryVariable]:

@@ -1,9 +1,86 @@
-"""CLI commands of this family (filled in by the issue that builds them)."""
+"""``rollguard dashboards render|push``: Grafana dashboards as code."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from monitor.cli.common import fail
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
+    group = typer.Typer(
+        help="Render the Grafana dashboards to JSON, or push them to a Grafana.",
+        no_args_is_help=True,
+    )
+    app.add_typer(group, name="dashboards")
+
+    @group.command("render")
+    def render_cmd(
+        out: Annotated[
+            Path | None,
+            typer.Option(help="Directory for the JSON (default: dashboards/generated)."),
+        ] = None,
+        check: Annotated[
+            bool, typer.Option("--check", help="Write nothing; fail if the JSON is stale.")
+        ] = False,
+    ) -> None:
+        """Write rollouts-overview.json, rollout-detail.json, fleet-health.json (deterministic)."""
+        from dashboards import render  # noqa: PLC0415  # lazy: keep `rollguard --help` fast
+
+        target = out or render.GENERATED
+        if check:
+            stale = render.stale(target)
+            if stale:
+                fail(
+                    f"stale dashboard JSON in {target}: {', '.join(stale)}; run "
+                    "`rollguard dashboards render`",
+                    code=1,
+                )
+            Console().print(f"dashboard JSON in {target} is up to date")
+            return
+        for path in render.write(target):
+            Console().print(f"wrote {path}")
+
+    @group.command("push")
+    def push_cmd(
+        *,
+        grafana_url: Annotated[
+            str,
+            typer.Option(envvar="GRAFANA_URL", help="Grafana base URL, e.g. http://localhost:3000"),
+        ],
+        prometheus_url: Annotated[
+            str,
+            typer.Option(
+                envvar="ROLLGUARD_PROMETHEUS_URL",
+                help="URL Grafana uses to reach Prometheus (the datasource it creates).",
+            ),
+        ] = "http://prometheus:9090",
+        token: Annotated[
+            str, typer.Option(envvar="GRAFANA_TOKEN", help="Service account token (Bearer).")
+        ] = "",
+        user: Annotated[str, typer.Option(envvar="GRAFANA_USER", help="Basic auth user.")] = "",
+        password: Annotated[
+            str, typer.Option(envvar="GRAFANA_PASSWORD", help="Basic auth password.")
+        ] = "",
+        folder: Annotated[str, typer.Option(help="Folder uid and title.")] = "rollguard",
+    ) -> None:
+        """Create or update the folder, the Prometheus datasource and the dashboards."""
+        from dashboards.push import PushError, api_model, push  # noqa: PLC0415  # lazy, as above
+
+        if not token and not (user and password):
+            fail("pass --token (GRAFANA_TOKEN) or --user and --password")
+        model = api_model(grafana_url, token or None, user or None, password or None)
+        try:
+            report = push(model, prometheus_url, folder_uid=folder, folder_title=folder)
+        except PushError as exc:
+            fail(str(exc), code=1)
+        console = Console()
+        console.print(f"folder {folder}: {report.folder}")
+        console.print(f"datasource rollguard-prometheus: {report.datasource}")
+        for uid, what in report.dashboards.items():
+            console.print(f"dashboard {uid}: {what}")
