@@ -1,9 +1,187 @@
-"""CLI commands of this family (filled in by the issue that builds them)."""
+"""``rollguard worker``: run one stream worker of the fleet (scale out by starting more).
+
+Every option has an environment variable (``ROLLGUARD_*``); an optional YAML file
+(``--config``) supplies defaults for the same names (``bootstrap``, ``plans``, ``group``,
+``http_port``, ...). Precedence: command line > environment > file > built-in default.
+Secrets never come from the command line: signing keys from a file or
+``ROLLGUARD_SIGNING_KEYS``; the SASL password and HTTP token from the environment or file.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+from monitor.errors import ConfigError
+from monitor.worker.settings import KafkaSecurity, WorkerSettings
+from topics.config import TopicsConfig
+from topics.keys import load_keyring
+
+
+def _opt(envvar: str, help_: str, *names: str) -> Any:
+    return typer.Option(*names, envvar=envvar, help=help_)
+
+
+def worker(  # noqa: PLR0917  # typer maps one parameter to one option
+    bootstrap: BootstrapOption = "",
+    topic_prefix: PrefixOption = "",
+    plan: Annotated[
+        list[Path] | None,
+        _opt("ROLLGUARD_PLANS", "Rollout plan / rule file (repeat for several).", "--plan"),
+    ] = None,
+    keys_file: Annotated[
+        Path | None,
+        _opt(
+            "ROLLGUARD_SIGNING_KEYS_FILE",
+            "Signing key ring (JSON/YAML). Else ROLLGUARD_SIGNING_KEYS.",
+            "--keys-file",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, _opt("ROLLGUARD_WORKER_CONFIG", "Optional YAML settings.", "--config")
+    ] = None,
+    group: Annotated[
+        str | None, _opt("ROLLGUARD_GROUP", "Consumer group prefix of the fleet.", "--group")
+    ] = None,
+    worker_id: Annotated[
+        str | None,
+        _opt("ROLLGUARD_WORKER_ID", "This worker's id (default host-pid).", "--worker-id"),
+    ] = None,
+    http_host: Annotated[
+        str | None, _opt("ROLLGUARD_HTTP_HOST", "HTTP bind address.", "--http-host")
+    ] = None,
+    http_port: Annotated[
+        int | None, _opt("ROLLGUARD_HTTP_PORT", "HTTP port (0: any free port).", "--http-port")
+    ] = None,
+    checkpoint_interval: Annotated[
+        float | None,
+        _opt(
+            "ROLLGUARD_CHECKPOINT_INTERVAL_S",
+            "Seconds between checkpoints.",
+            "--checkpoint-interval",
+        ),
+    ] = None,
+    silence_after: Annotated[
+        float | None,
+        _opt("ROLLGUARD_SILENCE_AFTER_S", "Flag a variant silent this long.", "--silence-after"),
+    ] = None,
+    reject_clock_skew: Annotated[
+        bool | None,
+        _opt(
+            "ROLLGUARD_REJECT_CLOCK_SKEW",
+            "Dead-letter events far from the wall clock (live traffic only).",
+            "--reject-clock-skew/--accept-any-time",
+        ),
+    ] = None,
+    security_protocol: Annotated[
+        str | None,
+        _opt(
+            "ROLLGUARD_KAFKA_SECURITY_PROTOCOL",
+            "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL.",
+            "--security-protocol",
+        ),
+    ] = None,
+    sasl_mechanism: Annotated[
+        str | None,
+        _opt("ROLLGUARD_KAFKA_SASL_MECHANISM", "PLAIN|SCRAM-SHA-256|...", "--sasl-mechanism"),
+    ] = None,
+    sasl_username: Annotated[
+        str | None, _opt("ROLLGUARD_KAFKA_SASL_USERNAME", "SASL user.", "--sasl-username")
+    ] = None,
+    ssl_cafile: Annotated[
+        str | None, _opt("ROLLGUARD_KAFKA_SSL_CAFILE", "CA bundle.", "--ssl-cafile")
+    ] = None,
+    ssl_certfile: Annotated[
+        str | None, _opt("ROLLGUARD_KAFKA_SSL_CERTFILE", "Client certificate.", "--ssl-certfile")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, _opt("ROLLGUARD_KAFKA_SSL_KEYFILE", "Client key.", "--ssl-keyfile")
+    ] = None,
+    core_factory: Annotated[
+        str | None,
+        _opt(
+            "ROLLGUARD_CORE_FACTORY", "module:callable building the core (tests).", "--core-factory"
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, _opt("ROLLGUARD_LOG_LEVEL", "Logging level.", "--log-level")
+    ] = "INFO",
+) -> None:
+    """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
+    # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
+    from monitor.app import run_worker  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        file = _load_file(config)
+        pick = _picker(file)
+        prefix = topic_prefix or str(file.get("topic_prefix", ""))
+        topics = TopicsConfig().with_prefix(prefix) if prefix else TopicsConfig()
+        plans = plan or [Path(p) for p in file.get("plans", [])]
+        keyring = load_keyring(keys_file or file.get("keys_file"))
+        security = KafkaSecurity(
+            security_protocol=pick(security_protocol, "security_protocol", "PLAINTEXT"),
+            sasl_mechanism=pick(sasl_mechanism, "sasl_mechanism", None),
+            sasl_username=pick(sasl_username, "sasl_username", None),
+            sasl_password=os.environ.get("ROLLGUARD_KAFKA_SASL_PASSWORD")
+            or file.get("sasl_password"),
+            ssl_cafile=pick(ssl_cafile, "ssl_cafile", None),
+            ssl_certfile=pick(ssl_certfile, "ssl_certfile", None),
+            ssl_keyfile=pick(ssl_keyfile, "ssl_keyfile", None),
+        )
+        extra: dict[str, Any] = {}
+        if worker_id or file.get("worker_id"):
+            extra["worker_id"] = pick(worker_id, "worker_id", "")
+        settings = WorkerSettings(
+            bootstrap=resolve_bootstrap(bootstrap or str(file.get("bootstrap", ""))),
+            keyring=keyring,
+            topics=topics,
+            plan_paths=tuple(plans),
+            core_factory=pick(core_factory, "core_factory", None),
+            group=pick(group, "group", "rollguard"),
+            security=security,
+            http_host=pick(http_host, "http_host", "127.0.0.1"),
+            http_port=int(pick(http_port, "http_port", 8080)),
+            http_token=os.environ.get("ROLLGUARD_HTTP_TOKEN") or file.get("http_token"),
+            checkpoint_interval_s=float(pick(checkpoint_interval, "checkpoint_interval_s", 5.0)),
+            silence_after_s=float(pick(silence_after, "silence_after_s", 30.0)),
+            reject_clock_skew=bool(pick(reject_clock_skew, "reject_clock_skew", False)),
+            **extra,
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    run_worker(settings)
+
+
+def _load_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read worker settings: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return raw
+
+
+def _picker(file: dict[str, Any]) -> Any:
+    def pick(given: Any, name: str, default: Any) -> Any:
+        if given is not None:
+            return given
+        return file.get(name, default)
+
+    return pick
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
+    app.command("worker")(worker)

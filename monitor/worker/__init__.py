@@ -1,0 +1,11 @@
+"""The stream worker's parts (``rollguard worker``): small modules wired by ``monitor.app``.
+
+- :mod:`.settings` — everything a worker is configured with, validated once;
+- :mod:`.envelope` — the internal batch envelope on the ``by_rollout`` topic;
+- :mod:`.ingest` — raw telemetry → validate → DLQ or re-key by rollout (repartition);
+- :mod:`.processor` — ``by_rollout`` → core → publish; restore → seek → resume;
+- :mod:`.checkpoint` — core state to and from the compacted ``state`` topic;
+- :mod:`.publisher` — sign and publish commands, acked before they count;
+- :mod:`.silence` — the one wall-clock use: variants that stopped reporting;
+- :mod:`.http` — ``/metrics``, ``/healthz``, ``/rollouts/{id}``, verdict routes.
+"""

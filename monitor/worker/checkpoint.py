@@ -1,0 +1,202 @@
+"""Checkpoints of core state on the compacted ``state`` topic, one per ``by_rollout`` partition.
+
+A checkpoint of partition ``q`` says: "after applying every event of ``by_rollout[q]`` below
+``offset``, the rollouts of ``q`` were in exactly these states, and these source offsets were
+the highest applied". It is written to partition ``q`` of the state topic as
+
+- chunks ``ckpt:{q}:{prefix}:{i}`` holding zlib(orjson(payload)) in slices under 1 MiB, then
+- the marker ``ckpt:{q}`` naming the prefix, chunk count and digest,
+
+and only after the marker is acked are the previous checkpoint's chunks tombstoned. The
+prefix is unique per write (writer id + counter), so a crash mid-write or two writers for a
+moment never mix chunks: a reader takes the newest marker whose chunks it has in full, and
+with none falls back to "no checkpoint" (replay ``q`` from its beginning — slower, still exact).
+Compaction keeps the newest marker and the live chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+from aiokafka import TopicPartition
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES: Final = 900_000
+CHECKPOINT_VERSION: Final = 1
+WRITE_TIMEOUT_S: Final = 15.0
+READ_TIMEOUT_S: Final = 60.0
+
+
+@dataclass
+class Checkpoint:
+    partition: int
+    offset: int
+    """Next ``by_rollout`` offset to apply."""
+    rollouts: dict[str, dict[str, Any]]
+    """rollout id -> {"state": core.export_state(rid), "hwm": {source partition: offset}}"""
+    writer: str = ""
+    written_at: float = 0.0
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "v": CHECKPOINT_VERSION,
+            "partition": self.partition,
+            "offset": self.offset,
+            "rollouts": self.rollouts,
+            "writer": self.writer,
+            "written_at": self.written_at,
+        }
+
+    @classmethod
+    def from_payload(cls, raw: dict[str, Any]) -> Checkpoint:
+        if raw.get("v") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint version {raw.get('v')!r} not understood")
+        return cls(
+            partition=int(raw["partition"]),
+            offset=int(raw["offset"]),
+            rollouts=dict(raw["rollouts"]),
+            writer=str(raw.get("writer", "")),
+            written_at=float(raw.get("written_at", 0.0)),
+        )
+
+
+def marker_key(partition: int) -> bytes:
+    return f"ckpt:{partition}".encode()
+
+
+def chunk_key(partition: int, prefix: str, index: int) -> bytes:
+    return f"ckpt:{partition}:{prefix}:{index}".encode()
+
+
+@dataclass
+class CheckpointStore:
+    producer: Any  # started AIOKafkaProducer (idempotent)
+    reader: Any  # started AIOKafkaConsumer without a group, used with assign()
+    topic: str
+    writer_id: str
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+    _live: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """partition -> (prefix, chunks) of the newest checkpoint we know is on the topic."""
+
+    async def write(self, checkpoint: Checkpoint) -> bool:
+        """Write and wait for the broker's ack; False (logged) when it could not."""
+        q = checkpoint.partition
+        checkpoint.writer = self.writer_id
+        checkpoint.written_at = time.time()  # informational only, never used to decide
+        blob = zlib.compress(orjson.dumps(checkpoint.to_payload()), 1)
+        prefix = f"{self.writer_id}-{time.time_ns()}-{next(self._counter)}"
+        chunks = [blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]
+        marker = orjson.dumps(
+            {"prefix": prefix, "chunks": len(chunks), "sha256": hashlib.sha256(blob).hexdigest()}
+        )
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                futures = [
+                    await self.producer.send(
+                        self.topic, value=chunk, key=chunk_key(q, prefix, i), partition=q
+                    )
+                    for i, chunk in enumerate(chunks)
+                ]
+                futures.append(
+                    await self.producer.send(
+                        self.topic, value=marker, key=marker_key(q), partition=q
+                    )
+                )
+                await asyncio.gather(*futures)
+        except Exception as exc:  # TimeoutError included: the next interval tries again
+            log.warning("checkpoint of partition %d not written (%r)", q, exc)
+            return False
+        previous = self._live.get(q)
+        self._live[q] = (prefix, len(chunks))
+        if previous is not None:
+            await self._tombstone(q, *previous)
+        return True
+
+    async def _tombstone(self, q: int, prefix: str, chunks: int) -> None:
+        try:
+            for i in range(chunks):
+                await self.producer.send(
+                    self.topic, value=None, key=chunk_key(q, prefix, i), partition=q
+                )
+        except Exception as exc:  # compaction-only hygiene: a stale chunk is harmless
+            log.info("tombstones for checkpoint %s not sent (%r)", prefix, exc)
+
+    async def read(self, partitions: list[int]) -> dict[int, Checkpoint | None]:
+        """The newest complete checkpoint of each partition (None: start from offset 0).
+
+        All partitions are read in one pass: assigning them together costs one metadata
+        round trip instead of one per partition.
+        """
+        tps = {TopicPartition(self.topic, q): q for q in partitions}
+        if not tps:
+            return {}
+        self.reader.assign(list(tps))
+        await self.reader.seek_to_beginning(*tps)
+        ends = await self.reader.end_offsets(list(tps))
+        scans = {q: _Scan(q) for q in partitions}
+        positions = dict.fromkeys(tps, 0)
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while any(positions[tp] < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading checkpoints of partitions {partitions} timed out")
+            batches = await self.reader.getmany(timeout_ms=500, max_records=10_000)
+            for tp, records in batches.items():
+                for record in records:
+                    scans[tps[tp]].add(record.key, record.value)
+                if records:
+                    positions[tp] = records[-1].offset + 1
+            for tp in tps:  # compaction leaves offset gaps: trust the client's position
+                if positions[tp] < ends[tp] and tp not in batches:
+                    positions[tp] = max(positions[tp], await self.reader.position(tp))
+        result: dict[int, Checkpoint | None] = {}
+        for q, scan in scans.items():
+            found = scan.result()
+            if found is not None:
+                self._live[q] = found[1]
+            result[q] = found[0] if found is not None else None
+        return result
+
+
+@dataclass
+class _Scan:
+    """Folds one state partition's records into its newest complete checkpoint."""
+
+    partition: int
+    marker: dict[str, Any] | None = None
+    chunks: dict[str, dict[int, bytes]] = field(default_factory=dict)
+
+    def add(self, key: bytes | None, value: bytes | None) -> None:
+        text = (key or b"").decode(errors="replace")
+        head = f"ckpt:{self.partition}"
+        if text == head:
+            if value is not None:
+                self.marker = orjson.loads(value)
+                keep = str(self.marker["prefix"])
+                self.chunks = {keep: self.chunks.get(keep, {})}  # older prefixes are dead
+        elif value is not None and text.startswith(head + ":"):
+            prefix, _, index = text[len(head) + 1 :].rpartition(":")
+            self.chunks.setdefault(prefix, {})[int(index)] = value
+
+    def result(self) -> tuple[Checkpoint, tuple[str, int]] | None:
+        if self.marker is None:
+            return None
+        prefix, count = str(self.marker["prefix"]), int(self.marker["chunks"])
+        parts = self.chunks.get(prefix, {})
+        if len(parts) != count:
+            log.warning("checkpoint %s of partition %d is incomplete", prefix, self.partition)
+            return None
+        blob = b"".join(parts[i] for i in range(count))
+        if hashlib.sha256(blob).hexdigest() != self.marker["sha256"]:
+            log.warning("checkpoint %s of partition %d fails its digest", prefix, self.partition)
+            return None
+        payload = orjson.loads(zlib.decompress(blob))
+        return Checkpoint.from_payload(payload), (prefix, count)

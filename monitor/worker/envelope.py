@@ -1,0 +1,63 @@
+"""The internal batch envelope on the ``by_rollout`` topic (ingest → processor).
+
+One envelope holds events of ONE rollout read from ONE telemetry partition, in offset order,
+with each event's source offset. The processor keeps, per rollout and source partition, the
+highest source offset applied, and drops events at or below it: after an ingest crash the
+events between its last commit and the crash are forwarded again, and this makes the
+repartition step effectively exactly-once without Kafka transactions (whose open transactions
+would stall read-committed readers for ``transaction.timeout.ms`` after a SIGKILL).
+
+``src = -1`` marks events made by a worker itself (silence), which are never re-forwarded.
+The events are the producers' own JSON bytes when they sent one event per message (no
+re-encoding on the hot path); the processor validates them again as it decodes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+import orjson
+
+from topics.events import Event
+
+SELF_SOURCE: Final = -1
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    src: int
+    """Telemetry partition the events were read from; -1 for worker-made events."""
+    offsets: list[int]
+    events: list[Event]
+    kts: int = 0
+    """Kafka timestamp (ms) of the newest input message, for the decision latency metric."""
+
+
+_DECODER: Final = msgspec.json.Decoder(Envelope)
+
+
+def encode_envelope(src: int, offsets: list[int], raw_events: list[bytes], kts: int) -> bytes:
+    """Join already-validated event JSON into an envelope without re-encoding the events."""
+    return b"".join(
+        (
+            b'{"src":',
+            str(src).encode(),
+            b',"offsets":',
+            orjson.dumps(offsets),
+            b',"kts":',
+            str(kts).encode(),
+            b',"events":[',
+            b",".join(raw_events),
+            b"]}",
+        )
+    )
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Raises ``msgspec.DecodeError``/``ValidationError`` (or ValueError) on a bad envelope."""
+    envelope = _DECODER.decode(data)
+    if len(envelope.offsets) != len(envelope.events):
+        raise ValueError(
+            f"envelope has {len(envelope.events)} events but {len(envelope.offsets)} offsets"
+        )
+    return envelope

@@ -1,0 +1,66 @@
+"""The worker's HTTP surface: ``/metrics``, ``/healthz``, ``/rollouts/{id}``, verdict routes.
+
+A small aiohttp server of our own inside the worker (aiohttp comes with faust): faust's web
+layer is tied to a running faust App, which this worker does not run (see ``monitor.app``).
+Default bind is 127.0.0.1: the views carry evidence, expose them wider on purpose only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from monitor.core.api import CoreProtocol
+from monitor.metrics import WorkerMetrics
+from monitor.verdict import add_verdict_routes
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def build_web_app(
+    core: CoreProtocol,
+    metrics: WorkerMetrics,
+    health: Callable[[], dict[str, Any]],
+    token: str | None = None,
+) -> web.Application:
+    app = web.Application()
+
+    async def metrics_view(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": PROMETHEUS_TEXT})
+
+    async def healthz(_: web.Request) -> web.Response:
+        report = health()
+        return web.json_response(report, status=200 if report.get("ok") else 503)
+
+    async def rollout(request: web.Request) -> web.Response:
+        rollout_id = request.match_info["rollout_id"]
+        view = core.view(rollout_id)
+        if view is None:
+            return web.json_response({"error": f"unknown rollout {rollout_id!r}"}, status=404)
+        return web.json_response(view, dumps=_dumps)
+
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/rollouts/{rollout_id}", rollout)
+    add_verdict_routes(app, core.view, token=token)
+    return app
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving; returns the runner (for cleanup) and the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    if server is not None and server.sockets:
+        bound = int(server.sockets[0].getsockname()[1])
+    return runner, bound

@@ -1,0 +1,294 @@
+"""Processor: ``by_rollout`` envelopes → core → signed commands, with crash-safe state.
+
+Order of work in one round (under ``lock``, so a rebalance never sees half a round):
+
+1. for each owned partition, apply envelopes at or past its ``next_offset``: drop events
+   already applied (source offset at or below the rollout's high-water mark — the repeats an
+   ingest crash causes), hand the rest to ``core.process``, queue the resulting commands;
+2. wait until the broker acked every command (:meth:`Publisher.flush`); only now do they
+   count as published;
+3. every ``checkpoint_interval_s``, and on revocation, checkpoint the changed partitions —
+   never between 1 and 2, so a checkpoint never claims an offset past an unacked decision.
+
+Restore → seek → resume happens in one place, :meth:`Processor.on_assigned`. aiokafka
+guarantees that every member runs ``on_partitions_revoked`` before any member runs
+``on_partitions_assigned``, and that ``on_partitions_assigned`` runs before fetching resumes
+(``aiokafka/abc.py``, ``ConsumerRebalanceListener``), so the checkpoint a leaving owner writes
+on revocation is there when the next owner reads it.
+
+A partition this worker keeps across a rebalance keeps its in-memory state: that state is
+exactly "all events below ``next_offset`` applied", which is all a checkpoint is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+
+from monitor.core.api import CoreProtocol
+from monitor.metrics import WorkerMetrics
+from monitor.worker.checkpoint import Checkpoint, CheckpointStore
+from monitor.worker.envelope import SELF_SOURCE, Envelope, decode_envelope, encode_envelope
+from monitor.worker.publisher import Publisher
+from monitor.worker.silence import SilenceWatch
+from topics.codec import DeadLetter, encode_dead_letter, encode_event
+from topics.commands import Command
+from topics.events import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartitionState:
+    next_offset: int = 0
+    hwm: dict[str, dict[int, int]] = field(default_factory=dict)
+    """rollout id -> {telemetry partition: highest source offset applied}"""
+    dirty: bool = False
+
+
+@dataclass
+class Processor:
+    consumer: Any  # AIOKafkaConsumer of the apply group (subscribe via :meth:`subscribe`)
+    core: CoreProtocol
+    publisher: Publisher
+    checkpoints: CheckpointStore
+    metrics: WorkerMetrics
+    topic: str
+    dlq_topic: str
+    silence: SilenceWatch
+    checkpoint_interval_s: float = 5.0
+    max_records: int = 500
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    owned: dict[int, PartitionState] = field(default_factory=dict)
+    stopping: bool = False
+    last_round_s: float = field(default_factory=time.monotonic)
+    last_checkpoint_s: float = field(default_factory=time.monotonic)
+    _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
+
+    def subscribe(self) -> None:
+        self.consumer.subscribe([self.topic], listener=_Listener(self))
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while not self.stopping:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            except Exception as exc:  # broker away: the client reconnects by itself
+                log.warning("processor: fetch failed (%r)", exc)
+                await asyncio.sleep(0.5)
+                continue
+            self.last_round_s = time.monotonic()
+            async with self.lock:
+                if batches:
+                    await self.round(batches)
+                if time.monotonic() - self.last_checkpoint_s >= self.checkpoint_interval_s:
+                    await self.checkpoint(list(self.owned))
+            self.metrics.checkpoint_age.set(time.monotonic() - self.last_checkpoint_s)
+
+    async def round(self, batches: dict[Any, list[Any]]) -> None:
+        started = time.perf_counter()
+        for tp, records in batches.items():
+            state = self.owned.get(tp.partition)
+            if state is None:  # fetched just before a rebalance took it away
+                continue
+            for record in records:
+                if record.offset < state.next_offset:  # already applied (fetched before a seek)
+                    continue
+                await self._apply(tp, record, state)
+                state.next_offset = record.offset + 1
+                state.dirty = True
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - state.next_offset)
+                )
+        self.metrics.messages.labels(self.topic).inc(sum(len(r) for r in batches.values()))
+        if not await self.publisher.flush():
+            self._unsafe = True
+        self.metrics.processing.observe(time.perf_counter() - started)
+
+    async def _apply(self, tp: Any, record: Any, state: PartitionState) -> None:
+        try:
+            envelope = decode_envelope(record.value)
+        except Exception as exc:  # not written by a rollguard ingest: never act on it
+            await self._dead(tp, record, f"by_rollout envelope: {exc}")
+            return
+        events = self._fresh(envelope, state)
+        if not events:
+            return
+        try:
+            commands = self.core.process(events)
+        except Exception as exc:  # a core bug must not stop the fleet; the input is kept
+            log.exception("core failed on %d events at %s", len(events), tp)
+            await self._dead(tp, record, f"core error: {exc!r}")
+            return
+        for kind, count in Counter(type(e).__name__.lower() for e in events).items():
+            self.metrics.events.labels(kind).inc(count)
+        wall = time.time()  # edge: silence detection only
+        newest: dict[tuple[str, str], float] = {}
+        for event in events:
+            if type(event).__name__ != "Silence":
+                newest[(event.rollout_id, event.variant)] = event.ts
+        for (rollout_id, variant), ts in newest.items():
+            self.silence.seen(rollout_id, variant, ts, wall)
+        for command in commands:
+            await self.publisher.send_command(command, self._on_ack(command, envelope.kts))
+
+    def _fresh(self, envelope: Envelope, state: PartitionState) -> list[Event]:
+        """Events not applied before; registers their rollouts with the partition."""
+        if envelope.src == SELF_SOURCE:
+            for event in envelope.events:
+                state.hwm.setdefault(event.rollout_id, {})
+            return list(envelope.events)
+        src = envelope.src
+        fresh: list[Event] = []
+        for offset, event in zip(envelope.offsets, envelope.events, strict=True):
+            marks = state.hwm.get(event.rollout_id)
+            if marks is None:
+                marks = state.hwm[event.rollout_id] = {}
+            if offset <= marks.get(src, -1):
+                continue
+            marks[src] = offset
+            fresh.append(event)
+        return fresh
+
+    def _on_ack(self, command: Command, kts: int) -> Any:
+        def acked() -> None:
+            self.metrics.record_decision(command)
+            if kts:
+                self.metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
+
+        return acked
+
+    async def _dead(self, tp: Any, record: Any, message: str) -> None:
+        self.metrics.dlq.labels("invalid").inc()
+        dead = DeadLetter(
+            reason="invalid",
+            message=message[:1024],
+            original=record.value or b"",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=record.offset,
+        )
+        await self.publisher.send(self.dlq_topic, encode_dead_letter(dead), record.key)
+
+    # --- silence -----------------------------------------------------------------------
+
+    async def watch_silence(self, every_s: float) -> None:
+        """Write a Silence event to ``by_rollout`` for each variant gone quiet."""
+        while not self.stopping:
+            await asyncio.sleep(every_s)
+            async with self.lock:
+                due = self.silence.due(time.time())
+                for event in due:
+                    envelope = encode_envelope(SELF_SOURCE, [0], [encode_event(event)], 0)
+                    await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
+                    self.metrics.silences.labels(event.rollout_id, event.variant).inc()
+                if due and not await self.publisher.flush():
+                    return
+
+    # --- checkpoint, restore, rebalance --------------------------------------------------
+
+    async def checkpoint(self, partitions: list[int], *, all_: bool = False) -> None:
+        """Write checkpoints of changed (or, with ``all_``, all) owned partitions."""
+        self.last_checkpoint_s = time.monotonic()
+        if self._unsafe:
+            return
+        offsets: dict[Any, int] = {}
+        for q in partitions:
+            state = self.owned.get(q)
+            if state is None or not (state.dirty or all_):
+                continue
+            try:
+                rollouts = {
+                    rid: {"state": self.core.export_state(rid), "hwm": marks}
+                    for rid, marks in state.hwm.items()
+                }
+            except Exception:  # keep the older checkpoint rather than write a wrong one
+                log.exception("processor: state of partition %d not exportable", q)
+                continue
+            if await self.checkpoints.write(Checkpoint(q, state.next_offset, rollouts)):
+                state.dirty = False
+                self.metrics.checkpoints.inc()
+                offsets[TopicPartition(self.topic, q)] = state.next_offset
+        if offsets:  # group offsets only serve lag tooling; the checkpoint is the truth
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:
+                log.info("processor: offset commit skipped (%r)", exc)
+
+    async def on_revoked(self, revoked: list[Any]) -> None:
+        async with self.lock:
+            await self.checkpoint([tp.partition for tp in revoked if tp.topic == self.topic])
+
+    async def on_assigned(self, assigned: list[Any]) -> None:
+        """Restore → seek → resume, the one place it happens."""
+        async with self.lock:
+            new = {tp.partition for tp in assigned if tp.topic == self.topic}
+            for q in [q for q in self.owned if q not in new]:
+                self._forget(q)
+            missing = sorted(q for q in new if q not in self.owned)
+            checkpoints = await self._read_checkpoints(missing)
+            for q in missing:
+                self.owned[q] = self._restore(q, checkpoints.get(q))
+            for q in sorted(new):
+                self.consumer.seek(TopicPartition(self.topic, q), self.owned[q].next_offset)
+            self.metrics.rebalances.inc()
+            self.metrics.assigned_partitions.set(len(self.owned))
+            log.info(
+                "processor: owns %s",
+                {q: self.owned[q].next_offset for q in sorted(self.owned)},
+            )
+
+    def _restore(self, q: int, checkpoint: Checkpoint | None) -> PartitionState:
+        state = PartitionState()
+        if checkpoint is None:
+            return state
+        try:
+            for rid, entry in checkpoint.rollouts.items():
+                self.core.forget(rid)
+                self.core.import_state(rid, entry["state"])
+                state.hwm[rid] = {int(src): int(off) for src, off in entry["hwm"].items()}
+        except Exception:  # unusable checkpoint: replaying the partition is slower, still exact
+            log.exception("checkpoint of partition %d unusable; replaying from the start", q)
+            for rid in checkpoint.rollouts:
+                self.core.forget(rid)
+            return PartitionState()
+        state.next_offset = checkpoint.offset
+        return state
+
+    async def _read_checkpoints(self, partitions: list[int]) -> dict[int, Checkpoint | None]:
+        delay = 0.2
+        while True:
+            try:
+                return await self.checkpoints.read(partitions)
+            except Exception as exc:  # broker away: we cannot process them without state
+                if self.stopping:
+                    raise
+                log.warning("checkpoints of %s unreadable (%r); retrying", partitions, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _forget(self, q: int) -> None:
+        state = self.owned.pop(q)
+        for rid in state.hwm:
+            self.core.forget(rid)
+            self.silence.forget(rid)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    def __init__(self, processor: Processor) -> None:
+        self._processor = processor
+
+    async def on_partitions_revoked(self, revoked: list[Any]) -> None:
+        await self._processor.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[Any]) -> None:
+        await self._processor.on_assigned(assigned)

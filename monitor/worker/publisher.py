@@ -1,0 +1,101 @@
+"""Send records and know when the broker has them: signed commands, DLQ records, envelopes.
+
+One idempotent producer per worker (``enable_idempotence=True`` implies ``acks=all`` in
+aiokafka, and keeps per-partition order across its internal retries). Nothing counts as sent
+until its future resolved: the callers await :meth:`Publisher.flush` before they commit an
+offset or write a checkpoint that claims the input behind it. A send that fails is sent again
+(same bytes, same key) until it is acked or the worker stops; commands are deterministic, so
+a repeat is harmless to orchestrators, which drop it by ``command_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from topics.commands import Command, encode_command, sign
+from topics.keys import KeyRing
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF_S: Final = 0.5
+
+
+@dataclass
+class Pending:
+    topic: str
+    value: bytes | None
+    key: bytes | None
+    partition: int | None
+    future: asyncio.Future[Any]
+    on_ack: Callable[[], None] | None = None
+
+
+@dataclass
+class Publisher:
+    """Wraps one started ``AIOKafkaProducer``."""
+
+    producer: Any
+    keyring: KeyRing
+    control_topic: str
+    stopping: Callable[[], bool] = field(default=lambda: False)
+    _pending: list[Pending] = field(default_factory=list)
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        on_ack: Callable[[], None] | None = None,
+    ) -> None:
+        """Queue one record; it counts only after :meth:`flush` returned."""
+        future = await self._send_once(topic, value, key, partition)
+        self._pending.append(Pending(topic, value, key, partition, future, on_ack))
+
+    async def send_command(self, command: Command, on_ack: Callable[[], None] | None) -> None:
+        signed = sign(command, self.keyring.active_id, self.keyring.signing_key)
+        await self.send(
+            self.control_topic, encode_command(signed), command.rollout_id.encode(), None, on_ack
+        )
+
+    async def flush(self) -> bool:
+        """Wait until every queued record is acked, re-sending failures; False if stopping."""
+        pending, self._pending = self._pending, []
+        for item in pending:
+            while True:
+                try:
+                    await item.future
+                    break
+                except Exception as exc:  # broker gone, timeout: send the same bytes again
+                    if self.stopping():
+                        return False
+                    log.warning("send to %s failed (%r); retrying", item.topic, exc)
+                    await asyncio.sleep(RETRY_BACKOFF_S)
+                    try:
+                        item.future = await self._send_once(
+                            item.topic, item.value, item.key, item.partition
+                        )
+                    except Exception as again:  # the producer refused at once: keep trying
+                        log.warning("re-send to %s refused (%r)", item.topic, again)
+                        item.future = _failed(again)
+            if item.on_ack is not None:
+                item.on_ack()
+        return True
+
+    async def _send_once(
+        self, topic: str, value: bytes | None, key: bytes | None, partition: int | None
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self.producer.send(
+            topic, value=value, key=key, partition=partition
+        )
+        return future
+
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future

@@ -1,0 +1,102 @@
+"""Everything one worker is configured with, checked once at start-up.
+
+The CLI (``rollguard worker``) builds a :class:`WorkerSettings` from options, environment
+variables and an optional YAML file; tests and benchmarks build one directly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka.helpers import create_ssl_context
+
+from monitor.errors import ConfigError
+from topics.config import TopicsConfig
+from topics.keys import KeyRing
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Client security options, passed through to every aiokafka client unchanged."""
+
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    sasl_mechanism: str | None = None  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | ...
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``AIOKafkaConsumer`` / ``AIOKafkaProducer``."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password
+        if "SSL" in self.security_protocol:
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        return options
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """One worker's configuration. Durations in seconds unless the name says otherwise."""
+
+    bootstrap: str
+    keyring: KeyRing
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    plan_paths: tuple[Path, ...] = ()
+    core_factory: str | None = None
+    """``module:callable`` taking the settings and returning a ``CoreProtocol``; None = the
+    product core (``monitor.core.Core`` over ``load_plans(plan_paths)``)."""
+    group: str = "rollguard"
+    worker_id: str = field(default_factory=default_worker_id)
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080  # 0 picks a free port (logged at start-up)
+    http_token: str | None = field(default=None, repr=False)
+    checkpoint_interval_s: float = 5.0
+    silence_after_s: float = 30.0
+    silence_check_s: float = 1.0
+    command_ttl_s: float = 300.0
+    ingest_max_records: int = 5000
+    apply_max_records: int = 500
+    envelope_max_events: int = 1000
+    session_timeout_ms: int = 6000  # the broker's group.min.session.timeout.ms default
+    heartbeat_interval_ms: int = 1000
+    reject_clock_skew: bool = False
+    """Dead-letter events whose ts is far from the wall clock (off for replays of old data)."""
+    monitor_version: str = "0.1.0"
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap:
+            raise ConfigError("worker: bootstrap servers are required")
+        if self.checkpoint_interval_s <= 0:
+            raise ConfigError("worker: checkpoint_interval_s must be > 0")
+        if self.silence_after_s <= 0:
+            raise ConfigError("worker: silence_after_s must be > 0")
+        if not 0 <= self.http_port <= 65535:
+            raise ConfigError(f"worker: http_port {self.http_port} out of range")
+        if self.envelope_max_events < 1 or self.ingest_max_records < 1:
+            raise ConfigError("worker: batch sizes must be >= 1")
+        if self.core_factory is None and not self.plan_paths:
+            raise ConfigError("worker: at least one plan file (--plan) is required")
+
+    @property
+    def ingest_group(self) -> str:
+        return f"{self.group}.ingest"
+
+    @property
+    def apply_group(self) -> str:
+        return f"{self.group}.apply"

@@ -1,0 +1,311 @@
+"""Helpers for the worker's integration tests and benchmarks: scenarios, producing, reading
+the control topic, and running workers as real subprocesses (so SIGKILL is real)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.devbroker import free_port
+from topics.codec import encode_batch, encode_event
+from topics.commands import Command, decode_command, verify
+from topics.config import TopicsConfig
+from topics.events import Event, Metric, Order
+
+ROOT = Path(__file__).resolve().parents[3]
+KEYS = {"k1": b"test-signing-key-one-0001", "k2": b"test-signing-key-two-0002"}
+KEYS_ENV = "k1=test-signing-key-one-0001,k2=test-signing-key-two-0002"
+THRESHOLD_CORE = "tests.integration.worker.threshold_core:build_core"
+T0 = 1_763_000_000.0
+
+
+def scenario(
+    rollouts: int = 6,
+    seconds: float = 60.0,
+    step_s: float = 0.5,
+    regressions: dict[int, tuple[float, float]] | None = None,
+    blips: dict[int, tuple[float, float]] | None = None,
+) -> list[Event]:
+    """Interleaved telemetry of ``rollouts`` rollouts: per tick a baseline order, a canary
+    order and a canary error_rate metric. ``regressions[i] = (start, end)`` puts rollout i's
+    canary error rate at 0.2 between those seconds (sustained: pause, then proceed);
+    ``blips`` do the same for a shorter time than the rule's ``for`` (no decision)."""
+    regressions = regressions or {}
+    blips = blips or {}
+    events: list[Event] = []
+    ticks = int(seconds / step_s)
+    for tick in range(ticks):
+        t = tick * step_s
+        for i in range(rollouts):
+            rid = f"r{i}"
+            ts = T0 + t + i * 0.001
+            bad = any(s <= t < e for s, e in (regressions.get(i, (-1, -1)), blips.get(i, (-1, -1))))
+            events.append(
+                Order(
+                    v=1,
+                    rollout_id=rid,
+                    variant="baseline",
+                    ts=ts,
+                    order_id=f"b{tick}",
+                    status="filled",
+                    latency_ms=3.0 + (tick % 7),
+                )
+            )
+            events.append(
+                Order(
+                    v=1,
+                    rollout_id=rid,
+                    variant="canary",
+                    ts=ts,
+                    order_id=f"c{tick}",
+                    status="rejected" if bad else "filled",
+                    latency_ms=4.0 + (tick % 5),
+                    reject_reason="no_liquidity" if bad else None,
+                )
+            )
+            events.append(
+                Metric(
+                    v=1,
+                    rollout_id=rid,
+                    variant="canary",
+                    ts=ts,
+                    name="error_rate",
+                    value=0.2 if bad else 0.01 + (tick % 3) * 0.001,
+                )
+            )
+    return events
+
+
+def offline(events: Sequence[Event]) -> list[Command]:
+    """What ``Core.process`` over the same events decides (the ``rollguard replay`` answer)."""
+    from tests.integration.worker.threshold_core import ThresholdCore
+
+    return ThresholdCore(monitor_version="0.1.0").process(list(events))
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    events: Iterable[Event],
+    *,
+    batch_size: int = 0,
+    extra: Callable[[int], bytes | None] | None = None,
+) -> int:
+    """Produce events keyed by rollout (one per message, or batch envelopes of
+    ``batch_size`` events of one rollout). ``extra(i)`` may return a raw message to put
+    before the i-th message (malformed-input tests). Returns the messages sent."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    sent = 0
+    try:
+        messages: list[tuple[bytes, bytes]] = []
+        if batch_size:
+            by_rollout: dict[str, list[Event]] = {}
+            for event in events:
+                by_rollout.setdefault(event.rollout_id, []).append(event)
+                if len(by_rollout[event.rollout_id]) >= batch_size:
+                    messages.append(
+                        (event.rollout_id.encode(), encode_batch(by_rollout.pop(event.rollout_id)))
+                    )
+            messages += [(r.encode(), encode_batch(evs)) for r, evs in by_rollout.items()]
+        else:
+            messages = [(e.rollout_id.encode(), encode_event(e)) for e in events]
+        for i, (key, value) in enumerate(messages):
+            if extra is not None:
+                junk = extra(i)
+                if junk is not None:
+                    producer.send(topic, key=key, value=junk)
+                    sent += 1
+            producer.send(topic, key=key, value=value)
+            sent += 1
+        producer.flush(60)
+    finally:
+        producer.close()
+    return sent
+
+
+@dataclass
+class ControlLog:
+    """Everything read from the control topic so far (verified, grouped by command id)."""
+
+    commands: list[Command] = field(default_factory=list)
+    arrival: list[float] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, list[Command]]:
+        out: dict[str, list[Command]] = {}
+        for c in self.commands:
+            out.setdefault(c.command_id, []).append(c)
+        return out
+
+    def distinct(self) -> dict[str, Command]:
+        return {cid: cs[0] for cid, cs in self.by_id().items()}
+
+
+def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list[Any]], bool], timeout_s: float = 60.0
+) -> list[Any]:
+    """Read ``topic`` from the beginning until ``until(records)`` or the deadline."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not until(records):
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+def read_control(
+    bootstrap: str,
+    topics: TopicsConfig,
+    until: Callable[[ControlLog], bool],
+    timeout_s: float = 60.0,
+) -> ControlLog:
+    log = ControlLog()
+
+    def done(records: list[Any]) -> bool:
+        while len(log.commands) < len(records):
+            command = decode_command(records[len(log.commands)].value)
+            assert verify(command, KEYS) == "ok", command
+            log.commands.append(command)
+        return until(log)
+
+    read_topic(bootstrap, topics.control, done, timeout_s)
+    done([])  # no-op; keeps the log consistent
+    return log
+
+
+def content(command: Command) -> tuple[Any, ...]:
+    """The decision's content, signature aside (the key id may rotate)."""
+    return (
+        command.command_id,
+        command.rollout_id,
+        command.stage,
+        command.action,
+        command.reason,
+        command.rule,
+        command.seq,
+        command.issued_at,
+        command.expires_at,
+        tuple(command.evidence),
+    )
+
+
+@dataclass
+class WorkerProcess:
+    proc: subprocess.Popen[bytes]
+    http_port: int
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_healthy(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                status, _ = self.get("/healthz", timeout=1.0)
+                if status == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"worker not healthy in {timeout_s} s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 60) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+
+def start_worker(
+    bootstrap: str,
+    topics: TopicsConfig,
+    name: str,
+    log_dir: Path,
+    *,
+    checkpoint_interval_s: float = 1.0,
+    extra_args: Sequence[str] = (),
+    core_factory: str | None = THRESHOLD_CORE,
+    plans: Sequence[str] = (),
+) -> WorkerProcess:
+    port = free_port()
+    prefix = topics.telemetry.rsplit(".", 1)[0]
+    args = [
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "worker",
+        "--bootstrap",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--group",
+        f"{prefix}-fleet",
+        "--worker-id",
+        name,
+        "--http-port",
+        str(port),
+        "--checkpoint-interval",
+        str(checkpoint_interval_s),
+        "--log-level",
+        "INFO",
+        *extra_args,
+    ]
+    if core_factory:
+        args += ["--core-factory", core_factory]
+    for plan in plans:
+        args += ["--plan", plan]
+    env = {
+        **os.environ,
+        "ROLLGUARD_SIGNING_KEYS": KEYS_ENV,
+        "ROLLGUARD_SIGNING_KEY_ID": "k1",
+        "PYTHONPATH": str(ROOT),
+    }
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    log.close()
+    return WorkerProcess(proc, port, log_path)
