@@ -80,8 +80,13 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     (home / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
     proc = subprocess.run(
         [
-            "mvn", "-B", "-q", "-f", str(home / "pom.xml"),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(home / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
             f"-DoutputDirectory={libs}",
         ],
         capture_output=True,
@@ -148,7 +153,10 @@ class Broker:
         """SIGKILL, keeping the data (for restart tests)."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        _reap(self.pid)
+        deadline = time.monotonic() + 10
+        while self.alive() and time.monotonic() < deadline:  # signal delivery is async
+            _reap(self.pid)
+            time.sleep(0.05)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -257,15 +265,21 @@ def start(
     if fresh:
         fmt = subprocess.run(
             _java_cmd(
-                libs, workdir, "kafka.tools.StorageTool", "format",
-                f"--cluster-id={_cluster_id()}", f"--config={props}",
+                libs,
+                workdir,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={_cluster_id()}",
+                f"--config={props}",
             ),
             capture_output=True,
             text=True,
             check=False,
         )
         if fmt.returncode != 0:
-            raise BrokerError(f"formatting KRaft storage failed:\n{(fmt.stdout + fmt.stderr)[-3000:]}")
+            raise BrokerError(
+                f"formatting KRaft storage failed:\n{(fmt.stdout + fmt.stderr)[-3000:]}"
+            )
     log = (workdir / "server.log").open("ab")
     proc = subprocess.Popen(
         _java_cmd(libs, workdir, "kafka.Kafka", str(props)),
@@ -286,7 +300,7 @@ def start(
 
 
 def restart(broker: Broker, timeout_s: float = READY_TIMEOUT_S) -> Broker:
-    """Start again on the same storage and ports (after ``kill()`` or ``stop(remove_data=False)``)."""
+    """Start again on the same storage and ports (after ``kill()`` or a stop keeping data)."""
     return start(workdir=broker.workdir, port=broker.port, timeout_s=timeout_s)
 
 
@@ -305,7 +319,9 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def wait_ready(broker: Broker, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_ready(
+    broker: Broker, timeout_s: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Ready = the port accepts a connection and a metadata request succeeds."""
     deadline = time.monotonic() + timeout_s
     last_error = "port not open yet"
@@ -331,9 +347,7 @@ def wait_ready(broker: Broker, timeout_s: float, proc: subprocess.Popen[bytes] |
 def _metadata_request(bootstrap: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=5000
-    )
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
         admin.describe_cluster()
     finally:

@@ -31,10 +31,14 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[devbroker.Broker]:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     existing = os.environ.get("ROLLGUARD_TEST_BOOTSTRAP")
     if existing:
-        host, port = existing.rsplit(":", 1)
-        yield devbroker.Broker(pid=-1, port=int(port), controller_port=-1, workdir=Path("/nonexistent"))
+        _host, port = existing.rsplit(":", 1)
+        yield devbroker.Broker(
+            pid=-1, port=int(port), controller_port=-1, workdir=Path("/nonexistent")
+        )
         return
-    jars_cached = (devbroker.cache_dir() / f"kafka-{devbroker.KAFKA_VERSION}" / ".complete").exists()
+    jars_cached = (
+        devbroker.cache_dir() / f"kafka-{devbroker.KAFKA_VERSION}" / ".complete"
+    ).exists()
     broker = devbroker.start()
     if reporter is not None:
         reporter.write_line(

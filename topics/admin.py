@@ -79,13 +79,9 @@ def _describe(admin: Any, specs: list[TopicSpec], created: set[str]) -> list[Top
         return []
     partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names)}
     # config_filter="modified" (the default) returns the topic-level overrides we set
-    response = admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
-    )
+    response = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
     configs = {
         name: {key: str(entry["value"]) for key, entry in entries.items()}
         for name, entries in response.get("topic", {}).items()
     }
-    return [
-        TopicInfo(n, partitions.get(n, 0), configs.get(n, {}), n in created) for n in names
-    ]
+    return [TopicInfo(n, partitions.get(n, 0), configs.get(n, {}), n in created) for n in names]

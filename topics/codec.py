@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import msgspec
 
-from topics.events import SCHEMA_VERSION, Batch, Event
+from topics.events import SCHEMA_VERSION, Batch, Event, doc
 
 DlqReason = Literal[
     "not_json",
@@ -47,14 +47,16 @@ class Source(NamedTuple):
 class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     """A message (or one event of a batch) that rollguard could not use, and why."""
 
-    reason: DlqReason
-    message: str
-    original: bytes
-    topic: str = ""
-    partition: int = -1
-    offset: int = -1
-    index: int | None = None
-    """Position inside a batch envelope; None for a whole message."""
+    reason: Annotated[DlqReason, doc("Machine-readable reason code.")]
+    message: Annotated[str, doc("What exactly was wrong, for a human.")]
+    original: Annotated[bytes, doc("The original bytes (base64 in JSON).")]
+    topic: Annotated[str, doc("Source topic ('' offline).")] = ""
+    partition: Annotated[int, doc("Source partition (-1 offline).")] = -1
+    offset: Annotated[int, doc("Source offset (-1 offline).")] = -1
+    index: Annotated[int, doc("Position inside a batch envelope.")] | None = None
+
+
+NO_SOURCE: Final = Source()
 
 
 @dataclass(slots=True)
@@ -76,13 +78,20 @@ _RAW_BATCH_DECODER: Final = msgspec.json.Decoder(_RawBatch)
 _ENCODER: Final = msgspec.json.Encoder()
 
 _REASON_PATTERNS: Final[tuple[tuple[re.Pattern[str], DlqReason], ...]] = (
-    (re.compile(r"[<>]=? [\d.e+]+ - at `\$(\.events\[\d+\])?\.(ts|last_event_ts)`"), "bad_timestamp"),
+    (
+        re.compile(r"[<>]=? [\d.e+]+ - at `\$(\.events\[\d+\])?\.(ts|last_event_ts)`"),
+        "bad_timestamp",
+    ),
     (re.compile(r"missing required field"), "missing_field"),
-    (re.compile(r"Invalid enum value|Invalid value '.*' - at `\$(\.events\[\d+\])?\.kind`"),
-     "unknown_enum"),
-    (re.compile(r"Expected `\w+`, got `\w+`|Expected `(object|array)`"), "wrong_type"),
-    (re.compile(r"Expected `\w+` [<>]=?|Number out of range|must be a finite|exceeds|needs"),
-     "absurd_value"),
+    (
+        re.compile(r"Invalid enum value|Invalid value '.*' - at `\$(\.events\[\d+\])?\.kind`"),
+        "unknown_enum",
+    ),
+    (re.compile(r"Expected `[\w |]+`, got `\w+`|Expected `(object|array)`"), "wrong_type"),
+    (
+        re.compile(r"Expected `\w+` [<>]=?|Number out of range|must be a finite|exceeds|needs"),
+        "absurd_value",
+    ),
 )
 
 
@@ -132,9 +141,7 @@ class Decoder:
         self.max_future_s = max_future_s
         self.max_past_s = max_past_s
 
-    def decode(
-        self, data: bytes, source: Source = Source(), now: float | None = None
-    ) -> Decoded:
+    def decode(self, data: bytes, source: Source = NO_SOURCE, now: float | None = None) -> Decoded:
         out = Decoded()
         try:
             self._decode_into(data, source, now, out)
@@ -142,9 +149,7 @@ class Decoder:
             out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source))
         return out
 
-    def _decode_into(
-        self, data: bytes, source: Source, now: float | None, out: Decoded
-    ) -> None:
+    def _decode_into(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             out.dead.append(_dead("wrong_type", "message value is not bytes", b"", source))
             return
@@ -193,9 +198,7 @@ class Decoder:
                 _dead("unknown_version", _version_msg(event.v), original, source, index)
             )
             return
-        if now is not None and not (
-            now - self.max_past_s <= event.ts <= now + self.max_future_s
-        ):
+        if now is not None and not (now - self.max_past_s <= event.ts <= now + self.max_future_s):
             original = data if index is None else _ENCODER.encode(event)
             skew = event.ts - now
             out.dead.append(
@@ -215,15 +218,23 @@ class Decoder:
         """The fast typed decode failed: find out why, keeping what can be kept."""
         try:
             raw = msgspec.json.decode(data)
+        except msgspec.ValidationError as exc:  # valid JSON, but e.g. 1e999 overflows
+            if not self._overflowing_batch(data, source, now, out):
+                out.dead.append(_dead("absurd_value", str(exc), data, source))
+            return
         except msgspec.DecodeError as exc:
             out.dead.append(_dead("not_json", str(exc), data, source))
             return
         if not isinstance(raw, dict):
             kind = type(raw).__name__
-            out.dead.append(_dead("wrong_type", f"expected a JSON object, got {kind}", data, source))
+            out.dead.append(
+                _dead("wrong_type", f"expected a JSON object, got {kind}", data, source)
+            )
             return
         if "v" not in raw:
-            out.dead.append(_dead("missing_field", "Object missing required field `v`", data, source))
+            out.dead.append(
+                _dead("missing_field", "Object missing required field `v`", data, source)
+            )
             return
         if raw["v"] != SCHEMA_VERSION:
             out.dead.append(_dead("unknown_version", _version_msg(raw["v"]), data, source))
@@ -241,6 +252,20 @@ class Decoder:
             return
         for index, item in enumerate(batch.events):
             self._single(bytes(item), source, now, out, index)
+
+    def _overflowing_batch(
+        self, data: bytes, source: Source, now: float | None, out: Decoded
+    ) -> bool:
+        """A batch whose only fault is a number overflow inside some events."""
+        try:
+            batch = _RAW_BATCH_DECODER.decode(data)
+        except msgspec.DecodeError:
+            return False
+        if batch.v != SCHEMA_VERSION or len(batch.events) > self.max_batch_events:
+            return False
+        for index, item in enumerate(batch.events):
+            self._single(bytes(item), source, now, out, index)
+        return True
 
     def _single(
         self, data: bytes, source: Source, now: float | None, out: Decoded, index: int | None
@@ -264,7 +289,7 @@ class Decoder:
 def _peek_version(data: bytes) -> object:
     try:
         raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except msgspec.DecodeError:  # includes ValidationError (number overflow)
         return None
     return raw.get("v", SCHEMA_VERSION) if isinstance(raw, dict) else None
 
@@ -274,9 +299,7 @@ def _version_msg(version: object) -> str:
 
 
 def _oversized_batch(n: int, decoder: Decoder, data: bytes, source: Source) -> DeadLetter:
-    return _dead(
-        "oversized_batch", f"{n} events > limit {decoder.max_batch_events}", data, source
-    )
+    return _dead("oversized_batch", f"{n} events > limit {decoder.max_batch_events}", data, source)
 
 
 def _dead(

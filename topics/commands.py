@@ -94,9 +94,7 @@ class Command(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=False):
     signature: Annotated[str, Meta(max_length=128), doc("Hex HMAC-SHA256.")] = ""
 
 
-def command_id(
-    rollout_id: str, stage: str, rule_set_version: str, action: str, seq: int
-) -> str:
+def command_id(rollout_id: str, stage: str, rule_set_version: str, action: str, seq: int) -> str:
     """Deterministic idempotency key of a decision.
 
     >>> command_id("r1", "canary-5", "abc", "rollback", 3) == command_id(
@@ -111,9 +109,7 @@ def command_id(
 
 def canonical_bytes(command: Command | Mapping[str, Any]) -> bytes:
     """The bytes a signature covers: the command without ``signature``, keys sorted."""
-    body = (
-        msgspec.to_builtins(command) if isinstance(command, Command) else dict(command)
-    )
+    body = msgspec.to_builtins(command) if isinstance(command, Command) else dict(command)
     body.pop("signature", None)
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 

@@ -97,13 +97,13 @@ def doc(text: str) -> Meta:
     return Meta(description=text)
 
 
-class AbsurdValue(ValueError):
+class AbsurdValueError(ValueError):
     """Raised by ``__post_init__`` checks; msgspec reports it as a validation error."""
 
 
 def _finite(name: str, value: float | None) -> None:
     if value is not None and not math.isfinite(value):
-        raise AbsurdValue(f"`{name}` must be a finite number, got {value!r}")
+        raise AbsurdValueError(f"`{name}` must be a finite number, got {value!r}")
 
 
 class _EventBase(
@@ -133,7 +133,7 @@ class _EventBase(
         _finite("ts", self.ts)
 
 
-class Order(_EventBase, tag="order"):
+class Order(_EventBase, tag="order", frozen=True):
     """One order lifecycle event from a path (submitted, filled, rejected, ...)."""
 
     order_id: Annotated[str, Meta(min_length=1, max_length=128), doc("Order identifier.")]
@@ -155,12 +155,12 @@ class Order(_EventBase, tag="order"):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.filled_qty is not None and self.qty is not None and self.filled_qty > self.qty:
-            raise AbsurdValue(f"`filled_qty` {self.filled_qty} exceeds `qty` {self.qty}")
+            raise AbsurdValueError(f"`filled_qty` {self.filled_qty} exceeds `qty` {self.qty}")
         if self.pnl_minor is not None and self.currency is None:
-            raise AbsurdValue("`pnl_minor` needs `currency`")
+            raise AbsurdValueError("`pnl_minor` needs `currency`")
 
 
-class Metric(_EventBase, tag="metric"):
+class Metric(_EventBase, tag="metric", frozen=True):
     """Any named numeric sample (CPU, queue depth, custom KPI)."""
 
     name: Annotated[Name, doc("Metric name, e.g. cpu_pct.")]
@@ -168,7 +168,7 @@ class Metric(_EventBase, tag="metric"):
     unit: Annotated[str, Meta(max_length=32), doc("Unit, free text (ms, pct).")] | None = None
 
 
-class Shadow(_EventBase, tag="shadow"):
+class Shadow(_EventBase, tag="shadow", frozen=True):
     """A routing/execution decision made by one path for one input (``corr_id`` required).
 
     Production sends it with ``variant=baseline``; the shadow path with ``variant=shadow``.
@@ -187,10 +187,10 @@ class Shadow(_EventBase, tag="shadow"):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.corr_id is None:
-            raise AbsurdValue("`corr_id` is required on shadow events")
+            raise AbsurdValueError("`corr_id` is required on shadow events")
 
 
-class Status(_EventBase, tag="status"):
+class Status(_EventBase, tag="status", frozen=True):
     """State of one business object in one system (for cross-system mismatch detection)."""
 
     object_id: Annotated[
@@ -200,19 +200,18 @@ class Status(_EventBase, tag="status"):
     state: Annotated[Label, doc("State in that system (pending, confirmed, ...).")]
 
 
-class Plan(_EventBase, tag="plan"):
+class Plan(_EventBase, tag="plan", frozen=True):
     """Rollout lifecycle: registered, stage changed, traffic share changed, completed."""
 
     action: Annotated[PlanAction, doc("Lifecycle step.")]
     stage: Annotated[Name, doc("Stage name from the plan.")] | None = None
     traffic_pct: (
-        Annotated[float, Meta(ge=0, le=100), doc("Traffic share of the new path, percent.")]
-        | None
+        Annotated[float, Meta(ge=0, le=100), doc("Traffic share of the new path, percent.")] | None
     ) = None
     plan: Annotated[Name, doc("Name of the rollout plan (YAML) governing it.")] | None = None
 
 
-class Signoff(_EventBase, tag="signoff"):
+class Signoff(_EventBase, tag="signoff", frozen=True):
     """A named person's approval of a stage promotion in a role (CTO, COO, compliance)."""
 
     stage: Annotated[Name, doc("Stage whose promotion is approved.")]
@@ -221,7 +220,7 @@ class Signoff(_EventBase, tag="signoff"):
     note: Annotated[Text, doc("Free text.")] | None = None
 
 
-class Silence(_EventBase, tag="silence"):
+class Silence(_EventBase, tag="silence", frozen=True):
     """A variant stopped reporting: emitted at the edge from the wall clock (worker)."""
 
     silent_s: Annotated[float, Meta(ge=0, le=1e7), doc("Seconds without events.")]
@@ -238,9 +237,7 @@ EVENT_TYPES: Final[tuple[type[_EventBase], ...]] = (
     Signoff,
     Silence,
 )
-EVENT_KINDS: Final[frozenset[str]] = frozenset(
-    str(t.__struct_config__.tag) for t in EVENT_TYPES
-)
+EVENT_KINDS: Final[frozenset[str]] = frozenset(str(t.__struct_config__.tag) for t in EVENT_TYPES)
 
 
 class Batch(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", tag="batch"):

@@ -94,7 +94,9 @@ def keyring_from_env(env: Mapping[str, str] | None = None) -> KeyRing | None:
     for item in spec.split(","):
         key_id, sep, secret = item.strip().partition("=")
         if not sep or not key_id:
-            raise ConfigError(f"{ENV_KEYS}: expected id=secret[,id=secret], got an item without '='")
+            raise ConfigError(
+                f"{ENV_KEYS}: expected id=secret[,id=secret], got an item without '='"
+            )
         keys[key_id] = parse_secret(secret, f"{ENV_KEYS}: key {key_id}")
     return KeyRing(env.get(ENV_KEY_ID) or list(keys)[-1], keys)
 
@@ -103,7 +105,5 @@ def load_keyring(path: str | Path | None = None, env: Mapping[str, str] | None =
     """A file if given, else the environment; a clear error when neither has keys."""
     ring = load_keyring_file(path) if path else keyring_from_env(env)
     if ring is None:
-        raise ConfigError(
-            f"no signing keys: pass a keys file or set {ENV_KEYS_FILE} or {ENV_KEYS}"
-        )
+        raise ConfigError(f"no signing keys: pass a keys file or set {ENV_KEYS_FILE} or {ENV_KEYS}")
     return ring

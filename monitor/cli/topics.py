@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -10,6 +10,9 @@ from rich.table import Table
 
 from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
 from topics.config import TopicsConfig
+
+if TYPE_CHECKING:
+    from topics.admin import TopicInfo
 
 
 def register(app: typer.Typer) -> None:
@@ -49,12 +52,9 @@ def register(app: typer.Typer) -> None:
         _print(infos)
 
 
-def _print(infos: list[object]) -> None:
-    from topics.admin import TopicInfo
-
+def _print(infos: list[TopicInfo]) -> None:
     table = Table("topic", "partitions", "settings", "created now")
     for info in infos:
-        assert isinstance(info, TopicInfo)
         settings = ", ".join(f"{k}={v}" for k, v in sorted(info.configs.items()))
         table.add_row(info.name, str(info.partitions), settings, "yes" if info.created else "")
     Console().print(table)

@@ -1,0 +1,67 @@
+"""Generate the published JSON Schema files from the models: ``python -m topics.schema_gen``.
+
+Orchestrators and producers in other languages validate against ``topics/schemas/*.json``;
+a test fails when these files drift from the models.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import orjson
+
+from topics.codec import DeadLetter
+from topics.commands import Command
+from topics.events import Batch, Event
+
+SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
+DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _schema(model: Any, title: str, description: str) -> dict[str, Any]:
+    schema: dict[str, Any] = msgspec.json.schema(model)
+    return {"$schema": DIALECT, "title": title, "description": description, **schema}
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    return {
+        "event.schema.json": _schema(
+            Event,
+            "rollguard input event",
+            "One telemetry event (a Kafka message value). Units: ts epoch seconds (UTC); "
+            "*_ms milliseconds; pnl_minor integer minor units of currency; prices floats.",
+        ),
+        "batch.schema.json": _schema(
+            Batch, "rollguard batch envelope", "Many input events in one Kafka message."
+        ),
+        "command.schema.json": _schema(
+            Command,
+            "rollguard control command",
+            "A signed decision on the control topic. signature = hex HMAC-SHA256 over the "
+            "command without `signature`, keys sorted, no whitespace, UTF-8.",
+        ),
+        "dead_letter.schema.json": _schema(
+            DeadLetter,
+            "rollguard dead letter",
+            "Input rollguard could not use: original bytes (base64), reason, source.",
+        ),
+    }
+
+
+def render(name: str, schema: dict[str, Any]) -> bytes:
+    return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def main() -> int:
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for name, schema in schemas().items():
+        (SCHEMA_DIR / name).write_bytes(render(name, schema))
+        print(f"wrote {SCHEMA_DIR / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
