@@ -1,0 +1,1 @@
+"""The Stage: a trading-telemetry simulator with fault injection, and its benchmark."""

@@ -1,0 +1,77 @@
+"""Unvalidated twins of the high-volume event structs, for output-only streams.
+
+The contract structs in :mod:`topics.events` validate in ``__post_init__`` (a Python call per
+event), which is most of the cost of writing millions of events. When the stream only goes to
+JSONL or Kafka, the simulator builds these twins instead: same tag, same fields in the same
+order, same defaults, so they encode to byte-identical JSON (a unit test holds them to that),
+and the consumer validates on decode as it must anyway.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import msgspec
+
+from topics.events import Metric, Order, Shadow, Status
+
+
+class _Base(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_defaults=True):
+    v: int
+    rollout_id: str
+    variant: str
+    ts: float
+    segment: dict[str, str] | None = None
+    corr_id: str | None = None
+
+
+class RawOrder(_Base, tag="order", frozen=True, kw_only=True):
+    order_id: str
+    status: str
+    latency_ms: float | None = None
+    lp: str | None = None
+    venue: str | None = None
+    symbol: str | None = None
+    qty: float | None = None
+    filled_qty: float | None = None
+    price: float | None = None
+    ref_price: float | None = None
+    reject_reason: str | None = None
+    error: str | None = None
+    pnl_minor: int | None = None
+    currency: str | None = None
+    failover: bool = False
+
+
+class RawMetric(_Base, tag="metric", frozen=True, kw_only=True):
+    name: str
+    value: float
+    unit: str | None = None
+
+
+class RawShadow(_Base, tag="shadow", frozen=True, kw_only=True):
+    route: str
+    outcome: str
+    price: float | None = None
+    reject_reason: str | None = None
+    latency_ms: float | None = None
+    failover: bool = False
+
+
+class RawStatus(_Base, tag="status", frozen=True, kw_only=True):
+    object_id: str
+    system: str
+    state: str
+
+
+class EventTypes(NamedTuple):
+    """The struct classes a flow builds: validated contracts or raw twins."""
+
+    order: type
+    metric: type
+    shadow: type
+    status: type
+
+
+VALIDATED = EventTypes(Order, Metric, Shadow, Status)
+RAW = EventTypes(RawOrder, RawMetric, RawShadow, RawStatus)
