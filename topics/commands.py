@@ -20,9 +20,17 @@ import msgspec
 import orjson
 from msgspec import Meta
 
-from topics.events import EventTime, Name, doc
+from topics.events import EventTime, doc
 
 COMMAND_SCHEMA_VERSION: Final = 1
+
+ALL_ROLLOUTS: Final = "*"
+"""``rollout_id`` of a command that applies to every rollout (``rollguard kill --all``)."""
+
+RolloutTarget = Annotated[
+    str, Meta(min_length=1, max_length=128, pattern=r"^(\*|[A-Za-z0-9_.:/@+-]+)$")
+]
+"""A rollout name (``topics.events.Name``) or ``*`` for all rollouts."""
 
 Action = Literal[
     "halt",
@@ -77,7 +85,7 @@ class Command(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=False):
     command_id: Annotated[
         str, Meta(min_length=8, max_length=128), doc("Idempotency key (deterministic).")
     ]
-    rollout_id: Annotated[Name, doc("Rollout the command applies to; '*' means all.")]
+    rollout_id: Annotated[RolloutTarget, doc("Rollout the command applies to; '*' means all.")]
     stage: Annotated[str, Meta(max_length=128), doc("Stage the rollout was in.")]
     action: Annotated[Action, doc("What the orchestrator must do.")]
     reason: Annotated[str, Meta(max_length=4096), doc("Human-readable explanation.")]
