@@ -7,24 +7,41 @@ No Kafka, no clock, no I/O: event time is an argument and state is plain JSON-ab
 from __future__ import annotations
 
 from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
+from detectors.change import Cusum, siegmund_arl0
+from detectors.confseq import MeanDifferenceCS
 from detectors.drawdown import Drawdown
 from detectors.errors import DetectorError, DetectorStateError
 from detectors.ewstats import EWMeanVar
+from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
 from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
 from detectors.quantiles import QuantileSketch
+from detectors.result import Comparison
 from detectors.robust import RobustBaseline
+from detectors.scoring import AnomalyScorer, default_scorer
+from detectors.sequential import SequentialCountTest
+from detectors.zscore import EWZScoreScorer
 
 __all__ = [
+    "AnomalyScorer",
     "CategoricalMix",
+    "Comparison",
+    "Cusum",
     "DetectorError",
     "DetectorStateError",
     "Drawdown",
     "EWMeanVar",
+    "EWZScoreScorer",
+    "MannWhitneyClassifier",
+    "MeanDifferenceCS",
     "Proportion",
     "QuantileSketch",
     "RobustBaseline",
+    "SequentialCountTest",
     "chi_square_pvalue",
+    "default_scorer",
+    "hodges_lehmann",
     "jeffreys_interval",
     "jensen_shannon",
+    "siegmund_arl0",
     "wilson_interval",
 ]

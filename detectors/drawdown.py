@@ -66,12 +66,11 @@ class Drawdown:
         self.n += 1
         self.total = value if self.cumulative else self.total + value
         self.last_ts = ts
-        if self.total > self.peak or self.peak_ts is None and self.total == self.peak:
+        if self.total > self.peak or (self.peak_ts is None and self.total == self.peak):
             self.peak = self.total
             self.peak_ts = ts
         dd = self.peak - self.total
-        if dd > self.max_drawdown:
-            self.max_drawdown = dd
+        self.max_drawdown = max(self.max_drawdown, dd)
         if self.peak > 0 and dd / self.peak > self.max_drawdown_fraction:
             self.max_drawdown_fraction = dd / self.peak
 

@@ -22,7 +22,9 @@ from detectors._common import check_positive, check_state, check_unit, decay_fac
 IntervalMethod = Literal["wilson", "jeffreys"]
 
 
-def wilson_interval(successes: float, trials: float, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(
+    successes: float, trials: float, confidence: float = 0.95
+) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion; (0, 1) when ``trials`` is 0.
 
     Examples

@@ -137,8 +137,6 @@ class RobustBaseline:
         return obj
 
 
-
-
 def _median(ordered: list[float]) -> float:
     k = len(ordered)
     mid = k // 2

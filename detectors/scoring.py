@@ -1,0 +1,343 @@
+"""Anomaly score of one series against its own baseline: robust views + anomaly likelihood.
+
+Three robust views of each value, learned online with exponential forgetting in *event-time*
+units (the decay follows ``dt / typical spacing``, so irregular gaps forget more):
+
+1. level — ``(x - m) / s`` against a Huber-clipped running location ``m`` and scale ``s``;
+2. jump — the first difference ``x - x_prev`` against its own running scale;
+3. short mean — a fast running mean against ``m``, scaled by its own running spread (finds
+   small sustained shifts and drifts that single points hide).
+
+Each view's ``|z|`` is averaged over a few events and compared with the long-run distribution of
+that average in the same series — the "anomaly likelihood" step of Ahmad, Lavin, Purdy & Agha
+2017, "Unsupervised real-time anomaly detection for streaming data" (Neurocomputing 262), which
+makes scores comparable across series: a noisy or seasonal series raises its own bar. A run of
+identical values (a stuck metric) is scored by its probability under the series' own rate of
+repeated values. The strongest evidence, as a Gaussian tail probability ``p``, becomes the score
+``d / (d + half_point)`` with ``d = -log10 p``: monotone, never rounded to 1.0, and ``0.5`` at
+``p = 10^-half_point``.
+
+Anomalies are not learned into the baseline (river's ``protect_anomaly_detector`` idea, softened):
+every update is clipped to ``huber_k`` scales, so an outlier moves the baseline by a bounded
+step; a sustained one-sided excursion (``shift_run`` events) is accepted as a new level, so a
+level shift is flagged at its onset and not for ever after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Self
+
+from detectors._common import check_positive, check_state, header
+from detectors._tail import evidence_to_score, neglog10_normal_tail
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_SIGMA_PER_MEAN_ABS = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
+_U = 2.0  # peaks-over-threshold level, in standardised view-score units
+_U_DECADES = neglog10_normal_tail(_U)
+_VIEWS = 3  # level, jump, short mean
+_FIELDS = (
+    "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "w_score", "m", "a", "ad", "ms",
+    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
+    "mu", "dev", "pu", "ex1", "ex2",
+)  # fmt: skip
+
+
+def _tail_decades(e: float, pu: float, ex1: float, ex2: float) -> float:
+    """Surprise (decades) of a standardised view score ``e``.
+
+    Below ``_U`` a normal tail; above it a generalised Pareto tail fitted to this series' own
+    exceedances by the method of moments (Hosking & Wallis 1987): shape ``ξ = ½(1 - m²/v)``
+    clipped to [0, ½], scale ``σ = ½ m (1 + m²/v)``. ``ξ = 0`` is the exponential tail of
+    light-tailed series; ``ξ > 0`` a power law, so heavy-tailed series need far larger
+    excursions for the same surprise (Siffer et al. 2017, "Anomaly detection in streams with
+    extreme value theory", KDD).
+    """
+    if e <= _U:
+        return neglog10_normal_tail(e) if e > 0.0 else 0.0
+    var = ex2 - ex1 * ex1
+    ratio = ex1 * ex1 / var if var > 0.0 else 1.0
+    xi = 0.5 * (1.0 - ratio)
+    xi = 0.0 if xi < 0.0 else 0.5 if xi > 0.5 else xi
+    sigma = 0.5 * ex1 * (1.0 + ratio) if var > 0.0 else ex1
+    base = -math.log10(pu) if pu > 1e-12 else 12.0
+    base = max(base, _U_DECADES)
+    excess = e - _U
+    if xi < 1e-6:
+        return base + excess / (sigma * _LN10)
+    return base + math.log10(1.0 + xi * excess / sigma) / xi
+
+
+class AnomalyScorer:
+    """Robust multi-view anomaly scorer with an anomaly-likelihood step (the default scorer).
+
+    Parameters
+    ----------
+    half_life
+        Memory of the baseline, in typical event spacings.
+    short_half_life
+        Memory of the short-window mean, in typical event spacings.
+    score_half_life
+        Memory of the distribution of view scores (the likelihood step), in spacings.
+    huber_k
+        Updates are clipped to this many scales (protects the baseline from anomalies).
+    shift_run
+        Consecutive one-sided excursions beyond ``huber_k`` after which the level is reset.
+    warmup
+        Events before the first non-zero score.
+    half_point
+        Surprise (``-log10 p``) that maps to a score of 0.5.
+    refractory
+        Half-life (spacings) of the memory of reported evidence; 0 disables it, so a persisting
+        anomaly keeps its high score on every event (use that for ``for:``-style rules).
+
+    Examples
+    --------
+    >>> import random
+    >>> from detectors import AnomalyScorer
+    >>> rng = random.Random(7)
+    >>> scorer = AnomalyScorer()
+    >>> scores = []
+    >>> for i in range(600):
+    ...     x = rng.gauss(50.0, 2.0) + (30.0 if i == 500 else 0.0)
+    ...     scores.append(scorer.score_one(x, ts=60.0 * i))
+    ...     scorer.learn_one(x, ts=60.0 * i)
+    >>> scores[:3]
+    [0.0, 0.0, 0.0]
+    >>> max(range(600), key=scores.__getitem__)
+    500
+    >>> scores[500] > 0.5 > max(scores[:500])
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        half_life: float = 200.0,
+        short_half_life: float = 3.0,
+        score_half_life: float = 1000.0,
+        huber_k: float = 3.0,
+        shift_run: int = 12,
+        warmup: int = 60,
+        half_point: float = 6.0,
+        refractory: float = 30.0,
+    ) -> None:
+        for name, value in (
+            ("half_life", half_life),
+            ("short_half_life", short_half_life),
+            ("score_half_life", score_half_life),
+            ("huber_k", huber_k),
+            ("half_point", half_point),
+        ):
+            check_positive(name, value)
+        if shift_run < 1 or warmup < 2 or refractory < 0:
+            raise ValueError(
+                f"need shift_run >= 1, warmup >= 2, refractory >= 0; "
+                f"got {shift_run}, {warmup}, {refractory}"
+            )
+        self.params: dict[str, float] = {
+            "half_life": float(half_life),
+            "short_half_life": float(short_half_life),
+            "score_half_life": float(score_half_life),
+            "huber_k": float(huber_k),
+            "shift_run": int(shift_run),
+            "warmup": int(warmup),
+            "half_point": float(half_point),
+            "refractory": float(refractory),
+        }
+        self._c_long = _LN2 / half_life
+        self._c_short = _LN2 / short_half_life
+        self._c_score = _LN2 / score_half_life
+        self._c_ref = _LN2 / refractory if refractory > 0 else 0.0
+        self._k = float(huber_k)
+        self._shift_run = int(shift_run)
+        self._warmup = int(warmup)
+        self._half_point = float(half_point)
+        self.n = 0
+        self.last_ts = 0.0
+        self.last_x = 0.0
+        self.typ_dt = 0.0  # typical spacing of events, seconds (0: not known yet)
+        self.w_long = self.w_short = self.w_score = 0.0  # normalising weights of the EW means
+        self.m = self.a = self.ad = 0.0  # level, its mean |deviation|, mean |difference|
+        self.ms = self.as3 = 0.0  # short mean, mean |short mean - level|
+        self.run = 0  # signed run of one-sided excursions beyond huber_k
+        self.zeros = 0  # current run of repeated values
+        self.c0 = self.c00 = self.cprev0 = self.wz = 0.0  # decayed repeat counts
+        self.alarm = 0.0  # decaying memory of the evidence already reported
+        # Per view: long-run mean and mean |deviation| of |z|, rate above _U, and the first two
+        # moments of the excess above _U (the likelihood step and its tail).
+        self.mu = [0.0] * _VIEWS
+        self.dev = [0.0] * _VIEWS
+        self.pu = [0.05] * _VIEWS
+        self.ex1 = [1.0] * _VIEWS
+        self.ex2 = [2.0] * _VIEWS
+        self._cache: tuple[float, float, tuple[Any, ...]] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once ``warmup`` events were learned (scores are 0.0 before)."""
+        return self.n >= self._warmup
+
+    def score_one(self, value: float, ts: float) -> float:
+        """Score in [0, 1) of ``value`` at event time ``ts`` (seconds); changes no statistic."""
+        work = self._evaluate(value, ts)
+        self._cache = (value, ts, work)
+        return float(work[0])
+
+    def learn_one(self, value: float, ts: float) -> None:
+        """Learn ``value`` at event time ``ts`` (clipped, see the module notes)."""
+        cache = self._cache
+        self._cache = None
+        if cache is not None and cache[0] == value and cache[1] == ts:
+            work = cache[2]
+        else:
+            work = self._evaluate(value, ts)
+        self._learn(value, ts, work)
+
+    def _evaluate(self, x: float, ts: float) -> tuple[Any, ...]:
+        """Score ``x`` and return what learning it needs, reading state only."""
+        n = self.n
+        if n == 0:
+            return (0.0,)
+        # Event-time step in typical spacings (1.0 per event when timestamps carry nothing).
+        dt = ts - self.last_ts
+        typ = self.typ_dt
+        if dt > 0.0:
+            typ = dt if typ <= 0.0 else typ + 0.02 * (min(dt, 5.0 * typ) - typ)
+        step = (dt / typ if dt > 0.0 else 0.0) if typ > 0.0 else 1.0
+        step = min(step, 50.0)
+        w_long = self.w_long * math.exp(-self._c_long * step) + 1.0
+        w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
+        m = self.m
+        tiny = 1e-9 * abs(m) + 1e-12  # a constant series has zero scale
+        s = _SIGMA_PER_MEAN_ABS * self.a + tiny
+        sd = _SIGMA_PER_MEAN_ABS * self.ad + tiny
+        s3 = _SIGMA_PER_MEAN_ABS * self.as3 + tiny
+        dev = x - m
+        diff = x - self.last_x
+        ms = self.ms + (x - self.ms) / w_short
+        r = (min(abs(dev) / s, 1e6), min(abs(diff) / sd, 1e6), min(abs(ms - m) / s3, 1e6))
+        mu, dv, pu, ex1, ex2 = self.mu, self.dev, self.pu, self.ex1, self.ex2
+        e = [(r[i] - mu[i]) / (_SIGMA_PER_MEAN_ABS * dv[i] + 1e-3) for i in range(_VIEWS)]
+        decades = max(_tail_decades(e[i], pu[i], ex1[i], ex2[i]) for i in range(_VIEWS))
+        # Stuck metric: a run of identical values, against the series' own repeat rates.
+        is_zero = diff == 0.0
+        zeros = self.zeros + 1 if is_zero else 0
+        if zeros:
+            p0 = (self.c0 + 0.5) / (self.wz + 1.0)
+            p00 = (self.c00 + p0) / (self.cprev0 + 1.0)  # shrunk towards independence
+            decades = max(decades, -math.log10(p0) - (zeros - 1) * math.log10(p00))
+        # Refractory memory: report only evidence beyond what was reported recently, so one
+        # incident scores high once (at its onset, or when it escalates), not on every event;
+        # the memory fades only once the evidence is back below the reporting level.
+        recent = self.alarm
+        if decades < self._half_point:
+            recent = recent * math.exp(-self._c_ref * step) if self._c_ref else 0.0
+        score = 0.0
+        if n >= self._warmup:
+            score = evidence_to_score(decades - recent, self._half_point)
+        return (score, typ, step, w_long, w_short, dev, diff, s, sd, s3, ms, r, e, decades,
+                recent, is_zero, zeros)  # fmt: skip
+
+    def _learn(self, x: float, ts: float, work: tuple[Any, ...]) -> None:
+        n = self.n
+        self.n = n + 1
+        if n == 0:
+            self.last_ts, self.last_x, self.m, self.ms = ts, x, x, x
+            self.w_long = self.w_short = 1.0
+            return
+        (_, typ, step, w_long, w_short, dev, diff, s, sd, s3, ms, r, e, decades, recent,
+         is_zero, zeros) = work  # fmt: skip
+        k = self._k
+        al = 1.0 / w_long
+        self.typ_dt, self.w_long, self.w_short, self.ms = typ, w_long, w_short, ms
+        if ts > self.last_ts:
+            self.last_ts = ts
+        self.last_x = x
+        m = self.m
+        # Huber-clipped level and scales: an outlier moves them by at most k scales x rate.
+        early = n < 3  # the first values set the scale; nothing to clip against yet
+        lim = k * s
+        if early or -lim <= dev <= lim:
+            self.m = m + al * dev
+            self.run = 0
+        elif dev > 0.0:
+            self.m = m + al * lim
+            self.run = self.run + 1 if self.run > 0 else 1
+        else:
+            self.m = m - al * lim
+            self.run = self.run - 1 if self.run < 0 else -1
+        if abs(self.run) >= self._shift_run:  # a sustained shift: accept the recent level
+            self.m, self.run = ms, 0
+        adev, adiff, agap = abs(dev), abs(diff), abs(ms - m)
+        self.a += al * ((adev if early else min(adev, lim)) - self.a)
+        self.ad += al * ((adiff if early else min(adiff, k * sd)) - self.ad)
+        self.as3 += al * ((agap if early else min(agap, k * s3)) - self.as3)
+        # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
+        keep = 1.0 - al
+        prev0 = 1.0 if self.zeros else 0.0
+        z01 = 1.0 if is_zero else 0.0
+        self.c0 = self.c0 * keep + z01
+        self.c00 = self.c00 * keep + z01 * prev0
+        self.cprev0 = self.cprev0 * keep + prev0
+        self.wz = self.wz * keep + 1.0
+        self.zeros = zeros
+        if n >= self._warmup:
+            self.alarm = max(recent, decades) if decades >= self._half_point else recent
+        # Likelihood step statistics start once the scales mean something (10 events).
+        if n < 10:
+            return
+        self.w_score = self.w_score * math.exp(-self._c_score * step) + 1.0
+        asc = 1.0 / self.w_score
+        warm = n > 30
+        rb = min(0.02, 4.0 * asc)
+        mu, dv, pu, ex1, ex2 = self.mu, self.dev, self.pu, self.ex1, self.ex2
+        for i in range(_VIEWS):
+            ri = min(r[i], mu[i] + k * dv[i]) if warm else min(r[i], 6.0)
+            mu[i] += asc * (ri - mu[i])
+            dv[i] += asc * (abs(ri - mu[i]) - dv[i])
+            if warm:  # peaks over threshold, clipped so one incident cannot fatten the tail
+                ei = e[i]
+                pu[i] += asc * ((1.0 if ei > _U else 0.0) - pu[i])
+                if ei > _U:
+                    y = min(ei - _U, 5.0 * ex1[i])
+                    ex1[i] += rb * (y - ex1[i])
+                    ex2[i] += rb * (y * y - ex2[i])
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state (parameters and running statistics)."""
+        state = {f: getattr(self, f) for f in _FIELDS}
+        for f in ("mu", "dev", "pu", "ex1", "ex2"):
+            state[f] = list(state[f])
+        return {**header(self), "params": dict(self.params), **state}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Self:
+        """Rebuild from :meth:`state_dict` output."""
+        check_state(cls, state)
+        obj = cls(**state["params"])
+        for f in _FIELDS:
+            value = state[f]
+            setattr(obj, f, list(value) if isinstance(value, list) else value)
+        return obj
+
+
+def default_scorer(**params: Any) -> AnomalyScorer:
+    """The recommended anomaly scorer for one series (``AnomalyScorer`` with its defaults).
+
+    Parameters
+    ----------
+    **params
+        Overrides of :class:`AnomalyScorer` parameters.
+
+    Examples
+    --------
+    >>> from detectors import default_scorer
+    >>> scorer = default_scorer()
+    >>> scorer.learn_one(1.0, ts=0.0)
+    >>> scorer.score_one(1.0, ts=60.0)
+    0.0
+    """
+    return AnomalyScorer(**params)
