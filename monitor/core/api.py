@@ -30,6 +30,30 @@ class RuleStateSample(NamedTuple):
     state: str  # inactive | pending | firing
 
 
+class ThresholdSample(NamedTuple):
+    """Current absolute threshold of a rule (relative thresholds resolved now).
+
+    Same fields as :class:`monitor.metrics.ThresholdSample` (the core must not import
+    the metrics module).
+    """
+
+    rollout_id: str
+    rule: str
+    signal: str
+    value: float
+
+
+class BandSample(NamedTuple):
+    """Learned normal band of a signal on one variant and segment (as monitor.metrics)."""
+
+    rollout_id: str
+    signal: str
+    variant: str
+    segment: str
+    lower: float
+    upper: float
+
+
 class CoreProtocol(Protocol):
     def process(self, events: Sequence[Event]) -> list[Command]:
         """Apply events (any rollouts, in arrival order); return new unsigned commands.

@@ -1,0 +1,154 @@
+"""Per-step sub-aggregates: the unit every window is built from.
+
+One :class:`Bucket` holds what one (variant, segment) produced in one event-time step
+(``resolution`` seconds, 1 s by default): fixed counters in a flat list (cheap to add and
+subtract), a log-binned latency histogram, rejection causes, custom metric sums and a few
+correlation ids of bad events for evidence. Windows are running sums of buckets, so an
+event costs O(1) however long the windows are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+# Counter slots of Bucket.c (one flat list: fast to update, add, subtract and serialise).
+EVENTS: Final = 0  # data events of any kind (throughput)
+ORDERS: Final = 1  # order events
+OUTCOMES: Final = 2  # order events that end or fail an order (rate denominator)
+FILLED: Final = 3
+PARTIAL: Final = 4
+REJECTED: Final = 5
+CANCELLED: Final = 6
+ERRORS: Final = 7  # events carrying an error or timing out
+ERR_TIMEOUT: Final = 8
+ERR_DISCONNECT: Final = 9
+ERR_OFF_QUOTES: Final = 10
+ERR_INTERNAL: Final = 11
+PNL: Final = 12  # sum of pnl_minor
+PNL_N: Final = 13
+SLIP_SUM: Final = 14  # sum of |price - ref| / ref in bps
+SLIP_N: Final = 15
+FAILOVERS: Final = 16
+LAT_SUM: Final = 17
+LAT_N: Final = 18
+SH_PAIRS: Final = 19  # shadow/production pairs joined by correlation id
+SH_MATCH: Final = 20
+SH_UNMATCHED: Final = 21  # one side never arrived within the join window
+SH_DEV_SUM: Final = 22  # price deviation of joined pairs, bps
+SH_DEV_N: Final = 23
+N_COUNTERS: Final = 24
+
+OUTCOME_STATUSES: Final = frozenset(
+    {"filled", "partially_filled", "rejected", "cancelled", "timed_out"}
+)
+ERROR_SLOT: Final = {
+    "timeout": ERR_TIMEOUT,
+    "disconnect": ERR_DISCONNECT,
+    "off_quotes": ERR_OFF_QUOTES,
+    "internal": ERR_INTERNAL,
+}
+
+# Latency histogram: log bins of ratio GAMMA (±1 % relative error on any quantile).
+GAMMA: Final = 1.02
+_INV_LOG_GAMMA: Final = 1.0 / math.log(GAMMA)
+ZERO_BIN: Final = -1000  # latencies under 1 µs
+MAX_EXAMPLES: Final = 3
+
+
+def latency_bin(ms: float) -> int:
+    """Histogram bin of a latency in ms (values within 1 % share a bin)."""
+    if ms < 1e-3:
+        return ZERO_BIN
+    return math.ceil(math.log(ms) * _INV_LOG_GAMMA)
+
+
+def bin_value(b: int) -> float:
+    """Representative latency of a bin (its log-midpoint)."""
+    if b == ZERO_BIN:
+        return 0.0
+    return float(GAMMA ** (b - 0.5))
+
+
+class Bucket:
+    """Sub-aggregates of one step (or, in a window, of many steps summed)."""
+
+    __slots__ = ("c", "examples", "hist", "max_ts", "metrics", "reasons")
+
+    def __init__(self) -> None:
+        self.c: list[float] = [0.0] * N_COUNTERS
+        self.hist: dict[int, int] = {}
+        self.reasons: dict[str, int] = {}
+        self.metrics: dict[str, list[float]] = {}  # name -> [sum, count]
+        self.examples: list[str] = []
+        self.max_ts: float = -math.inf
+
+    def add(self, other: Bucket, sign: int = 1) -> None:
+        """Add (sign=1) or subtract (sign=-1) another bucket's sums into this one."""
+        c = self.c
+        for i, v in enumerate(other.c):
+            if v:
+                c[i] += sign * v
+        hist = self.hist
+        for b, n in other.hist.items():
+            left = hist.get(b, 0) + sign * n
+            if left:
+                hist[b] = left
+            else:
+                hist.pop(b, None)
+        reasons = self.reasons
+        for r, n in other.reasons.items():
+            left = reasons.get(r, 0) + sign * n
+            if left:
+                reasons[r] = left
+            else:
+                reasons.pop(r, None)
+        metrics = self.metrics
+        for name, (total, count) in other.metrics.items():
+            acc = metrics.get(name)
+            if acc is None:
+                metrics[name] = [sign * total, sign * count]
+            else:
+                acc[0] += sign * total
+                acc[1] += sign * count
+                if not acc[1]:
+                    del metrics[name]
+        if sign > 0:
+            self.max_ts = max(self.max_ts, other.max_ts)
+            room = MAX_EXAMPLES - len(self.examples)
+            if room > 0 and other.examples:
+                self.examples.extend(other.examples[:room])
+
+    def quantile(self, q: float) -> float | None:
+        """Latency quantile (rank ⌊q (n-1)⌋, as the sample quantile) or None if empty."""
+        n = sum(self.hist.values())
+        if n <= 0:
+            return None
+        rank = math.floor(q * (n - 1))
+        seen = 0
+        for b in sorted(self.hist):
+            seen += self.hist[b]
+            if seen > rank:
+                return bin_value(b)
+        return bin_value(max(self.hist))  # pragma: no cover - ranks always land above
+
+    def to_state(self) -> list[Any]:
+        return [
+            self.c,
+            sorted(self.hist.items()),
+            sorted(self.reasons.items()),
+            sorted((k, v[0], v[1]) for k, v in self.metrics.items()),
+            self.examples,
+            None if self.max_ts == -math.inf else self.max_ts,
+        ]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> Bucket:
+        b = cls()
+        b.c = [float(v) for v in state[0]]
+        b.hist = {int(k): int(v) for k, v in state[1]}
+        b.reasons = {str(k): int(v) for k, v in state[2]}
+        b.metrics = {str(k): [float(s), float(n)] for k, s, n in state[3]}
+        b.examples = [str(x) for x in state[4]]
+        b.max_ts = -math.inf if state[5] is None else float(state[5])
+        return b

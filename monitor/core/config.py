@@ -1,0 +1,532 @@
+"""Load and validate plan and rule YAML files into a :class:`~monitor.core.model.PlanSet`.
+
+Every file may hold ``rule_sets:`` (name → list of rules) and ``plans:`` (name → plan);
+plans refer to rule sets by name, across files. All problems are collected and raised as
+one :class:`~monitor.errors.ConfigError`, one line each: ``file:line: where: field 'x':
+expected ...; got ...``. The format is documented with the examples in ``examples/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, cast
+
+import orjson
+
+from monitor.core import signals
+from monitor.core.model import RULE_ACTIONS, PlanSet, RolloutPlan, Rule, Stage, Threshold
+from monitor.core.yamlload import LocatedDict, LocatedList, load_file
+from monitor.errors import ConfigError
+
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_NAME: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
+_HOURS: Final = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_OPS: Final = (">", ">=", "<", "<=")
+_VARIANTS: Final = ("baseline", "canary", "shadow")
+
+RULE_KEYS: Final = frozenset(
+    {
+        "name",
+        "signal",
+        "threshold",
+        "action",
+        "variant",
+        "segment",
+        "per_segment",
+        "window",
+        "for",
+        "keep_firing_for",
+        "eval_interval",
+        "min_samples",
+        "no_data",
+        "severity",
+        "dry_run",
+        "description",
+    }
+)
+THRESHOLD_KEYS: Final = frozenset(
+    {
+        "kind",
+        "op",
+        "value",
+        "method",
+        "k",
+        "q",
+        "margin",
+        "min_delta",
+        "half_life",
+        "min_history",
+        "alpha",
+        "slo",
+        "factor",
+        "long",
+        "short",
+    }
+)
+STAGE_KEYS: Final = frozenset(
+    {
+        "name",
+        "traffic_pct",
+        "segment",
+        "hours_utc",
+        "min_dwell",
+        "min_samples",
+        "max_duration",
+        "signoffs",
+        "rules",
+        "sample_variant",
+    }
+)
+PLAN_KEYS: Final = frozenset(
+    {
+        "description",
+        "dry_run",
+        "allowed_lateness",
+        "resolution",
+        "cooldown",
+        "status_tolerance",
+        "shadow_join_window",
+        "shadow_price_band_bps",
+        "rules",
+        "stages",
+    }
+)
+
+
+class _Ctx:
+    """Where we are (file, line, rule/plan) and the errors found so far."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source = source
+        self.errors = errors
+
+    def error(self, line: int, where: str, field: str, expected: str, got: object) -> None:
+        shown = "nothing" if got is _MISSING else repr(got)
+        self.errors.append(
+            f"{self.source}:{line}: {where}: field '{field}': expected {expected}; got {shown}"
+        )
+
+
+_MISSING: Final = object()
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from ``30s``/``5m``/``1h``/``250ms``/``2d`` or a number of seconds.
+
+    >>> parse_duration("5m"), parse_duration(90), parse_duration("1.5h"), parse_duration("x")
+    (300.0, 90.0, 5400.0, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _UNITS[m.group(2)]
+    return None
+
+
+class _Fields:
+    """Typed getters over one YAML mapping that record errors instead of raising."""
+
+    def __init__(self, ctx: _Ctx, node: LocatedDict, where: str, prefix: str = "") -> None:
+        self.ctx, self.node, self.where, self.prefix = ctx, node, where, prefix
+
+    def line(self, key: str) -> int:
+        return self.node.key_lines.get(key, self.node.line)
+
+    def bad(self, key: str, expected: str) -> None:
+        self.ctx.error(
+            self.line(key), self.where, self.prefix + key, expected, self.node.get(key, _MISSING)
+        )
+
+    def unknown(self, allowed: frozenset[str]) -> None:
+        for key in self.node:
+            if key not in allowed:
+                self.bad(key, "one of the known fields " + ", ".join(sorted(allowed)))
+
+    def duration(self, key: str, default: float | None, *, positive: bool = False) -> float | None:
+        if key not in self.node:
+            return default
+        seconds = parse_duration(self.node[key])
+        if seconds is None or (positive and seconds <= 0):
+            kind = "a positive duration" if positive else "a duration"
+            self.bad(key, f"{kind} like 30s, 5m, 1h (or seconds)")
+            return default
+        return seconds
+
+    def number(
+        self, key: str, default: float, lo: float | None = None, hi: float | None = None
+    ) -> float:
+        if key not in self.node:
+            return default
+        v = self.node[key]
+        ok = isinstance(v, int | float) and not isinstance(v, bool)
+        if ok and ((lo is not None and v < lo) or (hi is not None and v > hi)):
+            ok = False
+        if not ok:
+            bounds = (
+                f" in [{lo}, {hi}]"
+                if lo is not None and hi is not None
+                else (f" >= {lo}" if lo is not None else "")
+            )
+            self.bad(key, f"a number{bounds}")
+            return default
+        return float(v)
+
+    def integer(self, key: str, default: int) -> int:
+        v = self.node.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            self.bad(key, "a non-negative integer")
+            return default
+        return v
+
+    def boolean(self, key: str, default: bool) -> bool:
+        v = self.node.get(key, default)
+        if not isinstance(v, bool):
+            self.bad(key, "true or false")
+            return default
+        return v
+
+    def choice(self, key: str, options: Sequence[str], default: str | None) -> str:
+        v = self.node.get(key, _MISSING if default is None else default)
+        if v not in options:
+            self.bad(key, "one of " + ", ".join(repr(o) for o in options))
+            return options[0] if default is None else default
+        return cast(str, v)
+
+    def text(self, key: str, default: str = "") -> str:
+        v = self.node.get(key, default)
+        if not isinstance(v, str):
+            self.bad(key, "a string")
+            return default
+        return v
+
+    def segment(self, key: str) -> tuple[tuple[str, str], ...] | None:
+        if key not in self.node:
+            return None
+        v = self.node[key]
+        if (
+            not isinstance(v, dict)
+            or not v
+            or not all(isinstance(k, str) and isinstance(x, str | int) for k, x in v.items())
+        ):
+            self.bad(key, "a mapping of segment labels, e.g. {region: eu}")
+            return None
+        return tuple(sorted((k, str(x)) for k, x in v.items()))
+
+
+def _threshold(ctx: _Ctx, node: object, rule: _Fields, signal: str) -> Threshold:
+    if not isinstance(node, LocatedDict):
+        rule.bad("threshold", "a mapping with kind: absolute | learned | vs_baseline | burn_rate")
+        return Threshold(kind="absolute")
+    f = _Fields(ctx, node, rule.where, "threshold.")
+    f.unknown(THRESHOLD_KEYS)
+    kind = f.choice("kind", ("absolute", "learned", "vs_baseline", "burn_rate"), None)
+    op = f.choice("op", _OPS, ">")
+    common: dict[str, Any] = {"kind": kind, "op": op}
+    if kind == "absolute":
+        if "value" not in node:
+            f.bad("value", "a number")
+        return Threshold(**common, value=f.number("value", 0.0))
+    if kind == "learned":
+        method = f.choice("method", ("sigma", "quantile", "score"), "sigma")
+        return Threshold(
+            **common,
+            method=method,
+            k=f.number("k", 3.0, 0.0),
+            q=f.number("q", 0.99, 0.0, 1.0),
+            margin=f.number("margin", 0.0, 0.0),
+            value=f.number("value", 0.9, 0.0, 1.0),
+            min_delta=f.number("min_delta", 0.0, 0.0),
+            half_life_s=f.duration("half_life", 3600.0, positive=True) or 3600.0,
+            min_history=f.integer("min_history", 10),
+        )
+    if kind == "vs_baseline":
+        method = f.choice("method", ("ratio", "difference", "sequential"), None)
+        if method == "sequential" and signal not in signals.RATES:
+            rule.bad(
+                "signal",
+                "a rate signal (" + ", ".join(sorted(signals.RATES)) + ") for a sequential test",
+            )
+        if method != "sequential" and "value" not in node:
+            f.bad("value", "a number")
+        return Threshold(
+            **common,
+            method=method,
+            value=f.number("value", 0.0),
+            alpha=f.number("alpha", 0.05, 1e-9, 0.5),
+        )
+    # burn_rate
+    if signal not in signals.RATES:
+        rule.bad("signal", "a rate signal (bad events / all) for a burn-rate rule")
+    long_s = f.duration("long", 3600.0, positive=True) or 3600.0
+    short_s = f.duration("short", 300.0, positive=True) or 300.0
+    if short_s >= long_s:
+        f.bad("short", f"a window shorter than long ({long_s:g} s)")
+    return Threshold(
+        **common,
+        slo=f.number("slo", 0.999, 0.0, 0.999999),
+        factor=f.number("factor", 14.4, 0.0),
+        long_s=long_s,
+        short_s=short_s,
+    )
+
+
+def _rule(ctx: _Ctx, node: object, line: int, set_name: str) -> Rule | None:
+    if not isinstance(node, LocatedDict):
+        ctx.error(line, f"rule set '{set_name}'", "rules[]", "a mapping (one rule)", node)
+        return None
+    name = node.get("name")
+    where = (
+        f"rule '{name}' (rule set '{set_name}')"
+        if isinstance(name, str)
+        else (f"rule set '{set_name}'")
+    )
+    f = _Fields(ctx, node, where)
+    f.unknown(RULE_KEYS)
+    if not isinstance(name, str) or not _NAME.match(name):
+        f.bad("name", "a name of letters, digits and _.:/@+- (1-128 chars)")
+        name = f"?line{node.line}"
+    signal = f.text("signal")
+    if not signals.is_known(signal):
+        f.bad("signal", "one of " + ", ".join(sorted(signals.ALL_SIGNALS)) + ", metric:<name>")
+    threshold = _threshold(ctx, node.get("threshold"), f, signal)
+    window = f.duration("window", 60.0, positive=True) or 60.0
+    if threshold.kind == "burn_rate":
+        window = threshold.long_s
+    per_segment = f.boolean("per_segment", False)
+    segment = f.segment("segment")
+    if signal in signals.GAUGE_SIGNALS and (per_segment or segment) and signal != "freshness_s":
+        f.bad("per_segment", f"no segment scope: {signal} is tracked per variant")
+    rule = Rule(
+        name=name,
+        signal=signal,
+        threshold=threshold,
+        action=cast(Any, f.choice("action", RULE_ACTIONS, None)),
+        variant=f.choice("variant", _VARIANTS, "canary"),
+        segment=segment,
+        per_segment=per_segment,
+        window_s=window,
+        for_s=f.duration("for", 0.0) or 0.0,
+        keep_firing_for_s=f.duration("keep_firing_for", 0.0) or 0.0,
+        eval_interval_s=f.duration("eval_interval", 0.0) or 0.0,
+        min_samples=f.integer("min_samples", 1),
+        no_data=cast(Any, f.choice("no_data", ("hold", "ok", "fire"), "hold")),
+        severity=f.text("severity", "warning"),
+        dry_run=f.boolean("dry_run", False),
+        description=f.text("description"),
+        source=f"{ctx.source}:{node.line}",
+    )
+    if threshold.kind == "vs_baseline" and rule.variant == "baseline":
+        f.bad("variant", "canary or shadow (the baseline variant is the reference)")
+    return rule
+
+
+def _hours(f: _Fields) -> tuple[float, float] | None:
+    v = f.node.get("hours_utc")
+    if v is None:
+        return None
+    m = _HOURS.match(v) if isinstance(v, str) else None
+    if m is None or int(m.group(1)) > 24 or int(m.group(3)) > 24:
+        f.bad("hours_utc", "a UTC time window like 22:00-06:00")
+        return None
+    return (int(m.group(1)) + int(m.group(2)) / 60, int(m.group(3)) + int(m.group(4)) / 60)
+
+
+def _names(f: _Fields, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    v = f.node.get(key, list(default))
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        f.bad(key, "a list of names")
+        return default
+    return tuple(v)
+
+
+def _stage(
+    ctx: _Ctx,
+    node: object,
+    line: int,
+    plan: str,
+    plan_rules: tuple[str, ...],
+    rule_sets: dict[str, tuple[Rule, ...]],
+) -> Stage | None:
+    if not isinstance(node, LocatedDict):
+        ctx.error(line, f"plan '{plan}'", "stages[]", "a mapping (one stage)", node)
+        return None
+    name = node.get("name")
+    where = f"plan '{plan}' stage '{name}'"
+    f = _Fields(ctx, node, where)
+    f.unknown(STAGE_KEYS)
+    if not isinstance(name, str) or not _NAME.match(name):
+        f.bad("name", "a stage name of letters, digits and _.:/@+-")
+        name = f"?line{node.line}"
+    traffic = f.number("traffic_pct", -1.0, 0.0, 100.0) if "traffic_pct" in node else None
+    segment = f.segment("segment")
+    hours = _hours(f)
+    if traffic is None and segment is None and hours is None:
+        f.bad("traffic_pct", "traffic_pct, segment or hours_utc (what this stage exposes)")
+    set_names = _names(f, "rules", plan_rules)
+    rules: dict[str, Rule] = {}
+    for set_name in set_names:
+        if set_name not in rule_sets:
+            if "rules" in node:  # inherited names are reported once, on the plan
+                known = ", ".join(sorted(rule_sets)) or "none loaded"
+                f.bad("rules", f"names of loaded rule sets ({known})")
+            continue
+        for rule in rule_sets[set_name]:
+            rules.setdefault(rule.name, rule)
+    return Stage(
+        name=name,
+        traffic_pct=traffic,
+        segment=segment,
+        hours_utc=hours,
+        min_dwell_s=f.duration("min_dwell", 0.0) or 0.0,
+        min_samples=f.integer("min_samples", 0),
+        max_duration_s=f.duration("max_duration", None, positive=True),
+        signoffs=_names(f, "signoffs", ()),
+        rules=tuple(rules.values()),
+        sample_variant=f.choice("sample_variant", _VARIANTS, "canary"),
+    )
+
+
+def _version(plan: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        orjson.dumps(plan, option=orjson.OPT_SORT_KEYS, default=repr)
+    ).hexdigest()[:16]
+
+
+def _plan(
+    ctx: _Ctx, name: str, node: object, line: int, rule_sets: dict[str, tuple[Rule, ...]]
+) -> RolloutPlan | None:
+    where = f"plan '{name}'"
+    if not isinstance(node, LocatedDict):
+        ctx.error(line, where, "plans." + name, "a mapping with stages", node)
+        return None
+    f = _Fields(ctx, node, where)
+    f.unknown(PLAN_KEYS)
+    plan_rules = _names(f, "rules", ())
+    unknown_sets = [n for n in plan_rules if n not in rule_sets]
+    if unknown_sets:
+        known = ", ".join(sorted(rule_sets)) or "none loaded"
+        f.bad("rules", f"names of loaded rule sets ({known})")
+    raw_stages = node.get("stages")
+    stages: list[Stage] = []
+    if not isinstance(raw_stages, LocatedList) or not raw_stages:
+        f.bad("stages", "a non-empty list of stages")
+    else:
+        for item, item_line in zip(raw_stages, raw_stages.item_lines, strict=True):
+            stage = _stage(ctx, item, item_line, name, plan_rules, rule_sets)
+            if stage is not None:
+                if any(s.name == stage.name for s in stages):
+                    ctx.error(item_line, where, "stages[].name", "unique stage names", stage.name)
+                stages.append(stage)
+    resolution = f.duration("resolution", 1.0, positive=True) or 1.0
+    settings: dict[str, Any] = {
+        "description": f.text("description"),
+        "dry_run": f.boolean("dry_run", False),
+        "allowed_lateness_s": f.duration("allowed_lateness", 2.0) or 0.0,
+        "resolution_s": resolution,
+        "cooldown_s": f.duration("cooldown", 300.0) or 0.0,
+        "status_tolerance_s": f.duration("status_tolerance", 30.0) or 0.0,
+        "join_window_s": f.duration("shadow_join_window", 5.0, positive=True) or 5.0,
+        "price_band_bps": f.number("shadow_price_band_bps", 1.0, 0.0),
+    }
+    for stage in stages:
+        for rule in stage.rules:
+            for what, seconds in (
+                ("window", rule.window_s),
+                ("eval_interval", rule.eval_interval_s),
+            ):
+                if seconds and abs(seconds / resolution - round(seconds / resolution)) > 1e-9:
+                    ctx.error(
+                        line,
+                        f"rule '{rule.name}' in {where}",
+                        what,
+                        f"a multiple of the plan's resolution ({resolution:g} s)",
+                        seconds,
+                    )
+    from dataclasses import asdict
+
+    version = _version({"name": name, "stages": [asdict(s) for s in stages], **settings})
+    return RolloutPlan(
+        name=name,
+        stages=tuple(stages),
+        version=version,
+        source=f"{ctx.source}:{node.line}",
+        **settings,
+    )
+
+
+def load_plans(paths: Sequence[str | Path]) -> PlanSet:
+    """Load plans and rule sets from YAML files; raise ConfigError listing every problem.
+
+    Rule sets are read from all files first, so a plan may use rule sets of any file.
+
+    >>> try:
+    ...     load_plans(["examples/plans/broker-bridge.yaml"])
+    ... except ConfigError as exc:
+    ...     print(str(exc).splitlines()[0])
+    examples/plans/broker-bridge.yaml:13: plan 'bridge-routing-v2': field 'rules': expected names \
+of loaded rule sets (none loaded); got ['broker-gates']
+    """
+    errors: list[str] = []
+    docs: list[tuple[_Ctx, LocatedDict]] = []
+    for path in paths:
+        p = Path(path)
+        ctx = _Ctx(str(path), errors)
+        try:
+            doc = load_file(p)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
+        if not isinstance(doc, LocatedDict):
+            ctx.error(1, "file", "(top level)", "a mapping with rule_sets: and/or plans:", doc)
+            continue
+        top = _Fields(ctx, doc, "file")
+        top.unknown(frozenset({"version", "rule_sets", "plans"}))
+        if doc.get("version", 1) != 1:
+            top.bad("version", "1")
+        docs.append((ctx, doc))
+    rule_sets: dict[str, tuple[Rule, ...]] = {}
+    for ctx, doc in docs:
+        for set_name, rules in (doc.get("rule_sets") or {}).items():
+            line = doc["rule_sets"].key_lines[set_name]
+            if set_name in rule_sets:
+                ctx.error(line, f"rule set '{set_name}'", "rule_sets", "a unique name", set_name)
+                continue
+            if not isinstance(rules, LocatedList):
+                ctx.error(
+                    line,
+                    f"rule set '{set_name}'",
+                    "rule_sets." + set_name,
+                    "a list of rules",
+                    rules,
+                )
+                continue
+            parsed = [
+                _rule(ctx, r, ln, set_name) for r, ln in zip(rules, rules.item_lines, strict=True)
+            ]
+            names = [r.name for r in parsed if r is not None]
+            for dup in sorted({n for n in names if names.count(n) > 1}):
+                ctx.error(line, f"rule set '{set_name}'", "name", "unique rule names", dup)
+            rule_sets[set_name] = tuple(r for r in parsed if r is not None)
+    plans: dict[str, RolloutPlan] = {}
+    for ctx, doc in docs:
+        for name, node in (doc.get("plans") or {}).items():
+            line = doc["plans"].key_lines[name]
+            if name in plans:
+                ctx.error(line, f"plan '{name}'", "plans", "a unique plan name", name)
+                continue
+            plan = _plan(ctx, name, node, line, rule_sets)
+            if plan is not None:
+                plans[name] = plan
+    if errors:
+        raise ConfigError("\n".join(errors))
+    if not plans and not rule_sets:
+        raise ConfigError(", ".join(map(str, paths)) + ": no plans and no rule sets found")
+    return PlanSet(plans=plans, sources=tuple(str(p) for p in paths))

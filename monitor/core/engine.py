@@ -1,0 +1,256 @@
+"""The :class:`Core`: many rollouts, one event loop, no clock, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import monitor
+from monitor.core import policy
+from monitor.core.api import BandSample, Gauge, RuleStateSample, ThresholdSample
+from monitor.core.model import PlanSet
+from monitor.core.rollout import Rollout, parse_segment_key
+from monitor.core.rules import finite
+from monitor.core.state import export_rollout, import_rollout
+from topics.commands import Command
+from topics.events import Event, Plan
+
+MAX_JUMP_S: Final = 86_400.0
+"""An event more than this ahead of its rollout's newest event is refused (counted as
+``future``): one absurd timestamp must not fast-forward a rollout past every window."""
+
+_NO_WINDOW_KINDS: Final = frozenset({"burn_rate"})
+
+
+class Core:
+    """The pure core: feed events with :meth:`process`, get unsigned commands back.
+
+    Implements :class:`monitor.core.api.CoreProtocol`, plus :meth:`advance_watermark`
+    (move event time forward without events, e.g. from a worker's idle timer),
+    :meth:`counters` (late, duplicate, unbound and future events) and
+    :meth:`thresholds` / :meth:`bands` (read by the metrics collector).
+
+    Parameters
+    ----------
+    plans
+        Plans from :func:`monitor.core.load_plans`.
+    default_plan
+        Plan for rollouts that send events before (or without) a ``Plan`` "registered"
+        event; None: such events are counted (``unbound``) and ignored.
+    monitor_version
+        Written into every command.
+    command_ttl_s
+        ``expires_at = issued_at + command_ttl_s``.
+
+    Examples
+    --------
+    >>> from monitor.core import Core, load_plans
+    >>> from topics.events import Plan
+    >>> core = Core(load_plans(["examples/plans/broker-bridge.yaml",
+    ...                         "examples/rules/broker-gates.yaml"]))
+    >>> core.process([Plan(v=1, rollout_id="r1", variant="canary", ts=1.7e9,
+    ...                    action="registered", plan="bridge-routing-v2")])
+    []
+    >>> core.view("r1")["stage"], core.view("r1")["traffic_pct"]
+    ('canary-1', 1.0)
+    """
+
+    def __init__(
+        self,
+        plans: PlanSet,
+        *,
+        default_plan: str | None = None,
+        monitor_version: str = monitor.__version__,
+        command_ttl_s: float = 300.0,
+    ) -> None:
+        if default_plan is not None and default_plan not in plans:
+            from monitor.errors import ConfigError
+
+            raise ConfigError(f"default plan {default_plan!r} is not among {plans.names()}")
+        self.plans = plans
+        self.default_plan = default_plan
+        self.issuer = policy.Issuer(monitor_version, command_ttl_s)
+        self._rollouts: dict[str, Rollout] = {}
+        self._counts = {"unbound": 0, "unknown_plan": 0, "future": 0}
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def process(self, events: Sequence[Event]) -> list[Command]:
+        """Apply events (any rollouts, arrival order); return the new unsigned commands."""
+        out: list[Command] = []
+        rollouts = self._rollouts
+        for ev in events:
+            r = rollouts.get(ev.rollout_id)
+            if r is None:
+                r = self._bind(ev)
+                if r is None:
+                    continue
+            if ev.ts > r.max_ts + MAX_JUMP_S:
+                self._counts["future"] += 1
+                continue
+            if r.ingest(ev) and r.max_ts - r.lateness > (r.evaluated + 1) * r.res:
+                self._advance(r, r.due_step(), out)
+        return out
+
+    def advance_watermark(self, ts: float, rollout_id: str | None = None) -> list[Command]:
+        """Event time has reached ``ts`` (no events needed): evaluate what is due.
+
+        For a worker whose input went quiet; the same call during replay at the same
+        points gives the same commands. ``rollout_id`` None: every rollout.
+        """
+        out: list[Command] = []
+        targets = [rollout_id] if rollout_id is not None else sorted(self._rollouts)
+        for rid in targets:
+            r = self._rollouts.get(rid)
+            if r is None or ts <= r.max_ts:
+                continue
+            r.max_ts = min(ts, r.max_ts + MAX_JUMP_S)
+            self._advance(r, r.due_step(), out)
+        return out
+
+    def _bind(self, ev: Event) -> Rollout | None:
+        name = ev.plan if isinstance(ev, Plan) and ev.action == "registered" else None
+        if name is not None and name not in self.plans:
+            self._counts["unknown_plan"] += 1
+            name = None
+        name = name or self.default_plan
+        if name is None:
+            self._counts["unbound"] += 1
+            return None
+        r = Rollout(ev.rollout_id, self.plans[name], ev.ts)
+        self._rollouts[ev.rollout_id] = r
+        return r
+
+    def _advance(self, r: Rollout, due: int, out: list[Command]) -> None:
+        for step in range(r.evaluated + 1, due + 1):
+            r.run_step(step)
+            for ev in r.take_controls():
+                policy.apply_control(r, ev)
+            r.evaluate_rules(step)
+            out.extend(policy.decide(r, step, self.issuer))
+
+    # -- state -------------------------------------------------------------------------
+
+    def rollouts(self) -> list[str]:
+        return sorted(self._rollouts)
+
+    def export_state(self, rollout_id: str) -> dict[str, Any]:
+        """JSON-able state of one rollout (KeyError if unknown)."""
+        return export_rollout(self._rollouts[rollout_id])
+
+    def import_state(self, rollout_id: str, state: dict[str, Any]) -> None:
+        """Replace (or create) a rollout from :meth:`export_state` output."""
+        self._rollouts[rollout_id] = import_rollout(self.plans, rollout_id, state)
+
+    def forget(self, rollout_id: str) -> None:
+        self._rollouts.pop(rollout_id, None)
+
+    def counters(self, rollout_id: str | None = None) -> dict[str, int]:
+        """Events not applied: late, duplicates (per rollout), unbound, unknown_plan, future."""
+        if rollout_id is not None:
+            r = self._rollouts.get(rollout_id)
+            return {} if r is None else dict(r.counts)
+        total = dict(self._counts)
+        for r in self._rollouts.values():
+            for k, v in r.counts.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    # -- views for metrics, HTTP and humans -------------------------------------------------
+
+    def view(self, rollout_id: str) -> dict[str, Any] | None:
+        """Summary: stage, traffic, status, verdict, rule states, firing, last decisions.
+
+        ``verdict`` is ``fail`` when a live rule fires or the rollout was rolled back or
+        halted, ``pass`` when every gating rule is healthy, else ``inconclusive``.
+        """
+        r = self._rollouts.get(rollout_id)
+        if r is None:
+            return None
+        insts = r.stage_rules()
+        live = [i for i in insts if not i.rule.dry_run]
+        firing = [i.label for i in insts if i.alert.state == "firing"]
+        if r.status in ("rolled_back", "halted") or any(i.alert.state == "firing" for i in live):
+            verdict = "fail"
+        elif r.status == "completed" or all(i.healthy for i in live):
+            verdict = "pass"
+        else:
+            verdict = "inconclusive"
+        stage = r.plan.stages[r.stage_idx]
+        now = r.evaluated * r.res
+        return {
+            "rollout_id": r.rollout_id,
+            "plan": r.plan.name,
+            "rule_set_version": r.plan.version,
+            "stage": stage.name,
+            "stage_index": r.stage_idx,
+            "stages": [s.name for s in r.plan.stages],
+            "traffic_pct": r.traffic_pct,
+            "status": r.status,
+            "verdict": verdict,
+            "dry_run": r.dry_run,
+            "event_time": now,
+            "watermark": r.max_ts - r.lateness,
+            "stage_started_at": r.stage_started_at,
+            "promotion_gaps": policy.promotion_gaps(r, now) if r.status == "running" else [],
+            "rules": {i.label: i.alert.state for i in insts},
+            "firing": firing,
+            "pending": [i.label for i in insts if i.alert.state == "pending"],
+            "signoffs": sorted(f"{s}:{role}" for s, role in r.signoffs),
+            "counts": dict(r.counts),
+            "last_decisions": list(r.policy["last_decisions"]),
+        }
+
+    def gauges(self) -> Iterable[Gauge]:
+        """Current value of each gating signal (one per signal × variant × segment)."""
+        for rid in sorted(self._rollouts):
+            r = self._rollouts[rid]
+            done: set[tuple[str, str, str]] = set()
+            for inst in r.stage_rules():
+                obs, rule = inst.last, inst.rule
+                if obs is None or rule.threshold.kind in _NO_WINDOW_KINDS:
+                    continue
+                if rule.threshold.method == "sequential" or obs.value is None:
+                    continue
+                key = (rule.signal, rule.variant, inst.segkey)
+                value = finite(obs.value)
+                if key in done or value is None:
+                    continue
+                done.add(key)
+                yield Gauge(rid, rule.signal, rule.variant, inst.segkey, value)
+
+    def rule_states(self) -> Iterable[RuleStateSample]:
+        for rid in sorted(self._rollouts):
+            for inst in self._rollouts[rid].stage_rules():
+                yield RuleStateSample(rid, inst.label, inst.alert.state)
+
+    def thresholds(self) -> Iterable[ThresholdSample]:
+        """Current absolute threshold of each rule instance (relative ones resolved now)."""
+        for rid in sorted(self._rollouts):
+            for inst in self._rollouts[rid].stage_rules():
+                obs = inst.last
+                value = None if obs is None else finite(obs.threshold)
+                if value is not None:
+                    yield ThresholdSample(rid, inst.label, inst.rule.signal, value)
+
+    def bands(self) -> Iterable[BandSample]:
+        """Learned normal band (baseline .. threshold) of ``learned`` rules."""
+        for rid in sorted(self._rollouts):
+            for inst in self._rollouts[rid].stage_rules():
+                obs = inst.last
+                if inst.rule.threshold.kind != "learned" or obs is None:
+                    continue
+                base, thr = finite(obs.baseline), finite(obs.threshold)
+                if base is None or thr is None:
+                    continue
+                lo, hi = (
+                    (base - abs(thr - base), thr) if thr >= base else (thr, base + abs(base - thr))
+                )
+                yield BandSample(rid, inst.rule.signal, inst.rule.variant, inst.segkey, lo, hi)
+
+    def segments(self, rollout_id: str) -> list[dict[str, str]]:
+        """Segments seen for a rollout (for reports)."""
+        r = self._rollouts.get(rollout_id)
+        if r is None:
+            return []
+        return [parse_segment_key(seg) for (_, seg) in r.leaves if seg]

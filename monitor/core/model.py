@@ -1,0 +1,157 @@
+"""Validated, immutable plans and rules (what :func:`monitor.core.load_plans` returns).
+
+Durations are seconds (floats). A :class:`PlanSet` is the unit a :class:`~monitor.core.Core`
+is built from; each plan carries a ``version`` (hash of its canonical content and of every
+rule it uses) that goes into command ids, so a changed rule set never reuses an id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from topics.commands import Action
+
+Op = Literal[">", ">=", "<", "<="]
+NoData = Literal["hold", "ok", "fire"]
+ThresholdKind = Literal["absolute", "learned", "vs_baseline", "burn_rate"]
+LearnedMethod = Literal["sigma", "quantile", "score"]
+CompareMethod = Literal["ratio", "difference", "sequential"]
+
+RULE_ACTIONS: Final[tuple[Action, ...]] = (
+    "halt",
+    "rollback",
+    "freeze",
+    "pause",
+    "reduce_scope",
+    "hold",
+)
+"""Actions a rule may ask for (promote is the policy's, resume is human-only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """How a rule turns a signal value into a breach.
+
+    ``absolute``: ``value op threshold``. ``learned``: against the variant's own learned
+    baseline (``sigma``: mean ± k·σ; ``quantile``: the learned q-quantile × (1 + margin);
+    ``score``: anomaly score in [0, 1] above ``value``). ``vs_baseline``: against the
+    baseline variant in the same window (``ratio``/``difference`` op ``value``;
+    ``sequential``: an anytime-valid test that the variant's rate is worse, at level
+    ``alpha``). ``burn_rate``: error-budget burn above ``factor`` in both ``long_s`` and
+    ``short_s`` windows, budget ``1 - slo``.
+    """
+
+    kind: ThresholdKind
+    op: Op = ">"
+    value: float = 0.0
+    method: str = ""
+    k: float = 3.0
+    q: float = 0.99
+    margin: float = 0.0
+    min_delta: float = 0.0
+    half_life_s: float = 3600.0
+    min_history: int = 10
+    alpha: float = 0.05
+    slo: float = 0.999
+    factor: float = 14.4
+    long_s: float = 3600.0
+    short_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One gating rule: a signal of one variant (and scope), a threshold, and timing."""
+
+    name: str
+    signal: str
+    threshold: Threshold
+    action: Action
+    variant: str = "canary"
+    segment: tuple[tuple[str, str], ...] | None = None  # filter: labels that must match
+    per_segment: bool = False  # one alert instance per distinct segment
+    window_s: float = 60.0
+    for_s: float = 0.0
+    keep_firing_for_s: float = 0.0
+    eval_interval_s: float = 0.0  # 0: at every event-time step (per event)
+    min_samples: int = 1
+    no_data: NoData = "hold"
+    severity: str = "warning"
+    dry_run: bool = False
+    description: str = ""
+    source: str = ""  # file:line, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One step of a rollout: where the new path runs and what gates leaving it."""
+
+    name: str
+    traffic_pct: float | None = None
+    segment: tuple[tuple[str, str], ...] | None = None
+    hours_utc: tuple[float, float] | None = None  # promotion allowed in [start, end) h
+    min_dwell_s: float = 0.0
+    min_samples: int = 0
+    max_duration_s: float | None = None
+    signoffs: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    sample_variant: str = "canary"
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPlan:
+    """A named rollout plan: stages in order plus the timing settings of its monitor."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    version: str
+    description: str = ""
+    dry_run: bool = False
+    allowed_lateness_s: float = 2.0
+    resolution_s: float = 1.0
+    cooldown_s: float = 300.0
+    status_tolerance_s: float = 30.0
+    join_window_s: float = 5.0
+    price_band_bps: float = 1.0
+    source: str = ""
+
+    def all_rules(self) -> list[Rule]:
+        """Every distinct rule of every stage, in first-seen order."""
+        seen: dict[str, Rule] = {}
+        for stage in self.stages:
+            for rule in stage.rules:
+                seen.setdefault(rule.name, rule)
+        return list(seen.values())
+
+    def stage_index(self, name: str) -> int | None:
+        for i, stage in enumerate(self.stages):
+            if stage.name == name:
+                return i
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSet:
+    """Plans by name, as loaded (and validated) from YAML files.
+
+    Examples
+    --------
+    >>> from monitor.core import load_plans
+    >>> ps = load_plans(["examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml"])
+    >>> ps.names()
+    ['bridge-routing-v2', 'bridge-routing-v2-shadow']
+    >>> [s.traffic_pct for s in ps["bridge-routing-v2"].stages]
+    [1.0, 5.0, 20.0, 50.0, 100.0]
+    """
+
+    plans: dict[str, RolloutPlan] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> RolloutPlan:
+        return self.plans[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.plans
+
+    def names(self) -> list[str]:
+        return sorted(self.plans)

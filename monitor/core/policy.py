@@ -1,0 +1,254 @@
+"""Decision policy: from firing rules and stage gates to at most a few commands per step.
+
+* The strongest firing action wins: halt > rollback > freeze > pause > reduce_scope > hold;
+  promotion is considered only when nothing live is firing.
+* Dedupe and cooldown: an action stronger than the last one is sent at once; the same or a
+  weaker one only after ``cooldown`` and only while the rollout is running (a paused or
+  frozen rollout waits for a human ``resumed``).
+* Effects, applied by the core itself: halt / rollback make the rollout terminal; freeze /
+  pause block promotion until resumed; reduce_scope steps back one stage; promote moves to
+  the next stage (after the last one the rollout is completed).
+* Promotion needs min dwell, min samples, every gating rule healthy (evaluated with enough
+  data, not pending, not firing) and the stage's sign-offs. A stage that reaches its time
+  box without that verdict gets one ``hold`` marked inconclusive and waits for a human.
+* Dry-run rules send one advisory command per firing episode; in a dry-run rollout every
+  command is advisory (the core still follows its own advice, to show the whole path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from monitor.core.alerting import FIRING
+from monitor.core.rollout import Rollout, parse_segment_key
+from monitor.core.rules import RuleInstance, finite
+from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
+from topics.events import Event, Plan, Signoff
+
+RANK: Final = {a: i for i, a in enumerate(ACTION_PRECEDENCE)}
+TERMINAL: Final = frozenset({"rolled_back", "halted", "completed", "aborted"})
+BLOCKING: Final = frozenset({"paused", "frozen", "inconclusive"})
+STATUS_AFTER: Final[dict[str, str]] = {
+    "halt": "halted",
+    "rollback": "rolled_back",
+    "freeze": "frozen",
+    "pause": "paused",
+}
+LAST_DECISIONS: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """Fields every command of one core carries."""
+
+    monitor_version: str
+    command_ttl_s: float
+
+
+def apply_control(r: Rollout, ev: Event) -> None:
+    """A lifecycle event from the orchestrator or a human (applied at its step)."""
+    if isinstance(ev, Signoff):
+        r.signoffs.add((ev.stage, ev.role))
+        return
+    if not isinstance(ev, Plan):
+        return  # Silence: it has moved event time forward already
+    action = ev.action
+    if action == "stage_changed" and ev.stage is not None:
+        idx = r.plan.stage_index(ev.stage)
+        if idx is not None:
+            r.enter_stage(idx, ev.ts)
+            if r.status in BLOCKING:
+                r.status = "running"
+    elif action == "traffic_share" and ev.traffic_pct is not None:
+        r.traffic_pct = ev.traffic_pct
+    elif action == "paused" and r.status not in TERMINAL:
+        r.status = "paused"
+    elif action == "resumed":
+        r.status = "running"
+        r.policy["last_action"] = None
+        r.policy["last_ts"] = None
+    elif action == "completed":
+        r.status = "completed"
+    elif action == "aborted":
+        r.status = "aborted"
+    elif action == "dry_run":
+        r.dry_run = True
+
+
+def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
+    """Commands of one evaluated step (usually none)."""
+    ts = step * r.res
+    out: list[Command] = []
+    insts = r.stage_rules()
+    for inst in insts:
+        if inst.rule.dry_run and inst.alert.state == FIRING and not inst.advised:
+            inst.advised = True
+            reason = f"dry-run rule (advisory): {_explain(inst)}"
+            out.append(_emit(r, issuer, inst.rule.action, ts, step, reason, [inst], True))
+    if r.status in TERMINAL:
+        return out
+    live = [i for i in insts if not i.rule.dry_run and i.alert.state == FIRING]
+    if live:
+        action = min((i.rule.action for i in live), key=RANK.__getitem__)
+        cause = [i for i in live if i.rule.action == action]
+        last, last_ts = r.policy["last_action"], r.policy["last_ts"]
+        stronger = last is None or RANK[action] < RANK[last]
+        cooled = last_ts is None or ts - last_ts >= r.plan.cooldown_s
+        if stronger or (cooled and r.status == "running"):
+            reason = "; ".join(_explain(i) for i in cause)
+            out.append(_emit(r, issuer, action, ts, step, reason, cause, r.dry_run))
+            _effect(r, action, ts)
+        return out
+    if r.status != "running":
+        return out
+    stage = r.plan.stages[r.stage_idx]
+    missing = promotion_gaps(r, ts)
+    if not missing:
+        final = r.stage_idx + 1 >= len(r.plan.stages)
+        where = "rollout complete" if final else f"next: {r.plan.stages[r.stage_idx + 1].name}"
+        reason = (
+            f"stage {stage.name} passed: dwell {ts - r.stage_started_at:.0f}s, "
+            f"{r.stage_samples():.0f} samples, {len(insts)} rules healthy; {where}"
+        )
+        healthy = [i for i in insts if not i.rule.dry_run]
+        out.append(_emit(r, issuer, "promote", ts, step, reason, healthy, r.dry_run))
+        _effect(r, "promote", ts)
+        return out
+    box = stage.max_duration_s
+    if box is not None and ts - r.stage_started_at >= box and not r.policy["timebox_done"]:
+        r.policy["timebox_done"] = True
+        unknown = [i for i in insts if not i.rule.dry_run and not i.healthy]
+        reason = (
+            f"inconclusive: stage {stage.name} reached its time box ({box:.0f}s) without "
+            f"a verdict; missing: {', '.join(missing)}"
+        )
+        out.append(_emit(r, issuer, "hold", ts, step, reason, unknown, r.dry_run))
+        r.status = "inconclusive"
+    return out
+
+
+def promotion_gaps(r: Rollout, ts: float) -> list[str]:
+    """What still stands between the current stage and promotion (empty: promote)."""
+    stage = r.plan.stages[r.stage_idx]
+    gaps: list[str] = []
+    dwell = ts - r.stage_started_at
+    if dwell < stage.min_dwell_s:
+        gaps.append(f"dwell {dwell:.0f}/{stage.min_dwell_s:.0f}s")
+    samples = r.stage_samples()
+    if samples < stage.min_samples:
+        gaps.append(f"samples {samples:.0f}/{stage.min_samples}")
+    gaps.extend(
+        f"rule {i.label} {'no verdict' if i.alert.state == 'inactive' else i.alert.state}"
+        for i in r.stage_rules()
+        if not i.rule.dry_run and not i.healthy
+    )
+    gaps.extend(
+        f"sign-off {role}" for role in stage.signoffs if (stage.name, role) not in r.signoffs
+    )
+    if stage.hours_utc is not None:
+        start, end = stage.hours_utc
+        hour = (ts % 86400.0) / 3600.0
+        inside = start <= hour < end if start <= end else (hour >= start or hour < end)
+        if not inside:
+            gaps.append(f"outside hours {start:g}-{end:g} UTC")
+    return gaps
+
+
+def _effect(r: Rollout, action: str, ts: float) -> None:
+    r.policy["last_action"] = action
+    r.policy["last_ts"] = ts
+    if action in STATUS_AFTER:
+        r.status = STATUS_AFTER[action]
+    elif action == "reduce_scope" and r.stage_idx > 0:
+        r.enter_stage(r.stage_idx - 1, ts)
+    elif action == "promote":
+        if r.stage_idx + 1 < len(r.plan.stages):
+            r.enter_stage(r.stage_idx + 1, ts)
+        else:
+            r.status = "completed"
+
+
+def _explain(inst: RuleInstance) -> str:
+    rule, obs = inst.rule, inst.last
+    if obs is None:
+        return f"{inst.label}: firing"
+    value = "no data" if obs.value is None else f"{obs.value:.6g}"
+    thr = "" if obs.threshold is None else f" {obs.comparator} {obs.threshold:.6g}"
+    hold = f" for {rule.for_s:g}s" if rule.for_s else ""
+    return (
+        f"{inst.label}: {rule.signal} of {rule.variant} = {value}{thr}{hold} "
+        f"(window {rule.window_s:g}s, {obs.samples:.0f} samples) -> {rule.action}"
+    )
+
+
+def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
+    rule, obs = inst.rule, inst.last
+    ts = step * r.res
+    seg = inst.segkey or (
+        "" if rule.segment is None else ",".join(f"{k}={v}" for k, v in rule.segment)
+    )
+    scope_key = inst.segkey if rule.per_segment else ("~" + seg if rule.segment else "")
+    scope = r.scopes.get((rule.variant, scope_key))
+    if rule.signal == "status_mismatches":
+        examples = r.mismatches.get(rule.variant, [])[:5]
+    else:
+        steps = max(1, round(rule.window_s / r.res))
+        examples = [] if scope is None else scope.examples(step, steps)
+    stats = (
+        {} if obs is None else {k: v for k, v in sorted(obs.stats.items()) if finite(v) is not None}
+    )
+    return Evidence(
+        rule=inst.label,
+        signal=rule.signal,
+        variant=rule.variant,
+        segment=parse_segment_key(seg) or None,
+        observed=None if obs is None else finite(obs.value),
+        baseline=None if obs is None else finite(obs.baseline),
+        threshold=None if obs is None else finite(obs.threshold),
+        comparator=rule.threshold.op if obs is None else obs.comparator,
+        window_s=rule.window_s,
+        for_s=rule.for_s,
+        samples=None if obs is None else int(obs.samples),
+        from_ts=ts - rule.window_s,
+        to_ts=ts,
+        stats=stats,
+        examples=examples,
+    )
+
+
+def _emit(
+    r: Rollout,
+    issuer: Issuer,
+    action: Action,
+    ts: float,
+    step: int,
+    reason: str,
+    insts: list[RuleInstance],
+    advisory: bool,
+) -> Command:
+    seq = r.policy["seq"]
+    r.policy["seq"] = seq + 1
+    stage = r.plan.stages[r.stage_idx].name
+    cmd = Command(
+        v=1,
+        command_id=command_id(r.rollout_id, stage, r.plan.version, action, seq),
+        rollout_id=r.rollout_id,
+        stage=stage,
+        action=action,
+        reason=reason[:4096],
+        rule=insts[0].label if insts and action != "promote" else None,
+        evidence=[evidence(r, i, step) for i in insts],
+        advisory=advisory,
+        seq=seq,
+        rule_set_version=r.plan.version,
+        issued_at=ts,
+        expires_at=ts + issuer.command_ttl_s,
+        monitor_version=issuer.monitor_version,
+    )
+    decisions = r.policy["last_decisions"]
+    decisions.append(msgspec.to_builtins(cmd))
+    del decisions[:-LAST_DECISIONS]
+    return cmd

@@ -1,0 +1,358 @@
+"""One rollout's state: ingest events into per-step buckets, then evaluate step by step.
+
+Time: an event at ``ts`` belongs to step ``ceil(ts / resolution)``. Step ``k`` is evaluated
+(windows moved, rules stepped, policy consulted, at event time ``k × resolution``) once the
+watermark ``max_ts - allowed_lateness`` has passed it. An event whose step was already
+evaluated is late: counted, never applied. Anything that arrives within the lateness is
+applied before its step is evaluated, so arrival order within it never changes a decision.
+Exact duplicates (same identity fields and time) are dropped before they count.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from monitor.core import buckets as bk
+from monitor.core.buckets import Bucket
+from monitor.core.joins import ShadowJoin, StatusTracker
+from monitor.core.model import RolloutPlan
+from monitor.core.rules import Context, RuleInstance, evaluate, window_steps
+from monitor.core.scopes import Scope
+from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
+
+_ERROR_SLOT = bk.ERROR_SLOT
+_OUTCOMES = bk.OUTCOME_STATUSES
+
+
+def segment_key(segment: dict[str, str] | None) -> str:
+    """Canonical ``k=v,k=v`` of a segment (sorted), "" for none.
+
+    >>> segment_key({"region": "eu", "tier": "retail"}), segment_key(None)
+    ('region=eu,tier=retail', '')
+    """
+    if not segment:
+        return ""
+    if len(segment) == 1:
+        for k, v in segment.items():
+            return f"{k}={v}"
+    return ",".join(sorted(f"{k}={v}" for k, v in segment.items()))
+
+
+def parse_segment_key(key: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in key.split(",")) if key else {}
+
+
+class Rollout:
+    """Everything rollguard knows about one rollout (see module doc for time handling)."""
+
+    def __init__(self, rollout_id: str, plan: RolloutPlan, registered_at: float) -> None:
+        self.rollout_id = rollout_id
+        self.plan = plan
+        self.res = plan.resolution_s
+        self.lateness = plan.allowed_lateness_s
+        self.registered_at = registered_at
+        self.evaluated = self.step_of(registered_at) - 1  # last evaluated step
+        self.max_ts = registered_at
+        self.stage_idx = 0
+        self.stage_started_at = registered_at
+        self.traffic_pct: float | None = plan.stages[0].traffic_pct
+        self.status = "running"
+        self.dry_run = plan.dry_run
+        self.signoffs: set[tuple[str, str]] = set()
+        self.counts = {"events": 0, "late": 0, "duplicates": 0}
+        # per (variant, segkey): step -> bucket, not yet evaluated
+        self.leaves: dict[tuple[str, str], dict[int, Bucket]] = {}
+        self.routes: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.scopes: dict[tuple[str, str], Scope] = {}
+        self.pending: dict[int, list[tuple[Event, str]]] = {}  # step -> buffered events
+        self.seen: dict[int, set[tuple[Any, ...]]] = {}
+        rules = plan.all_rules()
+        self.windows = sorted({w for r in rules for w in window_steps(r, self.res)} | {60})
+        self.uses_segments = any(r.per_segment or r.segment for r in rules)
+        self.instances: dict[tuple[str, str], RuleInstance] = {
+            (r.name, ""): RuleInstance(r, "") for r in rules if not r.per_segment
+        }
+        self.join = ShadowJoin(max(1, round(plan.join_window_s / self.res)), plan.price_band_bps)
+        self.status_trackers: dict[str, StatusTracker] = {}
+        self.mismatches: dict[str, list[str]] = {}
+        self._controls: list[Event] = []
+        self.policy: dict[str, Any] = {
+            "seq": 0,
+            "last_action": None,
+            "last_ts": None,
+            "timebox_done": False,
+            "last_decisions": [],
+        }
+
+    # -- time ---------------------------------------------------------------------------
+
+    def step_of(self, ts: float) -> int:
+        return math.ceil(ts / self.res - 1e-9)
+
+    def due_step(self) -> int:
+        """Last step the watermark has passed (strictly)."""
+        return math.ceil((self.max_ts - self.lateness) / self.res - 1e-9) - 1
+
+    # -- ingest (the hot path) -----------------------------------------------------------
+
+    def ingest(self, ev: Event) -> bool:
+        """Apply one event to its step's bucket; False if late or a duplicate."""
+        ts = ev.ts
+        step = math.ceil(ts / self.res - 1e-9)
+        if step <= self.evaluated:
+            self.counts["late"] += 1
+            return False
+        if isinstance(ev, Order):
+            key: tuple[Any, ...] = (ev.variant, ev.order_id, ev.status, ts, ev.filled_qty)
+        elif isinstance(ev, Shadow):
+            key = ("s", ev.variant, ev.corr_id)
+        else:
+            key = (type(ev).__name__, *(_plain(getattr(ev, f)) for f in ev.__struct_fields__))
+        seen = self.seen.get(step)
+        if seen is None:
+            seen = self.seen[step] = set()
+        if key in seen:
+            self.counts["duplicates"] += 1
+            return False
+        seen.add(key)
+        self.counts["events"] += 1
+        self.max_ts = max(self.max_ts, ts)
+        segkey = segment_key(ev.segment) if self.uses_segments else ""
+        if isinstance(ev, Order):
+            self._order(ev, self._bucket(ev.variant, segkey, step))
+            return True
+        if isinstance(ev, Metric):
+            b = self._bucket(ev.variant, segkey, step)
+            b.c[bk.EVENTS] += 1
+            acc = b.metrics.get(ev.name)
+            if acc is None:
+                b.metrics[ev.name] = [ev.value, 1.0]
+            else:
+                acc[0] += ev.value
+                acc[1] += 1.0
+            b.max_ts = max(b.max_ts, ts)
+            return True
+        if isinstance(ev, Shadow):
+            b = self._bucket(ev.variant, segkey, step)
+            b.c[bk.EVENTS] += 1
+            if ev.failover:
+                b.c[bk.FAILOVERS] += 1
+            lat = ev.latency_ms
+            if lat is not None and ev.variant == "shadow":
+                b.c[bk.LAT_SUM] += lat
+                b.c[bk.LAT_N] += 1
+                hb = bk.latency_bin(lat)
+                b.hist[hb] = b.hist.get(hb, 0) + 1
+            b.max_ts = max(b.max_ts, ts)
+        elif isinstance(ev, Status):
+            b = self._bucket(ev.variant, segkey, step)
+            b.max_ts = max(b.max_ts, ts)
+        self.pending.setdefault(step, []).append((ev, segkey))
+        return True
+
+    def _bucket(self, variant: str, segkey: str, step: int) -> Bucket:
+        leaf = self.leaves.get((variant, segkey))
+        if leaf is None:
+            leaf = self.leaves[(variant, segkey)] = {}
+            self._route((variant, segkey))
+        b = leaf.get(step)
+        if b is None:
+            b = leaf[step] = Bucket()
+        return b
+
+    def _order(self, ev: Order, b: Bucket) -> None:
+        c = b.c
+        c[bk.EVENTS] += 1
+        c[bk.ORDERS] += 1
+        status = ev.status
+        err = ev.error
+        if err is not None or status in _OUTCOMES:
+            c[bk.OUTCOMES] += 1
+            if status == "filled":
+                c[bk.FILLED] += 1
+            elif status == "partially_filled":
+                c[bk.PARTIAL] += 1
+            elif status == "rejected":
+                c[bk.REJECTED] += 1
+                reason = ev.reject_reason or "unspecified"
+                b.reasons[reason] = b.reasons.get(reason, 0) + 1
+            elif status == "cancelled":
+                c[bk.CANCELLED] += 1
+            if err is not None or status == "timed_out":
+                c[bk.ERRORS] += 1
+                c[_ERROR_SLOT[err] if err is not None else bk.ERR_TIMEOUT] += 1
+            if (err is not None or status == "rejected") and len(b.examples) < bk.MAX_EXAMPLES:
+                b.examples.append(ev.corr_id or ev.order_id)
+        lat = ev.latency_ms
+        if lat is not None:
+            c[bk.LAT_SUM] += lat
+            c[bk.LAT_N] += 1
+            hb = bk.latency_bin(lat)
+            b.hist[hb] = b.hist.get(hb, 0) + 1
+        if ev.pnl_minor is not None:
+            c[bk.PNL] += ev.pnl_minor
+            c[bk.PNL_N] += 1
+        if ev.price is not None and ev.ref_price is not None:
+            c[bk.SLIP_SUM] += abs(ev.price - ev.ref_price) / ev.ref_price * 1e4
+            c[bk.SLIP_N] += 1
+        if ev.failover:
+            c[bk.FAILOVERS] += 1
+        b.max_ts = max(b.max_ts, ev.ts)
+
+    def _route(self, leaf: tuple[str, str]) -> None:
+        """Which scopes a leaf (variant, segment) feeds; creates scopes and instances."""
+        variant, segkey = leaf
+        labels = parse_segment_key(segkey)
+        targets = [(variant, "")]
+        for rule in self.plan.all_rules():
+            wanted = (
+                {rule.variant, "baseline"}
+                if rule.threshold.kind == "vs_baseline" or (rule.signal == "reject_mix_divergence")
+                else {rule.variant}
+            )
+            if variant not in wanted:
+                continue
+            if rule.per_segment and segkey:
+                targets.append((variant, segkey))
+                if variant == rule.variant and (rule.name, segkey) not in self.instances:
+                    self.instances[(rule.name, segkey)] = RuleInstance(rule, segkey)
+            if rule.segment and all(labels.get(k) == v for k, v in rule.segment):
+                targets.append((variant, "~" + segment_key(dict(rule.segment))))
+        unique = list(dict.fromkeys(targets))
+        for scope_key in unique:
+            self.scope(scope_key)
+        self.routes[leaf] = unique
+
+    def scope(self, key: tuple[str, str]) -> Scope:
+        s = self.scopes.get(key)
+        if s is None:
+            s = self.scopes[key] = Scope(self.windows, None)
+        return s
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def run_step(self, step: int) -> None:
+        """Close step ``step``: derive joins, move windows; the caller then decides."""
+        buffered = self.pending.pop(step, None)
+        self.seen.pop(step, None)
+        ts = step * self.res
+        controls: list[Event] = []
+        if buffered:
+            shadows: list[tuple[Shadow, str]] = []
+            statuses: dict[str, list[Status]] = {}
+            for ev, segkey in buffered:
+                if type(ev) is Shadow:
+                    shadows.append((ev, segkey))
+                elif type(ev) is Status:
+                    statuses.setdefault(ev.variant, []).append(ev)
+                else:
+                    controls.append(ev)
+            for variant, evs in sorted(statuses.items()):
+                tracker = self.status_trackers.get(variant)
+                if tracker is None:
+                    tracker = self.status_trackers[variant] = StatusTracker(
+                        self.plan.status_tolerance_s
+                    )
+                tracker.step(evs)
+            self._joins(step, shadows)
+        elif self.join.expiry:
+            self._joins(step, [])
+        if step % 600 == 0:
+            for tracker in self.status_trackers.values():
+                tracker.prune(ts)
+        self.mismatches = {v: t.mismatched(ts) for v, t in self.status_trackers.items()}
+        merged: dict[tuple[str, str], list[Bucket]] = {}
+        for leaf, buckets in self.leaves.items():
+            b = buckets.pop(step, None)
+            if b is not None:
+                for scope_key in self.routes[leaf]:
+                    merged.setdefault(scope_key, []).append(b)
+        for key, scope in self.scopes.items():
+            parts = merged.get(key)
+            if parts is None:
+                scope.advance(step, None)
+            elif len(parts) == 1:
+                scope.advance(step, parts[0])
+            else:
+                total = Bucket()
+                for part in parts:
+                    total.add(part)
+                scope.advance(step, total)
+        self.evaluated = step
+        self._controls = sorted(controls, key=_control_order)
+
+    def _joins(self, step: int, shadows: list[tuple[Shadow, str]]) -> None:
+        for segkey, res in sorted(self.join.step(step, shadows).items()):
+            b = self._bucket("shadow", segkey, step)
+            c = b.c
+            c[bk.SH_PAIRS] += res.pairs
+            c[bk.SH_MATCH] += res.matched
+            c[bk.SH_UNMATCHED] += res.unmatched
+            c[bk.SH_DEV_SUM] += sum(res.dev_bps)
+            c[bk.SH_DEV_N] += len(res.dev_bps)
+            room = bk.MAX_EXAMPLES - len(b.examples)
+            b.examples.extend(res.examples[: max(room, 0)])
+
+    def take_controls(self) -> list[Event]:
+        out, self._controls = self._controls, []
+        return out
+
+    def stage_rules(self) -> list[RuleInstance]:
+        names = {r.name for r in self.plan.stages[self.stage_idx].rules}
+        return [inst for (name, _), inst in sorted(self.instances.items()) if name in names]
+
+    def evaluate_rules(self, step: int) -> None:
+        ts = step * self.res
+        ctx = Context(ts=ts, step=step, resolution_s=self.res, mismatches=self.mismatches)
+        for inst in self.stage_rules():
+            rule = inst.rule
+            if rule.eval_interval_s:
+                every = round(rule.eval_interval_s / self.res)
+                if step % every:
+                    continue
+            if rule.per_segment:
+                scope_seg = inst.segkey
+            elif rule.segment:
+                scope_seg = "~" + segment_key(dict(rule.segment))
+            else:
+                scope_seg = ""
+            scope = self.scope((rule.variant, scope_seg))
+            if scope.last_seen is None:
+                scope.last_seen = self.registered_at  # freshness counts from registration
+            base = self.scopes.get(("baseline", scope_seg))
+            obs = evaluate(inst, scope, base, ctx)
+            inst.step(obs)
+            inst.learn(obs)
+
+    def enter_stage(self, idx: int, ts: float) -> None:
+        self.stage_idx = idx
+        self.stage_started_at = ts
+        self.traffic_pct = self.plan.stages[idx].traffic_pct
+        self.policy["last_action"] = None
+        self.policy["last_ts"] = None
+        self.policy["timebox_done"] = False
+        for inst in self.instances.values():
+            inst.reset_stage()
+        for scope in self.scopes.values():
+            scope.reset_stage()
+
+    def stage_samples(self) -> float:
+        stage = self.plan.stages[self.stage_idx]
+        scope = self.scopes.get((stage.sample_variant, ""))
+        return 0.0 if scope is None else scope.stage_total.c[bk.EVENTS]
+
+
+def _plain(x: object) -> object:
+    """Hashable stand-in of a field value for the dedupe key."""
+    return repr(sorted(x.items())) if isinstance(x, dict) else x
+
+
+def _control_order(ev: Event) -> tuple[Any, ...]:
+    if isinstance(ev, Plan):
+        return (ev.ts, 0, ev.action, ev.stage or "", ev.traffic_pct or 0.0)
+    if isinstance(ev, Signoff):
+        return (ev.ts, 1, ev.stage, ev.role, ev.by)
+    if isinstance(ev, Silence):
+        return (ev.ts, 2, ev.variant, ev.silent_s)
+    return (ev.ts, 3)

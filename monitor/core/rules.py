@@ -1,0 +1,342 @@
+"""Rule evaluation: from a scope's windows to a condition, then the alert state machine.
+
+:func:`evaluate` computes one :class:`Observation` (value, reference, threshold, samples and
+whether the condition holds; ``active=None`` means no verdict: no data or too few samples).
+:class:`RuleInstance` owns the alert state, the learned baseline of ``learned`` thresholds and
+the latch of sequential tests, and applies the rule's no-data policy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors import EWMeanVar, QuantileSketch, RobustBaseline, jensen_shannon
+from monitor.core import signals
+from monitor.core.alerting import FIRING, INACTIVE, AlertState
+from monitor.core.buckets import REJECTED
+from monitor.core.model import Rule
+from monitor.core.scopes import Scope
+from monitor.core.stats import msprt_two_proportions, upper_tail_score
+
+_OPS = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+@dataclass(slots=True)
+class Observation:
+    """One evaluation of a rule at event time ``ts``."""
+
+    ts: float
+    value: float | None = None
+    baseline: float | None = None
+    threshold: float | None = None
+    samples: float = 0.0
+    active: bool | None = None  # None: no data or below the minimum sample gate
+    comparator: str = ">"
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Context:
+    """What a rule may read at one step besides its own scope."""
+
+    ts: float
+    step: int
+    resolution_s: float
+    mismatches: dict[str, list[str]]  # variant -> objects in mismatch beyond tolerance
+
+
+def _learner(rule: Rule) -> Any:
+    th = rule.threshold
+    if th.method == "quantile":
+        return QuantileSketch(half_life=th.half_life_s, min_samples=th.min_history)
+    if th.method == "score":
+        return RobustBaseline(half_life=max(th.min_history, 10), min_samples=th.min_history)
+    return EWMeanVar(half_life=th.half_life_s, min_samples=th.min_history)
+
+
+def _learner_from_state(rule: Rule, state: dict[str, Any]) -> Any:
+    method = rule.threshold.method
+    if method == "quantile":
+        return QuantileSketch.from_state(state)
+    if method == "score":
+        return RobustBaseline.from_state(state)
+    return EWMeanVar.from_state(state)
+
+
+class RuleInstance:
+    """One alert instance of a rule (one per segment for ``per_segment`` rules)."""
+
+    __slots__ = ("advised", "alert", "last", "last_learn", "latched", "learner", "rule", "segkey")
+
+    def __init__(self, rule: Rule, segkey: str) -> None:
+        self.rule = rule
+        self.segkey = segkey
+        self.alert = AlertState()
+        self.learner = _learner(rule) if rule.threshold.kind == "learned" else None
+        self.last_learn: float | None = None
+        self.latched = False
+        self.advised = False  # dry-run advisory already sent for this firing episode
+        self.last: Observation | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.rule.name}{{{self.segkey}}}" if self.rule.per_segment else self.rule.name
+
+    @property
+    def healthy(self) -> bool:
+        """Evaluated with a verdict (or no data is fine) and not pending nor firing."""
+        last = self.last
+        if self.alert.state != INACTIVE or last is None:
+            return False
+        return last.active is False or (last.active is None and self.rule.no_data == "ok")
+
+    def step(self, obs: Observation) -> str:
+        """Apply one observation to the alert state (honouring the no-data policy)."""
+        rule = self.rule
+        self.last = obs
+        active = obs.active
+        if active is None:
+            if rule.no_data == "fire" and obs.samples <= 0:
+                active = True
+            elif rule.no_data == "ok":
+                active = False
+            else:
+                return self.alert.state  # hold: no verdict, state unchanged
+        state = self.alert.step(
+            obs.ts, active, for_s=rule.for_s, keep_firing_for_s=rule.keep_firing_for_s
+        )
+        if state != FIRING:
+            self.advised = False
+        return state
+
+    def learn(self, obs: Observation) -> None:
+        """Feed the learned baseline, once per window, only from healthy evaluations."""
+        if self.learner is None or obs.value is None or obs.samples < self.rule.min_samples:
+            return
+        if self.alert.state != INACTIVE:
+            return  # protect the baseline from the anomaly it should detect
+        if self.last_learn is not None and obs.ts - self.last_learn < self.rule.window_s:
+            return
+        self.last_learn = obs.ts
+        self.learner.update(obs.value, obs.ts)
+
+    def reset_stage(self) -> None:
+        self.alert.reset()
+        self.latched = False
+        self.advised = False
+
+    def to_state(self) -> dict[str, Any]:
+        last = self.last
+        return {
+            "alert": self.alert.to_state(),
+            "learner": None if self.learner is None else self.learner.state_dict(),
+            "last_learn": self.last_learn,
+            "latched": self.latched,
+            "advised": self.advised,
+            "last": None
+            if last is None
+            else [
+                last.ts,
+                last.value,
+                last.baseline,
+                last.threshold,
+                last.samples,
+                last.active,
+                last.comparator,
+                sorted(last.stats.items()),
+            ],
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.alert = AlertState.from_state(state["alert"])
+        if state["learner"] is not None:
+            self.learner = _learner_from_state(self.rule, state["learner"])
+        self.last_learn = state["last_learn"]
+        self.latched = bool(state["latched"])
+        self.advised = bool(state["advised"])
+        last = state["last"]
+        if last is not None:
+            self.last = Observation(
+                ts=last[0],
+                value=last[1],
+                baseline=last[2],
+                threshold=last[3],
+                samples=last[4],
+                active=last[5],
+                comparator=last[6],
+                stats=dict(last[7]),
+            )
+
+
+def _gauge(rule: Rule, scope: Scope, ctx: Context) -> tuple[float | None, float]:
+    if rule.signal == "freshness_s":
+        if scope.last_seen is None:
+            return None, 0.0
+        return max(0.0, ctx.ts - scope.last_seen), 1.0
+    if rule.signal == "status_mismatches":
+        return float(len(ctx.mismatches.get(rule.variant, ()))), 1.0
+    if scope.pnl_n <= 0:
+        return None, 0.0
+    if rule.signal == "pnl_cum":
+        return scope.pnl_cum, scope.pnl_n
+    return scope.pnl_peak - scope.pnl_cum, scope.pnl_n  # drawdown
+
+
+def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context) -> Observation:
+    """Evaluate a rule instance on its scope (and the baseline variant's) at ``ctx.ts``."""
+    rule = inst.rule
+    th = rule.threshold
+    obs = Observation(ts=ctx.ts, comparator=th.op)
+    wsteps = round(rule.window_s / ctx.resolution_s)
+    if th.kind == "burn_rate":
+        return _burn_rate(rule, scope, ctx, obs)
+    if rule.signal in signals.GAUGE_SIGNALS:
+        value, samples = _gauge(rule, scope, ctx)
+    elif rule.signal == "reject_mix_divergence":
+        if base is None:
+            return obs
+        mine, theirs = scope.windows[wsteps], base.windows[wsteps]
+        samples = min(mine.c[REJECTED], theirs.c[REJECTED])
+        value = jensen_shannon(mine.reasons, theirs.reasons) if samples > 0 else None
+    elif th.kind == "vs_baseline" and th.method == "sequential":
+        return _sequential(inst, scope, base, obs)
+    else:
+        value, samples = signals.window_value(rule.signal, scope.windows[wsteps], rule.window_s)
+    obs.value, obs.samples = value, samples
+    if value is None or samples < rule.min_samples:
+        return obs
+    if th.kind == "absolute":
+        obs.threshold = th.value
+        obs.active = _OPS[th.op](value, th.value)
+    elif th.kind == "vs_baseline":
+        _compare(rule, scope, base, obs, wsteps)
+    else:
+        _learned(inst, obs)
+    return obs
+
+
+def _compare(rule: Rule, scope: Scope, base: Scope | None, obs: Observation, wsteps: int) -> None:
+    th = rule.threshold
+    if base is None or obs.value is None:
+        obs.active = None
+        return
+    ref, ref_samples = signals.window_value(rule.signal, base.windows[wsteps], rule.window_s)
+    obs.baseline = ref
+    obs.stats["baseline_samples"] = ref_samples
+    if ref is None or ref_samples < rule.min_samples:
+        obs.active = None
+        return
+    if th.method == "ratio":
+        if ref <= 0:
+            obs.active = None
+            return
+        obs.threshold = ref * th.value
+        obs.comparator = f"ratio{th.op}"
+        obs.stats["ratio"] = obs.value / ref
+    else:
+        obs.threshold = ref + th.value
+        obs.comparator = f"difference{th.op}"
+        obs.stats["difference"] = obs.value - ref
+    obs.active = _OPS[th.op](obs.value, obs.threshold)
+
+
+def _learned(inst: RuleInstance, obs: Observation) -> None:
+    th = inst.rule.threshold
+    learner = inst.learner
+    assert obs.value is not None and learner is not None
+    if not learner.ready:
+        obs.active = None
+        obs.stats["history"] = float(learner.n)
+        return
+    value = obs.value
+    if th.method == "quantile":
+        ref = learner.quantile(th.q)
+        obs.baseline = ref
+        delta = max(abs(ref) * th.margin, th.min_delta)
+        obs.threshold = ref + delta if th.op in (">", ">=") else ref - delta
+    elif th.method == "score":
+        z = learner.zscore(value)
+        obs.baseline = learner.median
+        score = upper_tail_score(z if th.op in (">", ">=") else -z) if z is not None else 0.5
+        obs.stats["score"] = score
+        obs.threshold = th.value
+        obs.comparator = "score>"
+        obs.active = score > th.value
+        return
+    else:
+        ref, sd = learner.mean, learner.std
+        obs.baseline = ref
+        obs.stats["sigma"] = sd
+        delta = max(th.k * sd, th.min_delta)
+        obs.threshold = ref + delta if th.op in (">", ">=") else ref - delta
+    obs.active = _OPS[th.op](value, obs.threshold)
+
+
+def _sequential(
+    inst: RuleInstance, scope: Scope, base: Scope | None, obs: Observation
+) -> Observation:
+    rule = inst.rule
+    if base is None:
+        return obs
+    x_v, n_v = signals.rate_counts(rule.signal, scope.stage_total)
+    x_b, n_b = signals.rate_counts(rule.signal, base.stage_total)
+    obs.samples = min(n_v, n_b)
+    obs.value = x_v / n_v if n_v > 0 else None
+    obs.baseline = x_b / n_b if n_b > 0 else None
+    if obs.samples <= 0 or obs.samples < rule.min_samples:
+        return obs
+    e_value = msprt_two_proportions(x_v, n_v, x_b, n_b)
+    obs.threshold = 1.0 / rule.threshold.alpha
+    obs.comparator = "e_value>="
+    obs.stats.update({"e_value": e_value, "samples_variant": n_v, "samples_baseline": n_b})
+    # Anytime-valid: once the evidence crossed 1/alpha in this stage, the verdict stands.
+    inst.latched = inst.latched or e_value >= obs.threshold
+    obs.active = inst.latched
+    return obs
+
+
+def _burn_rate(rule: Rule, scope: Scope, ctx: Context, obs: Observation) -> Observation:
+    th = rule.threshold
+    budget = 1.0 - th.slo
+    long_w = scope.windows[round(th.long_s / ctx.resolution_s)]
+    short_w = scope.windows[round(th.short_s / ctx.resolution_s)]
+    bad_l, n_l = signals.rate_counts(rule.signal, long_w)
+    bad_s, n_s = signals.rate_counts(rule.signal, short_w)
+    obs.samples = n_l
+    if n_l <= 0 or n_s <= 0 or n_l < rule.min_samples:
+        return obs
+    burn_l = bad_l / n_l / budget
+    burn_s = bad_s / n_s / budget
+    obs.value = burn_l
+    obs.threshold = th.factor
+    obs.comparator = "burn>"
+    obs.stats.update(
+        {
+            "burn_short": burn_s,
+            "rate_long": bad_l / n_l,
+            "rate_short": bad_s / n_s,
+            "samples_short": n_s,
+        }
+    )
+    obs.active = burn_l > th.factor and burn_s > th.factor
+    return obs
+
+
+def window_steps(rule: Rule, resolution_s: float) -> list[int]:
+    """Window lengths (steps) a rule needs in its scopes."""
+    th = rule.threshold
+    if th.kind == "burn_rate":
+        return [round(th.long_s / resolution_s), round(th.short_s / resolution_s)]
+    return [max(1, round(rule.window_s / resolution_s))]
+
+
+def finite(x: float | None) -> float | None:
+    """JSON-safe: None for missing or non-finite values."""
+    return x if x is not None and math.isfinite(x) else None
