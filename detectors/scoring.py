@@ -39,7 +39,7 @@ _U = 2.0  # peaks-over-threshold level, in standardised view-score units
 _U_DECADES = neglog10_normal_tail(_U)
 _VIEWS = 3  # level, jump, short mean
 _FIELDS = (
-    "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "w_score", "m", "a", "ad", "ms",
+    "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
     "mu", "dev", "pu", "ex1", "ex2",
 )  # fmt: skip
@@ -80,7 +80,7 @@ class AnomalyScorer:
     short_half_life
         Memory of the short-window mean, in typical event spacings.
     score_half_life
-        Memory of the distribution of view scores (the likelihood step), in spacings.
+        Memory of the distribution of view scores (the likelihood step), in events.
     huber_k
         Updates are clipped to this many scales (protects the baseline from anomalies).
     shift_run
@@ -90,7 +90,7 @@ class AnomalyScorer:
     half_point
         Surprise (``-log10 p``) that maps to a score of 0.5.
     refractory
-        Half-life (spacings) of the memory of reported evidence; 0 disables it, so a persisting
+        Half-life (events) of the memory of reported evidence; 0 disables it, so a persisting
         anomaly keeps its high score on every event (use that for ``for:``-style rules).
 
     Examples
@@ -149,8 +149,8 @@ class AnomalyScorer:
         }
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life
-        self._c_score = _LN2 / score_half_life
-        self._c_ref = _LN2 / refractory if refractory > 0 else 0.0
+        self._score_events = float(score_half_life) / _LN2  # EW window, per event
+        self._ref_keep = 2.0 ** (-1.0 / refractory) if refractory > 0 else 0.0
         self._k = float(huber_k)
         self._shift_run = int(shift_run)
         self._warmup = int(warmup)
@@ -159,7 +159,7 @@ class AnomalyScorer:
         self.last_ts = 0.0
         self.last_x = 0.0
         self.typ_dt = 0.0  # typical spacing of events, seconds (0: not known yet)
-        self.w_long = self.w_short = self.w_score = 0.0  # normalising weights of the EW means
+        self.w_long = self.w_short = 0.0  # normalising weights of the time-aware EW means
         self.m = self.a = self.ad = 0.0  # level, its mean |deviation|, mean |difference|
         self.ms = self.as3 = 0.0  # short mean, mean |short mean - level|
         self.run = 0  # signed run of one-sided excursions beyond huber_k
@@ -197,7 +197,10 @@ class AnomalyScorer:
         self._learn(value, ts, work)
 
     def _evaluate(self, x: float, ts: float) -> tuple[Any, ...]:
-        """Score ``x`` and return what learning it needs, reading state only."""
+        """Score ``x`` and return what learning it needs, reading state only.
+
+        The hot path: scalar ``math`` only, views unrolled (this runs on every event).
+        """
         n = self.n
         if n == 0:
             return (0.0,)
@@ -205,41 +208,55 @@ class AnomalyScorer:
         dt = ts - self.last_ts
         typ = self.typ_dt
         if dt > 0.0:
-            typ = dt if typ <= 0.0 else typ + 0.02 * (min(dt, 5.0 * typ) - typ)
-        step = (dt / typ if dt > 0.0 else 0.0) if typ > 0.0 else 1.0
-        step = min(step, 50.0)
+            typ = dt if typ <= 0.0 else typ + 0.02 * ((dt if dt < 5.0 * typ else 5.0 * typ) - typ)
+            step = dt / typ if dt < 50.0 * typ else 50.0
+        else:
+            step = 0.0 if typ > 0.0 else 1.0
         w_long = self.w_long * math.exp(-self._c_long * step) + 1.0
         w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
         m = self.m
         tiny = 1e-9 * abs(m) + 1e-12  # a constant series has zero scale
-        s = _SIGMA_PER_MEAN_ABS * self.a + tiny
-        sd = _SIGMA_PER_MEAN_ABS * self.ad + tiny
-        s3 = _SIGMA_PER_MEAN_ABS * self.as3 + tiny
         dev = x - m
         diff = x - self.last_x
         ms = self.ms + (x - self.ms) / w_short
-        r = (min(abs(dev) / s, 1e6), min(abs(diff) / sd, 1e6), min(abs(ms - m) / s3, 1e6))
-        mu, dv, pu, ex1, ex2 = self.mu, self.dev, self.pu, self.ex1, self.ex2
-        e = [(r[i] - mu[i]) / (_SIGMA_PER_MEAN_ABS * dv[i] + 1e-3) for i in range(_VIEWS)]
-        decades = max(_tail_decades(e[i], pu[i], ex1[i], ex2[i]) for i in range(_VIEWS))
+        r1 = abs(dev) / (_SIGMA_PER_MEAN_ABS * self.a + tiny)
+        r2 = abs(diff) / (_SIGMA_PER_MEAN_ABS * self.ad + tiny)
+        r3 = abs(ms - m) / (_SIGMA_PER_MEAN_ABS * self.as3 + tiny)
+        mu, dv = self.mu, self.dev
+        e1 = (r1 - mu[0]) / (_SIGMA_PER_MEAN_ABS * dv[0] + 1e-3)
+        e2 = (r2 - mu[1]) / (_SIGMA_PER_MEAN_ABS * dv[1] + 1e-3)
+        e3 = (r3 - mu[2]) / (_SIGMA_PER_MEAN_ABS * dv[2] + 1e-3)
+        # Below _U every view uses the same normal tail, so only the largest needs it.
+        if e1 <= _U and e2 <= _U and e3 <= _U:
+            top = e1 if e1 > e2 else e2
+            top = top if top > e3 else e3
+            decades = neglog10_normal_tail(top) if top > 0.0 else 0.0
+        else:
+            pu, ex1, ex2 = self.pu, self.ex1, self.ex2
+            decades = max(
+                _tail_decades(e1, pu[0], ex1[0], ex2[0]),
+                _tail_decades(e2, pu[1], ex1[1], ex2[1]),
+                _tail_decades(e3, pu[2], ex1[2], ex2[2]),
+            )
         # Stuck metric: a run of identical values, against the series' own repeat rates.
         is_zero = diff == 0.0
         zeros = self.zeros + 1 if is_zero else 0
         if zeros:
             p0 = (self.c0 + 0.5) / (self.wz + 1.0)
             p00 = (self.c00 + p0) / (self.cprev0 + 1.0)  # shrunk towards independence
-            decades = max(decades, -math.log10(p0) - (zeros - 1) * math.log10(p00))
+            flat = -math.log10(p0) - (zeros - 1) * math.log10(p00)
+            decades = decades if decades > flat else flat
         # Refractory memory: report only evidence beyond what was reported recently, so one
         # incident scores high once (at its onset, or when it escalates), not on every event;
-        # the memory fades only once the evidence is back below the reporting level.
+        # the memory fades (per event) only once the evidence is below the reporting level.
         recent = self.alarm
-        if decades < self._half_point:
-            recent = recent * math.exp(-self._c_ref * step) if self._c_ref else 0.0
+        if recent and decades < self._half_point:
+            recent *= self._ref_keep
         score = 0.0
-        if n >= self._warmup:
+        if n >= self._warmup and decades > recent:
             score = evidence_to_score(decades - recent, self._half_point)
-        return (score, typ, step, w_long, w_short, dev, diff, s, sd, s3, ms, r, e, decades,
-                recent, is_zero, zeros)  # fmt: skip
+        return (score, typ, step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3,
+                decades, recent, is_zero, zeros)  # fmt: skip
 
     def _learn(self, x: float, ts: float, work: tuple[Any, ...]) -> None:
         n = self.n
@@ -248,7 +265,7 @@ class AnomalyScorer:
             self.last_ts, self.last_x, self.m, self.ms = ts, x, x, x
             self.w_long = self.w_short = 1.0
             return
-        (_, typ, step, w_long, w_short, dev, diff, s, sd, s3, ms, r, e, decades, recent,
+        (_, typ, step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3, decades, recent,
          is_zero, zeros) = work  # fmt: skip
         k = self._k
         al = 1.0 / w_long
@@ -257,9 +274,11 @@ class AnomalyScorer:
             self.last_ts = ts
         self.last_x = x
         m = self.m
+        a, ad, as3 = self.a, self.ad, self.as3
         # Huber-clipped level and scales: an outlier moves them by at most k scales x rate.
+        tiny = 1e-9 * abs(m) + 1e-12
+        lim = k * (_SIGMA_PER_MEAN_ABS * a + tiny)
         early = n < 3  # the first values set the scale; nothing to clip against yet
-        lim = k * s
         if early or -lim <= dev <= lim:
             self.m = m + al * dev
             self.run = 0
@@ -269,42 +288,63 @@ class AnomalyScorer:
         else:
             self.m = m - al * lim
             self.run = self.run - 1 if self.run < 0 else -1
-        if abs(self.run) >= self._shift_run:  # a sustained shift: accept the recent level
-            self.m, self.run = ms, 0
+        if self.run >= self._shift_run or -self.run >= self._shift_run:
+            self.m, self.run = ms, 0  # a sustained shift: accept the recent level
         adev, adiff, agap = abs(dev), abs(diff), abs(ms - m)
-        self.a += al * ((adev if early else min(adev, lim)) - self.a)
-        self.ad += al * ((adiff if early else min(adiff, k * sd)) - self.ad)
-        self.as3 += al * ((agap if early else min(agap, k * s3)) - self.as3)
+        if not early:
+            adev = adev if adev < lim else lim
+            cap = k * (_SIGMA_PER_MEAN_ABS * ad + tiny)
+            adiff = adiff if adiff < cap else cap
+            cap = k * (_SIGMA_PER_MEAN_ABS * as3 + tiny)
+            agap = agap if agap < cap else cap
+        self.a = a + al * (adev - a)
+        self.ad = ad + al * (adiff - ad)
+        self.as3 = as3 + al * (agap - as3)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
-        prev0 = 1.0 if self.zeros else 0.0
-        z01 = 1.0 if is_zero else 0.0
-        self.c0 = self.c0 * keep + z01
-        self.c00 = self.c00 * keep + z01 * prev0
-        self.cprev0 = self.cprev0 * keep + prev0
+        if is_zero:
+            self.c0 = self.c0 * keep + 1.0
+            self.c00 = self.c00 * keep + (1.0 if self.zeros else 0.0)
+        else:
+            self.c0 *= keep
+            self.c00 *= keep
+        self.cprev0 = self.cprev0 * keep + (1.0 if self.zeros else 0.0)
         self.wz = self.wz * keep + 1.0
         self.zeros = zeros
         if n >= self._warmup:
-            self.alarm = max(recent, decades) if decades >= self._half_point else recent
-        # Likelihood step statistics start once the scales mean something (10 events).
+            self.alarm = (
+                (decades if decades > recent else recent) if decades >= self._half_point else recent
+            )
+        # Likelihood-step statistics (per event) start once the scales mean something.
         if n < 10:
             return
-        self.w_score = self.w_score * math.exp(-self._c_score * step) + 1.0
-        asc = 1.0 / self.w_score
+        asc = 1.0 / (n - 9) if n - 9 < self._score_events else 1.0 / self._score_events
         warm = n > 30
-        rb = min(0.02, 4.0 * asc)
-        mu, dv, pu, ex1, ex2 = self.mu, self.dev, self.pu, self.ex1, self.ex2
-        for i in range(_VIEWS):
-            ri = min(r[i], mu[i] + k * dv[i]) if warm else min(r[i], 6.0)
-            mu[i] += asc * (ri - mu[i])
-            dv[i] += asc * (abs(ri - mu[i]) - dv[i])
-            if warm:  # peaks over threshold, clipped so one incident cannot fatten the tail
-                ei = e[i]
-                pu[i] += asc * ((1.0 if ei > _U else 0.0) - pu[i])
-                if ei > _U:
-                    y = min(ei - _U, 5.0 * ex1[i])
-                    ex1[i] += rb * (y - ex1[i])
-                    ex2[i] += rb * (y * y - ex2[i])
+        self._learn_view(0, r1, e1, asc, warm)
+        self._learn_view(1, r2, e2, asc, warm)
+        self._learn_view(2, r3, e3, asc, warm)
+
+    def _learn_view(self, i: int, r: float, e: float, rate: float, warm: bool) -> None:
+        """Update one view's score distribution: location, spread and exceedance tail."""
+        mu, dv = self.mu, self.dev
+        mi, di = mu[i], dv[i]
+        cap = mi + self._k * di if warm else 6.0
+        r = r if r < cap else cap
+        mi += rate * (r - mi)
+        mu[i] = mi
+        dv[i] = di + rate * (abs(r - mi) - di)
+        if warm:  # peaks over threshold, clipped so one incident cannot fatten the tail
+            pu = self.pu
+            if e > _U:
+                pu[i] += rate * (1.0 - pu[i])
+                ex1, ex2 = self.ex1, self.ex2
+                y = e - _U
+                y = y if y < 5.0 * ex1[i] else 5.0 * ex1[i]
+                rb = 4.0 * rate if rate < 0.005 else 0.02
+                ex1[i] += rb * (y - ex1[i])
+                ex2[i] += rb * (y * y - ex2[i])
+            else:
+                pu[i] -= rate * pu[i]
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (parameters and running statistics)."""

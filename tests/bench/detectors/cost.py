@@ -1,0 +1,97 @@
+"""Cost per event of the default scorer and of the per-series bundle, beside river's EWVar.
+
+Run: ``python -m tests.bench.detectors.cost``. Targets (issue 3): default scorer <= 5 µs/event,
+bundle (baseline + quantiles + change detector) <= 10 µs/event, state <= 20 KB per series.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+
+from river import stats as river_stats
+
+from detectors import Cusum, EWMeanVar, QuantileSketch, default_scorer
+
+N = 200_000
+
+
+def _stream(n: int, seed: int = 0) -> tuple[list[float], list[float]]:
+    rng = random.Random(seed)
+    ts, t = [], 0.0
+    values = []
+    for _ in range(n):
+        t += rng.expovariate(1.0 / 0.05)  # irregular, ~20 events per second
+        ts.append(t)
+        values.append(rng.lognormvariate(3.0, 0.6))  # latency-like, heavy right tail
+    return ts, values
+
+
+def _time(run: Callable[[], None], n: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best / n * 1e6
+
+
+def main() -> None:
+    ts, values = _stream(N)
+    pairs = list(zip(values, ts, strict=True))
+
+    def river_ewvar() -> None:
+        ew = river_stats.EWVar(fading_factor=0.01)
+        update = ew.update
+        for x in values:
+            update(x)
+
+    scorer = default_scorer()
+
+    def scorer_run() -> None:
+        score, learn = scorer.score_one, scorer.learn_one
+        for x, t in pairs:
+            score(x, t)
+            learn(x, t)
+
+    ew, qs, cusum = EWMeanVar(half_life=300.0), QuantileSketch(half_life=3600.0), Cusum()
+
+    def bundle_run() -> None:
+        for x, t in pairs:
+            ew.update(x, t)
+            qs.update(x, t)
+            cusum.update(x, t)
+
+    def bundle_with_scorer() -> None:
+        sc = default_scorer()
+        for x, t in pairs:
+            sc.score_one(x, t)
+            sc.learn_one(x, t)
+            ew.update(x, t)
+            qs.update(x, t)
+            cusum.update(x, t)
+
+    ref = _time(river_ewvar, N)
+    rows = [
+        ("river stats.EWVar.update (reference)", ref),
+        ("default_scorer score_one + learn_one", _time(scorer_run, N)),
+        ("bundle: EWMeanVar + QuantileSketch + Cusum", _time(bundle_run, N)),
+        ("bundle + default_scorer", _time(bundle_with_scorer, N)),
+    ]
+    print(f"{N} events, best of 3 runs")
+    print(f"{'what':45s} {'µs/event':>9s} {'× EWVar':>8s}")
+    for name, us in rows:
+        print(f"{name:45s} {us:9.2f} {us / ref:8.1f}")
+    print()
+    print("state per series (JSON bytes):")
+    for name, obj in (("default_scorer", scorer), ("EWMeanVar", ew), ("QuantileSketch", qs),
+                      ("Cusum", cusum)):  # fmt: skip
+        print(f"  {name:16s} {len(json.dumps(obj.state_dict())):7d}")
+    total = sum(len(json.dumps(o.state_dict())) for o in (scorer, ew, qs, cusum))
+    print(f"  {'total':16s} {total:7d}  (target <= 20480)")
+
+
+if __name__ == "__main__":
+    main()
