@@ -204,6 +204,8 @@ def _rule_states() -> statetimeline.Panel:
         .thresholds(p.steps((None, "green"), (1, "yellow"), (2, "red")))
         .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
         .show_value(cm.VisibilityMode.NEVER)
+        .line_width(0)
+        .fill_opacity(70)
         .merge_values(True)
         .height(8)
         .span(24)

@@ -76,6 +76,8 @@ def _series(
             [p.query(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(targets)]
         )
         .unit(unit)
+        .line_width(1)
+        .fill_opacity(10)
         .legend(p.legend_table())
         .tooltip(p.tooltip_multi())
         .height(8)

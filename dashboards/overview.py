@@ -112,6 +112,7 @@ def _firing_rules() -> table.Panel:
         .datasource(p.DS)
         .with_target(p.query(FIRING_RULES, instant=True, table=True))
         .with_transformation(p.organize(rename={"Value": "state"}, exclude=["Time"]))
+        .show_header(True)
         .mappings(p.value_text(p.RULE_STATE_MAPPING))
         .override_by_name(
             "rollout",

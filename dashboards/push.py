@@ -1,6 +1,9 @@
 """``rollguard dashboards push``: folder, Prometheus datasource and dashboards into Grafana.
 
-Uses grafana-api-sdk (``grafana_api``) for every HTTP call. Idempotent: the folder and the
+Every HTTP call goes through grafana-api-sdk's ``Api`` layer (auth headers, JSON, retries).
+Its ``Folder``/``Datasource`` helpers are not used: on a refusal they raise a bare
+``Exception`` and only log Grafana's reply, while ours names the step and the reply (the
+request bodies and success checks are the same as theirs). Idempotent: the folder and the
 datasource are looked up by uid first and created only when missing (updated only when they
 differ); dashboards are saved with ``overwrite: true`` under their fixed uids, so pushing
 twice leaves one copy of each.
@@ -18,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from grafana_api.api import Api
-from grafana_api.datasource import Datasource
-from grafana_api.folder import Folder
 from grafana_api.model import APIEndpoints, APIModel, RequestsMethods
 
 from dashboards import render
@@ -91,41 +92,48 @@ def push(
             "message": "rollguard dashboards push",
         }
         reply = _call(model, f"{APIEndpoints.DASHBOARDS.value}/db", RequestsMethods.POST, body)
-        if not isinstance(reply, dict) or reply.get("status") != "success":
-            raise PushError(f"saving dashboard {name} failed: {reply}")
+        _expect(reply, "status", "success", f"saving dashboard {name}")
         report.dashboards[str(dashboard["uid"])] = "saved"
     return report
 
 
 def _ensure_folder(model: APIModel, uid: str, title: str) -> str:
-    found = _get(model, f"{APIEndpoints.FOLDERS.value}/{uid}")
+    path = f"{APIEndpoints.FOLDERS.value}/{uid}"
+    found = _get(model, path)
     if found is None:
-        try:
-            Folder(model).create_folder(title, uid)
-        except Exception as exc:  # grafana-api-sdk raises bare Exception on a bad reply
-            raise PushError(f"creating folder {uid!r} failed") from exc
+        reply = _call(
+            model, APIEndpoints.FOLDERS.value, RequestsMethods.POST, {"uid": uid, "title": title}
+        )
+        _expect(reply, "id", None, f"creating folder {uid!r}")
         return "created"
     if found.get("title") == title:
         return "unchanged"
-    try:
-        Folder(model).update_folder(title, uid, overwrite=True)
-    except Exception as exc:  # grafana-api-sdk raises bare Exception on a bad reply
-        raise PushError(f"updating folder {uid!r} failed") from exc
+    reply = _call(model, path, RequestsMethods.PUT, {"uid": uid, "title": title, "overwrite": True})
+    _expect(reply, "id", None, f"updating folder {uid!r}")
     return "updated"
 
 
 def _ensure_datasource(model: APIModel, body: dict[str, Any]) -> str:
-    found = _get(model, f"{APIEndpoints.DATASOURCES.value}/uid/{body['uid']}")
-    try:
-        if found is None:
-            Datasource(model).create_datasource(body)
-            return "created"
-        if all(found.get(k) == body[k] for k in ("name", "type", "url", "access")):
-            return "unchanged"
-        Datasource(model).update_datasource(body, datasource_uid=str(body["uid"]))
-    except Exception as exc:  # grafana-api-sdk raises bare Exception on a bad reply
-        raise PushError(f"provisioning datasource {body['uid']!r} failed: {exc}") from exc
+    path = f"{APIEndpoints.DATASOURCES.value}/uid/{body['uid']}"
+    found = _get(model, path)
+    if found is None:
+        reply = _call(model, APIEndpoints.DATASOURCES.value, RequestsMethods.POST, body)
+        _expect(reply, "message", "Datasource added", f"creating datasource {body['uid']!r}")
+        return "created"
+    if all(found.get(k) == body[k] for k in ("name", "type", "url", "access")):
+        return "unchanged"
+    reply = _call(model, path, RequestsMethods.PUT, body)
+    _expect(reply, "message", "Datasource updated", f"updating datasource {body['uid']!r}")
     return "updated"
+
+
+def _expect(reply: Any, key: str, value: object, step: str) -> None:
+    """The success checks grafana-api-sdk's own helpers make, with the reply in the error."""
+    ok = isinstance(reply, dict) and (
+        reply.get(key) is not None if value is None else reply.get(key) == value
+    )
+    if not ok:
+        raise PushError(f"{step} failed: Grafana answered {reply}")
 
 
 def _get(model: APIModel, path: str) -> dict[str, Any] | None:

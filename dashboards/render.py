@@ -97,3 +97,19 @@ def _panels(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for panel in data.get("panels") or []:
         yield panel
         yield from panel.get("panels") or []
+
+
+GRAFANA_INTERVALS: Final = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
+"""What Grafana substitutes for its built-in interval variables (typical values)."""
+
+
+def expand(expr: str, variables: dict[str, str]) -> str:
+    """``expr`` with Grafana's ``$name`` / ``${name}`` variables replaced, as Grafana would.
+
+    >>> expand('rate(x{rollout="$rollout"}[$__rate_interval])', {"rollout": "r1"})
+    'rate(x{rollout="r1"}[1m])'
+    """
+    values = {**GRAFANA_INTERVALS, **variables}
+    for name in sorted(values, key=len, reverse=True):  # $__range before $__r..., longest first
+        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
+    return expr

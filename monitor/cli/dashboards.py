@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Write rollouts-overview.json, rollout-detail.json, fleet-health.json (deterministic)."""
-        from dashboards import render  # noqa: PLC0415  # lazy: keep `rollguard --help` fast
+        from dashboards import render  # lazy: keep `rollguard --help` fast
 
         target = out or render.GENERATED
         if check:
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[str, typer.Option(help="Folder uid and title.")] = "rollguard",
     ) -> None:
         """Create or update the folder, the Prometheus datasource and the dashboards."""
-        from dashboards.push import PushError, api_model, push  # noqa: PLC0415  # lazy, as above
+        from dashboards.push import PushError, api_model, push  # lazy, as above
 
         if not token and not (user and password):
             fail("pass --token (GRAFANA_TOKEN) or --user and --password")

