@@ -1,0 +1,120 @@
+"""Keys, signed commands and a client harness for the orchestrator-side integration tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from monitor.client import ClientConfig, ControlClient, Outcome, Policy, TrustedKeys
+from topics.commands import Command, command_id, sign
+from topics.config import TopicsConfig
+from topics.keys import KeyRing
+
+WORKER_SECRET = b"worker-secret-0123456789abcdef"
+OPERATOR_SECRET = b"operator-secret-0123456789abcd"
+WORKER_RING = KeyRing("w1", {"w1": WORKER_SECRET})
+OPERATOR_RING = KeyRing("op1", {"op1": OPERATOR_SECRET})
+OPERATOR_KEYS_ENV = "op1=operator-secret-0123456789abcd"
+KEYS = TrustedKeys(worker=dict(WORKER_RING.keys), operator=dict(OPERATOR_RING.keys))
+
+
+def worker_command(
+    rollout_id: str = "r1",
+    action: str = "pause",
+    seq: int = 1,
+    issued_at: float | None = None,
+    ttl_s: float = 300.0,
+    **fields: Any,
+) -> Command:
+    """A command as a worker would publish it, signed with the worker key."""
+    issued = time.time() if issued_at is None else issued_at
+    command = Command(
+        v=1,
+        command_id=command_id(rollout_id, "canary-5", "rs1", action, seq),
+        rollout_id=rollout_id,
+        stage="canary-5",
+        action=action,  # type: ignore[arg-type]
+        reason=f"{action} because of a test",
+        seq=seq,
+        rule_set_version="rs1",
+        issued_at=issued,
+        expires_at=issued + ttl_s,
+        issuer="worker",
+        **fields,
+    )
+    return sign(command, WORKER_RING.active_id, WORKER_RING.signing_key)
+
+
+def tamper(command: Command, **changes: Any) -> Command:
+    """The signed command with fields changed after signing (signature kept)."""
+    return msgspec.structs.replace(command, **changes)
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], key: bytes = b"r1") -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 << 20)
+    try:
+        for value in values:
+            producer.send(topic, key=key, value=value).get(timeout=15)
+    finally:
+        producer.close(timeout=10)
+
+
+@dataclass
+class Harness:
+    """A real client on the control topic that records what its handler received."""
+
+    bootstrap: str
+    topics: TopicsConfig
+    state: Path
+    group: str = "orchestrator-test"
+    handled: list[Command] = field(default_factory=list)
+    fail_next: int = 0
+
+    def handler(self, command: Command) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise RuntimeError("orchestrator API down")
+        self.handled.append(command)
+
+    def client(self, policy: Policy | None = None, group: str | None = None) -> ControlClient:
+        config = ClientConfig(
+            bootstrap=self.bootstrap,
+            control_topic=self.topics.control,
+            group_id=group or self.group,
+            state_path=self.state,
+            retry_backoff_s=0.1,
+        )
+        return ControlClient(config, KEYS, self.handler, policy=policy)
+
+
+def drain(
+    client: ControlClient,
+    until: Callable[[list[Outcome]], bool],
+    timeout_s: float = 20.0,
+) -> list[Outcome]:
+    """Poll until ``until(outcomes)`` holds (or fail after ``timeout_s``)."""
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + timeout_s
+    while not until(outcomes):
+        assert time.monotonic() < deadline, f"timed out; got {outcomes}"
+        outcomes.extend(client.poll(0.2))
+    return outcomes
+
+
+def settle(client: ControlClient, quiet_s: float = 1.0) -> list[Outcome]:
+    """Poll until nothing arrives for ``quiet_s``."""
+    outcomes: list[Outcome] = []
+    last = time.monotonic()
+    while time.monotonic() - last < quiet_s:
+        got = client.poll(0.2)
+        if got:
+            outcomes.extend(got)
+            last = time.monotonic()
+    return outcomes
