@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import monitor
@@ -72,6 +72,8 @@ class Core:
         self.issuer = policy.Issuer(monitor_version, command_ttl_s)
         self._rollouts: dict[str, Rollout] = {}
         self._counts = {"unbound": 0, "unknown_plan": 0, "future": 0}
+        self.observer: Callable[[Rollout, int], None] | None = None
+        """Called after every evaluated step (replay reports); None in production."""
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class Core:
                 policy.apply_control(r, ev)
             r.evaluate_rules(step)
             out.extend(policy.decide(r, step, self.issuer))
+            if self.observer is not None:
+                self.observer(r, step)
 
     # -- state -------------------------------------------------------------------------
 

@@ -1,0 +1,152 @@
+"""Run the core over a recorded stream (lines of JSON) and keep what a report needs.
+
+No file I/O here: the caller hands over an iterable of lines (``rollguard replay`` opens the
+file). Lines are decoded with :class:`topics.codec.Decoder` (one event or one batch per
+line); bad lines are counted by DLQ reason, never raised. Events are fed to the core in
+batches; the result does not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.core import signals
+from monitor.core.engine import Core
+from monitor.core.rollout import Rollout
+from monitor.core.rules import finite
+from topics.codec import Decoder
+from topics.commands import Command
+from topics.events import Event
+
+
+@dataclass(slots=True)
+class Sample:
+    """One rule instance at one evaluated step (for plots)."""
+
+    ts: float
+    value: float | None
+    reference: float | None  # the baseline variant's value of the same signal (or learned)
+    threshold: float | None
+    state: str
+
+
+@dataclass(slots=True)
+class StageChange:
+    ts: float
+    rollout_id: str
+    stage: str
+    status: str
+    traffic_pct: float | None
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """Commands, stage changes, per-rule series and counters of one replay."""
+
+    commands: list[Command] = field(default_factory=list)
+    stages: list[StageChange] = field(default_factory=list)
+    series: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    rule_info: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    lines: int = 0
+    events: int = 0
+    dead: Counter[str] = field(default_factory=Counter)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Recorder:
+    """Per-step observer: samples each stage rule every ``every_s`` and tracks stages."""
+
+    def __init__(self, result: ReplayResult, every_s: float = 10.0) -> None:
+        self.result = result
+        self.every_s = every_s
+        self._last: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, r: Rollout, step: int) -> None:
+        ts = step * r.res
+        stage = r.plan.stages[r.stage_idx].name
+        if self._last.get(r.rollout_id) != (stage, r.status):
+            self._last[r.rollout_id] = (stage, r.status)
+            self.result.stages.append(StageChange(ts, r.rollout_id, stage, r.status, r.traffic_pct))
+        every = max(1, round(self.every_s / r.res))
+        for inst in r.stage_rules():
+            obs = inst.last
+            changed = obs is not None and obs.ts == ts and inst.alert.state != "inactive"
+            if step % every and not changed:
+                continue
+            key = (r.rollout_id, inst.label)
+            if key not in self.result.rule_info:
+                rule = inst.rule
+                self.result.rule_info[key] = {
+                    "signal": rule.signal,
+                    "variant": rule.variant,
+                    "action": rule.action,
+                    "kind": rule.threshold.kind,
+                    "dry_run": rule.dry_run,
+                    "for_s": rule.for_s,
+                }
+            ref = None if obs is None else finite(obs.baseline)
+            if ref is None and obs is not None:
+                ref = _baseline_value(r, inst.rule.signal, inst.rule.window_s, inst.segkey)
+            self.result.series.setdefault(key, []).append(
+                Sample(
+                    ts,
+                    None if obs is None else finite(obs.value),
+                    ref,
+                    None if obs is None else finite(obs.threshold),
+                    inst.alert.state,
+                )
+            )
+
+
+def _baseline_value(r: Rollout, signal: str, window_s: float, segkey: str) -> float | None:
+    if signal not in signals.WINDOW_SIGNALS and not signal.startswith(signals.METRIC_PREFIX):
+        return None
+    scope = r.scopes.get(("baseline", segkey))
+    if scope is None:
+        return None
+    acc = scope.windows.get(max(1, round(window_s / r.res)))
+    if acc is None:
+        return None
+    value, _ = signals.window_value(signal, acc, window_s)
+    return finite(value)
+
+
+def replay(
+    lines: Iterable[bytes],
+    core: Core,
+    *,
+    batch_size: int = 2000,
+    record: bool = True,
+    every_s: float = 10.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Decode ``lines`` and run them through ``core``; collect commands and plot series."""
+    result = ReplayResult()
+    if record:
+        core.observer = Recorder(result, every_s)
+    decoder = Decoder()
+    batch: list[Event] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        result.lines += 1
+        decoded = decoder.decode(line)
+        for dead in decoded.dead:
+            result.dead[dead.reason] += 1
+        batch.extend(decoded.events)
+        if len(batch) >= batch_size:
+            result.events += len(batch)
+            result.commands.extend(core.process(batch))
+            batch = []
+            if on_batch is not None:
+                on_batch(result.events)
+    if batch:
+        result.events += len(batch)
+        result.commands.extend(core.process(batch))
+    result.counters = core.counters()
+    core.observer = None
+    return result
