@@ -64,7 +64,7 @@ def _plot(result: ReplayResult, rollout_id: str, label: str, info: dict[str, Any
     try:
         ax.plot(
             minutes,
-            [s.value for s in samples],
+            _nan([s.value for s in samples]),
             lw=1.2,
             color="#dc2626",
             label=f"{info['variant']} {info['signal']}",
@@ -72,12 +72,16 @@ def _plot(result: ReplayResult, rollout_id: str, label: str, info: dict[str, Any
         if any(s.reference is not None for s in samples):
             ref_label = "reference (baseline variant / learned)"
             ax.plot(
-                minutes, [s.reference for s in samples], lw=1.0, color="#2563eb", label=ref_label
+                minutes,
+                _nan([s.reference for s in samples]),
+                lw=1.0,
+                color="#2563eb",
+                label=ref_label,
             )
         if any(s.threshold is not None for s in samples):
             ax.step(
                 minutes,
-                [s.threshold for s in samples],
+                _nan([s.threshold for s in samples]),
                 where="post",
                 lw=0.9,
                 ls="--",
