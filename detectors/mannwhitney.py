@@ -41,7 +41,7 @@ def hodges_lehmann(
     n, m = len(canary), len(baseline)
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     # Rank of the lower limit from the normal approximation of U's null distribution.
-    k = int(math.floor(n * m / 2.0 - z * math.sqrt(n * m * (n + m + 1) / 12.0)))
+    k = math.floor(n * m / 2.0 - z * math.sqrt(n * m * (n + m + 1) / 12.0))
     k = min(max(k, 0), len(diffs) - 1)
     return float(np.median(diffs)), float(diffs[k]), float(diffs[len(diffs) - 1 - k])
 

@@ -106,7 +106,7 @@ class Proportion:
         return self.n >= self.min_samples
 
     def update(self, value: float, ts: float = 0.0) -> None:
-        """Record one trial; ``value`` is 1 for a success, 0 for a failure (a fraction is allowed)."""
+        """Record one trial: ``value`` 1 for a success, 0 for a failure (fractions allowed)."""
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"value must be in [0, 1], got {value!r}")
         if self.last_ts is not None and ts > self.last_ts:

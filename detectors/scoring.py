@@ -181,15 +181,23 @@ class AnomalyScorer:
         return self.n >= self._warmup
 
     def score_one(self, value: float, ts: float) -> float:
-        """Score in [0, 1) of ``value`` at event time ``ts`` (seconds); changes no statistic."""
+        """Score in [0, 1) of ``value`` at event time ``ts`` (seconds); changes no statistic.
+
+        A non-finite value or timestamp scores 0.0 (bad input is not evidence of an anomaly).
+        """
+        if not (math.isfinite(value) and math.isfinite(ts)):
+            return 0.0
         work = self._evaluate(value, ts)
         self._cache = (value, ts, work)
         return float(work[0])
 
     def learn_one(self, value: float, ts: float) -> None:
-        """Learn ``value`` at event time ``ts`` (clipped, see the module notes)."""
+        """Learn ``value`` at event time ``ts`` (clipped, see the module notes); non-finite
+        input is ignored."""
         cache = self._cache
         self._cache = None
+        if not (math.isfinite(value) and math.isfinite(ts)):
+            return
         if cache is not None and cache[0] == value and cache[1] == ts:
             work = cache[2]
         else:
@@ -265,13 +273,12 @@ class AnomalyScorer:
             self.last_ts, self.last_x, self.m, self.ms = ts, x, x, x
             self.w_long = self.w_short = 1.0
             return
-        (_, typ, step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3, decades, recent,
+        (_, typ, _step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3, decades, recent,
          is_zero, zeros) = work  # fmt: skip
         k = self._k
         al = 1.0 / w_long
         self.typ_dt, self.w_long, self.w_short, self.ms = typ, w_long, w_short, ms
-        if ts > self.last_ts:
-            self.last_ts = ts
+        self.last_ts = max(self.last_ts, ts)
         self.last_x = x
         m = self.m
         a, ad, as3 = self.a, self.ad, self.as3

@@ -139,7 +139,7 @@ def make_series(name: str, rng: np.random.Generator) -> Series:
         kind = str(rng.choice(choices))
         _inject(y, kind, int(at), sd, rng, period)
         kinds.append(kind)
-    if base == "latency" or base == "counts":
+    if base in {"latency", "counts"}:
         y = np.maximum(y, 0.0)
     return Series(f"{name}-{base}", ts, y, [int(a) for a in slots], kinds)
 

@@ -132,7 +132,9 @@ def test_categorical_divergence_and_test_match_scipy() -> None:
     pb = np.array([b.counts.get(c, 0.0) for c in cats])
     ref = jensenshannon(pa, pb, base=2) ** 2
     assert a.divergence(b, smoothing=0.0) == pytest.approx(ref, rel=1e-9)
-    assert a.pvalue(b) == pytest.approx(chi2_contingency(np.vstack([pa, pb]), correction=False).pvalue)
+    assert a.pvalue(b) == pytest.approx(
+        chi2_contingency(np.vstack([pa, pb]), correction=False).pvalue
+    )
     assert a.pvalue(b) < 1e-6
     assert 0.0 <= a.divergence(b) <= 1.0
 

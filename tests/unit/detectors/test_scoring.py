@@ -1,0 +1,118 @@
+"""Behaviour of the default anomaly scorer through its public API."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+
+import detectors as d
+
+
+def _trained(seed: int = 0, n: int = 500, spacing: float = 60.0) -> d.AnomalyScorer:
+    rng = random.Random(seed)
+    sc = d.default_scorer()
+    for i in range(n):
+        x = rng.gauss(100.0, 5.0)
+        sc.learn_one(x, spacing * i)
+    return sc
+
+
+def _clone(sc: d.AnomalyScorer) -> d.AnomalyScorer:
+    return d.AnomalyScorer.from_state(sc.state_dict())
+
+
+def test_scores_are_ordered_and_never_saturate() -> None:
+    base = _trained()
+    spikes = [110.0, 120.0, 150.0, 200.0, 1e3, 1e5, 1e9, 1e15]
+    scores = [_clone(base).score_one(x, 60.0 * 500) for x in spikes]
+    assert all(0.0 <= s < 1.0 for s in scores)
+    assert scores == sorted(scores) and len(set(scores)) == len(scores), scores
+    assert scores[2] > 0.5 > scores[0]
+
+
+def test_score_one_does_not_learn() -> None:
+    sc = _trained()
+    before = sc.state_dict()
+    sc.score_one(1e6, 60.0 * 500)
+    assert sc.state_dict() == before
+
+
+def test_constant_series_then_change() -> None:
+    sc = d.default_scorer()
+    scores = []
+    for i in range(300):
+        x = 5.0 if i < 250 else 6.0
+        scores.append(sc.score_one(x, float(i)))
+        sc.learn_one(x, float(i))
+    assert all(math.isfinite(s) for s in scores)
+    assert max(scores[:250]) < 0.5
+    assert scores[250] > 0.5
+
+
+def test_level_shift_is_flagged_once_then_learned() -> None:
+    rng = random.Random(3)
+    sc = d.default_scorer()
+    scores = []
+    for i in range(1200):
+        x = rng.gauss(100.0, 5.0) + (40.0 if i >= 800 else 0.0)
+        scores.append(sc.score_one(x, 60.0 * i))
+        sc.learn_one(x, 60.0 * i)
+    assert max(scores[800:805]) > 0.5
+    assert max(scores[900:]) < 0.5  # the new level became the baseline
+    assert max(scores[100:800]) < 0.5
+
+
+def test_outliers_are_not_learned_into_the_baseline() -> None:
+    sc = _trained()
+    level = sc.m
+    for j in range(5):
+        sc.learn_one(1e6, 60.0 * (500 + j))
+    assert abs(sc.m - level) < 10.0
+
+
+def test_bad_input_is_ignored() -> None:
+    sc = _trained()
+    before = sc.state_dict()
+    assert sc.score_one(math.nan, 1.0) == 0.0
+    sc.learn_one(math.inf, 60.0 * 500)
+    sc.learn_one(1.0, math.nan)
+    assert sc.state_dict() == before
+
+
+def test_time_unit_does_not_matter_but_gaps_do() -> None:
+    rng = np.random.default_rng(2)
+    xs = rng.normal(0.0, 1.0, 800).tolist()
+    gaps = rng.exponential(1.0, 800)
+    ts = np.cumsum(gaps)
+    a, b = d.default_scorer(), d.default_scorer()
+    out_a, out_b = [], []
+    for x, t in zip(xs, ts.tolist(), strict=True):
+        out_a.append(a.score_one(x, t))
+        a.learn_one(x, t)
+        out_b.append(b.score_one(x, 3600.0 * t))
+        b.learn_one(x, 3600.0 * t)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-6, atol=1e-9)
+    # A long silence forgets more of the old level than the same number of events would.
+    c, e = _clone(a), _clone(a)
+    for j in range(30):
+        c.learn_one(10.0, ts[-1] + 1.0 + j)
+        e.learn_one(10.0, ts[-1] + 500.0 + j)
+    assert e.m > c.m
+
+
+def test_beats_plain_ew_zscore_on_labelled_synthetic_series() -> None:
+    from tests.bench.detectors.corpus import make_corpus
+    from tests.bench.detectors.nab import nab_score
+    from tests.bench.detectors.nab_eval import run_scorer
+
+    corpus = make_corpus(seed=11, size=14)
+    ours = nab_score([(run_scorer(lambda s: d.default_scorer(), s), s.anomalies) for s in corpus])
+    ref = nab_score(
+        [
+            (run_scorer(lambda s: d.EWZScoreScorer(half_life=100 * 300.0), s), s.anomalies)
+            for s in corpus
+        ]
+    )
+    assert ours[0] > ref[0] + 5.0, (ours, ref)
