@@ -117,9 +117,32 @@ def command_id(rollout_id: str, stage: str, rule_set_version: str, action: str, 
 
 def canonical_bytes(command: Command | Mapping[str, Any]) -> bytes:
     """The bytes a signature covers: the command without ``signature``, keys sorted."""
-    body = msgspec.to_builtins(command) if isinstance(command, Command) else dict(command)
+    if isinstance(command, Command):
+        body = msgspec.to_builtins(_as_decoded(command))
+    else:
+        body = dict(command)
     body.pop("signature", None)
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def _as_decoded(command: Command) -> Command:
+    """``command`` as a verifier will see it after decoding the wire format.
+
+    An int in a float field (``window_s=300``) is encoded as ``300`` and decodes as
+    ``300.0``; signing the decoded form makes signer and verifier hash the same bytes.
+    A command that would not decode is left as it is (verifiers reject it anyway).
+
+    >>> e = Evidence(rule="r", signal="s", variant="canary", window_s=300)
+    >>> c = Command(v=1, command_id="0123456789ab", rollout_id="r1", stage="s1",
+    ...             action="pause", reason="x", issued_at=1.7e9, expires_at=1.7e9 + 300,
+    ...             evidence=[e])
+    >>> verify(decode_command(encode_command(sign(c, "k1", b"secret"))), {"k1": b"secret"})
+    'ok'
+    """
+    try:
+        return COMMAND_DECODER.decode(COMMAND_ENCODER.encode(command))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return command
 
 
 def sign(command: Command, key_id: str, key: bytes) -> Command:
