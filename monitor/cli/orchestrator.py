@@ -1,9 +1,332 @@
-"""CLI commands of this family (filled in by the issue that builds them)."""
+"""Human controls that do not depend on the workers: ``kill``, ``resume``, ``signoff``,
+``tail``, ``export``.
+
+``kill`` and ``resume`` sign with an *operator* key ring (``--keys FILE``, else
+``ROLLGUARD_OPERATOR_KEYS_FILE`` / ``ROLLGUARD_OPERATOR_KEYS``) and write straight to the
+control topic, then record a lifecycle ``plan`` event on telemetry so the core learns what a
+human did. Kafka security (SASL/TLS) comes from ``ROLLGUARD_KAFKA_*`` (see
+:mod:`monitor.kafka_options`), with flags for the non-secret parts.
+"""
 
 from __future__ import annotations
 
+import getpass
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any, Final
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
+from monitor.cli.tailview import ACTION_STYLE
+from monitor.errors import ConfigError
+from topics.config import TopicsConfig
+
+ROLLOUT_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
+
+KeysOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        envvar="ROLLGUARD_OPERATOR_KEYS_FILE",
+        help="Operator signing key ring (JSON/YAML, same format as worker keys). "
+        "Else ROLLGUARD_OPERATOR_KEYS='id=secret' (+ ROLLGUARD_OPERATOR_KEY_ID).",
+    ),
+]
+SecurityProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kafka-security-protocol",
+        help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (else ROLLGUARD_KAFKA_SECURITY_PROTOCOL).",
+    ),
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who is acting, recorded as operator:<by> (default: login name)."),
+]
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _kafka_options(security_protocol: str | None) -> dict[str, Any]:
+    from monitor.kafka_options import KafkaSecurity
+
+    try:
+        security = KafkaSecurity.from_env().with_overrides(security_protocol=security_protocol)
+    except ConfigError as exc:
+        fail(str(exc))
+    return security.kafka_python()
+
+
+def _rollout_target(rollout: str | None, all_rollouts: bool) -> str:
+    if all_rollouts == (rollout is not None):
+        fail("name one rollout, or pass --all")
+    if rollout is not None and not ROLLOUT_RE.match(rollout):
+        fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
+    return rollout or "*"
+
+
+def _operator_command(
+    action: str,
+    rollout: str | None,
+    all_rollouts: bool,
+    reason: str,
+    by: str | None,
+    stage: str,
+    ttl_s: float,
+    keys: Path | None,
+    bootstrap: str,
+    prefix: str,
+    security_protocol: str | None,
+) -> None:
+    from monitor import __version__
+    from monitor.client.keyfiles import operator_keyring
+    from monitor.client.operator import (
+        PLAN_ACTION_OF,
+        operator_command,
+        producer,
+        publish_command,
+        publish_event,
+    )
+    from topics.events import Plan
+
+    target = _rollout_target(rollout, all_rollouts)
+    by = by or getpass.getuser()
+    try:
+        ring = operator_keyring(keys)
+    except ConfigError as exc:
+        fail(str(exc))
+    if ring is None:
+        fail("no operator key: pass --keys FILE or set ROLLGUARD_OPERATOR_KEYS(_FILE)")
+    if not 0 < ttl_s <= 86_400:
+        fail("--ttl must be between 0 and 86400 seconds")
+    topics = TopicsConfig().with_prefix(prefix)
+    servers = resolve_bootstrap(bootstrap)
+    options = _kafka_options(security_protocol)
+    command = operator_command(
+        ring,
+        rollout_id=target,
+        action=action,  # type: ignore[arg-type]
+        by=by,
+        reason=reason,
+        stage=stage,
+        ttl_s=ttl_s,
+        monitor_version=__version__,
+    )
+    try:
+        with producer(servers, options) as prod:
+            meta = publish_command(prod, topics.control, command)
+    except Exception as exc:  # the Kafka client's many error types: one clear message
+        fail(f"{action.upper()} NOT PUBLISHED: {exc}", code=1)
+    out = _out()
+    out.print(
+        f"[{ACTION_STYLE[action]}]{action.upper()}[/] published: rollout={escape(target)} "
+        f"command_id={command.command_id} key_id={command.key_id} "
+        f"topic={topics.control}[{meta.partition}]@{meta.offset} expires in {ttl_s:.0f} s"
+    )
+    # Then tell the core (best effort: the command above is what orchestrators obey).
+    rollouts = [target] if target != "*" else _known_rollouts(servers, topics, options)
+    try:
+        with producer(servers, options) as prod:
+            for rollout_id in rollouts:
+                event = Plan(
+                    v=1,
+                    rollout_id=rollout_id,
+                    variant="canary",
+                    ts=command.issued_at,
+                    action=PLAN_ACTION_OF[action],
+                    stage=None if stage == "*" else stage,
+                )
+                publish_event(prod, topics.telemetry, event)
+    except Exception as exc:  # best effort, said loudly
+        err_console.print(f"[yellow]warning:[/] lifecycle event not recorded on telemetry: {exc}")
+        return
+    out.print(f"recorded plan action={PLAN_ACTION_OF[action]} for {len(rollouts)} rollout(s)")
+
+
+def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any]) -> list[str]:
+    """Rollouts that have a command on the control topic (the compacted topic keeps the
+    latest per rollout): the ones a kill-all must tell the core about."""
+    import msgspec
+
+    from monitor.client.reader import read_topic
+    from topics.commands import decode_command
+
+    found: set[str] = set()
+    for msg in read_topic(servers, topics.control, kafka_options=options):
+        try:
+            found.add(decode_command(msg.value).rollout_id)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    found.discard("*")
+    return sorted(found)
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
+
+    @app.command("kill")
+    def kill(
+        rollout: Annotated[str | None, typer.Argument(help="Rollout to halt.")] = None,
+        all_rollouts: Annotated[bool, typer.Option("--all", help="Halt every rollout.")] = False,
+        reason: Annotated[str, typer.Option("--reason", "-r", help="Why.")] = "manual kill",
+        by: ByOption = None,
+        stage: Annotated[str, typer.Option(help="Stage, if known.")] = "*",
+        ttl: Annotated[float, typer.Option(help="Seconds the command stays valid.")] = 3600.0,
+        keys: KeysOption = None,
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        kafka_security_protocol: SecurityProtocolOption = None,
+    ) -> None:
+        """HALT a rollout (or --all) now, straight to the control topic; needs no worker."""
+        _operator_command(
+            "halt", rollout, all_rollouts, reason, by, stage, ttl, keys, bootstrap, prefix,
+            kafka_security_protocol,
+        )  # fmt: skip
+
+    @app.command("resume")
+    def resume(
+        rollout: Annotated[str | None, typer.Argument(help="Rollout to resume.")] = None,
+        all_rollouts: Annotated[bool, typer.Option("--all", help="Resume every rollout.")] = False,
+        reason: Annotated[str, typer.Option("--reason", "-r", help="Why.")] = "manual resume",
+        by: ByOption = None,
+        stage: Annotated[str, typer.Option(help="Stage, if known.")] = "*",
+        ttl: Annotated[float, typer.Option(help="Seconds the command stays valid.")] = 3600.0,
+        keys: KeysOption = None,
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        kafka_security_protocol: SecurityProtocolOption = None,
+    ) -> None:
+        """Resume a paused, frozen or halted rollout (signed operator command)."""
+        _operator_command(
+            "resume", rollout, all_rollouts, reason, by, stage, ttl, keys, bootstrap, prefix,
+            kafka_security_protocol,
+        )  # fmt: skip
+
+    @app.command("signoff")
+    def signoff(
+        rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
+        stage: Annotated[str, typer.Option("--stage", help="Stage whose promotion is approved.")],
+        role: Annotated[str, typer.Option("--role", help="cto, coo, compliance, ...")],
+        by: Annotated[str, typer.Option("--by", help="Person signing.")],
+        note: Annotated[str | None, typer.Option(help="Free text.")] = None,
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        kafka_security_protocol: SecurityProtocolOption = None,
+    ) -> None:
+        """Record a sign-off of a stage promotion; promotions that need the role wait for it."""
+        from monitor.client.operator import producer, publish_event
+        from topics.codec import Decoder, encode_event
+        from topics.events import Signoff
+
+        event = Signoff(
+            v=1, rollout_id=rollout, variant="canary", ts=time.time(), stage=stage, role=role,
+            by=by, note=note,
+        )  # fmt: skip
+        dead = Decoder().decode(encode_event(event)).dead  # validate as the workers will
+        if dead:
+            fail(f"invalid sign-off: {dead[0].message}")
+        topics = TopicsConfig().with_prefix(prefix)
+        servers = resolve_bootstrap(bootstrap)
+        try:
+            with producer(servers, _kafka_options(kafka_security_protocol)) as prod:
+                meta = publish_event(prod, topics.telemetry, event)
+        except Exception as exc:  # the Kafka client's many error types: one clear message
+            fail(f"sign-off NOT recorded: {exc}", code=1)
+        _out().print(
+            f"sign-off recorded: rollout={escape(rollout)} stage={escape(stage)} "
+            f"role={escape(role)} by={escape(by)} "
+            f"({topics.telemetry}[{meta.partition}]@{meta.offset})"
+        )
+
+    @app.command("tail")
+    def tail(
+        rollout: Annotated[str | None, typer.Option(help="Only this rollout (and '*').")] = None,
+        from_beginning: Annotated[
+            bool, typer.Option("--from-beginning", help="Start at the oldest command kept.")
+        ] = False,
+        follow: Annotated[bool, typer.Option(help="Keep waiting for new commands.")] = True,
+        worker_keys: Annotated[
+            Path | None,
+            typer.Option(help="Worker key ring (else ROLLGUARD_SIGNING_KEYS[_FILE])."),
+        ] = None,
+        operator_keys: KeysOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        kafka_security_protocol: SecurityProtocolOption = None,
+    ) -> None:
+        """Live, human-readable decision stream with each command's verification status."""
+        from monitor.cli.tailview import render_tail
+
+        topics = TopicsConfig().with_prefix(prefix)
+        render_tail(
+            resolve_bootstrap(bootstrap),
+            topics.control,
+            rollout=rollout,
+            from_beginning=from_beginning,
+            follow=follow,
+            worker_keys=worker_keys,
+            operator_keys=operator_keys,
+            as_json=as_json,
+            kafka_options=_kafka_options(kafka_security_protocol),
+        )
+
+    @app.command("export")
+    def export(
+        rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write.")] = Path(
+            "evidence"
+        ),
+        plan: Annotated[
+            list[Path] | None, typer.Option("--plan", help="Plan/rule file (repeatable).")
+        ] = None,
+        worker_keys: Annotated[
+            Path | None,
+            typer.Option(help="Worker key ring (else ROLLGUARD_SIGNING_KEYS[_FILE]).", exists=True),
+        ] = None,
+        operator_keys: KeysOption = None,
+        bootstrap: BootstrapOption = "",
+        prefix: PrefixOption = "rollguard",
+        kafka_security_protocol: SecurityProtocolOption = None,
+    ) -> None:
+        """Evidence pack of a rollout (JSONL + CSV) read from Kafka; needs no worker."""
+        from monitor import export as evidence
+        from monitor.client.keyfiles import trusted_keys
+
+        if not ROLLOUT_RE.match(rollout):
+            fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
+        for path in plan or []:
+            if not path.is_file():
+                fail(f"{path}: no such plan file")
+        try:
+            keys = trusted_keys(worker_keys, operator_keys)
+        except ConfigError:
+            keys = None  # no keys at all: decisions are exported as "unverified"
+        topics = TopicsConfig().with_prefix(prefix)
+        try:
+            pack = evidence.collect(
+                resolve_bootstrap(bootstrap),
+                topics,
+                rollout,
+                plan_files=plan or [],
+                keys=keys,
+                kafka_options=_kafka_options(kafka_security_protocol),
+            )
+        except (LookupError, ValueError) as exc:
+            fail(str(exc), code=1)
+        files = evidence.write(pack, out)
+        manifest = pack.manifest()
+        _out().print(
+            f"evidence pack for {escape(rollout)}: {manifest['decisions']} decisions "
+            f"({manifest['unverified_decisions']} not verified), {manifest['signoffs']} "
+            f"sign-offs, {manifest['plan_events']} lifecycle events, "
+            f"{len(manifest['plan_files'])} plan files → {out}"
+        )
+        for path in files:
+            _out().print(f"  {escape(str(path))}")

@@ -1,0 +1,120 @@
+"""``rollguard tail``: one line per control command, with what a verifying client would do.
+
+Text from the topic is untrusted: control characters are removed and rich markup escaped
+before anything reaches the terminal (no ANSI injection through a ``reason``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from rich.console import Console
+from rich.markup import escape
+
+from monitor.client.checks import Accepted, Policy, TrustedKeys, check
+from monitor.client.keyfiles import trusted_keys
+from monitor.client.reader import read_topic
+from monitor.errors import ConfigError
+from topics.commands import ALL_ROLLOUTS, Command, decode_command
+
+CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ACTION_STYLE: Final = {
+    "halt": "bold white on red",
+    "rollback": "bold red",
+    "freeze": "bold magenta",
+    "pause": "yellow",
+    "reduce_scope": "yellow",
+    "hold": "cyan",
+    "promote": "bold green",
+    "proceed": "green",
+    "resume": "bold blue",
+}
+# Advisory commands are shown (tagged), not hidden: tail reports, it does not obey.
+DISPLAY_POLICY: Final = Policy(deliver_advisory=True)
+
+
+def status_of(value: bytes, keys: TrustedKeys | None, now: float) -> tuple[str, Command | None]:
+    """("ok:worker" / "ok:operator" / a rejection reason / "unverified", the command)."""
+    if keys is None:
+        try:
+            return "unverified", decode_command(value)
+        except Exception:  # shown as malformed, never raised
+            return "malformed", None
+    result = check(value, keys, DISPLAY_POLICY, now)
+    if isinstance(result, Accepted):
+        return f"ok:{result.trust}", result.command
+    return result.reason, result.command
+
+
+def render_tail(
+    bootstrap: str,
+    topic: str,
+    *,
+    rollout: str | None,
+    from_beginning: bool,
+    follow: bool,
+    worker_keys: Path | None,
+    operator_keys: Path | None,
+    as_json: bool,
+    kafka_options: Mapping[str, Any],
+) -> None:
+    try:
+        keys: TrustedKeys | None = trusted_keys(worker_keys, operator_keys)
+    except ConfigError:
+        keys = None
+    console = Console(highlight=False, soft_wrap=True)
+    if keys is None and not as_json:
+        console.print("[yellow]no keys given: signatures are not verified[/]")
+    messages = read_topic(
+        bootstrap, topic, from_beginning=from_beginning, follow=follow, kafka_options=kafka_options
+    )
+    try:
+        for msg in messages:
+            status, command = status_of(msg.value, keys, time.time())
+            if rollout and command and command.rollout_id not in (rollout, ALL_ROLLOUTS):
+                continue
+            if as_json:
+                line = {"partition": msg.partition, "offset": msg.offset, "status": status}
+                if command is not None:
+                    line["command"] = {k: v for k, v in _fields(command).items() if k != "evidence"}
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                sys.stdout.flush()
+            else:
+                console.print(_line(status, command, msg.partition, msg.offset))
+    except KeyboardInterrupt:
+        return
+
+
+def _line(status: str, command: Command | None, partition: int, offset: int) -> str:
+    mark = "[green]✓ " if status.startswith("ok") else "[red]✗ "
+    verdict = f"{mark}{escape(status)}[/]"
+    if command is None:
+        return f"{'-':23} {verdict}  (partition {partition} offset {offset})"
+    when = datetime.fromtimestamp(command.issued_at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    style = ACTION_STYLE.get(command.action, "")
+    advisory = " [dim](advisory)[/]" if command.advisory else ""
+    return (
+        f"{when} [{style}]{command.action.upper():12}[/]{advisory} "
+        f"{_safe(command.rollout_id)} stage={_safe(command.stage)} "
+        f"by={_safe(command.issuer)} {verdict}  {_safe(command.reason, 160)}"
+        f"{'  rule=' + _safe(command.rule) if command.rule else ''}"
+    )
+
+
+def _safe(text: str, limit: int = 128) -> str:
+    clean = CONTROL_CHARS.sub("?", text)
+    return escape(clean if len(clean) <= limit else clean[:limit] + "…")
+
+
+def _fields(command: Command) -> dict[str, Any]:
+    import msgspec
+
+    body: dict[str, Any] = msgspec.to_builtins(command)
+    return body
