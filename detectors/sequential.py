@@ -63,7 +63,7 @@ class SequentialCountTest:
         self,
         canary_share: float = 0.5,
         alpha: float = 0.05,
-        concentration: float = 50.0,
+        concentration: float = 20.0,
         min_events: int = 10,
     ) -> None:
         check_unit("canary_share", canary_share)

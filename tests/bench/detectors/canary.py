@@ -1,0 +1,147 @@
+"""A/A validity and power of the canary-vs-baseline tests, beside polling a fixed-sample test.
+
+Run: ``python -m tests.bench.detectors.canary [--runs 1000] [--power-runs 300]``
+
+* A/A: both variants from one distribution; each sequential test is checked after every event;
+  the false-positive rate (any rejection within the horizon) must stay <= alpha = 0.05. The
+  polling approach — a fixed-sample Mann–Whitney test at alpha = 0.05 checked every N events —
+  is shown for contrast: its error rate grows with the number of looks.
+* Power: a 2x error-rate regression (1% -> 2% of requests) and a 20% latency regression
+  (canary latencies x1.2, so its p99 is 20% higher): median and p95 detection delay, in events
+  per variant, for the sequential test and for polling Mann–Whitney every N events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from detectors import MeanDifferenceCS, SequentialCountTest, wilson_interval
+
+ALPHA = 0.05
+
+
+def _rate(hits: int, runs: int) -> str:
+    lo, hi = wilson_interval(hits, runs)
+    return f"{hits / runs:6.3f}  95% CI [{lo:.3f}, {hi:.3f}]"
+
+
+def count_test_first_rejection(canary_first: np.ndarray, share: float) -> int | None:
+    """Index (in error events) of the first rejection, or None."""
+    t = SequentialCountTest(canary_share=share, alpha=ALPHA)
+    for i, is_canary in enumerate(canary_first.tolist()):
+        t.update("canary" if is_canary else "baseline")
+        if t.decision != "none":
+            return i
+    return None
+
+
+def cs_first_rejection(base: np.ndarray, can: np.ndarray) -> int | None:
+    """Index (in observations per variant) of the first rejection, or None."""
+    cs = MeanDifferenceCS(alpha=ALPHA, log=True)
+    for i, (b, c) in enumerate(zip(base.tolist(), can.tolist(), strict=True)):
+        cs.update("baseline", b)
+        cs.update("canary", c)
+        if cs.decision != "none":
+            return i
+    return None
+
+
+def polling_mw_first_rejection(base: np.ndarray, can: np.ndarray, every: int) -> int | None:
+    """Fixed-sample Mann–Whitney on all data so far, checked every ``every`` observations."""
+    for n in range(every, len(base) + 1, every):
+        if mannwhitneyu(can[:n], base[:n], alternative="two-sided").pvalue < ALPHA:
+            return n - 1
+    return None
+
+
+def _delays(hits: list[int | None]) -> str:
+    found = [h + 1 for h in hits if h is not None]
+    if not found:
+        return f"detected 0/{len(hits)}"
+    med, p95 = np.percentile(found, 50), np.percentile(found, 95)
+    return f"detected {len(found):4d}/{len(hits)}  median {med:7.0f}  p95 {p95:7.0f}"
+
+
+def aa(runs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    print(f"A/A: {runs} runs, alpha = {ALPHA}, test checked after every event")
+    for share, events in ((0.5, 2000), (0.05, 2000)):
+        hits = sum(
+            count_test_first_rejection(rng.random(events) < share, share) is not None
+            for _ in range(runs)
+        )
+        print(f"  count test, canary share {share:4.2f}, {events} errors:  FPR {_rate(hits, runs)}")
+    n = 1000
+    cs_hits = mw_hits = 0
+    for _ in range(runs):
+        base = rng.lognormal(3.0, 0.6, n)
+        can = rng.lognormal(3.0, 0.6, n)
+        cs_hits += cs_first_rejection(base, can) is not None
+        mw_hits += polling_mw_first_rejection(base, can, every=50) is not None
+    print(f"  mean-difference CS (log latency), {n} obs/variant:       FPR {_rate(cs_hits, runs)}")
+    print(f"  polling Mann-Whitney every 50 obs (reference):          FPR {_rate(mw_hits, runs)}")
+
+
+def power(runs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    print(f"\nPower: {runs} runs per scenario; delays in events per variant")
+    # 2x error rate: requests alternate between variants; errors at 1% vs 2%.
+    horizon = 20_000
+    seq, poll100, poll1000 = [], [], []
+    for _ in range(runs):
+        base_err = rng.random(horizon) < 0.01
+        can_err = rng.random(horizon) < 0.02
+        # error events in arrival order, mapped back to the request count per variant
+        order = np.argsort(
+            np.concatenate([np.nonzero(base_err)[0], np.nonzero(can_err)[0]]), kind="stable"
+        )
+        at = np.concatenate([np.nonzero(base_err)[0], np.nonzero(can_err)[0]])[order]
+        is_can = np.concatenate([np.zeros(base_err.sum(), bool), np.ones(can_err.sum(), bool)])[
+            order
+        ]
+        hit = count_test_first_rejection(is_can, 0.5)
+        seq.append(None if hit is None else int(at[hit]))
+        poll100.append(
+            polling_mw_first_rejection(base_err.astype(float), can_err.astype(float), 100)
+        )
+        poll1000.append(
+            polling_mw_first_rejection(base_err.astype(float), can_err.astype(float), 1000)
+        )
+    print("  2x error rate (1% -> 2%), requests per variant until detection:")
+    print(f"    sequential count test (every event)   {_delays(seq)}")
+    print(f"    polling Mann-Whitney every 100        {_delays(poll100)}")
+    print(f"    polling Mann-Whitney every 1000       {_delays(poll1000)}")
+    horizon = 3000
+    seq, poll50, poll500 = [], [], []
+    for _ in range(runs):
+        base = rng.lognormal(3.0, 0.6, horizon)
+        can = rng.lognormal(3.0, 0.6, horizon) * 1.2
+        seq.append(cs_first_rejection(base, can))
+        poll50.append(polling_mw_first_rejection(base, can, 50))
+        poll500.append(polling_mw_first_rejection(base, can, 500))
+    print("  latency x1.2 (p99 +20%), lognormal sigma 0.6, observations per variant:")
+    print(f"    mean-difference CS (every event)      {_delays(seq)}")
+    print(f"    polling Mann-Whitney every 50         {_delays(poll50)}")
+    print(f"    polling Mann-Whitney every 500        {_delays(poll500)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--power-runs", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=20261122)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    aa(args.runs, args.seed)
+    power(args.power_runs, args.seed + 1)
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    assert math.isfinite(t0)
+
+
+if __name__ == "__main__":
+    main()
