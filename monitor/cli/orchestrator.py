@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
-from monitor.cli.tailview import ACTION_STYLE
+from monitor.client.tail import ACTION_STYLE
 from monitor.errors import ConfigError
 from topics.config import TopicsConfig
 
@@ -262,7 +262,7 @@ def register(app: typer.Typer) -> None:
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
         """Live, human-readable decision stream with each command's verification status."""
-        from monitor.cli.tailview import render_tail
+        from monitor.client.tail import render_tail
 
         topics = TopicsConfig().with_prefix(prefix)
         render_tail(
