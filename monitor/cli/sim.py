@@ -1,9 +1,205 @@
-"""CLI commands of this family (filled in by the issue that builds them)."""
+"""``rollguard simulate`` (the Stage's traffic) and ``rollguard bench detection``."""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+
+console = Console(stderr=True)
+
+
+def _truth_table(sim: object) -> Table:
+    from monitor.sim.generate import Simulation
+
+    assert isinstance(sim, Simulation)
+    tbl = Table(title="ground truth (seconds after start)")
+    for col in ("rollout", "scenario", "onset", "expected action", "where", "what"):
+        tbl.add_column(col)
+    for rid in sim.rollout_ids:
+        sc = sim.flow(rid).spec.scenario
+        exp = sc.expect
+        where = exp.variant or "-"
+        if exp.segment:
+            where += " " + ",".join(f"{k}={v}" for k, v in exp.segment.items())
+        tbl.add_row(
+            rid,
+            sc.name,
+            "-" if exp.onset_s is None else f"{exp.onset_s:.0f}",
+            exp.action or "none",
+            where,
+            sc.description,
+        )
+    return tbl
+
+
+def simulate(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", "-s", help="Scenario per rollout (repeat for several)."),
+    ] = None,
+    rollouts: Annotated[int, typer.Option(help="Copies of each scenario (ids get -0, -1...).")] = 1,
+    seed: Annotated[int, typer.Option(help="Everything random derives from it.")] = 0,
+    duration: Annotated[float | None, typer.Option(help="Seconds of event time.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write JSONL here ('-' = stdout).")
+    ] = None,
+    kafka: Annotated[bool, typer.Option(help="Produce to the telemetry topic.")] = False,
+    bootstrap: BootstrapOption = "",
+    topic_prefix: PrefixOption = "rollguard",
+    topic: Annotated[str | None, typer.Option(help="Topic (default <prefix>.telemetry).")] = None,
+    rate: Annotated[float | None, typer.Option(help="Cap, events per second.")] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="Replay event time this many times faster than real.")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Events per batch envelope; 0 = one per message.")] = 0,
+    now: Annotated[
+        bool, typer.Option("--now", help="Anchor event time at the wall clock (live runs).")
+    ] = False,
+    plan: Annotated[str, typer.Option(help="Plan named in the registered event.")] = (
+        "bridge-routing-v2"
+    ),
+    stage: Annotated[str | None, typer.Option(help="Announce this stage at the start.")] = None,
+    traffic: Annotated[float, typer.Option(help="Canary share of orders, percent.")] = 20.0,
+    order_rate: Annotated[float, typer.Option(help="Orders per second per rollout.")] = 80.0,
+    shadow: Annotated[bool, typer.Option(help="Mirror orders to a shadow path.")] = True,
+    demo: Annotated[bool, typer.Option(help="The demo's three rollouts instead.")] = False,
+    list_scenarios: Annotated[
+        bool, typer.Option("--list", help="List the scenarios and exit.")
+    ] = False,
+) -> None:
+    """Simulate trading telemetry with injected faults, to JSONL or Kafka (deterministic)."""
+    from monitor.sim.demo import demo_streams
+    from monitor.sim.flow import RolloutSpec
+    from monitor.sim.generate import DEFAULT_START_TS, Simulation
+    from monitor.sim.scenarios import SCENARIO_NAMES, build_scenario
+    from monitor.sim.sinks import Pacer, anchored_start, kafka_producer, produce, write_jsonl
+
+    if list_scenarios:
+        tbl = Table(title="scenarios (seed 0)")
+        for col in ("name", "expected action", "what"):
+            tbl.add_column(col)
+        for name in SCENARIO_NAMES:
+            sc = build_scenario(name, 0)
+            tbl.add_row(name, sc.expect.action or "none", sc.description)
+        Console().print(tbl)
+        return
+    if (out is None) == (not kafka):
+        fail("choose one output: --out FILE.jsonl or --kafka")
+    names = scenario or ["healthy"]
+    try:
+        scenarios = [build_scenario(n, seed) for n in names]
+    except ValueError as exc:
+        fail(str(exc))
+    length = duration or max(s.duration_s for s in scenarios)
+    start = anchored_start(length, speed, time.time()) if now else DEFAULT_START_TS
+    if demo:
+        sim = demo_streams(seed=seed, start_ts=start, raw=True, duration_s=length)
+    else:
+        specs = [
+            RolloutSpec(
+                f"{sc.name}-{i}" if rollouts > 1 else sc.name,
+                sc,
+                plan=plan,
+                traffic_pct=traffic,
+                shadow=shadow,
+                order_rate=order_rate,
+                initial_stage=stage,
+            )
+            for sc in scenarios
+            for i in range(rollouts)
+        ]
+        try:
+            sim = Simulation(specs, seed=seed, start_ts=start, duration_s=length, raw=True)
+        except ValueError as exc:
+            fail(str(exc))
+    console.print(_truth_table(sim))
+    started = time.perf_counter()
+    if out is not None:
+        if str(out) == "-":
+            n = write_jsonl(sim.slices(), sys.stdout.buffer)
+        else:
+            with out.open("wb") as fh:
+                n = write_jsonl(sim.slices(), fh)
+        elapsed = time.perf_counter() - started
+        console.print(
+            f"{n:,} events to {out} in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} events/s)"
+        )
+        return
+    from topics.config import TopicsConfig
+
+    target = topic or TopicsConfig().with_prefix(topic_prefix).telemetry
+    producer = kafka_producer(resolve_bootstrap(bootstrap))
+    pacer = Pacer(speed=speed, rate=rate) if (speed or rate) else None
+    try:
+        stats = produce(sim, producer, target, pacer=pacer, batch=batch)
+    finally:
+        producer.close()
+    console.print(
+        f"{stats.events:,} events in {stats.messages:,} messages to {target} in "
+        f"{stats.seconds:.1f} s ({stats.events_per_s:,.0f} events/s)"
+    )
+
+
+def bench_detection(
+    seeds: Annotated[int, typer.Option(help="Seeds per scenario.")] = 20,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", "-s", help="Only these (repeatable).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    plan_file: Annotated[
+        list[Path] | None,
+        typer.Option("--plan", help="Plan/rule YAML files (default: the examples)."),
+    ] = None,
+    stage: Annotated[str, typer.Option(help="Stage the canary rollouts run in.")] = "canary-20",
+    traffic: Annotated[float, typer.Option(help="Canary share, percent.")] = 20.0,
+    order_rate: Annotated[float, typer.Option(help="Orders per second.")] = 80.0,
+    plot: Annotated[Path, typer.Option(help="PNG to write.")] = Path("build/bench/detection.png"),
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write every decision as JSON here.")
+    ] = None,
+) -> None:
+    """Score the plan's decisions on every scenario x seed, beside Flagger- and Kayenta-style."""
+    from monitor.sim.bench import BenchConfig, run_grid
+    from monitor.sim.report import plot as write_plot
+    from monitor.sim.report import print_report
+    from monitor.sim.scenarios import SCENARIO_NAMES
+
+    names = scenario or list(SCENARIO_NAMES)
+    unknown = [n for n in names if n not in SCENARIO_NAMES]
+    if unknown:
+        fail(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIO_NAMES)}")
+    config = BenchConfig(stage=stage, traffic_pct=traffic, order_rate=order_rate)
+    if plan_file:
+        config = BenchConfig(
+            plan_files=tuple(str(p) for p in plan_file),
+            stage=stage,
+            traffic_pct=traffic,
+            order_rate=order_rate,
+        )
+    started = time.perf_counter()
+    results = run_grid(names, range(seeds), config, jobs=jobs)
+    print_report(results, Console())
+    Console().print(f"plot: {write_plot(results, plot)}")
+    if json_out is not None:
+        import msgspec
+
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(msgspec.json.encode(results))
+        Console().print(f"decisions: {json_out}")
+    Console().print(f"wall time {time.perf_counter() - started:.0f} s")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to ``app``."""
+    """Add ``simulate`` and ``bench detection`` to ``app``."""
+    app.command("simulate")(simulate)
+    bench = typer.Typer(help="Benchmarks of detection quality.", no_args_is_help=True)
+    bench.command("detection")(bench_detection)
+    app.add_typer(bench, name="bench")

@@ -412,7 +412,8 @@ class RolloutFlow:
             np.round(created, 6).tolist(),
             np.round(confirm, 6).tolist(),
             np.round(created + lag1, 6).tolist(),
-            np.round(confirm + lag2, 6).tolist(),
+            # a system applies its own updates in order: confirmed never lands before pending
+            np.round(np.maximum(confirm + lag2, created + lag1 + 0.001), 6).tolist(),
             lost.tolist(),
             live.tolist(),
             strict=True,

@@ -26,7 +26,8 @@ from topics.events import SCHEMA_VERSION, Event, Plan, Silence, Variant
 
 DEFAULT_START_TS: Final = 1_767_618_000.0
 """2026-01-05 13:00:00 UTC, a Monday just before the New York open."""
-DEFAULT_SILENCE_AFTER_S: Final = 10.0
+DEFAULT_SILENCE_AFTER_S: Final = 30.0
+"""The worker's default (``monitor.worker.settings``): offline silence follows the same rule."""
 
 
 class Simulation:
@@ -110,6 +111,10 @@ class Simulation:
     def now(self) -> float:
         """Event time up to which the stream has been produced."""
         return self.start_ts + self._t
+
+    @property
+    def rollout_ids(self) -> list[str]:
+        return list(self._flows)
 
     def flow(self, rollout_id: str) -> RolloutFlow:
         return self._flows[rollout_id]

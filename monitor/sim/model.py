@@ -30,7 +30,8 @@ TAIL_ALPHA: Final = 1.7
 TIMEOUT_MS: Final = 2_000.0
 """Orders not answered within this are timed out by the bridge."""
 FAILOVER_PENALTY_MS: Final = 40.0
-BASE_FAILOVER_PROB: Final = 0.0005
+BASE_FAILOVER_PROB: Final = 0.00005
+"""Failovers are rare on a healthy day: an LP drops a session now and then."""
 
 # --- segments ------------------------------------------------------------------------------
 REGIONS: Final = ("eu", "us", "apac")
@@ -67,11 +68,11 @@ REJECT_CAUSES: Final = (
     "max_position",
     "market_closed",
 )
-REJECT_CAUSE_WEIGHTS: Final = np.array([0.40, 0.25, 0.20, 0.10, 0.05])
+REJECT_CAUSE_WEIGHTS: Final = np.array([0.45, 0.28, 0.12, 0.10, 0.05])
 BASE_REJECT_PROB: Final = 0.012
 VOLATILE_REJECT_CAUSES: Final = np.array([False, True, True, False, False])
 """Causes that grow with volatility (requotes and off quotes), the rest do not."""
-BASE_TIMEOUT_PROB: Final = 0.0015
+BASE_TIMEOUT_PROB: Final = 0.001
 BASE_DISCONNECT_PROB: Final = 0.0004
 BASE_INTERNAL_PROB: Final = 0.0002
 PARTIAL_FILL_PROB: Final = 0.07

@@ -21,8 +21,9 @@ import numpy as np
 from monitor.sim.faults import Fault
 from topics.commands import Action
 
-WARMUP_S: Final = 360.0
-"""Calm minutes before any fault: baselines learn, the canary gathers samples."""
+WARMUP_S: Final = 660.0
+"""Calm minutes before any fault: learned baselines need history (the example plan's
+reject-spike rule learns one point per 1 m window and wants 10), the canary gathers samples."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Expectation:
     """Rules of the example plan that should decide (empty: any rule with ``action``)."""
     sustained: bool = False
     """True for a regression that never recovers: missing it is a miss, not a judgement."""
+    also: tuple[Action, ...] = ()
+    """Other actions that are also correct (e.g. an error-budget burn escalating to rollback)."""
+
+    def accepts(self, action: str) -> bool:
+        return action == self.action or action in self.also
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ def _onset(rng: np.random.Generator) -> float:
 
 
 def _healthy(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
-    return "normal trading, nothing breaks", 1800.0, (), Expectation(None)
+    return "normal trading, nothing breaks", 2400.0, (), Expectation(None)
 
 
 def _volatile(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -69,7 +75,7 @@ def _volatile(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], 
     faults = (Fault("volatility", t0, t0 + 420.0, magnitude=vol, target="market", ramp_s=30.0),)
     return (
         f"market-wide volatility x{vol:.1f} for 7 min, both variants",
-        1200.0,
+        1500.0,
         faults,
         (Expectation(None, onset_s=t0)),
     )
@@ -81,7 +87,7 @@ def _burst(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
     length = float(rng.uniform(60.0, 150.0))
     faults = (Fault("burst", t0, t0 + length, magnitude=mult, target="market"),)
     desc = f"order burst x{mult:.1f} for {length:.0f} s, both variants"
-    return desc, 1200.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
 
 
 def _blips(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -92,7 +98,7 @@ def _blips(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
         Fault("latency", t0 + 480.0, t0 + 480.0 + float(rng.uniform(15.0, 30.0)), magnitude=2.5),
     )
     desc = "canary blips: latency x3 and x2.5 for <30 s, errors +8 % for <60 s"
-    return desc, 1200.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
 
 
 def _latency(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -100,15 +106,16 @@ def _latency(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     mult = float(rng.uniform(1.7, 2.3))
     faults = (Fault("latency", t0, magnitude=mult),)
     exp = Expectation("rollback", onset_s=t0, variant="canary", sustained=True)
-    return f"canary latency x{mult:.2f}, sustained", 1200.0, faults, exp
+    return f"canary latency x{mult:.2f}, sustained", 1500.0, faults, exp
 
 
 def _errors(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
     t0 = _onset(rng)
     p = float(rng.uniform(0.04, 0.06))
     faults = (Fault("errors", t0, magnitude=p),)
-    exp = Expectation("pause", onset_s=t0, variant="canary", sustained=True)
-    return f"canary timeouts/disconnects +{p:.1%}, sustained", 1200.0, faults, exp
+    # the example plan also burns its error budget on this: rollback is a correct escalation
+    exp = Expectation("pause", onset_s=t0, variant="canary", sustained=True, also=("rollback",))
+    return f"canary timeouts/disconnects +{p:.1%}, sustained", 1500.0, faults, exp
 
 
 def _rejects(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -116,7 +123,7 @@ def _rejects(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     p = float(rng.uniform(0.04, 0.07))
     faults = (Fault("rejects", t0, magnitude=p, cause="symbol_not_mapped"),)
     exp = Expectation("hold", onset_s=t0, variant="canary", sustained=True)
-    return f"canary rejects +{p:.1%} with new cause symbol_not_mapped", 1200.0, faults, exp
+    return f"canary rejects +{p:.1%} with new cause symbol_not_mapped", 1500.0, faults, exp
 
 
 def _lp_outage(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -125,7 +132,7 @@ def _lp_outage(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...],
     faults = (Fault("lp_outage", t0, magnitude=share, target="market", lp="lp_beta"),)
     exp = Expectation("reduce_scope", onset_s=t0, sustained=True)
     desc = f"partial outage of lp_beta: {share:.0%} of its requests fail over"
-    return desc, 1200.0, faults, exp
+    return desc, 1500.0, faults, exp
 
 
 def _delayed(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -133,7 +140,7 @@ def _delayed(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     extra = float(rng.uniform(120.0, 250.0))
     faults = (Fault("lp_delay", t0, t0 + 600.0, magnitude=extra, target="market", lp="lp_gamma"),)
     desc = f"lp_gamma answers {extra:.0f} ms late for 10 min, both variants wait on it"
-    return desc, 1200.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
 
 
 def _status(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -142,7 +149,7 @@ def _status(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Ex
     faults = (Fault("status_mismatch", t0, magnitude=p),)
     exp = Expectation("freeze", onset_s=t0, variant="canary", sustained=True)
     desc = f"back office never confirms {p:.0%} of canary payments"
-    return desc, 900.0, faults, exp
+    return desc, 1200.0, faults, exp
 
 
 def _pnl(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -158,16 +165,19 @@ def _silent(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Ex
     t0 = _onset(rng)
     faults = (Fault("silence", t0, magnitude=1.0),)
     exp = Expectation("freeze", onset_s=t0, variant="canary", sustained=True)
-    return "canary's market-data feed stalls: it stops reporting", 900.0, faults, exp
+    return "canary's market-data feed stalls: it stops reporting", 1200.0, faults, exp
 
 
 def _segment(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
+    # errors confined to one region: large there (> 5 %), small in the canary's average
     t0 = _onset(rng)
-    mult = float(rng.uniform(2.0, 2.6))
+    p = float(rng.uniform(0.06, 0.09))
     seg = {"region": "apac"}
-    faults = (Fault("latency", t0, magnitude=mult, segment=seg),)
-    exp = Expectation("rollback", onset_s=t0, variant="canary", segment=seg, sustained=True)
-    return f"canary latency x{mult:.2f} in region=apac only", 1200.0, faults, exp
+    faults = (Fault("errors", t0, magnitude=p, segment=seg),)
+    exp = Expectation(
+        "pause", onset_s=t0, variant="canary", segment=seg, sustained=True, also=("rollback",)
+    )
+    return f"canary errors +{p:.1%} in region=apac only", 1500.0, faults, exp
 
 
 def _shadow(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -175,7 +185,7 @@ def _shadow(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Ex
     p = float(rng.uniform(0.08, 0.15))
     faults = (Fault("shadow_mismatch", t0, magnitude=p, target="shadow"),)
     exp = Expectation("freeze", onset_s=t0, variant="shadow", sustained=True)
-    return f"shadow path routes {p:.0%} of orders elsewhere", 900.0, faults, exp
+    return f"shadow path routes {p:.0%} of orders elsewhere", 1200.0, faults, exp
 
 
 DRIFT_CROSSING: Final = 1.3
@@ -190,7 +200,7 @@ def _drift(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
     crossing = t0 + ramp * (DRIFT_CROSSING - 1.0) / (top - 1.0)
     exp = Expectation("rollback", onset_s=round(crossing, 3), variant="canary", sustained=True)
     desc = f"canary latency drifts from x1 to x{top:.0f} over {ramp:.0f} s"
-    return desc, 1500.0, faults, exp
+    return desc, 1800.0, faults, exp
 
 
 SCENARIOS: Final[dict[str, Builder]] = {

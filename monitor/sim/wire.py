@@ -25,7 +25,7 @@ class _Base(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_de
     corr_id: str | None = None
 
 
-class RawOrder(_Base, tag="order", frozen=True, kw_only=True):
+class RawOrder(_Base, tag="order", frozen=True):
     order_id: str
     status: str
     latency_ms: float | None = None
@@ -43,13 +43,13 @@ class RawOrder(_Base, tag="order", frozen=True, kw_only=True):
     failover: bool = False
 
 
-class RawMetric(_Base, tag="metric", frozen=True, kw_only=True):
+class RawMetric(_Base, tag="metric", frozen=True):
     name: str
     value: float
     unit: str | None = None
 
 
-class RawShadow(_Base, tag="shadow", frozen=True, kw_only=True):
+class RawShadow(_Base, tag="shadow", frozen=True):
     route: str
     outcome: str
     price: float | None = None
@@ -58,7 +58,7 @@ class RawShadow(_Base, tag="shadow", frozen=True, kw_only=True):
     failover: bool = False
 
 
-class RawStatus(_Base, tag="status", frozen=True, kw_only=True):
+class RawStatus(_Base, tag="status", frozen=True):
     object_id: str
     system: str
     state: str
