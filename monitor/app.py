@@ -80,6 +80,8 @@ class Worker:
     metrics: WorkerMetrics
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int = 0
+    failed: bool = False
+    """A loop died: the process exits non-zero so its supervisor restarts it (restore)."""
     ingest: IngestStage | None = None
     processor: Processor | None = None
     _clients: list[Any] = field(default_factory=list)
@@ -122,6 +124,7 @@ class Worker:
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             if task.done() and task.exception() is not None:
+                self.failed = True
                 log.error("worker: %s loop died", task.get_name(), exc_info=task.exception())
         await self._stop(tasks)
         stopper.cancel()
@@ -243,5 +246,7 @@ def run_worker(settings: WorkerSettings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.request_stop)
         await worker.run()
+        if worker.failed:
+            raise SystemExit(1)
 
     asyncio.run(main())

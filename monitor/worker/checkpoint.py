@@ -92,7 +92,12 @@ class CheckpointStore:
         q = checkpoint.partition
         checkpoint.writer = self.writer_id
         checkpoint.written_at = time.time()  # informational only, never used to decide
-        blob = zlib.compress(orjson.dumps(checkpoint.to_payload()), 1)
+        try:
+            payload = orjson.dumps(checkpoint.to_payload(), option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # a core exported something not JSON-able: keep the older one
+            log.exception("checkpoint of partition %d not serialisable", q)
+            return False
+        blob = zlib.compress(payload, 1)
         prefix = f"{self.writer_id}-{time.time_ns()}-{next(self._counter)}"
         chunks = [blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]
         marker = orjson.dumps(

@@ -1,8 +1,8 @@
 """The internal batch envelope on the ``by_rollout`` topic (ingest → processor).
 
 One envelope holds events of ONE rollout read from ONE telemetry partition, in offset order,
-with each event's source offset. The processor keeps, per rollout and source partition, the
-highest source offset applied, and drops events at or below it: after an ingest crash the
+with each event's source position. The processor keeps, per rollout and source partition,
+the highest source position applied, and drops events at or below it: after an ingest crash the
 events between its last commit and the crash are forwarded again, and this makes the
 repartition step effectively exactly-once without Kafka transactions (whose open transactions
 would stall read-committed readers for ``transaction.timeout.ms`` after a SIGKILL).
@@ -22,12 +22,17 @@ import orjson
 from topics.events import Event
 
 SELF_SOURCE: Final = -1
+POSITION_SCALE: Final = 1 << 14
+"""An event's source position is ``offset * POSITION_SCALE + index in its message``: the
+events of one batch-envelope message share an offset but not a position. Batch envelopes
+hold at most ``topics.codec.MAX_BATCH_EVENTS`` (10,000) events, below this scale."""
 
 
 class Envelope(msgspec.Struct, frozen=True):
     src: int
     """Telemetry partition the events were read from; -1 for worker-made events."""
     offsets: list[int]
+    """Source position of each event (see POSITION_SCALE)."""
     events: list[Event]
     kts: int = 0
     """Kafka timestamp (ms) of the newest input message, for the decision latency metric."""

@@ -23,8 +23,9 @@ from typing import Any, Final
 import msgspec
 from aiokafka import ConsumerRebalanceListener
 
+from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import encode_envelope
+from monitor.worker.envelope import POSITION_SCALE, encode_envelope
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
 
@@ -55,6 +56,13 @@ class IngestStage:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_round_s: float = field(default_factory=time.monotonic)
     stopping: bool = False
+
+    def __post_init__(self) -> None:
+        if self.decoder.max_batch_events > POSITION_SCALE:
+            raise ConfigError(
+                f"ingest: batch envelopes of up to {self.decoder.max_batch_events} events "
+                f"exceed the {POSITION_SCALE} positions per message the processor tracks"
+            )
 
     async def run(self) -> None:
         while not self.stopping:
@@ -116,11 +124,12 @@ class IngestStage:
                     continue
                 # a one-event message is forwarded as the producer's own bytes (no re-encode)
                 single = len(events) == 1 and not out.dead and b'"batch"' not in value
-                for event in events:
+                base = record.offset * POSITION_SCALE
+                for index, event in enumerate(events):
                     group = groups.get((tp.partition, event.rollout_id))
                     if group is None:
                         group = groups[(tp.partition, event.rollout_id)] = _Group()
-                    group.offsets.append(record.offset)
+                    group.offsets.append(base + index)
                     group.raws.append(value if single else encode_event(event))
                     group.kts = record.timestamp
         for reason in dead_reasons:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from monitor.devbroker import free_port
 from topics.codec import encode_batch, encode_event
-from topics.commands import Command, decode_command, verify
+from topics.commands import Command, decode_command, encode_command, verify
 from topics.config import TopicsConfig
 from topics.events import Event, Metric, Order
 
@@ -195,20 +197,27 @@ def read_control(
     return log
 
 
-def content(command: Command) -> tuple[Any, ...]:
+def content(command: Command) -> bytes:
     """The decision's content, signature aside (the key id may rotate)."""
-    return (
-        command.command_id,
-        command.rollout_id,
-        command.stage,
-        command.action,
-        command.reason,
-        command.rule,
-        command.seq,
-        command.issued_at,
-        command.expires_at,
-        tuple(command.evidence),
-    )
+    return encode_command(msgspec.structs.replace(command, key_id="", signature=""))
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0, every_s: float = 0.1) -> None:
+    """Poll ``condition`` until true; fail at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout_s} s")
+        time.sleep(every_s)
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    """Sum of a metric's samples scraped from the worker's /metrics (0 if absent)."""
+    total = 0.0
+    for line in worker.get("/metrics")[1].decode().splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in {" ", "{"}:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 @dataclass

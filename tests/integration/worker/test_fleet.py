@@ -1,0 +1,85 @@
+"""Two workers, a scenario with sustained regressions, one worker SIGKILLed mid-stream:
+every expected decision arrives, none with different content under one id, and the set
+equals the offline core run over the same events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from kafka.partitioner.default import murmur2
+
+from tests.integration.worker.support import (
+    ControlLog,
+    content,
+    offline,
+    produce,
+    read_control,
+    scenario,
+    metric,
+    start_worker,
+    wait_for,
+)
+from topics.config import TopicsConfig
+
+
+def partition_of(rollout_id: str, partitions: int) -> int:
+    """The by_rollout partition a rollout lands on (Kafka's default partitioner)."""
+    return (murmur2(rollout_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def assert_same_decisions(log: ControlLog, expected: list) -> None:
+    for command_id, copies in log.by_id().items():
+        assert len({content(c) for c in copies}) == 1, f"{command_id} published with two contents"
+    got = {cid: content(c) for cid, c in log.distinct().items()}
+    want = {c.command_id: content(c) for c in expected}
+    assert got == want
+
+
+def test_sigkill_one_of_two_workers(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    events = scenario(
+        rollouts=6,
+        seconds=60,
+        regressions={1: (20, 40), 3: (28, 50), 4: (5, 52)},
+        blips={2: (30, 32)},
+    )
+    expected = offline(events)
+    assert [c.action for c in expected].count("pause") == 3  # the scenario does regress
+    workers = [start_worker(bootstrap, topics_config, f"w{i}", tmp_path) for i in range(2)]
+    try:
+        for w in workers:
+            w.wait_healthy()
+        half = len(events) // 2
+        produce(bootstrap, topics_config.telemetry, events[:half])
+        first_half = [c for c in expected if c.issued_at < events[half].ts]
+        read_control(bootstrap, topics_config, lambda log: len(log.distinct()) >= len(first_half))
+
+        # kill the owner of r3, whose rule is pending at the cut: its state must survive
+        victim_partition = partition_of("r3", topics_config.partitions)
+        owners = [orjson.loads(w.get("/healthz")[1])["partitions"] for w in workers]
+        victim = next(i for i, owned in enumerate(owners) if victim_partition in owned)
+        # restore from a real checkpoint, not only a replay from offset 0
+        wait_for(lambda: metric(workers[victim], "rollguard_checkpoints_total") >= 1)
+        workers[victim].kill()
+        survivor = workers[1 - victim]
+
+        produce(bootstrap, topics_config.telemetry, events[half:])
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected), 90
+        )
+        assert_same_decisions(log, expected)
+
+        # the survivor owns everything now and answers over HTTP
+        status, body = survivor.get("/rollouts/r3")
+        assert status == 200, survivor.log_tail()
+        assert orjson.loads(body)["rollout_id"] == "r3"
+        assert survivor.get("/rollouts/nope")[0] == 404
+        metrics = survivor.get("/metrics")[1].decode()
+        assert "rollguard_events_total" in metrics
+        assert "rollguard_rule_state" in metrics and 'rollout="r3"' in metrics
+        assert "rollguard_checkpoints_total" in metrics
+    finally:
+        for w in workers:
+            w.stop()

@@ -1,0 +1,123 @@
+"""The broker restarts mid-stream; a flood of malformed input: decisions are unchanged."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor import devbroker
+from tests.integration.worker.support import (
+    offline,
+    produce,
+    read_control,
+    read_topic,
+    scenario,
+    start_worker,
+    wait_for,
+)
+from tests.integration.worker.test_fleet import assert_same_decisions
+from topics.admin import create_topics
+from topics.codec import decode_dead_letter
+from topics.config import TopicsConfig
+
+
+@pytest.fixture
+def own_broker() -> Iterator[list[devbroker.Broker]]:
+    """A broker of this test alone: killing the session broker would disturb the others.
+    A one-item list, so the test can swap in the restarted broker for the clean-up."""
+    holder = [devbroker.start()]
+    try:
+        yield holder
+    finally:
+        holder[0].stop()
+
+
+def test_broker_restart_mid_stream(own_broker: list[devbroker.Broker], tmp_path: Path) -> None:
+    broker = own_broker[0]
+    topics = TopicsConfig(partitions=4).with_prefix("restart")
+    create_topics(broker.bootstrap, topics)
+    events = scenario(rollouts=4, seconds=60, regressions={0: (10, 40), 2: (25, 45)})
+    expected = offline(events)
+    worker = start_worker(broker.bootstrap, topics, "w0", tmp_path)
+    try:
+        worker.wait_healthy()
+        half = len(events) // 2
+        produce(broker.bootstrap, topics.telemetry, events[:half])
+        first = [c for c in expected if c.issued_at < events[half].ts]
+        read_control(broker.bootstrap, topics, lambda log: len(log.distinct()) >= len(first))
+
+        broker.kill()
+        own_broker[0] = broker = devbroker.restart(broker)
+        produce(broker.bootstrap, topics.telemetry, events[half:], batch_size=25)  # envelopes
+        log = read_control(
+            broker.bootstrap, topics, lambda log: len(log.distinct()) >= len(expected), 120
+        )
+        assert_same_decisions(log, expected)
+        assert worker.proc.poll() is None, "the worker must ride through, not exit"
+        wait_for(lambda: worker.get("/healthz")[0] == 200, 30)
+    finally:
+        worker.stop()
+
+
+JUNK = [
+    (b"not json at all", "not_json"),
+    (b"[1, 2, 3]", "wrong_type"),
+    (
+        b'{"kind":"metric","rollout_id":"r1","variant":"canary","ts":1763000000,"name":"x","value":1}',
+        "missing_field",
+    ),
+    (
+        b'{"kind":"metric","v":9,"rollout_id":"r1","variant":"canary","ts":1763000000,"name":"x",'
+        b'"value":1}',
+        "unknown_version",
+    ),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"r1","variant":"canary","ts":1763000000,"name":"error_rate",'
+        b'"value":1e300}',
+        "absurd_value",
+    ),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"r1","variant":"canary","ts":12,"name":"error_rate",'
+        b'"value":0.9}',
+        "bad_timestamp",
+    ),
+    (
+        b'{"kind":"order","v":1,"rollout_id":"r1","variant":"nope","ts":1763000000,"order_id":"o",'
+        b'"status":"filled"}',
+        "unknown_enum",
+    ),
+]
+
+
+def test_malformed_flood_goes_to_dlq_and_changes_nothing(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    events = scenario(rollouts=3, seconds=40, regressions={1: (10, 30)})
+    expected = offline(events)
+    junk = itertools.cycle(JUNK)
+    sent: Counter[str] = Counter()
+
+    def every_other(_: int) -> bytes | None:
+        raw, reason = next(junk)
+        sent[reason] += 1
+        return raw
+
+    worker = start_worker(bootstrap, topics_config, "w0", tmp_path)
+    try:
+        worker.wait_healthy()
+        produce(bootstrap, topics_config.telemetry, events, extra=every_other)
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected)
+        )
+        assert_same_decisions(log, expected)
+        total = sum(sent.values())
+        dead = read_topic(bootstrap, topics_config.dlq, lambda records: len(records) >= total)
+        letters = [decode_dead_letter(r.value) for r in dead]
+        assert Counter(d.reason for d in letters) == sent
+        assert all(d.topic == topics_config.telemetry and d.offset >= 0 for d in letters)
+    finally:
+        worker.stop()
