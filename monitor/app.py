@@ -63,7 +63,7 @@ def build_core(settings: WorkerSettings) -> CoreProtocol:
         )
         return factory(settings)
     # imported here: a test core named by core_factory must not need the product core
-    from monitor.core import Core, load_plans  # type: ignore[attr-defined]  # noqa: PLC0415
+    from monitor.core import Core, load_plans  # type: ignore[attr-defined]
 
     core: CoreProtocol = Core(
         load_plans(list(settings.plan_paths)),

@@ -28,7 +28,7 @@ def _opt(envvar: str, help_: str, *names: str) -> Any:
     return typer.Option(*names, envvar=envvar, help=help_)
 
 
-def worker(  # noqa: PLR0917  # typer maps one parameter to one option
+def worker(
     bootstrap: BootstrapOption = "",
     topic_prefix: PrefixOption = "",
     plan: Annotated[
@@ -115,7 +115,7 @@ def worker(  # noqa: PLR0917  # typer maps one parameter to one option
 ) -> None:
     """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
     # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
-    from monitor.app import run_worker  # noqa: PLC0415
+    from monitor.app import run_worker
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -12,11 +12,11 @@ from kafka.partitioner.default import murmur2
 from tests.integration.worker.support import (
     ControlLog,
     content,
+    metric,
     offline,
     produce,
     read_control,
     scenario,
-    metric,
     start_worker,
     wait_for,
 )
