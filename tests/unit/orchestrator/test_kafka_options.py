@@ -1,0 +1,73 @@
+"""SASL/TLS settings from the environment map to the Kafka clients' own keyword arguments."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.kafka_options import KafkaSecurity
+
+
+def test_default_is_plaintext_for_both_clients() -> None:
+    security = KafkaSecurity.from_env({})
+    assert security.kafka_python() == {"security_protocol": "PLAINTEXT"}
+    assert security.aiokafka() == {"security_protocol": "PLAINTEXT"}
+
+
+def test_sasl_ssl_with_password_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-pass\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")  # existence is checked here; the TLS stack reads it at connect time
+    env = {
+        "ROLLGUARD_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+        "ROLLGUARD_KAFKA_SASL_MECHANISM": "scram-sha-512",
+        "ROLLGUARD_KAFKA_SASL_USERNAME": "orchestrator",
+        "ROLLGUARD_KAFKA_SASL_PASSWORD_FILE": str(secret),
+        "ROLLGUARD_KAFKA_SSL_CAFILE": str(ca),
+        "ROLLGUARD_KAFKA_SSL_CHECK_HOSTNAME": "0",
+    }
+    security = KafkaSecurity.from_env(env)
+    assert "s3cret" not in repr(security)
+    assert security.kafka_python() == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "orchestrator",
+        "sasl_plain_password": "s3cret-pass",
+        "ssl_check_hostname": False,
+        "ssl_cafile": str(ca),
+    }
+    with pytest.raises(ssl.SSLError):  # aiokafka builds an SSLContext that loads the CA now
+        security.aiokafka()
+
+
+def test_aiokafka_gets_an_ssl_context() -> None:
+    options = KafkaSecurity(security_protocol="SSL").aiokafka()
+    assert isinstance(options["ssl_context"], ssl.SSLContext)
+    assert options["ssl_context"].check_hostname is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"security_protocol": "TLS"}, "expected one of"),
+        ({"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI"}, "mechanism"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN"}, "USERNAME"),
+        ({"sasl_mechanism": "PLAIN"}, "needs security protocol"),
+        ({"security_protocol": "SSL", "ssl_cafile": "/nonexistent/ca.pem"}, "no such file"),
+    ],
+)
+def test_bad_settings_fail_early(kwargs: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        KafkaSecurity(**kwargs)  # type: ignore[arg-type]
+
+
+def test_command_line_overrides_the_environment() -> None:
+    base = KafkaSecurity.from_env({"ROLLGUARD_KAFKA_SECURITY_PROTOCOL": "SSL"})
+    assert base.with_overrides(security_protocol=None).security_protocol == "SSL"
+    assert base.with_overrides(security_protocol="PLAINTEXT").security_protocol == "PLAINTEXT"
+    with pytest.raises(ConfigError):
+        base.with_overrides(password="x")
