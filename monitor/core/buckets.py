@@ -5,6 +5,11 @@ One :class:`Bucket` holds what one (variant, segment) produced in one event-time
 subtract), a log-binned latency histogram, rejection causes, custom metric sums and a few
 correlation ids of bad events for evidence. Windows are running sums of buckets, so an
 event costs O(1) however long the windows are.
+
+Every sum is an integer (latencies in µs, basis points in thousandths, metric values in
+millionths): integer sums do not depend on the order of the additions, so events that
+arrive out of order within the allowed lateness give bit-identical windows and decisions.
+The evidence examples are likewise the smallest ids seen, not the first to arrive.
 """
 
 from __future__ import annotations
@@ -54,6 +59,21 @@ GAMMA: Final = 1.02
 _INV_LOG_GAMMA: Final = 1.0 / math.log(GAMMA)
 ZERO_BIN: Final = -1000  # latencies under 1 µs
 MAX_EXAMPLES: Final = 3
+LAT_SCALE: Final = 1000  # LAT_SUM is in µs
+BPS_SCALE: Final = 1000  # SLIP_SUM and SH_DEV_SUM are in thousandths of a basis point
+METRIC_SCALE: Final = 1_000_000  # metric sums are in millionths
+
+
+def add_example(examples: list[str], example: str) -> None:
+    """Keep the MAX_EXAMPLES smallest ids (canonical whatever the arrival order)."""
+    if example in examples:
+        return
+    if len(examples) < MAX_EXAMPLES:
+        examples.append(example)
+        return
+    worst = max(examples)
+    if example < worst:
+        examples[examples.index(worst)] = example
 
 
 def latency_bin(ms: float) -> int:
@@ -76,10 +96,10 @@ class Bucket:
     __slots__ = ("c", "examples", "hist", "max_ts", "metrics", "reasons")
 
     def __init__(self) -> None:
-        self.c: list[float] = [0.0] * N_COUNTERS
+        self.c: list[int] = [0] * N_COUNTERS
         self.hist: dict[int, int] = {}
         self.reasons: dict[str, int] = {}
-        self.metrics: dict[str, list[float]] = {}  # name -> [sum, count]
+        self.metrics: dict[str, list[int]] = {}  # name -> [sum in millionths, count]
         self.examples: list[str] = []
         self.max_ts: float = -math.inf
 
@@ -115,9 +135,8 @@ class Bucket:
                     del metrics[name]
         if sign > 0:
             self.max_ts = max(self.max_ts, other.max_ts)
-            room = MAX_EXAMPLES - len(self.examples)
-            if room > 0 and other.examples:
-                self.examples.extend(other.examples[:room])
+            for example in other.examples:
+                add_example(self.examples, example)
 
     def quantile(self, q: float) -> float | None:
         """Latency quantile (rank ⌊q (n-1)⌋, as the sample quantile) or None if empty."""
@@ -137,7 +156,7 @@ class Bucket:
             self.c,
             sorted(self.hist.items()),
             sorted(self.reasons.items()),
-            sorted((k, v[0], v[1]) for k, v in self.metrics.items()),
+            sorted((k, str(v[0]), v[1]) for k, v in self.metrics.items()),  # sums may exceed int64
             self.examples,
             None if self.max_ts == -math.inf else self.max_ts,
         ]
@@ -145,10 +164,10 @@ class Bucket:
     @classmethod
     def from_state(cls, state: list[Any]) -> Bucket:
         b = cls()
-        b.c = [float(v) for v in state[0]]
+        b.c = [int(v) for v in state[0]]
         b.hist = {int(k): int(v) for k, v in state[1]}
         b.reasons = {str(k): int(v) for k, v in state[2]}
-        b.metrics = {str(k): [float(s), float(n)] for k, s, n in state[3]}
+        b.metrics = {str(k): [int(s), int(n)] for k, s, n in state[3]}
         b.examples = [str(x) for x in state[4]]
         b.max_ts = -math.inf if state[5] is None else float(state[5])
         return b

@@ -126,11 +126,12 @@ class Rollout:
             b = self._bucket(ev.variant, segkey, step)
             b.c[bk.EVENTS] += 1
             acc = b.metrics.get(ev.name)
+            quantised = round(ev.value * bk.METRIC_SCALE)
             if acc is None:
-                b.metrics[ev.name] = [ev.value, 1.0]
+                b.metrics[ev.name] = [quantised, 1]
             else:
-                acc[0] += ev.value
-                acc[1] += 1.0
+                acc[0] += quantised
+                acc[1] += 1
             b.max_ts = max(b.max_ts, ts)
             return True
         if isinstance(ev, Shadow):
@@ -140,7 +141,7 @@ class Rollout:
                 b.c[bk.FAILOVERS] += 1
             lat = ev.latency_ms
             if lat is not None and ev.variant == "shadow":
-                b.c[bk.LAT_SUM] += lat
+                b.c[bk.LAT_SUM] += round(lat * bk.LAT_SCALE)
                 b.c[bk.LAT_N] += 1
                 hb = bk.latency_bin(lat)
                 b.hist[hb] = b.hist.get(hb, 0) + 1
@@ -182,11 +183,11 @@ class Rollout:
             if err is not None or status == "timed_out":
                 c[bk.ERRORS] += 1
                 c[_ERROR_SLOT[err] if err is not None else bk.ERR_TIMEOUT] += 1
-            if (err is not None or status == "rejected") and len(b.examples) < bk.MAX_EXAMPLES:
-                b.examples.append(ev.corr_id or ev.order_id)
+            if err is not None or status == "rejected":
+                bk.add_example(b.examples, ev.corr_id or ev.order_id)
         lat = ev.latency_ms
         if lat is not None:
-            c[bk.LAT_SUM] += lat
+            c[bk.LAT_SUM] += round(lat * bk.LAT_SCALE)
             c[bk.LAT_N] += 1
             hb = bk.latency_bin(lat)
             b.hist[hb] = b.hist.get(hb, 0) + 1
@@ -194,7 +195,9 @@ class Rollout:
             c[bk.PNL] += ev.pnl_minor
             c[bk.PNL_N] += 1
         if ev.price is not None and ev.ref_price is not None:
-            c[bk.SLIP_SUM] += abs(ev.price - ev.ref_price) / ev.ref_price * 1e4
+            c[bk.SLIP_SUM] += round(
+                abs(ev.price - ev.ref_price) / ev.ref_price * 1e4 * bk.BPS_SCALE
+            )
             c[bk.SLIP_N] += 1
         if ev.failover:
             c[bk.FAILOVERS] += 1
@@ -289,10 +292,10 @@ class Rollout:
             c[bk.SH_PAIRS] += res.pairs
             c[bk.SH_MATCH] += res.matched
             c[bk.SH_UNMATCHED] += res.unmatched
-            c[bk.SH_DEV_SUM] += sum(res.dev_bps)
+            c[bk.SH_DEV_SUM] += sum(round(d * bk.BPS_SCALE) for d in res.dev_bps)
             c[bk.SH_DEV_N] += len(res.dev_bps)
-            room = bk.MAX_EXAMPLES - len(b.examples)
-            b.examples.extend(res.examples[: max(room, 0)])
+            for example in res.examples:
+                bk.add_example(b.examples, example)
 
     def take_controls(self) -> list[Event]:
         out, self._controls = self._controls, []
@@ -329,8 +332,7 @@ class Rollout:
         self.stage_idx = idx
         self.stage_started_at = ts
         self.traffic_pct = self.plan.stages[idx].traffic_pct
-        self.policy["last_action"] = None
-        self.policy["last_ts"] = None
+        # last_action / last_ts survive: a reduce_scope must not cascade down every step.
         self.policy["timebox_done"] = False
         for inst in self.instances.values():
             inst.reset_stage()

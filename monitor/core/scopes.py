@@ -35,9 +35,9 @@ class Scope:
         self.max_steps = max(self.windows, default=1)
         self.history: dict[int, Bucket] = {}
         self.stage_total = Bucket()
-        self.pnl_cum = 0.0
-        self.pnl_peak = 0.0
-        self.pnl_n = 0.0
+        self.pnl_cum = 0
+        self.pnl_peak = 0
+        self.pnl_n = 0
         self.last_seen = last_seen
 
     def advance(self, step: int, merged: Bucket | None) -> None:
@@ -96,5 +96,5 @@ class Scope:
         # Buckets shared between scopes are copies after a restore: they are never mutated.
         scope.history = {int(s): Bucket.from_state(b) for s, b in state["history"]}
         scope.stage_total = Bucket.from_state(state["stage_total"])
-        scope.pnl_cum, scope.pnl_peak, scope.pnl_n = (float(x) for x in state["pnl"])
+        scope.pnl_cum, scope.pnl_peak, scope.pnl_n = (int(x) for x in state["pnl"])
         return scope

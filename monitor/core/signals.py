@@ -59,10 +59,10 @@ def _quantile(q: float) -> SignalFn:
     return fn
 
 
-def _mean(sum_slot: int, n_slot: int) -> SignalFn:
+def _mean(sum_slot: int, n_slot: int, scale: int) -> SignalFn:
     def fn(w: Bucket, window_s: float) -> tuple[float | None, float]:
         n = w.c[n_slot]
-        return (w.c[sum_slot] / n if n > 0 else None), n
+        return (w.c[sum_slot] / scale / n if n > 0 else None), n
 
     return fn
 
@@ -88,9 +88,9 @@ WINDOW_SIGNALS: Final[dict[str, SignalFn]] = {
     "latency_p50_ms": _quantile(0.50),
     "latency_p95_ms": _quantile(0.95),
     "latency_p99_ms": _quantile(0.99),
-    "latency_mean_ms": _mean(bk.LAT_SUM, bk.LAT_N),
-    "slippage_bps": _mean(bk.SLIP_SUM, bk.SLIP_N),
-    "shadow_price_dev_bps": _mean(bk.SH_DEV_SUM, bk.SH_DEV_N),
+    "latency_mean_ms": _mean(bk.LAT_SUM, bk.LAT_N, bk.LAT_SCALE),
+    "slippage_bps": _mean(bk.SLIP_SUM, bk.SLIP_N, bk.BPS_SCALE),
+    "shadow_price_dev_bps": _mean(bk.SH_DEV_SUM, bk.SH_DEV_N, bk.BPS_SCALE),
     "pnl": _count(bk.PNL, bk.PNL_N),
     "pnl_per_order": _pnl_per_order,
     "failovers": _count(bk.FAILOVERS, bk.EVENTS),
@@ -118,7 +118,7 @@ def metric_value(w: Bucket, name: str) -> tuple[float | None, float]:
     acc = w.metrics.get(name)
     if acc is None or acc[1] <= 0:
         return None, 0.0
-    return acc[0] / acc[1], acc[1]
+    return acc[0] / bk.METRIC_SCALE / acc[1], acc[1]
 
 
 def is_known(signal: str) -> bool:

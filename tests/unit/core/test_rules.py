@@ -1,0 +1,406 @@
+"""Every rule kind through the Core, as scenario tables: events per second -> state per second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.core.helpers import (
+    Run,
+    metric,
+    orders,
+    plan_set,
+    rule,
+    shadow,
+    status,
+)
+
+
+def states(run: Run, name: str, ts: list[int]) -> str:
+    return "".join(run.state_of(name)[t][0] for t in ts)
+
+
+def error_flow(bad: range, n: int = 20, errors: int = 5) -> dict[int, list]:
+    return {t: orders(t, n, errors=errors if t in bad else 0) for t in range(60)}
+
+
+def test_blip_shorter_than_for_never_fires(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule(**{"for": "5s"})])
+    run = Run(plans).feed(error_flow(range(10, 14)), until=30)
+    assert states(run, "r", list(range(8, 16))) == "iippppii"
+    assert run.commands == []
+
+
+def test_sustained_breach_fires_exactly_at_onset_plus_for(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule(**{"for": "5s"})])
+    run = Run(plans).feed(error_flow(range(10, 40)), until=30)
+    assert states(run, "r", list(range(9, 17))) == "ipppppff"
+    assert run.when("pause") == [15.0]
+    cmd = run.commands[0]
+    ev = cmd.evidence[0]
+    assert (ev.rule, ev.signal, ev.variant, ev.observed, ev.threshold) == (
+        "r",
+        "error_rate",
+        "canary",
+        0.25,
+        0.1,
+    )
+    assert (ev.window_s, ev.for_s, ev.samples, ev.from_ts, ev.to_ts) == (
+        1.0,
+        5.0,
+        20,
+        cmd.issued_at - 1.0,
+        cmd.issued_at,
+    )
+    assert ev.examples and ev.examples[0].startswith("canary-")
+
+
+def test_keep_firing_for_holds_through_a_short_recovery(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule(**{"for": "2s", "keep_firing_for": "4s"})])
+    bad = set(range(10, 15)) | set(range(17, 25))
+    run = Run(plans).feed(
+        {t: orders(t, 20, errors=5 if t in bad else 0) for t in range(40)}, until=35
+    )
+    # fires at 12, recovery 15-16 shorter than 4 s keeps it firing, clears 4 s after 25
+    assert states(run, "r", list(range(10, 31))) == "ppfffffffffffffffffii"[:21]
+    assert run.when("pause") == [12.0]
+
+
+def test_eval_interval_same_machine_on_a_grid(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule(**{"for": "5s", "eval_interval": "4s"})])
+    run = Run(plans).feed(error_flow(range(9, 40)), until=30)
+    # evaluated at multiples of 4 s of event time: pending from 12, fires at 20 (not 14)
+    assert run.when("pause") == [20.0]
+
+
+def test_min_samples_gate_and_no_data_hold(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule(**{"min_samples": 10})])
+    flow = {t: orders(t, 5, errors=5) for t in range(20)}  # 100 % errors but 5 samples
+    run = Run(plans).feed(flow, until=19)
+    assert run.commands == []
+    view = run.core.view("r1")
+    assert view is not None and view["verdict"] == "inconclusive"
+    assert any("no verdict" in gap for gap in view["promotion_gaps"])
+
+
+def test_no_data_fire_for_silence(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "silent",
+                signal="freshness_s",
+                no_data="fire",
+                threshold={"kind": "absolute", "op": ">", "value": 5},
+                action="freeze",
+            )
+        ],
+    )
+    flow = {t: orders(t, 3) for t in range(10)}  # canary stops at 9
+    run = Run(plans).feed(flow, until=20)
+    assert run.when("freeze") == [15.0]  # 15 - 9 = 6 > 5 s
+
+
+def test_learned_sigma_band(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "spike",
+                signal="reject_rate",
+                window="10s",
+                min_samples=10,
+                action="hold",
+                threshold={
+                    "kind": "learned",
+                    "method": "sigma",
+                    "k": 3,
+                    "min_delta": 0.02,
+                    "min_history": 5,
+                    "half_life": "1h",
+                },
+            )
+        ],
+    )
+    flow = {t: orders(t, 10, rejects=(t % 3 == 0)) for t in range(200)}  # ~3 % rejects
+    for t in range(150, 200):
+        flow[t] = orders(t, 10, rejects=4)  # 40 %
+    run = Run(plans).feed(flow, until=199)
+    assert states(run, "spike", [40, 100, 149]) == "iii"  # learned, healthy
+    assert run.when("hold") and 150 <= run.when("hold")[0] <= 152
+    ev = next(c for c in run.commands if c.action == "hold").evidence[0]
+    assert ev.baseline is not None and ev.baseline < 0.06 and ev.threshold is not None
+    assert ev.threshold < ev.observed  # type: ignore[operator]
+
+
+def test_learned_quantile_and_score_methods(tmp_path: Path) -> None:
+    base = {"signal": "latency_mean_ms", "window": "5s", "action": "hold", "min_samples": 1}
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "q",
+                **base,
+                threshold={
+                    "kind": "learned",
+                    "method": "quantile",
+                    "q": 0.99,
+                    "margin": 0.2,
+                    "min_history": 5,
+                },
+            ),
+            rule(
+                "s",
+                **base,
+                threshold={"kind": "learned", "method": "score", "value": 0.999, "min_history": 10},
+            ),
+        ],
+    )
+    flow = {t: orders(t, 5, latency=10.0 + (t % 7) * 0.5) for t in range(300)}
+    for t in range(250, 300):
+        flow[t] = orders(t, 5, latency=40.0)
+    run = Run(plans).feed(flow, until=299)
+    assert states(run, "q", [200, 249]) == "ii" and states(run, "s", [200, 249]) == "ii"
+    assert run.state_of("q")[260] == "firing" and run.state_of("s")[260] == "firing"
+
+
+def test_vs_baseline_ratio(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "p99",
+                signal="latency_p99_ms",
+                window="2s",
+                action="rollback",
+                **{"for": "3s"},
+                threshold={"kind": "vs_baseline", "method": "ratio", "op": ">", "value": 1.3},
+            )
+        ],
+    )
+    flow = {}
+    for t in range(30):
+        lat = 20.0 if t >= 10 else 10.0
+        flow[t] = orders(t, 10, latency=lat) + orders(t, 10, variant="baseline", latency=10.0)
+    run = Run(plans).feed(flow, until=29)
+    assert run.when("rollback") == [13.0]
+    ev = run.commands[0].evidence[0]
+    assert ev.comparator == "ratio>" and ev.baseline is not None
+    assert abs(ev.baseline - 10.0) < 0.2 and abs(ev.stats["ratio"] - 2.0) < 0.05
+
+
+def test_vs_baseline_difference_needs_both_variants(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "d",
+                threshold={"kind": "vs_baseline", "method": "difference", "op": ">", "value": 0.05},
+            )
+        ],
+    )
+    only_canary = {t: orders(t, 10, errors=5) for t in range(10)}
+    assert Run(plans).feed(only_canary, until=9).commands == []  # no baseline: no verdict
+    both = {t: orders(t, 10, errors=5) + orders(t, 10, variant="baseline") for t in range(10)}
+    assert Run(plans).feed(both, until=9).when("pause") == [0.0]
+
+
+def test_sequential_test_latches_and_is_quiet_when_equal(tmp_path: Path) -> None:
+    r = rule(
+        "seq",
+        min_samples=50,
+        threshold={"kind": "vs_baseline", "method": "sequential", "alpha": 0.01},
+    )
+    plans = plan_set(tmp_path, [r])
+    same = {
+        t: orders(t, 20, errors=t % 10 == 0) + orders(t, 20, variant="baseline", errors=t % 10 == 5)
+        for t in range(300)
+    }
+    assert Run(plans).feed(same, until=299).commands == []
+    worse = {
+        t: orders(t, 20, errors=2) + orders(t, 20, variant="baseline", errors=t % 10 == 5)
+        for t in range(300)
+    }
+    run = Run(plans).feed(worse, until=299)
+    fired = run.when("pause")
+    assert fired and fired[0] < 60
+    assert run.commands[0].evidence[0].stats["e_value"] >= 100
+
+
+def test_burn_rate_needs_long_and_short_window(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "burn",
+                action="rollback",
+                threshold={
+                    "kind": "burn_rate",
+                    "slo": 0.99,
+                    "long": "60s",
+                    "short": "5s",
+                    "factor": 10,
+                },
+            )
+        ],
+    )
+    # short burst: short window burns hot, the long window does not -> nothing
+    burst = {t: orders(t, 10, errors=10 if t in range(100, 104) else 0) for t in range(130)}
+    assert Run(plans).feed(burst, until=129).commands == []
+    # sustained 20 % errors: long window reaches 10 % (burn 10x of 1 %) ...
+    sustained = {t: orders(t, 10, errors=2 if t >= 100 else 0) for t in range(200)}
+    run = Run(plans).feed(sustained, until=199)
+    assert run.when("rollback") == [130.0]  # 31 bad seconds of 60 -> 10.3 % > 10 %
+    # ... and once it stops, the short window clears first and resolves the alert
+    stats = run.commands[0].evidence[0].stats
+    assert stats["burn_short"] > 10 and stats["rate_long"] > 0.1
+
+
+def test_status_mismatch_beyond_tolerance(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "mm",
+                signal="status_mismatches",
+                no_data="ok",
+                action="freeze",
+                threshold={"kind": "absolute", "op": ">", "value": 0},
+            )
+        ],
+        status_tolerance="10s",
+    )
+    flow = {
+        1: [status(1, "pay1", "payments", "confirmed"), status(1, "pay1", "crm", "pending")],
+        5: [status(5, "pay1", "crm", "confirmed")],  # agreed within tolerance
+        20: [status(20, "pay2", "payments", "confirmed"), status(20, "pay2", "crm", "pending")],
+    }
+    run = Run(plans).feed(flow, until=40)
+    assert run.when("freeze") == [30.0]
+    assert run.commands[0].evidence[0].examples == ["pay2"]
+
+
+def test_shadow_match_rate_with_join_window(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "match",
+                signal="shadow_match_rate",
+                variant="shadow",
+                window="10s",
+                action="freeze",
+                threshold={"kind": "absolute", "op": "<", "value": 0.9},
+            )
+        ],
+        shadow_join_window="3s",
+    )
+    flow: dict[int, list] = {}
+    for t in range(40):
+        evs = [shadow(t, f"c{t}-{i}", variant="baseline") for i in range(10)]
+        for i in range(10):
+            if t < 20:
+                evs.append(shadow(t, f"c{t}-{i}", variant="shadow"))
+            elif i < 3:  # 30 % of shadow decisions never arrive: unmatched after 3 s
+                continue
+            else:
+                evs.append(
+                    shadow(t, f"c{t}-{i}", variant="shadow", route="lp1" if i > 4 else "lp2")
+                )
+        flow[t] = evs
+    run = Run(plans).feed(flow, until=39)
+    fired = run.when("freeze")
+    assert fired and 20 <= fired[0] <= 24
+    ev = run.commands[0].evidence[0]
+    assert ev.observed is not None and ev.observed < 0.9 and ev.examples
+
+
+def test_failover_storm_reduces_scope_one_stage(tmp_path: Path) -> None:
+    stages = [{"name": "a", "traffic_pct": 1}, {"name": "b", "traffic_pct": 5, "min_dwell": "1d"}]
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "fo",
+                signal="failovers",
+                window="10s",
+                no_data="ok",
+                action="reduce_scope",
+                threshold={"kind": "absolute", "op": ">", "value": 3},
+            )
+        ],
+        stages=stages,
+        cooldown="1h",
+    )
+    flow = {t: orders(t, 5, failovers=2 if t >= 20 else 0) for t in range(30)}
+    run = Run(plans).feed(flow, until=29)
+    assert [c.action for c in run.commands] == ["promote", "reduce_scope"]
+    assert run.when("reduce_scope") == [21.0]
+    view = run.core.view("r1")
+    assert view is not None and (view["stage"], view["traffic_pct"]) == ("a", 1.0)
+
+
+def test_pnl_and_drawdown_halt_is_terminal_until_resumed(tmp_path: Path) -> None:
+    halt = {"action": "halt", "no_data": "ok"}
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "pnl",
+                signal="pnl_cum",
+                threshold={"kind": "absolute", "op": "<", "value": -1000},
+                **halt,
+            ),
+            rule(
+                "dd",
+                signal="drawdown",
+                threshold={"kind": "absolute", "op": ">", "value": 500},
+                **halt,
+            ),
+        ],
+    )
+    flow = {t: orders(t, 2, pnl=100) for t in range(10)}  # +1000 peak at t=9
+    flow.update({t: orders(t, 2, pnl=-200) for t in range(10, 20)})  # drawdown 200/s
+    run = Run(plans).feed(flow, until=19)
+    assert run.when("halt") == [12.0]  # drawdown 600 > 500
+    assert run.commands[0].rule == "dd"
+    view = run.core.view("r1")
+    assert view is not None and (view["status"], view["verdict"]) == ("halted", "fail")
+
+
+def test_per_segment_instances(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [rule("seg", per_segment=True, **{"for": "2s"})])
+    flow = {
+        t: orders(t, 10, segment={"region": "eu"}, errors=5 if t >= 5 else 0, tag="eu")
+        + orders(t, 10, segment={"region": "us"}, tag="us")
+        for t in range(15)
+    }
+    run = Run(plans).feed(flow, until=14)
+    assert run.state_of("seg{region=eu}")[7] == "firing"
+    assert run.state_of("seg{region=us}")[7] == "inactive"
+    ev = run.commands[0].evidence[0]
+    assert ev.segment == {"region": "eu"} and ev.rule == "seg{region=eu}"
+
+
+def test_segment_filter_and_custom_metric(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule("eu-only", segment={"region": "eu"}),
+            rule(
+                "cpu",
+                signal="metric:cpu_pct",
+                window="3s",
+                action="hold",
+                threshold={"kind": "absolute", "op": ">", "value": 90},
+            ),
+        ],
+    )
+    flow = {
+        t: orders(t, 10, segment={"region": "us"}, errors=5, tag="us")
+        + orders(t, 10, segment={"region": "eu"}, tag="eu")
+        + [metric(t, "cpu_pct", 95.0 if t >= 8 else 50.0)]
+        for t in range(12)
+    }
+    run = Run(plans).feed(flow, until=11)
+    assert run.state_of("eu-only")[11] == "inactive"  # us errors are outside the filter
+    assert run.when("hold") == [10.0]  # 3 s mean: (50 + 95 + 95) / 3 > 90 only at 10
