@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
@@ -215,3 +216,30 @@ def test_signoff_tail_and_export(
     assert (out / "plans" / "plan.yaml").read_text() == plan.read_text()
     everything = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert WORKER_SECRET not in everything and OPERATOR_SECRET not in everything
+
+
+@pytest.mark.timeout(60)  # reading the child's stdout blocks; never hang the suite
+def test_example_orchestrator_obeys_a_kill(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    env = {**os.environ, **_env(bootstrap, topics_config)}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "orchestrator.py"), "--bootstrap", bootstrap,
+         "--topic", topics_config.control, "--state", str(tmp_path / "example.sqlite")],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        killed = CliRunner().invoke(app, ["kill", "payments-router", "--by", "ana"], env=env)
+        assert killed.exit_code == 0, killed.output
+        deadline = time.monotonic() + 30
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "would HALT for rollout payments-router" in line:
+                break
+            assert time.monotonic() < deadline
+        else:
+            raise AssertionError("the example orchestrator never acted on the kill")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert proc.returncode == 0  # SIGTERM: clean shutdown
