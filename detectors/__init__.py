@@ -16,6 +16,7 @@ from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
 from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
 from detectors.quantiles import QuantileSketch
 from detectors.result import Comparison
+from detectors.river_adapters import RiverPageHinkley
 from detectors.robust import RobustBaseline
 from detectors.scoring import AnomalyScorer, default_scorer
 from detectors.sequential import SequentialCountTest
@@ -35,6 +36,7 @@ __all__ = [
     "MeanDifferenceCS",
     "Proportion",
     "QuantileSketch",
+    "RiverPageHinkley",
     "RobustBaseline",
     "SequentialCountTest",
     "chi_square_pvalue",

@@ -38,6 +38,7 @@ _SIGMA_PER_MEAN_ABS = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
 _U = 2.0  # peaks-over-threshold level, in standardised view-score units
 _U_DECADES = neglog10_normal_tail(_U)
 _VIEWS = 3  # level, jump, short mean
+_EXCESS_CLIP = 5.0
 _FIELDS = (
     "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
@@ -346,7 +347,7 @@ class AnomalyScorer:
                 pu[i] += rate * (1.0 - pu[i])
                 ex1, ex2 = self.ex1, self.ex2
                 y = e - _U
-                y = y if y < 5.0 * ex1[i] else 5.0 * ex1[i]
+                y = y if y < _EXCESS_CLIP * ex1[i] else _EXCESS_CLIP * ex1[i]
                 rb = 4.0 * rate if rate < 0.005 else 0.02
                 ex1[i] += rb * (y - ex1[i])
                 ex2[i] += rb * (y * y - ex2[i])

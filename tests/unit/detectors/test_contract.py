@@ -83,6 +83,8 @@ SPECS = [
          lambda s: (s.total, s.drawdown, s.max_drawdown), 1, lambda s: s.get() is None),
     Spec("Cusum", lambda: d.Cusum(warmup=30), _feed_value,
          lambda s: (s.get(), s.drift_detected, s.alarms), 30, lambda s: s.get() is None),
+    Spec("RiverPageHinkley", lambda: d.RiverPageHinkley(min_instances=30, threshold=20.0),
+         _feed_value, lambda s: (s.get(), s.drift_detected), 30, lambda s: s.get() is None),
     Spec("AnomalyScorer", lambda: d.default_scorer(warmup=40), _feed_scorer,
          lambda s: s.last_score, 40, lambda s: s.last_score == 0.0),
     Spec("EWZScoreScorer", lambda: d.EWZScoreScorer(half_life=500.0, warmup=25), _feed_scorer,
