@@ -37,6 +37,7 @@ Handler = Callable[[Command], None]
 Status = Literal["delivered", "rejected", "retry"]
 QUIET_REASONS: Final = frozenset({"duplicate", "expired", "advisory"})
 """Expected in normal operation (restarts, catching up): logged at INFO, not WARNING."""
+PRUNE_EVERY_S: Final = 600.0
 
 
 class Outcome(NamedTuple):
@@ -116,7 +117,8 @@ class ControlClient:
         self.clock = clock
         self.metrics = ClientMetrics()
         self.store = HandledStore(config.state_path, clock_skew_s=self.policy.clock_skew_s)
-        self.store.prune(clock(), self.policy.max_lifetime_s)
+        self._next_prune = 0.0
+        self._prune()
         self._retry_at = 0.0
         self._consumer = KafkaConsumer(
             bootstrap_servers=config.bootstrap,
@@ -145,8 +147,14 @@ class ControlClient:
             [TopicPartition(self.config.control_topic, p) for p in sorted(partitions)]
         )
 
+    def _prune(self) -> None:
+        if time.monotonic() >= self._next_prune:
+            self.store.prune(self.clock(), self.policy.max_lifetime_s)
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+
     def poll(self, timeout_s: float = 1.0) -> list[Outcome]:
         """Process what arrives within ``timeout_s``; return what happened to each message."""
+        self._prune()
         wait = self._retry_at - time.monotonic()
         if wait > 0:
             time.sleep(min(wait, timeout_s))
