@@ -34,13 +34,9 @@ TRAFFIC = 'rollguard_rollout_traffic_pct{rollout="$rollout"}'
 FIRING = 'sum(rollguard_rule_state{rollout="$rollout"} == bool 2)'
 SINCE = 'time() - max(rollguard_last_decision_timestamp_seconds{rollout="$rollout"})'
 RULE_STATES = 'max by (rule) (rollguard_rule_state{rollout="$rollout"})'
-DECISIONS = (
-    "sum by (action, advisory) "
-    '(increase(rollguard_decisions_total{rollout="$rollout"}[$__rate_interval]))'
-)
-LATE = (
-    'sum(increase(rollguard_late_events_total{rollout="$rollout"}[$__rate_interval])) or vector(0)'
-)
+DECISIONS = 'sum by (action, advisory) (rollguard_decisions_total{rollout="$rollout"})'
+"""Cumulative: increase() would miss the first decision of each action (see overview)."""
+LATE = 'sum(rollguard_late_events_total{rollout="$rollout"}) or vector(0)'
 
 
 def named(signal: str) -> str:
@@ -215,7 +211,7 @@ def _rule_states() -> statetimeline.Panel:
 def _decisions() -> timeseries.Panel:
     return (
         timeseries.Panel()
-        .title("Decisions and late events")
+        .title("Decisions (cumulative) and late events")
         .datasource(p.DS)
         .targets(
             [
@@ -223,8 +219,9 @@ def _decisions() -> timeseries.Panel:
                 p.query(LATE, "late events", "B"),
             ]
         )
-        .draw_style(cm.GraphDrawStyle.BARS)
-        .fill_opacity(80)
+        .line_interpolation(cm.LineInterpolation.STEP_AFTER)
+        .line_width(2)
+        .fill_opacity(0)
         .legend(p.legend_table())
         .height(8)
         .span(24)

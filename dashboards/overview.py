@@ -19,7 +19,7 @@ from dashboards.annotations import decisions_annotation, grafana_decisions_annot
 ACTIVE = "count(rollguard_rollout_info) or vector(0)"
 FIRING_ROLLOUTS = "count(count by (rollout) (rollguard_rule_state == 2)) or vector(0)"
 STOPPED = 'count(rollguard_rollout_info{verdict=~"halt|rollback|freeze|pause"}) or vector(0)'
-DECISIONS_1H = "sum(increase(rollguard_decisions_total[1h])) or vector(0)"
+DECISIONS = "sum(rollguard_decisions_total) or vector(0)"
 
 T_INFO = "max by (rollout, stage, verdict) (rollguard_rollout_info)"
 T_TRAFFIC = "max by (rollout) (rollguard_rollout_traffic_pct)"
@@ -30,7 +30,9 @@ T_LAST_ACTION = (
 T_SINCE = "time() - max by (rollout) (rollguard_last_decision_timestamp_seconds)"
 
 FIRING_RULES = "max by (rollout, rule) (rollguard_rule_state) > 0"
-DECISION_RATE = "sum by (rollout, action) (increase(rollguard_decisions_total[$__rate_interval]))"
+DECISION_COUNT = "sum by (rollout, action) (rollguard_decisions_total)"
+"""Cumulative, not increase(): a decision counter series is born at 1 with the first
+decision of its labels, and increase()/rate() never count that first one."""
 
 
 def _stat(title: str, expr: str, *, red_from: float | None) -> stat.Panel:
@@ -126,11 +128,12 @@ def _firing_rules() -> table.Panel:
 def _decisions() -> timeseries.Panel:
     return (
         timeseries.Panel()
-        .title("Decisions")
+        .title("Decisions (cumulative)")
         .datasource(p.DS)
-        .with_target(p.query(DECISION_RATE, "{{rollout}} {{action}}"))
-        .draw_style(cm.GraphDrawStyle.BARS)
-        .fill_opacity(80)
+        .with_target(p.query(DECISION_COUNT, "{{rollout}} {{action}}"))
+        .line_interpolation(cm.LineInterpolation.STEP_AFTER)
+        .line_width(2)
+        .fill_opacity(0)
         .legend(p.legend_table())
         .tooltip(p.tooltip_multi())
         .unit("short")
@@ -162,8 +165,8 @@ def build() -> db.Dashboard:
         )
         .with_panel(_stat("Active rollouts", ACTIVE, red_from=None))
         .with_panel(_stat("Rollouts with firing rules", FIRING_ROLLOUTS, red_from=1))
-        .with_panel(_stat("Halted / rolled back / frozen / paused", STOPPED, red_from=1))
-        .with_panel(_stat("Decisions (1 h)", DECISIONS_1H, red_from=None))
+        .with_panel(_stat("Stopped (halt, rollback, freeze, pause)", STOPPED, red_from=1))
+        .with_panel(_stat("Decisions (since workers started)", DECISIONS, red_from=None))
         .with_panel(_rollouts_table())
         .with_panel(_firing_rules())
         .with_panel(_decisions())
