@@ -100,6 +100,11 @@ def test_compose_spec_schema_accepts_the_file(tmp_path: Path) -> None:
     assert bad.returncode != 0
 
 
+def _option(command: list[str], name: str) -> str:
+    (value,) = [arg.split("=", 1)[1] for arg in command if arg.startswith(f"{name}=")]
+    return value
+
+
 def test_mounts_and_scrape_targets_fit_together() -> None:
     data = yaml.safe_load(COMPOSE.read_text())
     services = data["services"]
@@ -109,10 +114,38 @@ def test_mounts_and_scrape_targets_fit_together() -> None:
             assert (ROOT / source).exists(), f"{service} mounts missing {source}"
     prom = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
     targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == ["worker-1:8080", "worker-2:8080"]
     for target in targets:
         host, port = target.split(":")
         command = services[host]["command"]
-        assert command[command.index("--http-port") + 1] == port
-        assert command[command.index("--http-host") + 1] == "0.0.0.0"
-    assert (ROOT / "Dockerfile").read_text().startswith("# rollguard")
-    assert "FROM python:3.11-slim" in (ROOT / "Dockerfile").read_text()
+        assert _option(command, "--http-port") == port
+        assert _option(command, "--http-host") == "0.0.0.0"
+        for plan in [arg.split("=", 1)[1] for arg in command if arg.startswith("--plan=")]:
+            assert (ROOT / plan.removeprefix("/app/")).is_file(), plan
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert 'ENTRYPOINT ["rollguard"]' in dockerfile
+
+
+def test_service_commands_parse_with_the_real_cli() -> None:
+    """Each rollguard container's command is parsed (not run) by the ``rollguard`` CLI."""
+    import typer.main
+
+    from monitor.cli import app
+
+    root = typer.main.get_command(app)
+    data = yaml.safe_load(COMPOSE.read_text())
+    commands = {
+        name: svc["command"]
+        for name, svc in data["services"].items()
+        if svc.get("image") == "rollguard:dev"
+    }
+    assert set(commands) == {"topics", "worker-1", "worker-2", "simulator"}
+    for name, args in commands.items():
+        command: Any = root
+        rest = list(args)
+        while hasattr(command, "commands"):  # a group: descend to the named subcommand
+            command = command.commands[rest.pop(0)]
+        assert command.name in {"worker", "simulate", "create"}, name
+        ctx = command.make_context(command.name, rest)  # raises on unknown options / extra args
+        assert not ctx.args, (name, ctx.args)
