@@ -39,6 +39,8 @@ _U = 2.0  # peaks-over-threshold level, in standardised view-score units
 _U_DECADES = neglog10_normal_tail(_U)
 _VIEWS = 3  # level, jump, short mean
 _EXCESS_CLIP = 5.0
+REF_FRACTION = 1.0
+FLAT_LIMIT = 3
 _FIELDS = (
     "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
@@ -156,6 +158,8 @@ class AnomalyScorer:
         self._shift_run = int(shift_run)
         self._warmup = int(warmup)
         self._half_point = float(half_point)
+        self._ref_level = REF_FRACTION * half_point  # evidence worth remembering as reported
+        self._flat_limit = FLAT_LIMIT * int(shift_run)
         self.n = 0
         self.last_ts = 0.0
         self.last_x = 0.0
@@ -250,7 +254,7 @@ class AnomalyScorer:
         # Stuck metric: a run of identical values, against the series' own repeat rates.
         is_zero = diff == 0.0
         zeros = self.zeros + 1 if is_zero else 0
-        if zeros:
+        if zeros and zeros <= self._flat_limit:  # beyond the limit the stuck state is accepted
             p0 = (self.c0 + 0.5) / (self.wz + 1.0)
             p00 = (self.c00 + p0) / (self.cprev0 + 1.0)  # shrunk towards independence
             flat = -math.log10(p0) - (zeros - 1) * math.log10(p00)
@@ -259,7 +263,7 @@ class AnomalyScorer:
         # incident scores high once (at its onset, or when it escalates), not on every event;
         # the memory fades (per event) only once the evidence is below the reporting level.
         recent = self.alarm
-        if recent and decades < self._half_point:
+        if recent and decades < self._ref_level:
             recent *= self._ref_keep
         score = 0.0
         if n >= self._warmup and decades > recent:
@@ -321,7 +325,7 @@ class AnomalyScorer:
         self.zeros = zeros
         if n >= self._warmup:
             self.alarm = (
-                (decades if decades > recent else recent) if decades >= self._half_point else recent
+                (decades if decades > recent else recent) if decades >= self._ref_level else recent
             )
         # Likelihood-step statistics (per event) start once the scales mean something.
         if n < 10:

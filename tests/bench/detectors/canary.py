@@ -102,22 +102,16 @@ def power(runs: int, seed: int) -> None:
     for _ in range(runs):
         base_err = rng.random(horizon) < 0.01
         can_err = rng.random(horizon) < 0.02
-        # error events in arrival order, mapped back to the request count per variant
-        order = np.argsort(
-            np.concatenate([np.nonzero(base_err)[0], np.nonzero(can_err)[0]]), kind="stable"
-        )
-        at = np.concatenate([np.nonzero(base_err)[0], np.nonzero(can_err)[0]])[order]
-        is_can = np.concatenate([np.zeros(base_err.sum(), bool), np.ones(can_err.sum(), bool)])[
-            order
-        ]
+        # error events in arrival order, each with the request index it happened at
+        at_all = np.concatenate([np.nonzero(base_err)[0], np.nonzero(can_err)[0]])
+        order = np.argsort(at_all, kind="stable")
+        is_can = np.repeat([False, True], [base_err.sum(), can_err.sum()])[order]
         hit = count_test_first_rejection(is_can, 0.5)
-        seq.append(None if hit is None else int(at[hit]))
-        poll100.append(
-            polling_mw_first_rejection(base_err.astype(float), can_err.astype(float), 100)
-        )
-        poll1000.append(
-            polling_mw_first_rejection(base_err.astype(float), can_err.astype(float), 1000)
-        )
+        seq.append(None if hit is None else int(at_all[order][hit]))
+        b, c = base_err.astype(float), can_err.astype(float)
+        poll100.append(polling_mw_first_rejection(b, c, 100))
+        poll1000.append(polling_mw_first_rejection(b, c, 1000))
+        bonf.append(polling_mw_first_rejection(b, c, 100, bonferroni=True))
     print("  2x error rate (1% -> 2%), requests per variant until detection:")
     print(f"    sequential count test (every event)   {_delays(seq)}")
     print(f"    polling Mann-Whitney every 100        {_delays(poll100)}")
