@@ -5,9 +5,11 @@ rules that watch it and the learned band of each variant; rule states over time;
 comparison (match rate, price deviation), status mismatches, P&L and drawdown; decisions as
 annotations with their reason.
 
-``segment``: the empty value is the whole rollout (Prometheus drops empty labels, so
-``segment=""`` matches the series without a segment label); the "All" option of the
-variable is that empty value.
+``segment``: the variable's "All" option means the whole rollout, i.e. the series without
+a segment label (Prometheus drops empty labels). Queries match ``segment=~"$segment"`` and
+"All" stands for the regex ``^$`` (:data:`WHOLE_ROLLOUT`), which matches only the empty
+value; Grafana passes a custom all value through unescaped and regex-escapes a selected
+segment, so one segment (``region=apac,...``) matches exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from grafana_foundation_sdk.models import dashboard as dm
 from dashboards import panels as p
 from dashboards.annotations import decisions_annotation, grafana_decisions_annotation
 
-SEL: Final = 'rollout="$rollout", segment="$segment"'
+WHOLE_ROLLOUT: Final = "^$"
+"""The ``segment`` variable's "All" value: only the series without a segment label."""
+SEL: Final = 'rollout="$rollout", segment=~"$segment"'
 
 SIGNAL = f'rollguard_signal{{{SEL}, signal="$signal"}}'
 THRESHOLD = 'rollguard_rule_threshold{rollout="$rollout", signal="$signal"}'
@@ -71,7 +75,8 @@ def _variables() -> list[db.QueryVariable]:
         .query('label_values(rollguard_signal{rollout="$rollout"}, segment)')
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .include_all(True)
-        .all_value("")
+        .all_value(WHOLE_ROLLOUT)
+        .current(dm.VariableOption(selected=True, text="All", value="$__all"))
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
     )
     signal = (

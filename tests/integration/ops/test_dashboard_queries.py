@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from dashboards import render
+from dashboards.detail import WHOLE_ROLLOUT, named
 from monitor.devbroker import Broker, free_port
 from monitor.sim.faults import Fault
 from monitor.sim.flow import RolloutSpec
@@ -232,12 +233,17 @@ def test_every_panel_query_returns_data(stack: Prometheus) -> None:
         "/api/v1/label/segment/values", **{"match[]": f'rollguard_signal{{rollout="{CANARY}"}}'}
     )["data"]
     assert any("region=" in s for s in segments)
+    # one segment selected instead of "All" (= the whole rollout): only that segment's series
+    one = prom.query(
+        render.expand(named("error_rate"), {"rollout": CANARY, "segment": segments[0]})
+    )
+    assert [s["metric"].get("segment") for s in one["data"]["result"]] == [segments[0]]
 
     checked, failures = 0, []
     for payload in render.render_all().values():
         for q in render.queries(json.loads(payload)):
             combos = [
-                {"rollout": r, "segment": "", "signal": s, "datasource": "x"}
+                {"rollout": r, "segment": WHOLE_ROLLOUT, "signal": s, "datasource": "x"}
                 for r in (CANARY, SHADOW)
                 for s in (signals[r] if "$signal" in q.expr else ["-"])
             ]
