@@ -15,6 +15,8 @@ The evidence examples are likewise the smallest ids seen, not the first to arriv
 from __future__ import annotations
 
 import math
+from operator import add as _add
+from operator import sub as _sub
 from typing import Any, Final
 
 # Counter slots of Bucket.c (one flat list: fast to update, add, subtract and serialise).
@@ -76,6 +78,15 @@ def add_example(examples: list[str], example: str) -> None:
         examples[examples.index(worst)] = example
 
 
+def _merge(into: dict[Any, int], other: dict[Any, int], sign: int) -> None:
+    for key, n in other.items():
+        left = into.get(key, 0) + sign * n
+        if left:
+            into[key] = left
+        else:
+            into.pop(key, None)
+
+
 def latency_bin(ms: float) -> int:
     """Histogram bin of a latency in ms (values within 1 % share a bin)."""
     if ms < 1e-3:
@@ -88,6 +99,14 @@ def bin_value(b: int) -> float:
     if b == ZERO_BIN:
         return 0.0
     return float(GAMMA ** (b - 0.5))
+
+
+# What a window must carry besides the counters (bit flags; see Bucket.add).
+HIST: Final = 1
+REASONS: Final = 2
+METRICS: Final = 4
+EXAMPLES: Final = 8
+ALL_PARTS: Final = HIST | REASONS | METRICS | EXAMPLES
 
 
 class Bucket:
@@ -103,40 +122,33 @@ class Bucket:
         self.examples: list[str] = []
         self.max_ts: float = -math.inf
 
-    def add(self, other: Bucket, sign: int = 1) -> None:
-        """Add (sign=1) or subtract (sign=-1) another bucket's sums into this one."""
-        c = self.c
-        for i, v in enumerate(other.c):
-            if v:
-                c[i] += sign * v
-        hist = self.hist
-        for b, n in other.hist.items():
-            left = hist.get(b, 0) + sign * n
-            if left:
-                hist[b] = left
-            else:
-                hist.pop(b, None)
-        reasons = self.reasons
-        for r, n in other.reasons.items():
-            left = reasons.get(r, 0) + sign * n
-            if left:
-                reasons[r] = left
-            else:
-                reasons.pop(r, None)
-        metrics = self.metrics
-        for name, (total, count) in other.metrics.items():
-            acc = metrics.get(name)
-            if acc is None:
-                metrics[name] = [sign * total, sign * count]
-            else:
-                acc[0] += sign * total
-                acc[1] += sign * count
-                if not acc[1]:
-                    del metrics[name]
+    def add(self, other: Bucket, sign: int = 1, parts: int = ALL_PARTS) -> None:
+        """Add (sign=1) or subtract (sign=-1) another bucket's sums into this one.
+
+        ``parts`` limits the work to what the reader needs (counters always): a window
+        nobody reads a quantile from does not carry a histogram.
+        """
+        self.c = list(map(_add if sign > 0 else _sub, self.c, other.c))
+        if parts & HIST and other.hist:
+            _merge(self.hist, other.hist, sign)
+        if parts & REASONS and other.reasons:
+            _merge(self.reasons, other.reasons, sign)
+        if parts & METRICS and other.metrics:
+            metrics = self.metrics
+            for name, (total, count) in other.metrics.items():
+                acc = metrics.get(name)
+                if acc is None:
+                    metrics[name] = [sign * total, sign * count]
+                else:
+                    acc[0] += sign * total
+                    acc[1] += sign * count
+                    if not acc[1]:
+                        del metrics[name]
         if sign > 0:
             self.max_ts = max(self.max_ts, other.max_ts)
-            for example in other.examples:
-                add_example(self.examples, example)
+            if parts & EXAMPLES:
+                for example in other.examples:
+                    add_example(self.examples, example)
 
     def quantile(self, q: float) -> float | None:
         """Latency quantile (rank ⌊q (n-1)⌋, as the sample quantile) or None if empty."""

@@ -15,10 +15,6 @@ from monitor.core.state import export_rollout, import_rollout
 from topics.commands import Command
 from topics.events import Event, Plan
 
-MAX_JUMP_S: Final = 86_400.0
-"""An event more than this ahead of its rollout's newest event is refused (counted as
-``future``): one absurd timestamp must not fast-forward a rollout past every window."""
-
 _NO_WINDOW_KINDS: Final = frozenset({"burn_rate"})
 
 
@@ -71,7 +67,7 @@ class Core:
         self.default_plan = default_plan
         self.issuer = policy.Issuer(monitor_version, command_ttl_s)
         self._rollouts: dict[str, Rollout] = {}
-        self._counts = {"unbound": 0, "unknown_plan": 0, "future": 0}
+        self._counts = {"unbound": 0, "unknown_plan": 0}
         self.observer: Callable[[Rollout, int], None] | None = None
         """Called after every evaluated step (replay reports); None in production."""
 
@@ -82,15 +78,8 @@ class Core:
         out: list[Command] = []
         rollouts = self._rollouts
         for ev in events:
-            r = rollouts.get(ev.rollout_id)
-            if r is None:
-                r = self._bind(ev)
-                if r is None:
-                    continue
-            if ev.ts > r.max_ts + MAX_JUMP_S:
-                self._counts["future"] += 1
-                continue
-            if r.ingest(ev) and r.max_ts - r.lateness > (r.evaluated + 1) * r.res:
+            r = rollouts.get(ev.rollout_id) or self._bind(ev)
+            if r is not None and r.ingest(ev):
                 self._advance(r, r.due_step(), out)
         return out
 
@@ -106,7 +95,7 @@ class Core:
             r = self._rollouts.get(rid)
             if r is None or ts <= r.max_ts:
                 continue
-            r.max_ts = min(ts, r.max_ts + MAX_JUMP_S)
+            r.max_ts = min(ts, r.max_ts + r.max_jump_s)
             self._advance(r, r.due_step(), out)
         return out
 
@@ -153,10 +142,10 @@ class Core:
         """Events not applied: late, duplicates (per rollout), unbound, unknown_plan, future."""
         if rollout_id is not None:
             r = self._rollouts.get(rollout_id)
-            return {} if r is None else dict(r.counts)
+            return {} if r is None else {**r.counts, "events": r.n_events}
         total = dict(self._counts)
         for r in self._rollouts.values():
-            for k, v in r.counts.items():
+            for k, v in {**r.counts, "events": r.n_events}.items():
                 total[k] = total.get(k, 0) + v
         return total
 
@@ -201,7 +190,7 @@ class Core:
             "firing": firing,
             "pending": [i.label for i in insts if i.alert.state == "pending"],
             "signoffs": sorted(f"{s}:{role}" for s, role in r.signoffs),
-            "counts": dict(r.counts),
+            "counts": {**r.counts, "events": r.n_events},
             "last_decisions": list(r.policy["last_decisions"]),
         }
 

@@ -8,6 +8,7 @@ batches; the result does not depend on the batch size.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -127,6 +128,27 @@ def replay(
     result = ReplayResult()
     if record:
         core.observer = Recorder(result, every_s)
+    # The core makes no reference cycles per event; pausing the cyclic collector while the
+    # state grows saves about a fifth of the time (refcounting still frees everything).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _feed(lines, core, result, batch_size, on_batch)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        core.observer = None
+    result.counters = core.counters()
+    return result
+
+
+def _feed(
+    lines: Iterable[bytes],
+    core: Core,
+    result: ReplayResult,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None,
+) -> None:
     decoder = Decoder()
     batch: list[Event] = []
     for raw in lines:
@@ -147,6 +169,3 @@ def replay(
     if batch:
         result.events += len(batch)
         result.commands.extend(core.process(batch))
-    result.counters = core.counters()
-    core.observer = None
-    return result

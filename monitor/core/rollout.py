@@ -11,18 +11,44 @@ Exact duplicates (same identity fields and time) are dropped before they count.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 from monitor.core import buckets as bk
-from monitor.core.buckets import Bucket
+from monitor.core import signals
+from monitor.core.buckets import (
+    CANCELLED,
+    ERR_TIMEOUT,
+    ERRORS,
+    EVENTS,
+    FAILOVERS,
+    FILLED,
+    LAT_N,
+    LAT_SCALE,
+    LAT_SUM,
+    ORDERS,
+    OUTCOMES,
+    PARTIAL,
+    PNL,
+    PNL_N,
+    REJECTED,
+    SLIP_N,
+    SLIP_SUM,
+    Bucket,
+    add_example,
+    latency_bin,
+)
 from monitor.core.joins import ShadowJoin, StatusTracker
-from monitor.core.model import RolloutPlan
+from monitor.core.model import RolloutPlan, Rule
 from monitor.core.rules import Context, RuleInstance, evaluate, window_steps
 from monitor.core.scopes import Scope
 from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
 
 _ERROR_SLOT = bk.ERROR_SLOT
 _OUTCOMES = bk.OUTCOME_STATUSES
+MAX_JUMP_S: Final = 86_400.0
+"""An event more than this ahead of its rollout's newest event is refused (counted as
+``future``): one absurd timestamp must not fast-forward a rollout past every window."""
+BPS_MILLI: Final = 1e4 * bk.BPS_SCALE  # relative deviation -> thousandths of a bps
 
 
 def segment_key(segment: dict[str, str] | None) -> str:
@@ -52,7 +78,8 @@ class Rollout:
         self.res = plan.resolution_s
         self.lateness = plan.allowed_lateness_s
         self.registered_at = registered_at
-        self.evaluated = self.step_of(registered_at) - 1  # last evaluated step
+        self.max_jump_s = MAX_JUMP_S
+        self.set_evaluated(self.step_of(registered_at) - 1)
         self.max_ts = registered_at
         self.stage_idx = 0
         self.stage_started_at = registered_at
@@ -60,7 +87,8 @@ class Rollout:
         self.status = "running"
         self.dry_run = plan.dry_run
         self.signoffs: set[tuple[str, str]] = set()
-        self.counts = {"events": 0, "late": 0, "duplicates": 0}
+        self.counts = {"late": 0, "duplicates": 0, "future": 0}
+        self.n_events = 0  # applied (an attribute, not in counts: bumped per event)
         # per (variant, segkey): step -> bucket, not yet evaluated
         self.leaves: dict[tuple[str, str], dict[int, Bucket]] = {}
         self.routes: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -68,7 +96,7 @@ class Rollout:
         self.pending: dict[int, list[tuple[Event, str]]] = {}  # step -> buffered events
         self.seen: dict[int, set[tuple[Any, ...]]] = {}
         rules = plan.all_rules()
-        self.windows = sorted({w for r in rules for w in window_steps(r, self.res)} | {60})
+        self.needs, self.sequential = scope_needs(rules, self.res)
         self.uses_segments = any(r.per_segment or r.segment for r in rules)
         self.instances: dict[tuple[str, str], RuleInstance] = {
             (r.name, ""): RuleInstance(r, "") for r in rules if not r.per_segment
@@ -90,6 +118,11 @@ class Rollout:
     def step_of(self, ts: float) -> int:
         return math.ceil(ts / self.res - 1e-9)
 
+    def set_evaluated(self, step: int) -> None:
+        """Record the last evaluated step and when (max event time) the next is due."""
+        self.evaluated = step
+        self.wake_at = (step + 1) * self.res + self.lateness
+
     def due_step(self) -> int:
         """Last step the watermark has passed (strictly)."""
         return math.ceil((self.max_ts - self.lateness) / self.res - 1e-9) - 1
@@ -97,14 +130,22 @@ class Rollout:
     # -- ingest (the hot path) -----------------------------------------------------------
 
     def ingest(self, ev: Event) -> bool:
-        """Apply one event to its step's bucket; False if late or a duplicate."""
+        """Apply one event to its step's bucket; True when a step is due for evaluation.
+
+        Late events, duplicates and events too far ahead (``max_jump_s``) are counted
+        and dropped.
+        """
         ts = ev.ts
         step = math.ceil(ts / self.res - 1e-9)
         if step <= self.evaluated:
             self.counts["late"] += 1
             return False
-        if isinstance(ev, Order):
-            key: tuple[Any, ...] = (ev.variant, ev.order_id, ev.status, ts, ev.filled_qty)
+        if ts > self.max_ts + self.max_jump_s:
+            self.counts["future"] += 1
+            return False
+        order = ev if type(ev) is Order else None
+        if order is not None:
+            key: tuple[Any, ...] = (ev.variant, order.order_id, order.status, ts, order.filled_qty)
         elif isinstance(ev, Shadow):
             key = ("s", ev.variant, ev.corr_id)
         else:
@@ -116,15 +157,31 @@ class Rollout:
             self.counts["duplicates"] += 1
             return False
         seen.add(key)
-        self.counts["events"] += 1
-        self.max_ts = max(self.max_ts, ts)
-        segkey = segment_key(ev.segment) if self.uses_segments else ""
-        if isinstance(ev, Order):
-            self._order(ev, self._bucket(ev.variant, segkey, step))
-            return True
+        self.n_events += 1
+        due = False
+        if ts > self.max_ts:
+            self.max_ts = ts
+            due = ts > self.wake_at
+        seg = ev.segment
+        if seg and self.uses_segments:
+            if len(seg) == 1:
+                k, v = next(iter(seg.items()))
+                segkey = k + "=" + v
+            else:
+                segkey = segment_key(seg)
+        else:
+            segkey = ""
+        leaf = self.leaves.get((ev.variant, segkey))
+        if leaf is None:
+            leaf = self._new_leaf(ev.variant, segkey)
+        b = leaf.get(step)
+        if b is None:
+            b = leaf[step] = Bucket()
+        if order is not None:
+            _add_order(order, b)
+            return due
         if isinstance(ev, Metric):
-            b = self._bucket(ev.variant, segkey, step)
-            b.c[bk.EVENTS] += 1
+            b.c[EVENTS] += 1
             acc = b.metrics.get(ev.name)
             quantised = round(ev.value * bk.METRIC_SCALE)
             if acc is None:
@@ -133,75 +190,38 @@ class Rollout:
                 acc[0] += quantised
                 acc[1] += 1
             b.max_ts = max(b.max_ts, ts)
-            return True
+            return due
         if isinstance(ev, Shadow):
-            b = self._bucket(ev.variant, segkey, step)
-            b.c[bk.EVENTS] += 1
+            c = b.c
+            c[EVENTS] += 1
             if ev.failover:
-                b.c[bk.FAILOVERS] += 1
+                c[FAILOVERS] += 1
             lat = ev.latency_ms
             if lat is not None and ev.variant == "shadow":
-                b.c[bk.LAT_SUM] += round(lat * bk.LAT_SCALE)
-                b.c[bk.LAT_N] += 1
-                hb = bk.latency_bin(lat)
+                c[LAT_SUM] += round(lat * LAT_SCALE)
+                c[LAT_N] += 1
+                hb = latency_bin(lat)
                 b.hist[hb] = b.hist.get(hb, 0) + 1
             b.max_ts = max(b.max_ts, ts)
         elif isinstance(ev, Status):
-            b = self._bucket(ev.variant, segkey, step)
             b.max_ts = max(b.max_ts, ts)
         self.pending.setdefault(step, []).append((ev, segkey))
-        return True
+        return due
+
+    def _new_leaf(self, variant: str, segkey: str) -> dict[int, Bucket]:
+        leaf: dict[int, Bucket] = {}
+        self.leaves[(variant, segkey)] = leaf
+        self._route((variant, segkey))
+        return leaf
 
     def _bucket(self, variant: str, segkey: str, step: int) -> Bucket:
         leaf = self.leaves.get((variant, segkey))
         if leaf is None:
-            leaf = self.leaves[(variant, segkey)] = {}
-            self._route((variant, segkey))
+            leaf = self._new_leaf(variant, segkey)
         b = leaf.get(step)
         if b is None:
             b = leaf[step] = Bucket()
         return b
-
-    def _order(self, ev: Order, b: Bucket) -> None:
-        c = b.c
-        c[bk.EVENTS] += 1
-        c[bk.ORDERS] += 1
-        status = ev.status
-        err = ev.error
-        if err is not None or status in _OUTCOMES:
-            c[bk.OUTCOMES] += 1
-            if status == "filled":
-                c[bk.FILLED] += 1
-            elif status == "partially_filled":
-                c[bk.PARTIAL] += 1
-            elif status == "rejected":
-                c[bk.REJECTED] += 1
-                reason = ev.reject_reason or "unspecified"
-                b.reasons[reason] = b.reasons.get(reason, 0) + 1
-            elif status == "cancelled":
-                c[bk.CANCELLED] += 1
-            if err is not None or status == "timed_out":
-                c[bk.ERRORS] += 1
-                c[_ERROR_SLOT[err] if err is not None else bk.ERR_TIMEOUT] += 1
-            if err is not None or status == "rejected":
-                bk.add_example(b.examples, ev.corr_id or ev.order_id)
-        lat = ev.latency_ms
-        if lat is not None:
-            c[bk.LAT_SUM] += round(lat * bk.LAT_SCALE)
-            c[bk.LAT_N] += 1
-            hb = bk.latency_bin(lat)
-            b.hist[hb] = b.hist.get(hb, 0) + 1
-        if ev.pnl_minor is not None:
-            c[bk.PNL] += ev.pnl_minor
-            c[bk.PNL_N] += 1
-        if ev.price is not None and ev.ref_price is not None:
-            c[bk.SLIP_SUM] += round(
-                abs(ev.price - ev.ref_price) / ev.ref_price * 1e4 * bk.BPS_SCALE
-            )
-            c[bk.SLIP_N] += 1
-        if ev.failover:
-            c[bk.FAILOVERS] += 1
-        b.max_ts = max(b.max_ts, ev.ts)
 
     def _route(self, leaf: tuple[str, str]) -> None:
         """Which scopes a leaf (variant, segment) feeds; creates scopes and instances."""
@@ -230,7 +250,9 @@ class Rollout:
     def scope(self, key: tuple[str, str]) -> Scope:
         s = self.scopes.get(key)
         if s is None:
-            s = self.scopes[key] = Scope(self.windows, None)
+            variant, seg = key
+            kind = (variant, seg if not seg or seg.startswith("~") else "*")
+            s = self.scopes[key] = Scope(self.needs.get(kind, {}), None, kind in self.sequential)
         return s
 
     # -- evaluation -----------------------------------------------------------------------
@@ -282,7 +304,7 @@ class Rollout:
                 for part in parts:
                     total.add(part)
                 scope.advance(step, total)
-        self.evaluated = step
+        self.set_evaluated(step)
         self._controls = sorted(controls, key=_control_order)
 
     def _joins(self, step: int, shadows: list[tuple[Shadow, str]]) -> None:
@@ -342,7 +364,90 @@ class Rollout:
     def stage_samples(self) -> float:
         stage = self.plan.stages[self.stage_idx]
         scope = self.scopes.get((stage.sample_variant, ""))
-        return 0.0 if scope is None else scope.stage_total.c[bk.EVENTS]
+        return 0.0 if scope is None else float(scope.stage_events)
+
+
+def scope_needs(
+    rules: list[Rule], res: float
+) -> tuple[dict[tuple[str, str], dict[int, int]], set[tuple[str, str]]]:
+    """Windows (steps -> parts) each kind of scope needs, and which need stage totals.
+
+    Scope kinds: (variant, "") the whole variant, (variant, "~k=v") a segment filter,
+    (variant, "*") every per-segment scope.
+    """
+    needs: dict[tuple[str, str], dict[int, int]] = {}
+    sequential: set[tuple[str, str]] = set()
+    for rule in rules:
+        if rule.per_segment:
+            kind = "*"
+        elif rule.segment:
+            kind = "~" + segment_key(dict(rule.segment))
+        else:
+            kind = ""
+        th = rule.threshold
+        both = th.kind == "vs_baseline" or rule.signal == "reject_mix_divergence"
+        variants = [rule.variant, "baseline"] if both else [rule.variant]
+        if rule.signal.startswith("latency_p"):
+            parts = bk.HIST
+        elif rule.signal == "reject_mix_divergence":
+            parts = bk.REASONS
+        elif rule.signal.startswith(signals.METRIC_PREFIX):
+            parts = bk.METRICS
+        else:
+            parts = 0
+        for variant in variants:
+            if th.kind == "vs_baseline" and th.method == "sequential":
+                sequential.add((variant, kind))
+                continue
+            if rule.signal in signals.GAUGE_SIGNALS:
+                continue
+            windows = needs.setdefault((variant, kind), {})
+            for w in window_steps(rule, res):
+                windows[w] = windows.get(w, 0) | parts
+    return needs, sequential
+
+
+def _add_order(ev: Order, b: Bucket) -> None:
+    """One order event into a bucket (module-level constants: this is the hot path)."""
+    c = b.c
+    c[EVENTS] += 1
+    c[ORDERS] += 1
+    status = ev.status
+    err = ev.error
+    if err is not None or status in _OUTCOMES:
+        c[OUTCOMES] += 1
+        if status == "filled":
+            c[FILLED] += 1
+        elif status == "rejected":
+            c[REJECTED] += 1
+            reason = ev.reject_reason or "unspecified"
+            b.reasons[reason] = b.reasons.get(reason, 0) + 1
+            add_example(b.examples, ev.corr_id or ev.order_id)
+        elif status == "partially_filled":
+            c[PARTIAL] += 1
+        elif status == "cancelled":
+            c[CANCELLED] += 1
+        if err is not None or status == "timed_out":
+            c[ERRORS] += 1
+            c[_ERROR_SLOT[err] if err is not None else ERR_TIMEOUT] += 1
+            add_example(b.examples, ev.corr_id or ev.order_id)
+    lat = ev.latency_ms
+    if lat is not None:
+        c[LAT_SUM] += round(lat * LAT_SCALE)
+        c[LAT_N] += 1
+        hb = latency_bin(lat)
+        b.hist[hb] = b.hist.get(hb, 0) + 1
+    if ev.pnl_minor is not None:
+        c[PNL] += ev.pnl_minor
+        c[PNL_N] += 1
+    price, ref = ev.price, ev.ref_price
+    if price is not None and ref is not None:
+        c[SLIP_SUM] += round(abs(price - ref) / ref * BPS_MILLI)
+        c[SLIP_N] += 1
+    if ev.failover:
+        c[FAILOVERS] += 1
+    if ev.ts > b.max_ts:  # noqa: PLR1730 - hot path: a compare is cheaper than max()
+        b.max_ts = ev.ts
 
 
 def _plain(x: object) -> object:

@@ -20,21 +20,30 @@ class Scope:
     """Running aggregates of one (variant, segment selection)."""
 
     __slots__ = (
+        "full_stage_total",
         "history",
         "last_seen",
         "max_steps",
+        "parts",
         "pnl_cum",
         "pnl_n",
         "pnl_peak",
+        "stage_events",
         "stage_total",
         "windows",
     )
 
-    def __init__(self, window_steps: list[int], last_seen: float | None) -> None:
-        self.windows: dict[int, Bucket] = {w: Bucket() for w in sorted(set(window_steps))}
-        self.max_steps = max(self.windows, default=1)
+    def __init__(
+        self, window_parts: dict[int, int], last_seen: float | None, full_stage_total: bool = False
+    ) -> None:
+        """``window_parts``: window length in steps -> what it carries (Bucket part flags)."""
+        self.parts = dict(sorted(window_parts.items()))
+        self.windows: dict[int, Bucket] = {w: Bucket() for w in self.parts}
+        self.max_steps = max(self.windows, default=0)
         self.history: dict[int, Bucket] = {}
-        self.stage_total = Bucket()
+        self.full_stage_total = full_stage_total
+        self.stage_total = Bucket()  # since the stage began (sequential tests only)
+        self.stage_events = 0
         self.pnl_cum = 0
         self.pnl_peak = 0
         self.pnl_n = 0
@@ -43,8 +52,11 @@ class Scope:
     def advance(self, step: int, merged: Bucket | None) -> None:
         """Move every window to end at ``step`` (steps arrive consecutively)."""
         if merged is not None:
-            self.history[step] = merged
-            self.stage_total.add(merged)
+            if self.max_steps:
+                self.history[step] = merged
+            self.stage_events += merged.c[bk.EVENTS]
+            if self.full_stage_total:
+                self.stage_total.add(merged, parts=0)
             pnl_n = merged.c[bk.PNL_N]
             if pnl_n:
                 self.pnl_n += pnl_n
@@ -55,16 +67,20 @@ class Scope:
             ):
                 self.last_seen = merged.max_ts
         history = self.history
+        if not history:
+            return
+        parts = self.parts
         for w, acc in self.windows.items():
             if merged is not None:
-                acc.add(merged)
+                acc.add(merged, 1, parts[w])
             old = history.get(step - w)
             if old is not None:
-                acc.add(old, -1)
+                acc.add(old, -1, parts[w])
         history.pop(step - self.max_steps, None)
 
     def reset_stage(self) -> None:
         self.stage_total = Bucket()
+        self.stage_events = 0
 
     def examples(self, step: int, steps: int, limit: int = 5) -> list[str]:
         """Correlation ids of bad events in the last ``steps`` steps, newest first."""
@@ -81,6 +97,9 @@ class Scope:
 
     def to_state(self) -> dict[str, Any]:
         return {
+            "parts": [[w, p] for w, p in self.parts.items()],
+            "full_stage_total": self.full_stage_total,
+            "stage_events": self.stage_events,
             "windows": [[w, acc.to_state()] for w, acc in self.windows.items()],
             "history": [[s, b.to_state()] for s, b in sorted(self.history.items())],
             "stage_total": self.stage_total.to_state(),
@@ -90,9 +109,10 @@ class Scope:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Scope:
-        windows = {int(w): Bucket.from_state(b) for w, b in state["windows"]}
-        scope = cls(list(windows), state["last_seen"])
-        scope.windows = windows
+        parts = {int(w): int(p) for w, p in state["parts"]}
+        scope = cls(parts, state["last_seen"], bool(state["full_stage_total"]))
+        scope.windows = {int(w): Bucket.from_state(b) for w, b in state["windows"]}
+        scope.stage_events = int(state["stage_events"])
         # Buckets shared between scopes are copies after a restore: they are never mutated.
         scope.history = {int(s): Bucket.from_state(b) for s, b in state["history"]}
         scope.stage_total = Bucket.from_state(state["stage_total"])

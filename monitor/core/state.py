@@ -39,6 +39,7 @@ def export_rollout(r: Rollout) -> dict[str, Any]:
         "dry_run": r.dry_run,
         "signoffs": sorted([s, role] for s, role in r.signoffs),
         "counts": dict(r.counts),
+        "n_events": r.n_events,
         "leaves": [
             [v, seg, [[s, b.to_state()] for s, b in buckets.items()]]
             for (v, seg), buckets in r.leaves.items()
@@ -67,7 +68,7 @@ def import_rollout(plans: PlanSet, rollout_id: str, state: dict[str, Any]) -> Ro
         raise RollguardError(f"rollout {rollout_id}: plan {name!r} is not loaded")
     plan = plans[name]
     r = Rollout(rollout_id, plan, float(state["registered_at"]))
-    r.evaluated = int(state["evaluated"])
+    r.set_evaluated(int(state["evaluated"]))
     r.max_ts = float(state["max_ts"])
     r.stage_idx = min(int(state["stage_idx"]), len(plan.stages) - 1)
     r.stage_started_at = float(state["stage_started_at"])
@@ -75,7 +76,8 @@ def import_rollout(plans: PlanSet, rollout_id: str, state: dict[str, Any]) -> Ro
     r.status = str(state["status"])
     r.dry_run = bool(state["dry_run"])
     r.signoffs = {(s, role) for s, role in state["signoffs"]}
-    r.counts = {k: int(v) for k, v in state["counts"].items()}
+    r.counts.update({k: int(v) for k, v in state["counts"].items()})
+    r.n_events = int(state["n_events"])
     r.leaves = {
         (v, seg): {int(s): Bucket.from_state(b) for s, b in buckets}
         for v, seg, buckets in state["leaves"]
