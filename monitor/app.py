@@ -63,10 +63,11 @@ def build_core(settings: WorkerSettings) -> CoreProtocol:
         )
         return factory(settings)
     # imported here: a test core named by core_factory must not need the product core
-    from monitor.core import Core, load_plans  # type: ignore[attr-defined]
+    from monitor.core import Core, load_plans
 
     core: CoreProtocol = Core(
         load_plans(list(settings.plan_paths)),
+        default_plan=settings.default_plan,
         monitor_version=settings.monitor_version,
         command_ttl_s=settings.command_ttl_s,
     )

@@ -43,6 +43,14 @@ def worker(
             "--keys-file",
         ),
     ] = None,
+    default_plan: Annotated[
+        str | None,
+        _opt(
+            "ROLLGUARD_DEFAULT_PLAN",
+            "Plan for rollouts seen before their `registered` event.",
+            "--default-plan",
+        ),
+    ] = None,
     config: Annotated[
         Path | None, _opt("ROLLGUARD_WORKER_CONFIG", "Optional YAML settings.", "--config")
     ] = None,
@@ -146,6 +154,7 @@ def worker(
             topics=topics,
             plan_paths=tuple(plans),
             core_factory=pick(core_factory, "core_factory", None),
+            default_plan=pick(default_plan, "default_plan", None),
             group=pick(group, "group", "rollguard"),
             security=security,
             http_host=pick(http_host, "http_host", "127.0.0.1"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
+from monitor import __version__
 from monitor.errors import ConfigError
 from topics.config import TopicsConfig
 from topics.keys import KeyRing
@@ -77,7 +78,9 @@ class WorkerSettings:
     heartbeat_interval_ms: int = 1000
     reject_clock_skew: bool = False
     """Dead-letter events whose ts is far from the wall clock (off for replays of old data)."""
-    monitor_version: str = "0.1.0"
+    default_plan: str | None = None
+    """Plan for rollouts whose events arrive before a ``registered`` plan event."""
+    monitor_version: str = __version__
 
     def __post_init__(self) -> None:
         if not self.bootstrap:

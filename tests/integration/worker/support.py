@@ -3,7 +3,9 @@ the control topic, and running workers as real subprocesses (so SIGKILL is real)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import heapq
 import os
 import signal
 import subprocess
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[3]
 KEYS = {"k1": b"test-signing-key-one-0001", "k2": b"test-signing-key-two-0002"}
 KEYS_ENV = "k1=test-signing-key-one-0001,k2=test-signing-key-two-0002"
 THRESHOLD_CORE = "tests.integration.worker.threshold_core:build_core"
+PLANS = (ROOT / "examples/plans/broker-bridge.yaml", ROOT / "examples/rules/broker-gates.yaml")
 T0 = 1_763_000_000.0
 
 
@@ -87,11 +90,28 @@ def scenario(
     return events
 
 
-def offline(events: Sequence[Event]) -> list[Command]:
+def offline(events: Sequence[Event], core: str = "real") -> list[Command]:
     """What ``Core.process`` over the same events decides (the ``rollguard replay`` answer)."""
-    from tests.integration.worker.threshold_core import ThresholdCore
+    if core == "threshold":
+        from tests.integration.worker.threshold_core import ThresholdCore
 
-    return ThresholdCore(monitor_version="0.1.0").process(list(events))
+        return ThresholdCore(monitor_version="0.1.0").process(list(events))
+    from monitor.core import Core, load_plans
+
+    return Core(load_plans([str(p) for p in PLANS])).process(list(events))
+
+
+def broker_scenario(regress_at: dict[str, float | None], seconds: int = 240) -> list[Event]:
+    """The example broker plan's synthetic order flow for several rollouts, interleaved in
+    event-time order (each rollout's own order kept). ``regress_at[rid]``: second at which
+    that rollout's canary regresses (None: healthy throughout)."""
+    from monitor.core.synthetic import StreamSpec, generate
+
+    streams = [
+        generate(StreamSpec(rollout_id=rid, seconds=seconds, regress_at=at, seed=i + 1))
+        for i, (rid, at) in enumerate(regress_at.items())
+    ]
+    return list(heapq.merge(*streams, key=lambda e: e.ts))
 
 
 def produce(
@@ -105,35 +125,41 @@ def produce(
     """Produce events keyed by rollout (one per message, or batch envelopes of
     ``batch_size`` events of one rollout). ``extra(i)`` may return a raw message to put
     before the i-th message (malformed-input tests). Returns the messages sent."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    sent = 0
-    try:
-        messages: list[tuple[bytes, bytes]] = []
-        if batch_size:
-            by_rollout: dict[str, list[Event]] = {}
-            for event in events:
-                by_rollout.setdefault(event.rollout_id, []).append(event)
-                if len(by_rollout[event.rollout_id]) >= batch_size:
-                    messages.append(
-                        (event.rollout_id.encode(), encode_batch(by_rollout.pop(event.rollout_id)))
-                    )
-            messages += [(r.encode(), encode_batch(evs)) for r, evs in by_rollout.items()]
-        else:
-            messages = [(e.rollout_id.encode(), encode_event(e)) for e in events]
+    messages: list[tuple[bytes, bytes]] = []
+    if batch_size:
+        by_rollout: dict[str, list[Event]] = {}
+        for event in events:
+            by_rollout.setdefault(event.rollout_id, []).append(event)
+            if len(by_rollout[event.rollout_id]) >= batch_size:
+                batch = by_rollout.pop(event.rollout_id)
+                messages.append((event.rollout_id.encode(), encode_batch(batch)))
+        messages += [(r.encode(), encode_batch(evs)) for r, evs in by_rollout.items()]
+    else:
+        messages = [(e.rollout_id.encode(), encode_event(e)) for e in events]
+    if extra is not None:
+        mixed: list[tuple[bytes, bytes]] = []
         for i, (key, value) in enumerate(messages):
-            if extra is not None:
-                junk = extra(i)
-                if junk is not None:
-                    producer.send(topic, key=key, value=junk)
-                    sent += 1
-            producer.send(topic, key=key, value=value)
-            sent += 1
-        producer.flush(60)
+            junk = extra(i)
+            if junk is not None:
+                mixed.append((key, junk))
+            mixed.append((key, value))
+        messages = mixed
+    asyncio.run(_send_all(bootstrap, topic, messages))
+    return len(messages)
+
+
+async def _send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+        await asyncio.gather(*futures)
     finally:
-        producer.close()
-    return sent
+        await producer.stop()
 
 
 @dataclass
@@ -198,8 +224,10 @@ def read_control(
 
 
 def content(command: Command) -> bytes:
-    """The decision's content, signature aside (the key id may rotate)."""
-    return encode_command(msgspec.structs.replace(command, key_id="", signature=""))
+    """The decision's content, signature aside (the key id may rotate), as it reads on the
+    wire (a round trip, so an int-valued float from the core compares equal)."""
+    unsigned = encode_command(msgspec.structs.replace(command, key_id="", signature=""))
+    return encode_command(decode_command(unsigned))
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0, every_s: float = 0.1) -> None:
@@ -275,8 +303,8 @@ def start_worker(
     *,
     checkpoint_interval_s: float = 1.0,
     extra_args: Sequence[str] = (),
-    core_factory: str | None = THRESHOLD_CORE,
-    plans: Sequence[str] = (),
+    core_factory: str | None = None,
+    plans: Sequence[Path] = PLANS,
 ) -> WorkerProcess:
     port = free_port()
     prefix = topics.telemetry.rsplit(".", 1)[0]
@@ -303,8 +331,9 @@ def start_worker(
     ]
     if core_factory:
         args += ["--core-factory", core_factory]
-    for plan in plans:
-        args += ["--plan", plan]
+    else:
+        for plan in plans:
+            args += ["--plan", str(plan)]
     env = {
         **os.environ,
         "ROLLGUARD_SIGNING_KEYS": KEYS_ENV,

@@ -11,11 +11,11 @@ import pytest
 
 from monitor import devbroker
 from tests.integration.worker.support import (
+    broker_scenario,
     offline,
     produce,
     read_control,
     read_topic,
-    scenario,
     start_worker,
     wait_for,
 )
@@ -40,7 +40,7 @@ def test_broker_restart_mid_stream(own_broker: list[devbroker.Broker], tmp_path:
     broker = own_broker[0]
     topics = TopicsConfig(partitions=4).with_prefix("restart")
     create_topics(broker.bootstrap, topics)
-    events = scenario(rollouts=4, seconds=60, regressions={0: (10, 40), 2: (25, 45)})
+    events = broker_scenario({"ra": 40.0, "rb": 70.0, "rc": None}, seconds=120)
     expected = offline(events)
     worker = start_worker(broker.bootstrap, topics, "w0", tmp_path)
     try:
@@ -96,12 +96,14 @@ JUNK = [
 def test_malformed_flood_goes_to_dlq_and_changes_nothing(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    events = scenario(rollouts=3, seconds=40, regressions={1: (10, 30)})
+    events = broker_scenario({"ra": 40.0, "rb": None}, seconds=100)
     expected = offline(events)
     junk = itertools.cycle(JUNK)
     sent: Counter[str] = Counter()
 
-    def every_other(_: int) -> bytes | None:
+    def every_third(i: int) -> bytes | None:
+        if i % 3:
+            return None
         raw, reason = next(junk)
         sent[reason] += 1
         return raw
@@ -109,7 +111,7 @@ def test_malformed_flood_goes_to_dlq_and_changes_nothing(
     worker = start_worker(bootstrap, topics_config, "w0", tmp_path)
     try:
         worker.wait_healthy()
-        produce(bootstrap, topics_config.telemetry, events, extra=every_other)
+        produce(bootstrap, topics_config.telemetry, events, extra=every_third)
         log = read_control(
             bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected)
         )
