@@ -78,7 +78,7 @@ class PanelQuery(NamedTuple):
 def queries(data: dict[str, Any]) -> Iterator[PanelQuery]:
     """Every PromQL expression of a rendered dashboard: panel targets, then annotations."""
     title = str(data.get("title", ""))
-    for panel in _panels(data):
+    for panel in iter_panels(data):
         for target in panel.get("targets") or []:
             if target.get("expr"):
                 yield PanelQuery(
@@ -93,7 +93,8 @@ def queries(data: dict[str, Any]) -> Iterator[PanelQuery]:
             yield PanelQuery(title, f"annotation: {ann['name']}", "", str(ann["expr"]), False)
 
 
-def _panels(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def iter_panels(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel of a rendered dashboard, rows and the panels inside collapsed rows too."""
     for panel in data.get("panels") or []:
         yield panel
         yield from panel.get("panels") or []

@@ -46,6 +46,18 @@ def register(app: typer.Typer) -> None:
         for path in render.write(target):
             Console().print(f"wrote {path}")
 
+    @group.command("preview")
+    def preview_cmd(
+        out: Annotated[Path, typer.Option(help="Directory for the PNG files.")] = Path(
+            "rollguard-out/dashboards"
+        ),
+    ) -> None:
+        """Draw each dashboard's panel layout as a PNG (a preview without Grafana)."""
+        from dashboards.preview import write_previews  # lazy: matplotlib
+
+        for path in write_previews(out):
+            Console().print(f"wrote {path}")
+
     @group.command("push")
     def push_cmd(
         *,

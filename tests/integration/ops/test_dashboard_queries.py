@@ -17,6 +17,7 @@ RollguardRolloutRolledBack must be firing in that Prometheus.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ CANARY, SHADOW = "ops-canary", "ops-shadow"
 DURATION_S = 720.0  # the example's learned reject-spike rule needs 10 one-minute points
 
 
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
@@ -79,8 +80,9 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes
         producer.close()
 
 
-def simulated_stream() -> list[tuple[bytes | None, bytes]]:
-    """The simulator's events for both rollouts, as batch envelopes of one rollout each."""
+def simulated_stream() -> Iterator[tuple[bytes | None, bytes]]:
+    """The simulator's events for both rollouts, as batch envelopes of one rollout each
+    (generated while the producer sends the previous ones)."""
     canary = Scenario(
         "ops-canary",
         "unconfirmed canary payments from 560 s (freeze), canary latency x2 from 540 s",
@@ -98,19 +100,17 @@ def simulated_stream() -> list[tuple[bytes | None, bytes]]:
             CANARY,
             canary,
             plan="bridge-routing-v2",
-            order_rate=12.0,
+            order_rate=6.0,
             initial_stage="canary-5",
             traffic_pct=50.0,
         ),
-        RolloutSpec(SHADOW, shadow, plan="bridge-routing-v2-shadow", order_rate=12.0, canary=False),
+        RolloutSpec(SHADOW, shadow, plan="bridge-routing-v2-shadow", order_rate=6.0, canary=False),
     ]
-    messages: list[tuple[bytes | None, bytes]] = []
     for chunk in Simulation(specs, seed=3, duration_s=DURATION_S).slices():
         for rollout in (CANARY, SHADOW):
             events = [e for e in chunk if e.rollout_id == rollout]
             if events:
-                messages.append((rollout.encode(), encode_batch(events, producer="simulator")))
-    return messages
+                yield rollout.encode(), encode_batch(events, producer="simulator")
 
 
 @dataclass
@@ -192,12 +192,12 @@ def stack(kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Ite
             (None, b'{"v": 1, "kind": "order"}'),
             (None, b"\xff\xfe"),
         ]
-        produce(bootstrap, topics.telemetry, [*junk, *simulated_stream()])
+        produce(bootstrap, topics.telemetry, itertools.chain(junk, simulated_stream()))
         # the whole stream processed (no lag, all applied), decisions acked, then a few scrapes
         wait_for(lambda: prom.scalar("sum(rollguard_decisions_total)") >= 2, timeout_s=60)
         wait_for(lambda: prom.scalar("sum(rollguard_consumer_lag)") == 0, timeout_s=30)
         wait_for(lambda: prom.scalar("count(rollguard_signal_band)") >= 1, timeout_s=30)
-        time.sleep(3)
+        time.sleep(2)
         yield prom
     finally:
         for w in workers:

@@ -74,3 +74,15 @@ def test_every_panel_has_queries_and_titles() -> None:
         "drawdown",
     ):
         assert f'signal="{signal}"' in exprs
+
+
+def test_preview_draws_every_dashboard(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["dashboards", "preview", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pngs = sorted(p.name for p in tmp_path.iterdir())
+    assert pngs == ["fleet-health.png", "rollout-detail.png", "rollouts-overview.png"]
+    for name in pngs:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        width = int.from_bytes(data[16:20], "big")  # IHDR: 24 grid units of 40 px
+        assert width == 960
