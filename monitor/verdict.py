@@ -12,14 +12,17 @@ Routes (``docs/orchestrators.md`` has copy-paste YAML for both tools):
     (Argo reads it with ``jsonPath`` and ``successCondition``/``failureCondition``; any
     non-2xx is a measurement *error* there, not a failure), 404 for an unknown one.
 ``POST /flagger/confirm-promotion``
-    Flagger's promotion gate: 200 only when the core says ``promote`` (dwell, samples and
-    sign-offs satisfied), 403 otherwise — Flagger keeps the promotion paused.
+    Flagger's promotion gate: 200 only when nothing stands between the stage and promotion
+    (dwell, samples, healthy rules, sign-offs), 403 otherwise: Flagger keeps it paused.
 ``POST /flagger/rollback``
     Flagger's rollback hook: 200 means *roll back now* (Flagger fails the canary), so it
-    answers 200 only when the verdict is ``rollback`` or ``halt``; 403 otherwise.
+    answers 200 only when the rollout was rolled back, halted or aborted; 403 otherwise.
 ``POST /flagger/rollout``
-    Flagger's per-iteration analysis hook: 200 while healthy, 403 while the verdict is
-    failing or holding (Flagger halts advancement and counts a failed check).
+    Flagger's per-iteration analysis hook: 200 while healthy, 403 while failing or held
+    (Flagger halts advancement and counts a failed check).
+
+How a view reads (:func:`outcome_of`): a stopped rollout fails, a held one is inconclusive,
+a running one passes only on verdict ``pass``.
 
 Flagger posts ``{name, namespace, phase, checksum, metadata}``; the rollout id is
 ``metadata.rollout_id`` when given, else ``name``. Unknown rollouts get 404: no promotion
@@ -54,10 +57,15 @@ ROLLOUT_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
 PASSING: Final = frozenset({"proceed", "promote", "resume"})
 FAILING: Final = frozenset({"halt", "rollback"})
 # freeze, pause, reduce_scope, hold and anything unknown: inconclusive (Argo pauses).
+ACTIONS: Final = PASSING | FAILING | {"freeze", "pause", "reduce_scope", "hold"}
+
+FAILED_STATUSES: Final = frozenset({"halted", "rolled_back", "aborted"})
+HELD_STATUSES: Final = frozenset({"paused", "frozen", "inconclusive"})
+"""The core's ``status`` after its own (or a human's) decisions: authoritative when set."""
 
 
 def classify(verdict: str) -> Outcome:
-    """How a gate reads a verdict.
+    """How a gate reads a decision (action) name.
 
     >>> classify("promote"), classify("rollback"), classify("pause"), classify("bogus")
     ('ok', 'failed', 'inconclusive', 'inconclusive')
@@ -67,6 +75,41 @@ def classify(verdict: str) -> Outcome:
     if verdict in FAILING:
         return "failed"
     return "inconclusive"
+
+
+def outcome_of(view: Mapping[str, Any]) -> tuple[Outcome, bool]:
+    """(outcome, promotable) from the core's view.
+
+    The core reports ``status`` (running, paused, frozen, inconclusive, halted, rolled_back,
+    aborted, completed), ``verdict`` (pass, fail, inconclusive) and ``promotion_gaps`` (what
+    still stands between the stage and promotion: dwell, samples, unhealthy rules, missing
+    sign-offs). A stopped rollout fails, a held one is inconclusive; a running one passes
+    only on ``pass`` and is promotable only with no gaps left. A ``verdict`` that is an
+    action name (``promote``, ``rollback``, ...) is read as that decision.
+
+    >>> outcome_of({"status": "running", "verdict": "pass", "promotion_gaps": []})
+    ('ok', True)
+    >>> outcome_of({"status": "running", "verdict": "pass", "promotion_gaps": ["sign-off cto"]})
+    ('ok', False)
+    >>> outcome_of({"status": "running", "verdict": "fail"})
+    ('inconclusive', False)
+    >>> outcome_of({"status": "rolled_back", "verdict": "fail"})
+    ('failed', False)
+    """
+    status, verdict = _text(view.get("status")), _text(view.get("verdict"))
+    if verdict in ACTIONS:
+        outcome = classify(verdict)
+        return outcome, verdict == "promote"
+    if status in FAILED_STATUSES:
+        return "failed", False
+    if status in HELD_STATUSES:
+        return "inconclusive", False
+    if status == "completed":
+        return "ok", True
+    if verdict == "pass" and status in ("", "running"):
+        return "ok", view.get("promotion_gaps") == []
+    # a firing rule with no decision yet, no verdict, or a status this build does not know
+    return "inconclusive", False
 
 
 def token_ok(request: web.Request, token: str | None, body_token: object = None) -> bool:
@@ -88,21 +131,24 @@ def token_ok(request: web.Request, token: str | None, body_token: object = None)
 def verdict_body(rollout_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON answer for one rollout, from the core's view (bounded, no evidence)."""
     last = _last_decision(view)
-    verdict = _text(view.get("verdict")) or _text(last.get("action")) or "hold"
     advisory = bool(view.get("advisory") or view.get("dry_run") or last.get("advisory"))
-    outcome: Outcome = "ok" if advisory else classify(verdict)
-    firing = view.get("firing")
+    outcome, promotable = outcome_of(view)
+    if advisory:  # dry run: report, never block or trigger
+        outcome, promotable = "ok", True
     return {
         "rollout_id": rollout_id,
-        "verdict": verdict,
+        "verdict": _text(view.get("verdict")),
+        "status": _text(view.get("status")),
         "outcome": outcome,
         "ok": outcome == "ok",
         "failed": outcome == "failed",
-        "promotable": advisory or verdict == "promote",
+        "promotable": promotable,
         "advisory": advisory,
         "stage": _text(view.get("stage")),
         "traffic_pct": _number(view.get("traffic_pct")),
-        "firing": [_text(f) for f in firing[:MAX_LIST_ITEMS]] if isinstance(firing, list) else [],
+        "firing": _texts(view.get("firing")),
+        "promotion_gaps": _texts(view.get("promotion_gaps")),
+        "last_action": _text(last.get("action")),
         "reason": _text(last.get("reason")),
         "rule": _text(last.get("rule")),
         "command_id": _text(last.get("command_id")),
@@ -191,6 +237,10 @@ def _last_decision(view: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(decisions, list) and decisions and isinstance(decisions[-1], Mapping):
         return decisions[-1]
     return {}
+
+
+def _texts(value: object) -> list[str]:
+    return [_text(v) for v in value[:MAX_LIST_ITEMS]] if isinstance(value, list) else []
 
 
 def _text(value: object) -> str:

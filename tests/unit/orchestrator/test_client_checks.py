@@ -111,7 +111,7 @@ def test_store_flags_duplicates_and_replays_by_issuer(tmp_path: Any) -> None:
 
 # --- fuzz: the decoder never raises, and never accepts anything but the genuine command ---
 
-FUZZ = settings(max_examples=400, deadline=None)
+FUZZ = settings(max_examples=200, deadline=None)
 
 
 @FUZZ

@@ -33,8 +33,40 @@ from tests.unit.orchestrator.conftest import TOKEN, VerdictServer
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "orchestrators.md"
 
-VERDICTS = ["promote", "proceed", "resume", "hold", "pause", "freeze", "reduce_scope"]
-VERDICTS += ["rollback", "halt"]
+# Views shaped like ``monitor.core.Core.view``: status, verdict (pass/fail/inconclusive),
+# promotion_gaps; and the expected answer of each tool: Argo's measurement phase, and
+# whether Flagger's rollout / confirm-promotion / rollback hooks get a 2xx.
+CASES: dict[str, tuple[dict[str, Any], str, tuple[bool, bool, bool]]] = {
+    "promotable": (
+        {"status": "running", "verdict": "pass", "promotion_gaps": []},
+        "Successful", (True, True, False),
+    ),
+    "healthy, sign-off missing": (
+        {"status": "running", "verdict": "pass", "promotion_gaps": ["sign-off cto"]},
+        "Successful", (True, False, False),
+    ),
+    "rule firing, no decision yet": (
+        {"status": "running", "verdict": "fail", "firing": ["errors"]},
+        "Inconclusive", (False, False, False),
+    ),
+    "not enough data": (
+        {"status": "running", "verdict": "inconclusive", "promotion_gaps": ["samples 3/100"]},
+        "Inconclusive", (False, False, False),
+    ),
+    "paused": ({"status": "paused", "verdict": "pass"}, "Inconclusive", (False, False, False)),
+    "frozen": ({"status": "frozen", "verdict": "fail"}, "Inconclusive", (False, False, False)),
+    "time box over": (
+        {"status": "inconclusive", "verdict": "inconclusive"},
+        "Inconclusive", (False, False, False),
+    ),
+    "rolled back": ({"status": "rolled_back", "verdict": "fail"}, "Failed", (False, False, True)),
+    "halted": ({"status": "halted", "verdict": "fail"}, "Failed", (False, False, True)),
+    "killed by a human": ({"status": "aborted", "verdict": "pass"}, "Failed", (False, False, True)),
+    "completed": ({"status": "completed", "verdict": "pass"}, "Successful", (True, True, False)),
+    "unknown status": ({"status": "martian", "verdict": "pass"}, "Inconclusive", (False,) * 3),
+    "decision name": ({"verdict": "rollback"}, "Failed", (False, False, True)),
+}  # fmt: skip
+HOOKS = ("rollout", "confirm-promotion", "rollback")
 
 
 def _doc_yaml_blocks() -> list[Any]:
@@ -121,29 +153,19 @@ def flagger_call(base_url: str, hook_type: str, name: str = "podinfo") -> httpx.
     return httpx.post(url, json=payload, timeout=5)
 
 
-ARGO_EXPECTED = {
-    "promote": "Successful",
-    "proceed": "Successful",
-    "resume": "Successful",
-    "hold": "Inconclusive",
-    "pause": "Inconclusive",
-    "freeze": "Inconclusive",
-    "reduce_scope": "Inconclusive",
-    "rollback": "Failed",
-    "halt": "Failed",
-}
-
-
-@pytest.mark.parametrize("verdict", VERDICTS)
-def test_argo_measurement_follows_the_verdict(token_server: VerdictServer, verdict: str) -> None:
-    token_server.views["payments-router"] = {"stage": "canary-5", "verdict": verdict}
-    assert argo_measure(token_server.base_url, "payments-router") == ARGO_EXPECTED[verdict]
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_argo_measurement_follows_the_core(token_server: VerdictServer, case: str) -> None:
+    view, expected, _ = CASES[case]
+    token_server.views["payments-router"] = view
+    assert argo_measure(token_server.base_url, "payments-router") == expected
 
 
 def test_argo_body_carries_the_documented_fields(token_server: VerdictServer) -> None:
     token_server.views["r-body"] = {
         "stage": "canary-5",
-        "verdict": "rollback",
+        "status": "rolled_back",
+        "verdict": "fail",
+        "promotion_gaps": [],
         "traffic_pct": 5,
         "firing": ["p99_latency_vs_baseline"],
         "last_decisions": [
@@ -164,7 +186,7 @@ def test_argo_body_carries_the_documented_fields(token_server: VerdictServer) ->
 def test_argo_unknown_rollout_wrong_token_and_broken_view_are_errors(
     token_server: VerdictServer,
 ) -> None:
-    token_server.views["known"] = {"verdict": "proceed"}
+    token_server.views["known"] = {"status": "running", "verdict": "pass"}
     token_server.broken.add("broken")
     assert argo_measure(token_server.base_url, "never-seen") == "Error"
     assert argo_measure(token_server.base_url, "known", token="wrong-token-000000") == "Error"
@@ -176,35 +198,28 @@ def test_argo_unknown_rollout_wrong_token_and_broken_view_are_errors(
 
 
 def test_rollout_ids_with_slashes_and_dry_run(open_server: VerdictServer) -> None:
-    open_server.views["ns/payments"] = {"verdict": "halt", "dry_run": True}
+    open_server.views["ns/payments"] = {"status": "halted", "verdict": "fail", "dry_run": True}
     body = httpx.get(f"{open_server.base_url}/verdict/ns/payments").json()
-    assert body["verdict"] == "halt" and body["advisory"] is True
+    assert body["status"] == "halted" and body["advisory"] is True
     assert body["ok"] is True and body["failed"] is False  # dry-run never blocks
 
 
 # Flagger: 2xx means "go on" for rollout/confirm-promotion and "roll back now" for rollback.
-FLAGGER_2XX = {
-    "rollout": {"promote", "proceed", "resume"},
-    "confirm-promotion": {"promote"},
-    "rollback": {"rollback", "halt"},
-}
-
-
-@pytest.mark.parametrize("hook_type", sorted(FLAGGER_2XX))
-@pytest.mark.parametrize("verdict", VERDICTS)
+@pytest.mark.parametrize("hook_type", HOOKS)
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_flagger_hooks_answer_by_flagger_semantics(
-    token_server: VerdictServer, hook_type: str, verdict: str
+    token_server: VerdictServer, hook_type: str, case: str
 ) -> None:
-    token_server.views["payments-router"] = {"verdict": verdict}
+    view, _, passes = CASES[case]
+    token_server.views["payments-router"] = view
     response = flagger_call(token_server.base_url, hook_type)
-    if verdict in FLAGGER_2XX[hook_type]:
-        assert 200 <= response.status_code < 300
-    else:
-        assert not 200 <= response.status_code < 300
-    assert response.json()["verdict"] == verdict
+    assert (200 <= response.status_code < 300) is passes[HOOKS.index(hook_type)]
+    if not passes[HOOKS.index(hook_type)]:
+        assert response.status_code == 403
+    assert response.json()["rollout_id"] == "payments-router"
 
 
-@pytest.mark.parametrize("hook_type", sorted(FLAGGER_2XX))
+@pytest.mark.parametrize("hook_type", HOOKS)
 def test_flagger_unknown_rollout_never_passes(token_server: VerdictServer, hook_type: str) -> None:
     hook = next(h for h in _flagger_webhooks() if h["type"] == hook_type)
     url = hook["url"].replace("http://rollguard-worker.rollguard.svc:8080", token_server.base_url)
@@ -213,13 +228,13 @@ def test_flagger_unknown_rollout_never_passes(token_server: VerdictServer, hook_
 
 
 def test_flagger_rollout_id_falls_back_to_the_canary_name(open_server: VerdictServer) -> None:
-    open_server.views["podinfo"] = {"verdict": "rollback"}
+    open_server.views["podinfo"] = {"status": "rolled_back", "verdict": "fail"}
     payload = {"name": "podinfo", "namespace": "test", "phase": "Progressing"}
     assert httpx.post(f"{open_server.base_url}/flagger/rollback", json=payload).status_code == 200
 
 
 def test_flagger_token_is_required_when_configured(token_server: VerdictServer) -> None:
-    token_server.views["r-tok"] = {"verdict": "rollback"}
+    token_server.views["r-tok"] = {"status": "halted", "verdict": "fail"}
     url = f"{token_server.base_url}/flagger/rollback"
     payload: dict[str, Any] = {"name": "r-tok", "namespace": "t"}
     assert httpx.post(url, json=payload).status_code == 401

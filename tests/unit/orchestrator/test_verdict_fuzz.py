@@ -12,11 +12,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.verdict import FAILING, verdict_body
+from monitor.verdict import FAILED_STATUSES, FAILING, verdict_body
 from tests.unit.orchestrator.conftest import TOKEN, VerdictServer
 
 FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
@@ -28,9 +28,13 @@ json_values = st.recursive(
     max_leaves=12,
 )
 view_keys = st.sampled_from(
-    ["verdict", "stage", "traffic_pct", "firing", "last_decisions", "advisory", "dry_run", "x"]
+    ["verdict", "status", "promotion_gaps", "stage", "traffic_pct", "firing", "last_decisions",
+     "advisory", "dry_run", "x"]
+)  # fmt: skip
+known_words = st.sampled_from(
+    ["pass", "fail", "inconclusive", "running", "completed", "promote", *FAILING, *FAILED_STATUSES]
 )
-views = st.dictionaries(view_keys, json_values | st.sampled_from(sorted(FAILING)), max_size=6)
+views = st.dictionaries(view_keys, json_values | known_words | st.just([]), max_size=7)
 
 
 @FUZZ
@@ -39,10 +43,20 @@ def test_any_core_view_gives_a_bounded_consistent_body(view: dict[str, Any]) -> 
     body = verdict_body("r1", view)
     orjson.dumps(body)  # serialisable
     assert body["ok"] + body["failed"] <= 1
+    status, verdict = (
+        v if isinstance(v, str) else "" for v in (view.get("status"), view.get("verdict"))
+    )
+    stopped = status in FAILED_STATUSES or verdict in FAILING
     if body["failed"]:
-        assert body["verdict"] in FAILING and not body["advisory"]
+        assert stopped and not body["advisory"]
     if body["promotable"]:
-        assert body["verdict"] == "promote" or body["advisory"]
+        assert body["advisory"] or not stopped
+        assert (
+            body["advisory"]
+            or verdict == "promote"
+            or status == "completed"
+            or view.get("promotion_gaps") == []
+        )
 
 
 @FUZZ

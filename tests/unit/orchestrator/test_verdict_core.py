@@ -1,0 +1,45 @@
+"""The verdict mapping against the real core's views (``monitor.core.Core.view``), driven by
+the lifecycle events the human controls record (``rollguard kill`` → aborted, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.core import Core, load_plans
+from monitor.verdict import verdict_body
+from topics.events import Plan, PlanAction
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = 1_800_000_000.0
+
+
+def test_lifecycle_events_move_the_gates() -> None:
+    core = Core(
+        load_plans(
+            [ROOT / "examples/plans/broker-bridge.yaml", ROOT / "examples/rules/broker-gates.yaml"]
+        )
+    )
+
+    def step(action: PlanAction, dt: float, **fields: str) -> dict[str, object]:
+        event = Plan(v=1, rollout_id="r1", variant="canary", ts=T0 + dt, action=action, **fields)  # type: ignore[arg-type]
+        # the core applies an event once the watermark (newest ts - 2 s lateness) passes it
+        nudge = Plan(
+            v=1, rollout_id="r1", variant="canary", ts=T0 + dt + 5, action="traffic_share",
+            traffic_pct=1.0,
+        )  # fmt: skip
+        core.process([event, nudge])
+        view = core.view("r1")
+        assert view is not None
+        return verdict_body("r1", view)
+
+    registered = step("registered", 0, plan="bridge-routing-v2")
+    assert (registered["outcome"], registered["promotable"]) == ("inconclusive", False)
+    assert registered["promotion_gaps"]  # no samples yet: the gaps say so
+    killed = step("aborted", 10)  # what `rollguard kill` records
+    assert (killed["outcome"], killed["status"]) == ("failed", "aborted")
+    resumed = step("resumed", 20)  # `rollguard resume`
+    assert resumed["outcome"] == "inconclusive" and resumed["status"] == "running"
+    paused = step("paused", 30)
+    assert paused["outcome"] == "inconclusive"
+    completed = step("completed", 40)
+    assert (completed["outcome"], completed["promotable"]) == ("ok", True)
