@@ -2,8 +2,12 @@
 
 1. The decisions metric: ``rollguard_last_decision_info`` (one series per rollout, labels
    action, rule, reason; value = event time of the decision in seconds). Grafana's Prometheus
-   annotation option *series value as timestamp* (``useValueForTime``, milliseconds) puts
-   each decision at its event time with its reason as text.
+   annotation option *series value as timestamp* (``useValueForTime``; the editor's tooltip:
+   "the unit of timestamp is milliseconds", hence ``* 1000``) puts each decision at its event
+   time with its reason as text. Grafana's Prometheus datasource
+   (``processAnnotationResponse`` in its ``datasource.ts``) merges the samples of a series
+   that are at most one step apart into one event, so the constant series of a decision
+   gives one annotation, not one per step.
 2. Grafana's own annotations, posted by :class:`monitor.annotations.GrafanaAnnotator` with
    tags ``rollguard``, ``rollout:<id>``, ``action:<action>`` (workers run with
    ``--grafana-url``), shown with a tag filter.
