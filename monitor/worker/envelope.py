@@ -66,3 +66,34 @@ def decode_envelope(data: bytes) -> Envelope:
             f"envelope has {len(envelope.events)} events but {len(envelope.offsets)} offsets"
         )
     return envelope
+
+
+def fresh_events(envelope: Envelope, hwm: dict[str, dict[int, int]]) -> list[Event]:
+    """The envelope's events not applied before, advancing ``hwm`` past them.
+
+    ``hwm`` maps rollout id -> {source partition: highest position applied}; every rollout
+    met is registered in it (the processor's list of the partition's rollouts).
+
+    >>> from topics.events import Metric
+    >>> e = Metric(v=1, rollout_id="r1", variant="canary", ts=1.7e9, name="x", value=1.0)
+    >>> hwm = {}
+    >>> len(fresh_events(Envelope(src=0, offsets=[5, 6], events=[e, e]), hwm)), hwm
+    (2, {'r1': {0: 6}})
+    >>> len(fresh_events(Envelope(src=0, offsets=[6, 7], events=[e, e]), hwm)), hwm
+    (1, {'r1': {0: 7}})
+    """
+    if envelope.src == SELF_SOURCE:
+        for event in envelope.events:
+            hwm.setdefault(event.rollout_id, {})
+        return list(envelope.events)
+    src = envelope.src
+    fresh: list[Event] = []
+    for position, event in zip(envelope.offsets, envelope.events, strict=True):
+        marks = hwm.get(event.rollout_id)
+        if marks is None:
+            marks = hwm[event.rollout_id] = {}
+        if position <= marks.get(src, -1):
+            continue
+        marks[src] = position
+        fresh.append(event)
+    return fresh

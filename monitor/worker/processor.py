@@ -34,12 +34,11 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore
-from monitor.worker.envelope import SELF_SOURCE, Envelope, decode_envelope, encode_envelope
+from monitor.worker.envelope import SELF_SOURCE, decode_envelope, encode_envelope, fresh_events
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from topics.codec import DeadLetter, encode_dead_letter, encode_event
 from topics.commands import Command
-from topics.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ class Processor:
         except Exception as exc:  # not written by a rollguard ingest: never act on it
             await self._dead(tp, record, f"by_rollout envelope: {exc}")
             return
-        events = self._fresh(envelope, state)
+        events = fresh_events(envelope, state.hwm)
         if not events:
             return
         try:
@@ -140,24 +139,6 @@ class Processor:
             self.silence.seen(rollout_id, variant, ts, wall)
         for command in commands:
             await self.publisher.send_command(command, self._on_ack(command, envelope.kts))
-
-    def _fresh(self, envelope: Envelope, state: PartitionState) -> list[Event]:
-        """Events not applied before; registers their rollouts with the partition."""
-        if envelope.src == SELF_SOURCE:
-            for event in envelope.events:
-                state.hwm.setdefault(event.rollout_id, {})
-            return list(envelope.events)
-        src = envelope.src
-        fresh: list[Event] = []
-        for offset, event in zip(envelope.offsets, envelope.events, strict=True):
-            marks = state.hwm.get(event.rollout_id)
-            if marks is None:
-                marks = state.hwm[event.rollout_id] = {}
-            if offset <= marks.get(src, -1):
-                continue
-            marks[src] = offset
-            fresh.append(event)
-        return fresh
 
     def _on_ack(self, command: Command, kts: int) -> Any:
         def acked() -> None:

@@ -1,0 +1,156 @@
+"""The worker's pure parts, without a broker: envelopes, dedupe, chunking, checkpoint
+assembly, settings validation, and the HTTP surface over a small core."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import zlib
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from monitor.errors import ConfigError
+from monitor.metrics import WorkerMetrics
+from monitor.worker.checkpoint import Checkpoint, _Scan, chunk_key, marker_key
+from monitor.worker.envelope import (
+    POSITION_SCALE,
+    SELF_SOURCE,
+    Envelope,
+    decode_envelope,
+    encode_envelope,
+    fresh_events,
+)
+from monitor.worker.http import build_web_app
+from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks
+from monitor.worker.settings import WorkerSettings
+from tests.integration.worker.threshold_core import ThresholdCore
+from topics.codec import MAX_BATCH_EVENTS, encode_event
+from topics.events import Metric
+from topics.keys import KeyRing
+
+RING = KeyRing("k1", {"k1": b"0123456789abcdef0123"})
+
+
+def metric(rid: str, ts: float, value: float = 0.01) -> Metric:
+    return Metric(v=1, rollout_id=rid, variant="canary", ts=ts, name="error_rate", value=value)
+
+
+def test_envelope_carries_producer_bytes_and_positions() -> None:
+    events = [metric("r1", 1.7e9 + i) for i in range(3)]
+    data = encode_envelope(2, [10, 11, 12], [encode_event(e) for e in events], 123)
+    envelope = decode_envelope(data)
+    assert envelope == Envelope(src=2, offsets=[10, 11, 12], events=events, kts=123)
+
+
+def test_envelope_with_mismatched_offsets_is_refused() -> None:
+    data = encode_envelope(0, [1], [encode_event(metric("r1", 1.7e9))] * 2, 0)
+    with pytest.raises(ValueError, match="offsets"):
+        decode_envelope(data)
+
+
+def test_repeats_after_an_ingest_crash_are_dropped_per_rollout_and_source() -> None:
+    a, b = metric("a", 1.7e9), metric("b", 1.7e9)
+    hwm: dict[str, dict[int, int]] = {}
+    # one round: a's envelope then b's, positions interleaved in the source partition
+    assert len(fresh_events(Envelope(0, [100, 102], [a, a]), hwm)) == 2
+    assert len(fresh_events(Envelope(0, [101, 103], [b, b]), hwm)) == 2  # b is not a
+    # the same round forwarded again, plus new events
+    assert len(fresh_events(Envelope(0, [100, 102, 104], [a, a, a]), hwm)) == 1
+    assert len(fresh_events(Envelope(1, [100], [a]), hwm)) == 1  # another source partition
+    assert hwm == {"a": {0: 104, 1: 100}, "b": {0: 103}}
+
+
+def test_events_of_one_batch_message_have_distinct_positions() -> None:
+    assert MAX_BATCH_EVENTS <= POSITION_SCALE
+    e = metric("a", 1.7e9)
+    hwm: dict[str, dict[int, int]] = {}
+    positions = [7 * POSITION_SCALE + i for i in range(3)]
+    assert len(fresh_events(Envelope(0, positions, [e, e, e]), hwm)) == 3
+
+
+def test_worker_made_events_are_never_deduplicated() -> None:
+    e = metric("a", 1.7e9)
+    hwm: dict[str, dict[int, int]] = {"a": {0: 10**9}}
+    assert len(fresh_events(Envelope(SELF_SOURCE, [0], [e]), hwm)) == 1
+
+
+def test_chunks_respect_event_count_and_bytes() -> None:
+    assert _chunks([b"x"] * 5, 2) == [(0, 2), (2, 4), (4, 5)]
+    big = b"y" * (ENVELOPE_MAX_BYTES // 2)
+    assert _chunks([big, big, big], 1000) == [(0, 1), (1, 2), (2, 3)]
+    assert _chunks([], 10) == [(0, 0)]
+
+
+def _records(q: int, prefix: str, checkpoint: Checkpoint, split: int) -> list[tuple[bytes, bytes]]:
+    blob = zlib.compress(orjson.dumps(checkpoint.to_payload(), option=orjson.OPT_NON_STR_KEYS))
+    size = -(-len(blob) // split)
+    parts = [blob[i : i + size] for i in range(0, len(blob), size)]
+    marker = {"prefix": prefix, "chunks": len(parts), "sha256": hashlib.sha256(blob).hexdigest()}
+    return [(chunk_key(q, prefix, i), p) for i, p in enumerate(parts)] + [
+        (marker_key(q), orjson.dumps(marker))
+    ]
+
+
+def test_checkpoint_scan_takes_the_newest_complete_one() -> None:
+    old = Checkpoint(3, 10, {"r1": {"state": {"n": 1}, "hwm": {"0": 5}}})
+    new = Checkpoint(3, 20, {"r1": {"state": {"n": 2}, "hwm": {"0": 9}}})
+    scan = _Scan(3)
+    for key, value in _records(3, "w-1", old, 2) + _records(3, "w-2", new, 3):
+        scan.add(key, value)
+    found = scan.result()
+    assert found is not None and found[0].offset == 20 and found[1] == ("w-2", 3)
+    assert found[0].rollouts["r1"]["state"] == {"n": 2}
+
+
+def test_checkpoint_scan_refuses_a_checkpoint_with_a_lost_chunk() -> None:
+    records = _records(0, "w-1", Checkpoint(0, 5, {}), 1)
+    scan = _Scan(0)
+    scan.add(*records[-1])  # the marker without its chunk
+    assert scan.result() is None
+
+
+def test_settings_refuse_nonsense() -> None:
+    with pytest.raises(ConfigError, match="plan"):
+        WorkerSettings(bootstrap="b:1", keyring=RING)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        WorkerSettings(bootstrap="b:1", keyring=RING, core_factory="m:f", checkpoint_interval_s=0)
+    with pytest.raises(ConfigError, match="bootstrap"):
+        WorkerSettings(bootstrap="", keyring=RING, core_factory="m:f")
+
+
+def test_http_surface_over_a_core() -> None:
+    core = ThresholdCore()
+    core.process([metric("r1", 1.7e9 + i, 0.2) for i in range(10)])
+    metrics = WorkerMetrics("w1", "test")
+    metrics.attach_core(lambda: core)
+    app = build_web_app(core, metrics, lambda: {"ok": True})
+
+    async def go() -> None:
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/rollouts/r1")
+            assert response.status == 200
+            body = await response.json()
+            assert body["verdict"] == "pause" and body["last_decisions"]
+            assert (await client.get("/rollouts/zz")).status == 404
+            assert (await client.get("/healthz")).status == 200
+            text = await (await client.get("/metrics")).text()
+            assert 'rollguard_rule_state{rollout="r1",rule="error_rate_high"} 2.0' in text
+            assert 'rollguard_signal{rollout="r1"' in text
+
+    asyncio.run(go())
+
+
+def test_cli_refuses_to_start_without_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    for name in ("ROLLGUARD_SIGNING_KEYS", "ROLLGUARD_SIGNING_KEYS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(
+        app, ["worker", "--bootstrap", "127.0.0.1:1", "--core-factory", "x:y"]
+    )
+    assert result.exit_code == 2
+    assert "no signing keys" in result.output
