@@ -160,14 +160,14 @@ def bench_detection(
     ] = None,
     stage: Annotated[str, typer.Option(help="Stage the canary rollouts run in.")] = "canary-20",
     traffic: Annotated[float, typer.Option(help="Canary share, percent.")] = 20.0,
-    order_rate: Annotated[float, typer.Option(help="Orders per second.")] = 80.0,
+    order_rate: Annotated[float, typer.Option(help="Orders per second.")] = 40.0,
     plot: Annotated[Path, typer.Option(help="PNG to write.")] = Path("build/bench/detection.png"),
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write every decision as JSON here.")
     ] = None,
 ) -> None:
     """Score the plan's decisions on every scenario x seed, beside Flagger- and Kayenta-style."""
-    from monitor.sim.bench import BenchConfig, run_grid
+    from monitor.sim.bench import BenchConfig, RunResult, run_grid
     from monitor.sim.report import plot as write_plot
     from monitor.sim.report import print_report
     from monitor.sim.scenarios import SCENARIO_NAMES
@@ -185,7 +185,15 @@ def bench_detection(
             order_rate=order_rate,
         )
     started = time.perf_counter()
-    results = run_grid(names, range(seeds), config, jobs=jobs)
+
+    def progress(result: RunResult, done: int, total: int) -> None:
+        core = [d.action for d in result.decisions.get("core", []) if not d.advisory]
+        console.print(
+            f"[{done}/{total}] {result.scenario} seed {result.seed}: core {core[:3] or 'none'} "
+            f"({result.events:,} events, {result.elapsed_s:.1f} s)"
+        )
+
+    results = run_grid(names, range(seeds), config, jobs=jobs, progress=progress)
     print_report(results, Console())
     Console().print(f"plot: {write_plot(results, plot)}")
     if json_out is not None:

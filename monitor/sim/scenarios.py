@@ -66,7 +66,7 @@ def _onset(rng: np.random.Generator) -> float:
 
 
 def _healthy(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
-    return "normal trading, nothing breaks", 2400.0, (), Expectation(None)
+    return "normal trading, nothing breaks", 1800.0, (), Expectation(None)
 
 
 def _volatile(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -75,7 +75,7 @@ def _volatile(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], 
     faults = (Fault("volatility", t0, t0 + 420.0, magnitude=vol, target="market", ramp_s=30.0),)
     return (
         f"market-wide volatility x{vol:.1f} for 7 min, both variants",
-        1500.0,
+        1300.0,
         faults,
         (Expectation(None, onset_s=t0)),
     )
@@ -87,18 +87,18 @@ def _burst(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
     length = float(rng.uniform(60.0, 150.0))
     faults = (Fault("burst", t0, t0 + length, magnitude=mult, target="market"),)
     desc = f"order burst x{mult:.1f} for {length:.0f} s, both variants"
-    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1200.0, faults, Expectation(None, onset_s=t0)
 
 
 def _blips(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
     t0 = _onset(rng)
     faults = (
         Fault("latency", t0, t0 + float(rng.uniform(15.0, 30.0)), magnitude=3.0),
-        Fault("errors", t0 + 240.0, t0 + 240.0 + float(rng.uniform(30.0, 60.0)), magnitude=0.08),
-        Fault("latency", t0 + 480.0, t0 + 480.0 + float(rng.uniform(15.0, 30.0)), magnitude=2.5),
+        Fault("errors", t0 + 180.0, t0 + 180.0 + float(rng.uniform(30.0, 60.0)), magnitude=0.08),
+        Fault("latency", t0 + 360.0, t0 + 360.0 + float(rng.uniform(15.0, 30.0)), magnitude=2.5),
     )
     desc = "canary blips: latency x3 and x2.5 for <30 s, errors +8 % for <60 s"
-    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1300.0, faults, Expectation(None, onset_s=t0)
 
 
 def _latency(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -106,7 +106,7 @@ def _latency(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     mult = float(rng.uniform(1.7, 2.3))
     faults = (Fault("latency", t0, magnitude=mult),)
     exp = Expectation("rollback", onset_s=t0, variant="canary", sustained=True)
-    return f"canary latency x{mult:.2f}, sustained", 1500.0, faults, exp
+    return f"canary latency x{mult:.2f}, sustained", 1200.0, faults, exp
 
 
 def _errors(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -115,7 +115,7 @@ def _errors(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Ex
     faults = (Fault("errors", t0, magnitude=p),)
     # the example plan also burns its error budget on this: rollback is a correct escalation
     exp = Expectation("pause", onset_s=t0, variant="canary", sustained=True, also=("rollback",))
-    return f"canary timeouts/disconnects +{p:.1%}, sustained", 1500.0, faults, exp
+    return f"canary timeouts/disconnects +{p:.1%}, sustained", 1200.0, faults, exp
 
 
 def _rejects(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -123,7 +123,7 @@ def _rejects(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     p = float(rng.uniform(0.04, 0.07))
     faults = (Fault("rejects", t0, magnitude=p, cause="symbol_not_mapped"),)
     exp = Expectation("hold", onset_s=t0, variant="canary", sustained=True)
-    return f"canary rejects +{p:.1%} with new cause symbol_not_mapped", 1500.0, faults, exp
+    return f"canary rejects +{p:.1%} with new cause symbol_not_mapped", 1200.0, faults, exp
 
 
 def _lp_outage(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -132,7 +132,7 @@ def _lp_outage(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...],
     faults = (Fault("lp_outage", t0, magnitude=share, target="market", lp="lp_beta"),)
     exp = Expectation("reduce_scope", onset_s=t0, sustained=True)
     desc = f"partial outage of lp_beta: {share:.0%} of its requests fail over"
-    return desc, 1500.0, faults, exp
+    return desc, 1200.0, faults, exp
 
 
 def _delayed(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -140,7 +140,7 @@ def _delayed(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     extra = float(rng.uniform(120.0, 250.0))
     faults = (Fault("lp_delay", t0, t0 + 600.0, magnitude=extra, target="market", lp="lp_gamma"),)
     desc = f"lp_gamma answers {extra:.0f} ms late for 10 min, both variants wait on it"
-    return desc, 1500.0, faults, Expectation(None, onset_s=t0)
+    return desc, 1400.0, faults, Expectation(None, onset_s=t0)
 
 
 def _status(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -177,7 +177,7 @@ def _segment(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     exp = Expectation(
         "pause", onset_s=t0, variant="canary", segment=seg, sustained=True, also=("rollback",)
     )
-    return f"canary errors +{p:.1%} in region=apac only", 1500.0, faults, exp
+    return f"canary errors +{p:.1%} in region=apac only", 1200.0, faults, exp
 
 
 def _shadow(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
@@ -200,7 +200,7 @@ def _drift(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
     crossing = t0 + ramp * (DRIFT_CROSSING - 1.0) / (top - 1.0)
     exp = Expectation("rollback", onset_s=round(crossing, 3), variant="canary", sustained=True)
     desc = f"canary latency drifts from x1 to x{top:.0f} over {ramp:.0f} s"
-    return desc, 1800.0, faults, exp
+    return desc, 1300.0, faults, exp
 
 
 SCENARIOS: Final[dict[str, Builder]] = {
