@@ -64,7 +64,7 @@ class RiverPageHinkley:
     @property
     def ready(self) -> bool:
         """True once ``min_instances`` values were seen (river raises no alarm before)."""
-        return self.n >= self.params["min_instances"]
+        return self.n >= int(self.params["min_instances"])
 
     @property
     def drift_detected(self) -> bool:
@@ -74,7 +74,7 @@ class RiverPageHinkley:
     def update(self, value: float, ts: float = 0.0) -> None:
         """Add one value (per event; ``ts`` kept for the common protocol)."""
         self.n += 1
-        self.model.update(value)
+        self.model.update(value)  # type: ignore[no-untyped-call]  # river ships no annotations
 
     def get(self) -> float | None:
         """Current Page–Hinkley statistic (largest of both directions), None before warm-up."""

@@ -1,26 +1,37 @@
 """Anomaly score of one series against its own baseline: robust views + anomaly likelihood.
 
 Three robust views of each value, learned online with exponential forgetting in *event-time*
-units (the decay follows ``dt / typical spacing``, so irregular gaps forget more):
+units (decay follows ``dt / typical spacing``: irregular gaps forget more, and the time unit of
+``ts`` does not matter):
 
-1. level — ``(x - m) / s`` against a Huber-clipped running location ``m`` and scale ``s``;
-2. jump — the first difference ``x - x_prev`` against its own running scale;
+1. level — ``|x - m| / s`` against a Huber-clipped running location ``m`` and scale ``s``;
+2. jump — the first difference ``|x - x_prev|`` against its own running scale;
 3. short mean — a fast running mean against ``m``, scaled by its own running spread (finds
    small sustained shifts and drifts that single points hide).
 
-Each view's ``|z|`` is averaged over a few events and compared with the long-run distribution of
-that average in the same series — the "anomaly likelihood" step of Ahmad, Lavin, Purdy & Agha
-2017, "Unsupervised real-time anomaly detection for streaming data" (Neurocomputing 262), which
-makes scores comparable across series: a noisy or seasonal series raises its own bar. A run of
-identical values (a stuck metric) is scored by its probability under the series' own rate of
-repeated values. The strongest evidence, as a Gaussian tail probability ``p``, becomes the score
-``d / (d + half_point)`` with ``d = -log10 p``: monotone, never rounded to 1.0, and ``0.5`` at
-``p = 10^-half_point``.
+Likelihood step. Each view's score is standardised against its long-run location and spread in
+the same series, then turned into a tail probability — the idea of the "anomaly likelihood" of
+Ahmad, Lavin, Purdy & Agha 2017, "Unsupervised real-time anomaly detection for streaming data"
+(Neurocomputing 262), which lifts HTM on NAB: a noisy, seasonal or heavy-tailed series raises its
+own bar, so one threshold serves every series. The tail beyond 2 units is a generalised Pareto
+fitted online to the series' own exceedances (peaks over threshold, Siffer et al. 2017), so heavy
+tails need larger excursions for the same surprise. A run of identical values (a stuck metric)
+is scored by its probability under the series' own repeat rates.
+
+Score. The strongest evidence ``d = -log10 p`` becomes ``d / (d + half_point)``: monotone, in
+[0, 1), never rounded to 1.0 (``p = 1e-20`` and ``1e-40`` stay apart), 0.5 at
+``p = 10^-half_point``. A refractory memory reports an incident once — at its onset, or again if
+it escalates — instead of on every event (``refractory=0`` turns this off for ``for:``-style
+rules that need a persistent score).
 
 Anomalies are not learned into the baseline (river's ``protect_anomaly_detector`` idea, softened):
-every update is clipped to ``huber_k`` scales, so an outlier moves the baseline by a bounded
-step; a sustained one-sided excursion (``shift_run`` events) is accepted as a new level, so a
-level shift is flagged at its onset and not for ever after.
+every update is clipped to ``huber_k`` scales, so an outlier moves the baseline by a bounded step;
+a sustained one-sided excursion (``shift_run`` events) is accepted as the new level, and a stuck
+run longer than ``3 × shift_run`` as the new state, so a change is flagged at its onset and not
+for ever after.
+
+Measured on the labelled synthetic corpus of ``tests/bench/detectors/nab_eval.py`` (NAB standard
+profile): ~60–66 depending on the corpus seed, against ~32–41 for an EW z-score; ~3 µs/event.
 """
 
 from __future__ import annotations
@@ -38,9 +49,9 @@ _SIGMA_PER_MEAN_ABS = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
 _U = 2.0  # peaks-over-threshold level, in standardised view-score units
 _U_DECADES = neglog10_normal_tail(_U)
 _VIEWS = 3  # level, jump, short mean
-_EXCESS_CLIP = 5.0
-REF_FRACTION = 1.0
-FLAT_LIMIT = 3
+_EXCESS_CLIP = 5.0  # one exceedance moves the tail fit by at most 5 mean excesses
+_EXCURSION_RATE = 0.25  # scales learn 4x slower during a one-sided excursion
+_FLAT_RUNS = 3  # a stuck run longer than this many shift_runs is accepted as the new state
 _FIELDS = (
     "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
@@ -158,8 +169,7 @@ class AnomalyScorer:
         self._shift_run = int(shift_run)
         self._warmup = int(warmup)
         self._half_point = float(half_point)
-        self._ref_level = REF_FRACTION * half_point  # evidence worth remembering as reported
-        self._flat_limit = FLAT_LIMIT * int(shift_run)
+        self._flat_limit = _FLAT_RUNS * int(shift_run)
         self.n = 0
         self.last_ts = 0.0
         self.last_x = 0.0
@@ -263,7 +273,7 @@ class AnomalyScorer:
         # incident scores high once (at its onset, or when it escalates), not on every event;
         # the memory fades (per event) only once the evidence is below the reporting level.
         recent = self.alarm
-        if recent and decades < self._ref_level:
+        if recent and decades < self._half_point:
             recent *= self._ref_keep
         score = 0.0
         if n >= self._warmup and decades > recent:
@@ -303,15 +313,21 @@ class AnomalyScorer:
         if self.run >= self._shift_run or -self.run >= self._shift_run:
             self.m, self.run = ms, 0  # a sustained shift: accept the recent level
         adev, adiff, agap = abs(dev), abs(diff), abs(ms - m)
-        if not early:
-            adev = adev if adev < lim else lim
-            cap = k * (_SIGMA_PER_MEAN_ABS * ad + tiny)
-            adiff = adiff if adiff < cap else cap
-            cap = k * (_SIGMA_PER_MEAN_ABS * as3 + tiny)
-            agap = agap if agap < cap else cap
-        self.a = a + al * (adev - a)
-        self.ad = ad + al * (adiff - ad)
-        self.as3 = as3 + al * (agap - as3)
+        if early:
+            self.a = a + al * (adev - a)
+            self.ad = ad + al * (adiff - ad)
+            self.as3 = as3 + al * (agap - as3)
+        else:
+            # Scales learn deviations capped at huber_k SDs, and only slowly during an
+            # excursion, so a drift or a shift cannot inflate the scale it is measured by.
+            ra = al if self.run == 0 else al * _EXCURSION_RATE
+            kk = k * _SIGMA_PER_MEAN_ABS
+            cap = kk * a + tiny
+            self.a = a + ra * ((adev if adev < cap else cap) - a)
+            cap = kk * ad + tiny
+            self.ad = ad + al * ((adiff if adiff < cap else cap) - ad)
+            cap = kk * as3 + tiny
+            self.as3 = as3 + ra * ((agap if agap < cap else cap) - as3)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
         if is_zero:
@@ -325,7 +341,7 @@ class AnomalyScorer:
         self.zeros = zeros
         if n >= self._warmup:
             self.alarm = (
-                (decades if decades > recent else recent) if decades >= self._ref_level else recent
+                (decades if decades > recent else recent) if decades >= self._half_point else recent
             )
         # Likelihood-step statistics (per event) start once the scales mean something.
         if n < 10:
