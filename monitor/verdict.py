@@ -95,15 +95,16 @@ def outcome_of(view: Mapping[str, Any]) -> tuple[Outcome, bool]:
     ('inconclusive', False)
     >>> outcome_of({"status": "rolled_back", "verdict": "fail"})
     ('failed', False)
+    >>> outcome_of({"status": "paused", "verdict": "promote"})
+    ('inconclusive', False)
     """
     status, verdict = _text(view.get("status")), _text(view.get("verdict"))
-    if verdict in ACTIONS:
-        outcome = classify(verdict)
-        return outcome, verdict == "promote"
-    if status in FAILED_STATUSES:
+    if status in FAILED_STATUSES or verdict in FAILING:  # safety first: any stop wins
         return "failed", False
     if status in HELD_STATUSES:
         return "inconclusive", False
+    if verdict in ACTIONS:
+        return classify(verdict), verdict == "promote"
     if status == "completed":
         return "ok", True
     if verdict == "pass" and status in ("", "running"):
