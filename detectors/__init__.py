@@ -1,7 +1,27 @@
 """Pure online models for rollguard: baselines, anomaly scores, change detectors, comparisons.
 
-No Kafka, no clock, no I/O: event time is an argument and state is plain JSON-able builtins
-(``state_dict()`` / ``from_state()``). The shared protocols are in :mod:`detectors.typing`.
+No Kafka, no clock, no I/O: event time is an argument (``ts``, seconds) and every detector's
+state is plain JSON-able builtins (``state_dict()`` / ``from_state()``). The shared protocols are
+in :mod:`detectors.typing`; warm-up is explicit (``ready``; no verdict before enough data).
+
+=====================  ==================================================================
+need                   use
+=====================  ==================================================================
+anomaly score          ``default_scorer()`` → :class:`AnomalyScorer` (``score_one``/``learn_one``)
+mean / variance        :class:`EWMeanVar` (time-aware: half-life in seconds)
+robust centre/scale    :class:`RobustBaseline` (EW median and MAD)
+p50 / p95 / p99        :class:`QuantileSketch` (DDSketch-like, relative error α, mergeable)
+rates, proportions     :class:`Proportion`, :func:`wilson_interval`, :func:`jeffreys_interval`
+rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`chi_square_pvalue`
+P&L drawdown           :class:`Drawdown`
+sustained change       :class:`Cusum` (self-starting, robust); :class:`RiverPageHinkley`
+canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
+canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
+canary window          :class:`MannWhitneyClassifier` (Kayenta-style, fixed sample)
+=====================  ==================================================================
+
+Comparisons return a :class:`Comparison` (direction, effect, interval, p-value / e-value,
+``enough_data``). Benchmarks: ``python -m tests.bench.detectors.{nab_eval,canary,change,cost}``.
 """
 
 from __future__ import annotations

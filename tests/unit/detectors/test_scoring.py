@@ -6,6 +6,7 @@ import math
 import random
 
 import numpy as np
+import pytest
 
 import detectors as d
 
@@ -116,3 +117,19 @@ def test_beats_plain_ew_zscore_on_labelled_synthetic_series() -> None:
         ]
     )
     assert ours[0] > ref[0] + 5.0, (ours, ref)
+
+
+def test_nab_scorer_reference_points() -> None:
+    from tests.bench.detectors.nab import nab_score, windows
+
+    n, anomalies = 2000, [800, 1500]
+    wins = windows(n, anomalies)
+    assert wins == [(750, 850), (1450, 1550)]
+    early = np.zeros(n)
+    for left, _ in wins:
+        early[left] = 1.0
+    assert nab_score([(early, anomalies)])[0] == pytest.approx(100.0)
+    assert nab_score([(np.zeros(n), anomalies)], thresholds=np.array([0.5]))[0] == 0.0
+    noisy = early.copy()
+    noisy[400] = 1.0  # one false positive before any window: full FP weight
+    assert nab_score([(noisy, anomalies)])[0] == pytest.approx(100.0 * (4 - 0.11) / 4)
