@@ -51,81 +51,90 @@ def _spans(samples: list[Sample], state: str) -> list[tuple[float, float]]:
     return spans
 
 
-def _plot(result: ReplayResult, rollout_id: str, label: str, info: dict[str, Any]) -> str:
+def _plot(result: ReplayResult, rollout_id: str, labels: list[str]) -> str:
+    """One PNG per rollout: a panel per rule, sharing the event-time axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    samples = result.series[(rollout_id, label)]
-    t0 = samples[0].ts
-    minutes = [(s.ts - t0) / 60 for s in samples]
-    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=90)
+    t0 = min(result.series[(rollout_id, label)][0].ts for label in labels)
+    fig, axes = plt.subplots(
+        len(labels), 1, figsize=(11, 2.3 * len(labels)), dpi=72, sharex=True, squeeze=False
+    )
     try:
-        ax.plot(
-            minutes,
-            _nan([s.value for s in samples]),
-            lw=1.2,
-            color="#dc2626",
-            label=f"{info['variant']} {info['signal']}",
-        )
-        if any(s.reference is not None for s in samples):
-            ref_label = "reference (baseline variant / learned)"
-            ax.plot(
-                minutes,
-                _nan([s.reference for s in samples]),
-                lw=1.0,
-                color="#2563eb",
-                label=ref_label,
-            )
-        if any(s.threshold is not None for s in samples):
-            ax.step(
-                minutes,
-                _nan([s.threshold for s in samples]),
-                where="post",
-                lw=0.9,
-                ls="--",
-                color="#111827",
-                label="threshold",
-            )
-        for state, colour in (("pending", "#fbbf24"), ("firing", "#ef4444")):
-            for a, b in _spans(samples, state):
-                ax.axvspan((a - t0) / 60, (b - t0) / 60, color=colour, alpha=0.18, lw=0)
-        for change in result.stages:
-            if change.rollout_id == rollout_id and change.ts >= t0:
-                ax.axvline((change.ts - t0) / 60, color="#9ca3af", lw=0.8, ls=":")
-        for cmd in result.commands:
-            if cmd.rollout_id == rollout_id and cmd.issued_at >= t0:
-                x = (cmd.issued_at - t0) / 60
-                ax.axvline(
-                    x,
-                    color=ACTION_COLOURS.get(cmd.action, "#000"),
-                    lw=1.4,
-                    alpha=0.5 if cmd.advisory else 0.9,
-                )
-                ax.annotate(
-                    cmd.action,
-                    (x, 1.0),
-                    xycoords=("data", "axes fraction"),
-                    rotation=90,
-                    fontsize=7,
-                    va="top",
-                    ha="right",
-                )
-        ax.set_xlabel(f"minutes since {_iso(t0)} UTC")
-        ax.set_title(
-            f"{label}  ({info['kind']}, action {info['action']}"
-            f"{', dry-run' if info['dry_run'] else ''})",
-            fontsize=10,
-        )
-        ax.legend(fontsize=7, loc="upper left")
-        ax.grid(alpha=0.3)
-        buf = io.BytesIO()
+        for ax, label in zip(axes[:, 0], labels, strict=True):
+            _panel(ax, result, rollout_id, label, t0)
+        axes[-1, 0].set_xlabel(f"minutes since {_iso(t0)} UTC")
         fig.tight_layout()
+        buf = io.BytesIO()
         fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _panel(ax: Any, result: ReplayResult, rollout_id: str, label: str, t0: float) -> None:
+    info = result.rule_info[(rollout_id, label)]
+    samples = result.series[(rollout_id, label)]
+    minutes = [(s.ts - t0) / 60 for s in samples]
+    ax.plot(
+        minutes,
+        _nan([s.value for s in samples]),
+        lw=1.2,
+        color="#dc2626",
+        label=f"{info['variant']}",
+    )
+    if any(s.reference is not None for s in samples):
+        ax.plot(
+            minutes,
+            _nan([s.reference for s in samples]),
+            lw=1.0,
+            color="#2563eb",
+            label=info.get("reference", "reference"),
+        )
+    if any(s.threshold is not None for s in samples):
+        ax.step(
+            minutes,
+            _nan([s.threshold for s in samples]),
+            where="post",
+            lw=0.9,
+            ls="--",
+            color="#111827",
+            label="threshold",
+        )
+    for state, colour in (("pending", "#fbbf24"), ("firing", "#ef4444")):
+        for a, b in _spans(samples, state):
+            ax.axvspan((a - t0) / 60, (b - t0) / 60, color=colour, alpha=0.18, lw=0)
+    for change in result.stages:
+        if change.rollout_id == rollout_id:
+            ax.axvline((change.ts - t0) / 60, color="#9ca3af", lw=0.8, ls=":")
+    for cmd in result.commands:
+        if cmd.rollout_id == rollout_id:
+            x = (cmd.issued_at - t0) / 60
+            ax.axvline(
+                x,
+                color=ACTION_COLOURS.get(cmd.action, "#000"),
+                lw=1.4,
+                alpha=0.5 if cmd.advisory else 0.9,
+            )
+            ax.annotate(
+                cmd.action,
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=7,
+                va="top",
+                ha="right",
+            )
+    dry = ", dry-run" if info["dry_run"] else ""
+    ax.set_title(
+        f"{label}: {info['signal']} ({info['kind']} -> {info['action']}{dry})",
+        fontsize=9,
+        loc="left",
+    )
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
 
 
 def render_html(result: ReplayResult, title: str = "rollguard replay") -> str:
@@ -169,12 +178,19 @@ def render_html(result: ReplayResult, title: str = "rollguard replay") -> str:
             )
         )
     parts.extend(row for _, _, row in sorted(rows, key=lambda x: (x[0], x[1])))
-    parts.append("</table><h2>Gating signals</h2>")
-    for (rollout_id, label), info in sorted(result.rule_info.items()):
-        png = _plot(result, rollout_id, label, info)
+    parts.append(
+        "</table><h2>Gating signals</h2><p>Red: the watched variant; blue: the baseline "
+        "variant (or the learned baseline); dashed: threshold; amber/red spans: pending/firing; "
+        "dotted: stage changes; labelled lines: decisions.</p>"
+    )
+    by_rollout: dict[str, list[str]] = {}
+    for rollout_id, label in sorted(result.rule_info):
+        by_rollout.setdefault(rollout_id, []).append(label)
+    for rollout_id, labels in by_rollout.items():
+        png = _plot(result, rollout_id, labels)
         parts.append(
-            f"<h3>{esc(rollout_id)} · {esc(label)}</h3>"
-            f"<img alt='{esc(label)}' src='data:image/png;base64,{png}'>"
+            f"<h3>{esc(rollout_id)}</h3>"
+            f"<img alt='{esc(rollout_id)}' src='data:image/png;base64,{png}'>"
         )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -26,6 +26,7 @@ _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _NAME: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
 _HOURS: Final = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _OPS: Final = (">", ">=", "<", "<=")
+_WHERE: Final = re.compile(r"^(.*?):(\d+): ")
 _VARIANTS: Final = ("baseline", "canary", "shadow")
 
 RULE_KEYS: Final = frozenset(
@@ -526,7 +527,13 @@ of loaded rule sets (none loaded); got ['broker-gates']
             if plan is not None:
                 plans[name] = plan
     if errors:
-        raise ConfigError("\n".join(errors))
+        order = {str(p): i for i, p in enumerate(paths)}
+
+        def where(message: str) -> tuple[int, int]:
+            m = _WHERE.match(message)
+            return (order.get(m.group(1), 0), int(m.group(2))) if m else (0, 0)
+
+        raise ConfigError("\n".join(sorted(errors, key=where)))
     if not plans and not rule_sets:
         raise ConfigError(", ".join(map(str, paths)) + ": no plans and no rule sets found")
     return PlanSet(plans=plans, sources=tuple(str(p) for p in paths))

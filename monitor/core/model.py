@@ -35,7 +35,9 @@ class Threshold:
 
     ``absolute``: ``value op threshold``. ``learned``: against the variant's own learned
     baseline (``sigma``: mean ± k·σ; ``quantile``: the learned q-quantile × (1 + margin);
-    ``score``: anomaly score in [0, 1] above ``value``). ``vs_baseline``: against the
+    ``score``: the anomaly score of ``detectors.default_scorer`` above ``value``, in the
+    rule's direction). Baselines learn once per window, never from a pending or firing
+    evaluation. ``vs_baseline``: against the
     baseline variant in the same window (``ratio``/``difference`` op ``value``;
     ``sequential``: an anytime-valid test that the variant's rate is worse, at level
     ``alpha``). ``burn_rate``: error-budget burn above ``factor`` in both ``long_s`` and

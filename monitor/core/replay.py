@@ -16,6 +16,7 @@ from typing import Any
 
 from monitor.core import signals
 from monitor.core.engine import Core
+from monitor.core.model import Rule
 from monitor.core.rollout import Rollout
 from monitor.core.rules import finite
 from topics.codec import Decoder
@@ -87,19 +88,32 @@ class Recorder:
                     "kind": rule.threshold.kind,
                     "dry_run": rule.dry_run,
                     "for_s": rule.for_s,
+                    "reference": _reference_label(rule),
                 }
-            ref = None if obs is None else finite(obs.baseline)
-            if ref is None and obs is not None:
-                ref = _baseline_value(r, inst.rule.signal, inst.rule.window_s, inst.segkey)
+            value = ref = threshold = None
+            if obs is not None:
+                value, ref, threshold = obs.value, obs.baseline, obs.threshold
+                th = inst.rule.threshold
+                if th.kind == "burn_rate":
+                    ref = obs.stats.get("burn_short")
+                elif th.method == "sequential":  # plot the evidence, not the rates
+                    value, ref = obs.stats.get("e_value"), None
+                elif ref is None:
+                    ref = _baseline_value(r, inst.rule.signal, inst.rule.window_s, inst.segkey)
             self.result.series.setdefault(key, []).append(
-                Sample(
-                    ts,
-                    None if obs is None else finite(obs.value),
-                    ref,
-                    None if obs is None else finite(obs.threshold),
-                    inst.alert.state,
-                )
+                Sample(ts, finite(value), finite(ref), finite(threshold), inst.alert.state)
             )
+
+
+def _reference_label(rule: Rule) -> str:
+    th = rule.threshold
+    if th.kind == "burn_rate":
+        return f"burn rate over {th.short_s:g} s (value: over {th.long_s:g} s)"
+    if th.kind == "vs_baseline" and th.method == "sequential":
+        return "e-value"
+    if th.kind == "learned":
+        return "learned baseline"
+    return "baseline variant"
 
 
 def _baseline_value(r: Rollout, signal: str, window_s: float, segkey: str) -> float | None:

@@ -105,6 +105,8 @@ class Rollout:
         self.status_trackers: dict[str, StatusTracker] = {}
         self.mismatches: dict[str, list[str]] = {}
         self._controls: list[Event] = []
+        self._stage_rules: list[RuleInstance] = []
+        self._stage_rules_key = (-1, -1)
         self.policy: dict[str, Any] = {
             "seq": 0,
             "last_action": None,
@@ -324,8 +326,15 @@ class Rollout:
         return out
 
     def stage_rules(self) -> list[RuleInstance]:
-        names = {r.name for r in self.plan.stages[self.stage_idx].rules}
-        return [inst for (name, _), inst in sorted(self.instances.items()) if name in names]
+        """Instances of the current stage's rules, in (rule, segment) order (cached)."""
+        key = (self.stage_idx, len(self.instances))
+        if self._stage_rules_key != key:
+            names = {r.name for r in self.plan.stages[self.stage_idx].rules}
+            self._stage_rules = [
+                inst for (name, _), inst in sorted(self.instances.items()) if name in names
+            ]
+            self._stage_rules_key = key
+        return self._stage_rules
 
     def evaluate_rules(self, step: int) -> None:
         ts = step * self.res

@@ -12,13 +12,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors import EWMeanVar, QuantileSketch, RobustBaseline, jensen_shannon
+from detectors import AnomalyScorer, EWMeanVar, QuantileSketch, default_scorer, jensen_shannon
 from monitor.core import signals
 from monitor.core.alerting import FIRING, INACTIVE, AlertState
 from monitor.core.buckets import REJECTED
 from monitor.core.model import Rule
 from monitor.core.scopes import Scope
-from monitor.core.stats import msprt_two_proportions, upper_tail_score
+from monitor.core.stats import msprt_two_proportions
 
 _OPS = {
     ">": lambda a, b: a > b,
@@ -57,7 +57,8 @@ def _learner(rule: Rule) -> Any:
     if th.method == "quantile":
         return QuantileSketch(half_life=th.half_life_s, min_samples=th.min_history)
     if th.method == "score":
-        return RobustBaseline(half_life=max(th.min_history, 10), min_samples=th.min_history)
+        # refractory 0: a persisting anomaly keeps its score, as `for` needs.
+        return default_scorer(warmup=max(2, th.min_history), refractory=0.0)
     return EWMeanVar(half_life=th.half_life_s, min_samples=th.min_history)
 
 
@@ -66,7 +67,7 @@ def _learner_from_state(rule: Rule, state: dict[str, Any]) -> Any:
     if method == "quantile":
         return QuantileSketch.from_state(state)
     if method == "score":
-        return RobustBaseline.from_state(state)
+        return AnomalyScorer.from_state(state)
     return EWMeanVar.from_state(state)
 
 
@@ -120,12 +121,15 @@ class RuleInstance:
         """Feed the learned baseline, once per window, only from healthy evaluations."""
         if self.learner is None or obs.value is None or obs.samples < self.rule.min_samples:
             return
-        if self.alert.state != INACTIVE:
+        if self.alert.state != INACTIVE or obs.active or obs.stats.get("score", 0.0) > 0.5:
             return  # protect the baseline from the anomaly it should detect
         if self.last_learn is not None and obs.ts - self.last_learn < self.rule.window_s:
             return
         self.last_learn = obs.ts
-        self.learner.update(obs.value, obs.ts)
+        if isinstance(self.learner, AnomalyScorer):
+            self.learner.learn_one(obs.value, obs.ts)
+        else:
+            self.learner.update(obs.value, obs.ts)
 
     def reset_stage(self) -> None:
         self.alert.reset()
@@ -255,6 +259,7 @@ def _learned(inst: RuleInstance, obs: Observation) -> None:
         obs.active = None
         obs.stats["history"] = float(learner.n)
         return
+    upward = th.op in (">", ">=")
     value = obs.value
     if th.method == "quantile":
         ref = learner.quantile(th.q)
@@ -262,13 +267,13 @@ def _learned(inst: RuleInstance, obs: Observation) -> None:
         delta = max(abs(ref) * th.margin, th.min_delta)
         obs.threshold = ref + delta if th.op in (">", ">=") else ref - delta
     elif th.method == "score":
-        z = learner.zscore(value)
-        obs.baseline = learner.median
-        score = upper_tail_score(z if th.op in (">", ">=") else -z) if z is not None else 0.5
+        # detectors' default scorer is two-sided: keep only excursions in the rule's direction
+        score = learner.score_one(value, obs.ts)
+        obs.baseline = learner.m
         obs.stats["score"] = score
         obs.threshold = th.value
         obs.comparator = "score>"
-        obs.active = score > th.value
+        obs.active = score > th.value and (value > learner.m if upward else value < learner.m)
         return
     else:
         ref, sd = learner.mean, learner.std

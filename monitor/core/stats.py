@@ -5,8 +5,6 @@
   variant's rate is higher than the baseline's", on the normal approximation of the
   difference of two proportions. Its statistic is an e-value: rejecting when it reaches
   ``1/alpha`` keeps the false-alarm rate under ``alpha`` however often it is looked at.
-* :func:`upper_tail_score` — a z-score mapped to [0, 1] (the normal CDF), the anomaly score of
-  the ``learned``/``score`` threshold.
 """
 
 from __future__ import annotations
@@ -46,12 +44,3 @@ def msprt_two_proportions(
     t2 = var_unit / 10.0 if tau2 is None else tau2
     log_lr = 0.5 * math.log(v / (v + t2)) + (t2 * diff * diff) / (2.0 * v * (v + t2))
     return math.exp(min(log_lr, 700.0))
-
-
-def upper_tail_score(z: float) -> float:
-    """Φ(z): 0.5 at the baseline, → 1 far above it, → 0 far below.
-
-    >>> upper_tail_score(0.0), round(upper_tail_score(3.0), 4)
-    (0.5, 0.9987)
-    """
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))

@@ -151,13 +151,13 @@ def test_learned_quantile_and_score_methods(tmp_path: Path) -> None:
             rule(
                 "s",
                 **base,
-                threshold={"kind": "learned", "method": "score", "value": 0.999, "min_history": 10},
+                threshold={"kind": "learned", "method": "score", "value": 0.95, "min_history": 10},
             ),
         ],
     )
     flow = {t: orders(t, 5, latency=10.0 + (t % 7) * 0.5) for t in range(300)}
     for t in range(250, 300):
-        flow[t] = orders(t, 5, latency=40.0)
+        flow[t] = orders(t, 5, latency=40.0 + t % 3)
     run = Run(plans).feed(flow, until=299)
     assert states(run, "q", [200, 249]) == "ii" and states(run, "s", [200, 249]) == "ii"
     assert run.state_of("q")[260] == "firing" and run.state_of("s")[260] == "firing"

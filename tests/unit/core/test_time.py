@@ -25,17 +25,11 @@ def example_plans() -> PlanSet:
 
 @pytest.fixture(scope="module")
 def stream() -> list[Event]:
-    """25 minutes of flow with a canary regression at minute 18: promote, pause, rollback."""
-    return generate(
-        StreamSpec(
-            seconds=1500,
-            baseline_per_s=6,
-            canary_per_s=3,
-            shadow_per_s=2,
-            regress_at=1080.0,
-            seed=3,
-        )
+    """21 minutes of flow with a canary regression from 1000 s: promote, pause, rollback."""
+    spec = StreamSpec(
+        seconds=1250, baseline_per_s=4, canary_per_s=2, shadow_per_s=1, regress_at=1000.0, seed=3
     )
+    return generate(spec)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,8 @@ def test_example_stream_decides_promote_then_stops_the_regression(expected: list
     cmds = [msgspec.json.decode(b, type=Command) for b in expected]
     actions = [c.action for c in cmds]
     assert actions[0] == "promote" and "rollback" in actions
-    assert all(c.issued_at >= T0 + 1080 for c in cmds[1:])
+    assert [c.action for c in cmds] == ["promote", "pause", "rollback"]
+    assert all(c.issued_at >= T0 + 1000 for c in cmds[1:])
 
 
 def test_batch_size_does_not_change_decisions(
@@ -128,7 +123,7 @@ def test_far_future_event_is_refused(tmp_path: Path) -> None:
     assert core.counters()["future"] == 1
 
 
-@pytest.mark.parametrize("cut", [1, 11_017, 33_333])
+@pytest.mark.parametrize("cut", [1, 4001, 9100])
 def test_restore_then_replay_tail_gives_the_same_commands(
     example_plans: PlanSet, stream: list[Event], expected: list[bytes], cut: int
 ) -> None:
@@ -147,7 +142,7 @@ def test_restore_then_replay_tail_gives_the_same_commands(
 
 def test_forget_and_views(example_plans: PlanSet, stream: list[Event]) -> None:
     core = Core(example_plans)
-    core.process(stream[:20_000])
+    core.process(stream[:8000])
     view = core.view("bridge-v2-rollout")
     assert view is not None
     for key in ("stage", "verdict", "traffic_pct", "firing", "last_decisions"):
