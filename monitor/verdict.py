@@ -41,6 +41,8 @@ from typing import Any, Final, Literal
 import orjson
 from aiohttp import web
 
+from monitor.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 Views = Callable[[str], dict[str, Any] | None]
@@ -164,6 +166,8 @@ def add_verdict_routes(
     token: str | None = None,
 ) -> None:
     """Mount ``/verdict/{rollout_id}`` and ``/flagger/{hook}`` on ``app``."""
+    if token is not None and not token.strip():
+        raise ConfigError("verdict token is empty: it would let anyone in (unset it, or set one)")
 
     async def argo(request: web.Request) -> web.Response:
         if not token_ok(request, token):

@@ -272,3 +272,13 @@ def test_oversized_chunked_body_is_refused(open_server: VerdictServer) -> None:
 
     response = httpx.post(f"{open_server.base_url}/flagger/rollout", content=chunks())
     assert response.status_code == 413
+
+
+def test_an_empty_token_is_refused_at_mount() -> None:
+    from aiohttp import web
+
+    from monitor.errors import ConfigError
+    from monitor.verdict import add_verdict_routes
+
+    with pytest.raises(ConfigError, match="empty"):
+        add_verdict_routes(web.Application(), lambda _: None, token=" ")
