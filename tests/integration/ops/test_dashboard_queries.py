@@ -2,9 +2,10 @@
 workers fed by the simulator.
 
 Two ``rollguard worker`` processes (the product core over the example plan and rules) read
-a simulated stream from the session's Apache Kafka: one canary rollout whose latency
-doubles and whose back office stops confirming payments (→ freeze, then rollback), one
-shadow rollout, and a few malformed messages (→ dead-letter topic). Debian's Prometheus
+from the session's Apache Kafka what two ``rollguard simulate --kafka`` processes produce:
+the ``latency_regression`` scenario as a canary at 50 % (→ rollback) and the
+``shadow_mismatch`` scenario under the shadow plan (→ advisory freeze), 900 s of event time
+each, plus three malformed messages (→ dead-letter topic). Debian's Prometheus
 scrapes both workers every second with the shipped alerting/recording rules loaded. Then
 each panel target and annotation query of the three rendered dashboards is sent to
 ``/api/v1/query`` with Grafana's variables expanded as Grafana would: every one must succeed
@@ -17,13 +18,13 @@ RollguardRolloutRolledBack must be firing in that Prometheus.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -38,10 +39,6 @@ import yaml
 from dashboards import render
 from dashboards.detail import WHOLE_ROLLOUT, named
 from monitor.devbroker import Broker, free_port
-from monitor.sim.faults import Fault
-from monitor.sim.flow import RolloutSpec
-from monitor.sim.generate import Simulation
-from monitor.sim.scenarios import Scenario
 from tests.integration.worker.support import (
     ROOT,
     WorkerProcess,
@@ -49,7 +46,6 @@ from tests.integration.worker.support import (
     wait_for,
 )
 from topics.admin import create_topics
-from topics.codec import encode_batch
 from topics.config import TopicsConfig
 
 PROMETHEUS = shutil.which("prometheus")
@@ -58,20 +54,14 @@ pytestmark = pytest.mark.skipif(
 )
 PLANS = ("examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml")
 RULES = ROOT / "dashboards" / "prometheus" / "rules.yml"
-CANARY, SHADOW = "ops-canary", "ops-shadow"
-DURATION_S = 720.0  # the example's learned reject-spike rule needs 10 one-minute points
+CANARY, SHADOW = "latency_regression", "shadow_mismatch"  # rollout ids = scenario names
+DURATION_S = 900  # seed 0: shadow freeze at ~775 s, canary rollback at ~807 s of event time
 
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        linger_ms=20,
-        batch_size=1 << 20,
-        max_request_size=8 << 20,
-    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
         for key, value in messages:
             producer.send(topic, key=key, value=value)
@@ -80,37 +70,27 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, b
         producer.close()
 
 
-def simulated_stream() -> Iterator[tuple[bytes | None, bytes]]:
-    """The simulator's events for both rollouts, as batch envelopes of one rollout each
-    (generated while the producer sends the previous ones)."""
-    canary = Scenario(
-        "ops-canary",
-        "unconfirmed canary payments from 560 s (freeze), canary latency x2 from 540 s",
-        DURATION_S,
-        (Fault("status_mismatch", 560.0, magnitude=0.3), Fault("latency", 540.0, magnitude=2.0)),
-    )
-    shadow = Scenario(
-        "ops-shadow",
-        "shadow path, some mismatched routes",
-        DURATION_S,
-        (Fault("shadow_mismatch", 500.0, magnitude=0.2),),
-    )
-    specs = [
-        RolloutSpec(
-            CANARY,
-            canary,
-            plan="bridge-routing-v2",
-            order_rate=6.0,
-            initial_stage="canary-5",
-            traffic_pct=50.0,
-        ),
-        RolloutSpec(SHADOW, shadow, plan="bridge-routing-v2-shadow", order_rate=6.0, canary=False),
+def simulate(bootstrap: str, prefix: str, scenario: str, *extra: str) -> subprocess.Popen[bytes]:
+    """``rollguard simulate`` producing one scenario's rollout to the telemetry topic."""
+    args = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "simulate",
+        "--scenario",
+        scenario,
+        "--seed",
+        "0",
+        f"--duration={DURATION_S}",
+        "--order-rate=6",
+        "--traffic=50",
+        "--batch=500",
+        "--kafka",
+        f"--bootstrap={bootstrap}",
+        f"--topic-prefix={prefix}",
+        *extra,
     ]
-    for chunk in Simulation(specs, seed=3, duration_s=DURATION_S).slices():
-        for rollout in (CANARY, SHADOW):
-            events = [e for e in chunk if e.rollout_id == rollout]
-            if events:
-                yield rollout.encode(), encode_batch(events, producer="simulator")
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 @dataclass
@@ -192,7 +172,15 @@ def stack(kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Ite
             (None, b'{"v": 1, "kind": "order"}'),
             (None, b"\xff\xfe"),
         ]
-        produce(bootstrap, topics.telemetry, itertools.chain(junk, simulated_stream()))
+        produce(bootstrap, topics.telemetry, junk)
+        prefix = topics.telemetry.rsplit(".", 1)[0]
+        sims = [
+            simulate(bootstrap, prefix, CANARY, "--stage=canary-5"),
+            simulate(bootstrap, prefix, SHADOW, "--plan=bridge-routing-v2-shadow"),
+        ]
+        for sim in sims:
+            output, _ = sim.communicate(timeout=120)
+            assert sim.returncode == 0, output.decode(errors="replace")[-3000:]
         # the whole stream processed (no lag, all applied), decisions acked, then a few scrapes
         wait_for(lambda: prom.scalar("sum(rollguard_decisions_total)") >= 2, timeout_s=60)
         wait_for(lambda: prom.scalar("sum(rollguard_consumer_lag)") == 0, timeout_s=30)
@@ -272,10 +260,14 @@ def test_decisions_reach_annotations_and_alerts(stack: Prometheus) -> None:
             'rollguard_last_decision_info{rollout=~"$rollout"} * 1000', {"rollout": CANARY}
         )
     )
-    (sample,) = info["data"]["result"]
+    (sample,) = info["data"]["result"]  # one series per rollout: its last decision
     assert sample["metric"]["action"] == "rollback"
     assert sample["metric"]["rule"] == "canary-p99-latency"
     assert "latency_p99_ms" in sample["metric"]["reason"]
+    shadow = prom.query(f'rollguard_last_decision_info{{rollout="{SHADOW}"}}')["data"]["result"]
+    assert [(x["metric"]["action"], x["metric"]["advisory"]) for x in shadow] == [
+        ("freeze", "true")  # dry-run plan: advisory, so no RollguardRollout* alert for it
+    ]
     alerts = prom.query('ALERTS{alertname="RollguardRolloutRolledBack", alertstate="firing"}')
     assert [a["metric"]["rollout"] for a in alerts["data"]["result"]] == [CANARY]
     dlq = prom.query("sum by (reason) (rollguard_dlq_total)")["data"]["result"]
