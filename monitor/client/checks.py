@@ -29,7 +29,13 @@ from typing import Any, Final, Literal, NamedTuple
 import msgspec
 
 from monitor.errors import ConfigError
-from topics.commands import COMMAND_SCHEMA_VERSION, Command, decode_command, verify
+from topics.commands import (
+    COMMAND_SCHEMA_VERSION,
+    Command,
+    VerifyResult,
+    decode_command,
+    verify,
+)
 
 RejectReason = Literal[
     "oversized",
@@ -82,7 +88,7 @@ class TrustedKeys:
     def __repr__(self) -> str:
         return f"TrustedKeys(worker={sorted(self.worker)}, operator={sorted(self.operator)})"
 
-    def verify(self, command: Command) -> tuple[str, Trust | None]:
+    def verify(self, command: Command) -> tuple[VerifyResult, Trust | None]:
         if command.key_id in self.operator:
             return verify(command, self.operator), "operator"
         result = verify(command, self.worker)
@@ -118,9 +124,10 @@ def check(data: bytes, keys: TrustedKeys, policy: Policy, now: float) -> Accepte
     if command.expires_at <= command.issued_at:
         return Rejected("malformed", "expires_at is not after issued_at", command)
     result, trust = keys.verify(command)
-    if result != "ok" or trust is None:
-        reason: RejectReason = result if result != "ok" else "bad_signature"  # type: ignore[assignment]
-        return Rejected(reason, f"key_id={command.key_id!r}", command)
+    if result != "ok" or trust is None:  # "ok" always names the ring; checked, not assumed
+        return Rejected(
+            "bad_signature" if result == "ok" else result, f"key_id={command.key_id!r}", command
+        )
     denied = _authorization_problem(command, trust)
     if denied:
         return Rejected("not_authorized", denied, command)
