@@ -63,6 +63,8 @@ class GrafanaAnnotator:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"grafana url must start with http:// or https://, got {url!r}")
+        if not token and not (user and password):
+            raise ValueError("grafana annotations need a token or a user and password")
         self._model = APIModel(
             host=url.rstrip("/"),
             token=token,

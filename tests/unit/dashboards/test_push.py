@@ -176,4 +176,13 @@ def test_annotation_object_matches_the_sdk_model() -> None:
     assert (ann.time, ann.time_end) == (1_790_000_000_250, 1_790_000_000_250)
     assert ann.text.splitlines()[0] == "HOLD bridge-routing-v2 (stage shadow)"
     with pytest.raises(ValueError, match="http"):
-        GrafanaAnnotator("grafana:3000")
+        GrafanaAnnotator("grafana:3000", TOKEN)
+    with pytest.raises(ValueError, match="token"):
+        GrafanaAnnotator("http://grafana:3000")
+    GrafanaAnnotator("http://grafana:3000", user="admin", password="secret")  # basic auth is fine
+
+
+def test_annotator_with_basic_auth(grafana: FakeGrafana) -> None:
+    GrafanaAnnotator(grafana.url, user="admin", password="secret").post(_command())
+    assert grafana.violations == []
+    assert len(grafana.annotations) == 1
