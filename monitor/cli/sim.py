@@ -165,12 +165,24 @@ def bench_detection(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write every decision as JSON here.")
     ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from", help="Report on results saved with --json instead of running."),
+    ] = None,
 ) -> None:
     """Score the plan's decisions on every scenario x seed, beside Flagger- and Kayenta-style."""
-    from monitor.sim.bench import BenchConfig, RunResult, run_grid
+    import msgspec
+
+    from monitor.sim.bench import BenchConfig, RunResult, load_results, run_grid
     from monitor.sim.report import plot as write_plot
     from monitor.sim.report import print_report
     from monitor.sim.scenarios import SCENARIO_NAMES
+
+    if from_file is not None:
+        saved = load_results(from_file)
+        print_report(saved, Console())
+        Console().print(f"plot: {write_plot(saved, plot)}")
+        return
 
     names = scenario or list(SCENARIO_NAMES)
     unknown = [n for n in names if n not in SCENARIO_NAMES]
@@ -186,7 +198,15 @@ def bench_detection(
         )
     started = time.perf_counter()
 
+    partial = None if json_out is None else json_out.with_suffix(".partial.jsonl")
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"")
+
     def progress(result: RunResult, done: int, total: int) -> None:
+        if partial is not None:  # usable results even if the grid is stopped half-way
+            with partial.open("ab") as fh:
+                fh.write(msgspec.json.encode(result) + b"\n")
         core = [d.action for d in result.decisions.get("core", []) if not d.advisory]
         console.print(
             f"[{done}/{total}] {result.scenario} seed {result.seed}: core {core[:3] or 'none'} "
@@ -197,8 +217,6 @@ def bench_detection(
     print_report(results, Console())
     Console().print(f"plot: {write_plot(results, plot)}")
     if json_out is not None:
-        import msgspec
-
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_bytes(msgspec.json.encode(results))
         Console().print(f"decisions: {json_out}")

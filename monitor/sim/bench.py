@@ -174,3 +174,13 @@ def run_grid(
             for future in as_completed(futures):
                 record(futures[future], future.result())
     return [done[i] for i in range(len(tasks))]
+
+
+def load_results(path: Path) -> list[RunResult]:
+    """Results saved by ``rollguard bench detection --json`` (JSON list or JSON lines)."""
+    import msgspec
+
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"["):
+        return msgspec.json.decode(data, type=list[RunResult])
+    return [msgspec.json.decode(line, type=RunResult) for line in data.splitlines() if line]

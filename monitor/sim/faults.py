@@ -8,7 +8,7 @@ below). Market faults hit every variant at once — the detector must not blame 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Literal
 
 FaultKind = Literal[
@@ -43,7 +43,6 @@ class Fault:
     """Linear ramp from no effect to full ``magnitude`` (slow drift)."""
     lp: str | None = None
     cause: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind in MARKET_KINDS and self.target != "market":

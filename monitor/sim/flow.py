@@ -7,7 +7,7 @@ pairs; :mod:`monitor.sim.generate` orders them and carries future ones to later 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,7 +75,6 @@ class RolloutSpec:
     """Payments per second whose state two systems report."""
     initial_stage: str | None = None
     """Emit ``stage_changed`` to this stage right after registering (None: don't)."""
-    labels: dict[str, str] = field(default_factory=dict)
 
 
 class RolloutFlow:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from monitor.sim.bench import Decision, RunResult
 from monitor.sim.faults import Fault
 from monitor.sim.flow import RolloutSpec
@@ -95,3 +97,30 @@ def test_totals_false_actions_per_clean_hour() -> None:
     assert t.false_actions == 1 and t.clean_hours == 1.25
     assert t.missed_sustained == 1 and t.sustained_runs == 1
     assert summarise(results)[("s", "core")].runs == 3
+
+
+def test_saved_results_load_back_and_render(tmp_path: Path) -> None:
+    import msgspec
+    from rich.console import Console
+
+    from monitor.sim.bench import load_results
+    from monitor.sim.report import plot, print_report
+
+    results = [
+        _result(Expectation(None), [Decision(10.0, "pause", rule="r")], duration=1800.0),
+        _result(
+            Expectation("rollback", onset_s=900.0, sustained=True),
+            [Decision(1030.0, "rollback", rule="r", for_s=120.0)],
+        ),
+    ]
+    results[0].scenario, results[1].scenario = "calm", "regression"
+    lines = tmp_path / "r.partial.jsonl"
+    lines.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in results))
+    whole = tmp_path / "r.json"
+    whole.write_bytes(msgspec.json.encode(results))
+    assert load_results(lines) == load_results(whole) == results
+    console = Console(record=True, width=200)
+    print_report(results, console)
+    text = console.export_text()
+    assert "1/1 det, 1 ok" in text and "1 false" in text
+    assert plot(results, tmp_path / "p.png").stat().st_size > 10_000
