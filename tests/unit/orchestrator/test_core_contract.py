@@ -1,0 +1,34 @@
+"""Commands the real core decides, signed as a worker signs them, pass the client's checks
+after the wire round trip. (The core writes ints into float evidence fields, e.g.
+``observed=629`` for a drawdown in minor units: before ``sign`` hashed the decoded form,
+every such command failed verification at every orchestrator.)"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from monitor.client import Accepted, Policy, TrustedKeys, check
+from monitor.core import Core, load_plans
+from topics.codec import Decoder
+from topics.commands import encode_command, sign
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY = b"worker-secret-0123456789abcdef"
+
+
+def test_core_decisions_verify_at_the_client() -> None:
+    core = Core(
+        load_plans(
+            [ROOT / "examples/plans/broker-bridge.yaml", ROOT / "examples/rules/broker-gates.yaml"]
+        )
+    )
+    decoder = Decoder()
+    lines = gzip.decompress((ROOT / "examples/events/sample.jsonl.gz").read_bytes()).splitlines()
+    commands = core.process([e for line in lines for e in decoder.decode(line).events])
+    assert len(commands) >= 2 and any(c.evidence for c in commands)
+    keys = TrustedKeys(worker={"w1": KEY})
+    for command in commands:
+        wire = encode_command(sign(command, "w1", KEY))
+        result = check(wire, keys, Policy(deliver_advisory=True), now=command.issued_at + 1)
+        assert isinstance(result, Accepted), (command.action, result)
