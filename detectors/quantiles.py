@@ -8,11 +8,13 @@ the true sample quantile (the value of rank ``⌊q (n - 1)⌋``) — the bound h
 distribution, heavy tails included. Two sketches with the same ``α`` merge exactly by adding
 bucket counts. Negative values use a mirrored store; values with ``|x| < min_value`` count as 0.
 
-Why this one: measured here (see ``tests/bench/detectors/cost.py`` and ``notes/libraries.md``),
-river's P² quantile is faster but was 6% off on the p99 of a lognormal with no bound to state; a
-pure-Python dict of buckets costs well under a microsecond per update with α = 1% and its state
-is a few hundred integers. With ``max_bins`` the lowest buckets are collapsed (as DDSketch's
-collapsing-lowest store): the guarantee then holds for the upper quantiles we alert on.
+Why this one (``python -m tests.bench.detectors.cost`` prints the comparison): river's P²
+quantile is ~3x faster per update and can be accurate on a stationary stream, but it states no
+error bound (``notes/libraries.md`` measured +6% on a lognormal p99), cannot merge the sketches
+of several segments or workers, and cannot decay in event time. A pure-Python dict of buckets
+costs ~0.25 µs per update with α = 1%, and its state is a few hundred numbers. With ``max_bins``
+the lowest buckets are collapsed (as DDSketch's collapsing-lowest store): the guarantee then
+holds for the upper quantiles we alert on.
 
 Time decay (optional ``half_life`` in seconds) uses forward decay (Cormode et al. 2009, "Forward
 decay: a practical time decay model for streaming systems"): an event at ``ts`` is added with

@@ -167,6 +167,24 @@ def test_from_state_refuses_foreign_state(spec: Spec) -> None:
         type(det).from_state({**state, "version": 999})
 
 
+def test_follows_the_shared_protocols(spec: Spec) -> None:
+    from detectors import typing as proto
+
+    det = spec.make()
+    assert isinstance(det, proto.Stateful)
+    kinds = {
+        "CategoricalMix": proto.Stateful,  # update(category, ts): not a numeric Statistic
+        "AnomalyScorer": proto.Scorer,
+        "EWZScoreScorer": proto.Scorer,
+        "Cusum": proto.ChangeDetector,
+        "RiverPageHinkley": proto.ChangeDetector,
+        "SequentialCountTest": proto.VariantComparison,
+        "MeanDifferenceCS": proto.VariantComparison,
+        "MannWhitneyClassifier": proto.VariantComparison,
+    }
+    assert isinstance(det, kinds.get(spec.name, proto.Statistic))
+
+
 def test_every_public_class_is_covered() -> None:
     public = {
         name
