@@ -149,3 +149,28 @@ def test_service_commands_parse_with_the_real_cli() -> None:
         assert command.name in {"worker", "simulate", "create"}, name
         ctx = command.make_context(command.name, rest)  # raises on unknown options / extra args
         assert not ctx.args, (name, ctx.args)
+
+
+def test_grafana_provisioning_matches_the_dashboards_and_mounts() -> None:
+    """Grafana's file provisioning (datasources and dashboard providers, apiVersion 1) points
+    at what the dashboards use and at the directories compose mounts."""
+    from dashboards.panels import DATASOURCE_UID
+
+    prov = ROOT / "dashboards" / "provisioning"
+    (ds,) = yaml.safe_load((prov / "datasources" / "rollguard.yml").read_text())["datasources"]
+    assert (ds["uid"], ds["type"], ds["url"]) == (
+        DATASOURCE_UID,
+        "prometheus",
+        "http://prometheus:9090",
+    )
+    (provider,) = yaml.safe_load((prov / "dashboards" / "rollguard.yml").read_text())["providers"]
+    assert provider["type"] == "file"
+    grafana = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]
+    mounts = dict(v.split(":")[:2] for v in grafana["volumes"])
+    assert mounts["./dashboards/generated"] == provider["options"]["path"]
+    assert (
+        mounts["./dashboards/provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    )
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == provider["options"]["path"] + "/rollouts-overview.json"
+    assert (ROOT / "dashboards" / "generated" / "rollouts-overview.json").is_file()
