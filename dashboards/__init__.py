@@ -1,0 +1,4 @@
+"""Grafana dashboards, Prometheus rules and Grafana provisioning for rollguard, as code.
+
+See dashboards/README.md. Nothing here runs at import time.
+"""
