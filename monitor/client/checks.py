@@ -36,6 +36,7 @@ from topics.commands import (
     decode_command,
     verify,
 )
+from topics.keys import KeyRing
 
 RejectReason = Literal[
     "oversized",
@@ -87,6 +88,14 @@ class TrustedKeys:
 
     def __repr__(self) -> str:
         return f"TrustedKeys(worker={sorted(self.worker)}, operator={sorted(self.operator)})"
+
+    @classmethod
+    def from_rings(cls, worker: KeyRing | None, operator: KeyRing | None = None) -> TrustedKeys:
+        """From ``topics.keys.KeyRing`` s (every key of a ring verifies, not only the active)."""
+        return cls(
+            worker=dict(worker.keys) if worker else {},
+            operator=dict(operator.keys) if operator else {},
+        )
 
     def verify(self, command: Command) -> tuple[VerifyResult, Trust | None]:
         if command.key_id in self.operator:

@@ -52,9 +52,6 @@ def trusted_keys(
     env: Mapping[str, str] | None = None,
 ) -> TrustedKeys:
     """Both rings for verification (files win over the environment); either may be absent."""
-    workers = worker_keyring(worker_keys, env)
-    operators = operator_keyring(operator_keys, env)
-    return TrustedKeys(
-        worker=dict(workers.keys) if workers else {},
-        operator=dict(operators.keys) if operators else {},
+    return TrustedKeys.from_rings(
+        worker_keyring(worker_keys, env), operator_keyring(operator_keys, env)
     )

@@ -20,7 +20,7 @@ OPERATOR_SECRET = b"operator-secret-0123456789abcd"
 WORKER_RING = KeyRing("w1", {"w1": WORKER_SECRET})
 OPERATOR_RING = KeyRing("op1", {"op1": OPERATOR_SECRET})
 OPERATOR_KEYS_ENV = "op1=operator-secret-0123456789abcd"
-KEYS = TrustedKeys(worker=dict(WORKER_RING.keys), operator=dict(OPERATOR_RING.keys))
+KEYS = TrustedKeys.from_rings(WORKER_RING, OPERATOR_RING)
 
 
 def worker_command(
