@@ -163,23 +163,26 @@ def _feed(
     batch_size: int,
     on_batch: Callable[[int], None] | None,
 ) -> None:
-    decoder = Decoder()
+    decode = Decoder().decode
     batch: list[Event] = []
+    lines_seen = blank = 0
     for raw in lines:
-        line = raw.strip()
-        if not line:
-            continue
-        result.lines += 1
-        decoded = decoder.decode(line)
-        for dead in decoded.dead:
-            result.dead[dead.reason] += 1
-        batch.extend(decoded.events)
+        lines_seen += 1
+        decoded = decode(raw)  # msgspec ignores the trailing newline: no strip() copy
+        if decoded.dead:
+            if not raw.strip():
+                blank += 1
+                continue
+            for dead in decoded.dead:
+                result.dead[dead.reason] += 1
+        batch += decoded.events
         if len(batch) >= batch_size:
             result.events += len(batch)
             result.commands.extend(core.process(batch))
             batch = []
             if on_batch is not None:
                 on_batch(result.events)
+    result.lines = lines_seen - blank
     if batch:
         result.events += len(batch)
         result.commands.extend(core.process(batch))

@@ -43,6 +43,9 @@ from monitor.core.rules import Context, RuleInstance, evaluate, window_steps
 from monitor.core.scopes import Scope
 from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
 
+_ceil = math.ceil
+_log = math.log
+_INV_LOG_GAMMA: Final = 1.0 / math.log(bk.GAMMA)
 _ERROR_SLOT = bk.ERROR_SLOT
 _OUTCOMES = bk.OUTCOME_STATUSES
 MAX_JUMP_S: Final = 86_400.0
@@ -76,6 +79,7 @@ class Rollout:
         self.rollout_id = rollout_id
         self.plan = plan
         self.res = plan.resolution_s
+        self.inv_res = 1.0 / plan.resolution_s
         self.lateness = plan.allowed_lateness_s
         self.registered_at = registered_at
         self.max_jump_s = MAX_JUMP_S
@@ -138,44 +142,47 @@ class Rollout:
         and dropped.
         """
         ts = ev.ts
-        step = math.ceil(ts / self.res - 1e-9)
+        step = _ceil(ts * self.inv_res - 1e-9)
         if step <= self.evaluated:
             self.counts["late"] += 1
             return False
-        if ts > self.max_ts + self.max_jump_s:
+        max_ts = self.max_ts
+        if ts > max_ts + self.max_jump_s:
             self.counts["future"] += 1
             return False
+        variant = ev.variant
         order = ev if type(ev) is Order else None
         if order is not None:
-            key: tuple[Any, ...] = (ev.variant, order.order_id, order.status, ts, order.filled_qty)
+            key: tuple[Any, ...] = (variant, order.order_id, order.status, ts, order.filled_qty)
         elif isinstance(ev, Shadow):
-            key = ("s", ev.variant, ev.corr_id)
+            key = ("s", variant, ev.corr_id)
         else:
             key = (type(ev).__name__, *(_plain(getattr(ev, f)) for f in ev.__struct_fields__))
         seen = self.seen.get(step)
         if seen is None:
             seen = self.seen[step] = set()
-        if key in seen:
+        size = len(seen)
+        seen.add(key)
+        if len(seen) == size:
             self.counts["duplicates"] += 1
             return False
-        seen.add(key)
         self.n_events += 1
         due = False
-        if ts > self.max_ts:
+        if ts > max_ts:
             self.max_ts = ts
             due = ts > self.wake_at
         seg = ev.segment
         if seg and self.uses_segments:
             if len(seg) == 1:
-                k, v = next(iter(seg.items()))
+                [(k, v)] = seg.items()
                 segkey = k + "=" + v
             else:
                 segkey = segment_key(seg)
         else:
             segkey = ""
-        leaf = self.leaves.get((ev.variant, segkey))
+        leaf = self.leaves.get((variant, segkey))
         if leaf is None:
-            leaf = self._new_leaf(ev.variant, segkey)
+            leaf = self._new_leaf(variant, segkey)
         b = leaf.get(step)
         if b is None:
             b = leaf[step] = Bucket()
@@ -303,8 +310,9 @@ class Rollout:
                 scope.advance(step, parts[0])
             else:
                 total = Bucket()
+                keep = scope.merge_parts
                 for part in parts:
-                    total.add(part)
+                    total.add(part, 1, keep)
                 scope.advance(step, total)
         self.set_evaluated(step)
         self._controls = sorted(controls, key=_control_order)
@@ -444,8 +452,9 @@ def _add_order(ev: Order, b: Bucket) -> None:
     if lat is not None:
         c[LAT_SUM] += round(lat * LAT_SCALE)
         c[LAT_N] += 1
-        hb = latency_bin(lat)
-        b.hist[hb] = b.hist.get(hb, 0) + 1
+        hb = _ceil(_log(lat) * _INV_LOG_GAMMA) if lat >= 1e-3 else bk.ZERO_BIN  # latency_bin
+        hist = b.hist
+        hist[hb] = hist.get(hb, 0) + 1
     if ev.pnl_minor is not None:
         c[PNL] += ev.pnl_minor
         c[PNL_N] += 1

@@ -24,6 +24,7 @@ class Scope:
         "history",
         "last_seen",
         "max_steps",
+        "merge_parts",
         "parts",
         "pnl_cum",
         "pnl_n",
@@ -40,6 +41,11 @@ class Scope:
         self.parts = dict(sorted(window_parts.items()))
         self.windows: dict[int, Bucket] = {w: Bucket() for w in self.parts}
         self.max_steps = max(self.windows, default=0)
+        # What merging leaf buckets into this scope must keep: what its windows read, plus
+        # evidence examples; a scope without windows needs only counters (and max_ts).
+        self.merge_parts = 0
+        for p in self.parts.values():
+            self.merge_parts |= p | bk.EXAMPLES
         self.history: dict[int, Bucket] = {}
         self.full_stage_total = full_stage_total
         self.stage_total = Bucket()  # since the stage began (sequential tests only)
