@@ -1,13 +1,17 @@
 """Anomaly score of one series against its own baseline: robust views + anomaly likelihood.
 
-Three robust views of each value, learned online with exponential forgetting in *event-time*
+Four robust views of each value, learned online with exponential forgetting in *event-time*
 units (decay follows ``dt / typical spacing``: irregular gaps forget more, and the time unit of
 ``ts`` does not matter):
 
 1. level — ``|x - m| / s`` against a Huber-clipped running location ``m`` and scale ``s``;
 2. jump — the first difference ``|x - x_prev|`` against its own running scale;
 3. short mean — a fast running mean against ``m``, scaled by its own running spread (finds
-   small sustained shifts and drifts that single points hide).
+   small sustained shifts and drifts that single points hide);
+4. context — ``x`` against a profile of the same time of day in earlier days (per-bucket EW
+   means over ``season_period``), so a daily pattern that breaks is seen even when each value is
+   ordinary for the series as a whole (the "contextual" idea of NAB's CAD-OSE and of HTM's
+   sequence memory, in its simplest form). Inactive until a bucket has seen three periods.
 
 Likelihood step. Each view's score is standardised against its long-run location and spread in
 the same series, then turned into a tail probability — the idea of the "anomaly likelihood" of
@@ -31,8 +35,7 @@ run longer than ``3 × shift_run`` as the new state, so a change is flagged at i
 for ever after.
 
 Measured on the labelled synthetic corpus of ``tests/bench/detectors/nab_eval.py`` (NAB standard
-profile): 49–66 per held-out corpus (mean 60), against 27–42 (mean 33) for an EW z-score;
-~3 µs/event.
+profile): see the module's benchmark for the figures; ~3–4 µs/event.
 """
 
 from __future__ import annotations
@@ -49,13 +52,14 @@ _LN10 = math.log(10.0)
 _SIGMA_PER_MEAN_ABS = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
 _U = 2.0  # peaks-over-threshold level, in standardised view-score units
 _U_DECADES = neglog10_normal_tail(_U)
-_VIEWS = 3  # level, jump, short mean
+_VIEWS = 4  # level, jump, short mean, time-of-day profile
+_SEASON_MEMORY = 10.0  # each profile bucket is an EW mean over ~10 periods
 _EXCESS_CLIP = 5.0  # one exceedance moves the tail fit by at most 5 mean excesses
 _EXCURSION_RATE = 0.25  # scales learn 4x slower during a one-sided excursion
 _FLAT_RUNS = 3  # a stuck run longer than this many shift_runs is accepted as the new state
 _FIELDS = (
     "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
-    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
+    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "prof", "pcount", "a4",
     "mu", "dev", "pu", "ex1", "ex2",
 )  # fmt: skip
 
@@ -104,6 +108,10 @@ class AnomalyScorer:
         Events before the first non-zero score.
     half_point
         Surprise (``-log10 p``) that maps to a score of 0.5.
+    season_period
+        Period of the context view in seconds (a day by default); 0 disables it.
+    season_buckets
+        Buckets per period of the context view's profile.
     refractory
         Half-life (events) of the memory of reported evidence; 0 disables it, so a persisting
         anomaly keeps its high score on every event (use that for ``for:``-style rules).
@@ -138,6 +146,8 @@ class AnomalyScorer:
         warmup: int = 60,
         half_point: float = 6.0,
         refractory: float = 30.0,
+        season_period: float = 86400.0,
+        season_buckets: int = 48,
     ) -> None:
         for name, value in (
             ("half_life", half_life),
@@ -147,6 +157,11 @@ class AnomalyScorer:
             ("half_point", half_point),
         ):
             check_positive(name, value)
+        if season_period < 0 or season_buckets < 1:
+            raise ValueError(
+                f"need season_period >= 0 and season_buckets >= 1; "
+                f"got {season_period}, {season_buckets}"
+            )
         if shift_run < 1 or warmup < 2 or refractory < 0:
             raise ValueError(
                 f"need shift_run >= 1, warmup >= 2, refractory >= 0; "
@@ -161,7 +176,12 @@ class AnomalyScorer:
             "warmup": int(warmup),
             "half_point": float(half_point),
             "refractory": float(refractory),
+            "season_period": float(season_period),
+            "season_buckets": int(season_buckets),
         }
+        self._period = float(season_period)
+        self._buckets = int(season_buckets)
+        self._bucket_rate = self._buckets / self._period if self._period else 0.0
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life
         self._score_events = float(score_half_life) / _LN2  # EW window, per event
@@ -182,6 +202,9 @@ class AnomalyScorer:
         self.zeros = 0  # current run of repeated values
         self.c0 = self.c00 = self.cprev0 = self.wz = 0.0  # decayed repeat counts
         self.alarm = 0.0  # decaying memory of the evidence already reported
+        self.prof = [0.0] * self._buckets  # time-of-day profile (EW mean per bucket)
+        self.pcount = [0] * self._buckets
+        self.a4 = 0.0  # mean |x - profile|
         # Per view: long-run mean and mean |deviation| of |z|, rate above _U, and the first two
         # moments of the excess above _U (the likelihood step and its tail).
         self.mu = [0.0] * _VIEWS
@@ -246,14 +269,24 @@ class AnomalyScorer:
         r1 = abs(dev) / (_SIGMA_PER_MEAN_ABS * self.a + tiny)
         r2 = abs(diff) / (_SIGMA_PER_MEAN_ABS * self.ad + tiny)
         r3 = abs(ms - m) / (_SIGMA_PER_MEAN_ABS * self.as3 + tiny)
+        # Context: the same time of day in earlier periods (daily patterns of operations).
+        b = pc = 0
+        res4 = r4 = 0.0
+        if self._period:
+            b = int((ts % self._period) * self._bucket_rate) % self._buckets
+            pc = self.pcount[b]
+            res4 = x - self.prof[b] if pc else 0.0
+            r4 = abs(res4) / (_SIGMA_PER_MEAN_ABS * self.a4 + tiny) if pc >= 3 else 0.0
         mu, dv = self.mu, self.dev
         e1 = (r1 - mu[0]) / (_SIGMA_PER_MEAN_ABS * dv[0] + 1e-3)
         e2 = (r2 - mu[1]) / (_SIGMA_PER_MEAN_ABS * dv[1] + 1e-3)
         e3 = (r3 - mu[2]) / (_SIGMA_PER_MEAN_ABS * dv[2] + 1e-3)
+        e4 = (r4 - mu[3]) / (_SIGMA_PER_MEAN_ABS * dv[3] + 1e-3) if pc >= 3 else -1.0
         # Below _U every view uses the same normal tail, so only the largest needs it.
-        if e1 <= _U and e2 <= _U and e3 <= _U:
+        if e1 <= _U and e2 <= _U and e3 <= _U and e4 <= _U:
             top = e1 if e1 > e2 else e2
             top = top if top > e3 else e3
+            top = top if top > e4 else e4
             decades = neglog10_normal_tail(top) if top > 0.0 else 0.0
         else:
             pu, ex1, ex2 = self.pu, self.ex1, self.ex2
@@ -261,6 +294,7 @@ class AnomalyScorer:
                 _tail_decades(e1, pu[0], ex1[0], ex2[0]),
                 _tail_decades(e2, pu[1], ex1[1], ex2[1]),
                 _tail_decades(e3, pu[2], ex1[2], ex2[2]),
+                _tail_decades(e4, pu[3], ex1[3], ex2[3]),
             )
         # Stuck metric: a run of identical values, against the series' own repeat rates.
         is_zero = diff == 0.0
@@ -280,7 +314,7 @@ class AnomalyScorer:
         if n >= self._warmup and decades > recent:
             score = evidence_to_score(decades - recent, self._half_point)
         return (score, typ, step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3,
-                decades, recent, is_zero, zeros)  # fmt: skip
+                decades, recent, is_zero, zeros, b, res4, r4, e4)  # fmt: skip
 
     def _learn(self, x: float, ts: float, work: tuple[Any, ...]) -> None:
         n = self.n
@@ -290,7 +324,7 @@ class AnomalyScorer:
             self.w_long = self.w_short = 1.0
             return
         (_, typ, _step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3, decades, recent,
-         is_zero, zeros) = work  # fmt: skip
+         is_zero, zeros, b, res4, r4, e4) = work  # fmt: skip
         k = self._k
         al = 1.0 / w_long
         self.typ_dt, self.w_long, self.w_short, self.ms = typ, w_long, w_short, ms
@@ -329,6 +363,19 @@ class AnomalyScorer:
             self.ad = ad + al * ((adiff if adiff < cap else cap) - ad)
             cap = kk * as3 + tiny
             self.as3 = as3 + ra * ((agap if agap < cap else cap) - as3)
+        # Time-of-day profile: per-bucket EW mean, clipped like the level.
+        if self._period:
+            prof, pcount = self.prof, self.pcount
+            pc = pcount[b]
+            if pc == 0:
+                prof[b] = x
+            else:
+                a4 = self.a4
+                lim4 = k * (_SIGMA_PER_MEAN_ABS * a4 + tiny) if pc >= 3 and a4 > 0.0 else math.inf
+                rc = res4 if -lim4 <= res4 <= lim4 else (lim4 if res4 > 0.0 else -lim4)
+                prof[b] += rc / (pc + 1.0) if pc + 1.0 < _SEASON_MEMORY else rc / _SEASON_MEMORY
+                self.a4 = a4 + al * (abs(rc) - a4)
+            pcount[b] = pc + 1
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
         if is_zero:
@@ -352,6 +399,8 @@ class AnomalyScorer:
         self._learn_view(0, r1, e1, asc, warm)
         self._learn_view(1, r2, e2, asc, warm)
         self._learn_view(2, r3, e3, asc, warm)
+        if self._period and self.pcount[b] > 3:
+            self._learn_view(3, r4, e4, asc, warm)
 
     def _learn_view(self, i: int, r: float, e: float, rate: float, warm: bool) -> None:
         """Update one view's score distribution: location, spread and exceedance tail."""
@@ -378,7 +427,7 @@ class AnomalyScorer:
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (parameters and running statistics)."""
         state = {f: getattr(self, f) for f in _FIELDS}
-        for f in ("mu", "dev", "pu", "ex1", "ex2"):
+        for f in ("mu", "dev", "pu", "ex1", "ex2", "prof", "pcount"):
             state[f] = list(state[f])
         return {**header(self), "params": dict(self.params), **state}
 

@@ -83,11 +83,12 @@ def test_bad_input_is_ignored() -> None:
 
 
 def test_time_unit_does_not_matter_but_gaps_do() -> None:
+    # Only the time-of-day view reads absolute time; without it, decay follows the spacing.
     rng = np.random.default_rng(2)
     xs = rng.normal(0.0, 1.0, 800).tolist()
     gaps = rng.exponential(1.0, 800)
     ts = np.cumsum(gaps)
-    a, b = d.default_scorer(), d.default_scorer()
+    a, b = d.default_scorer(season_period=0.0), d.default_scorer(season_period=0.0)
     out_a, out_b = [], []
     for x, t in zip(xs, ts.tolist(), strict=True):
         out_a.append(a.score_one(x, t))
@@ -133,3 +134,24 @@ def test_nab_scorer_reference_points() -> None:
     noisy = early.copy()
     noisy[400] = 1.0  # one false positive before any window: full FP weight
     assert nab_score([(noisy, anomalies)])[0] == pytest.approx(100.0 * (4 - 0.11) / 4)
+
+
+def test_broken_daily_pattern_is_seen_in_context() -> None:
+    rng = np.random.default_rng(4)
+    n, day = 288 * 12, 288  # twelve days of 5-minute points
+    t = np.arange(n)
+    xs = 100.0 + 30.0 * np.sin(2 * np.pi * t / day) + rng.normal(0.0, 3.0, n)
+    start = 288 * 10 + 60
+    xs[start : start + 100] = 100.0 + rng.normal(0.0, 3.0, 100)  # the pattern stops
+
+    def peak(scorer: d.AnomalyScorer) -> tuple[float, float]:
+        out = []
+        for i, x in enumerate(xs.tolist()):
+            out.append(scorer.score_one(x, 300.0 * i))
+            scorer.learn_one(x, 300.0 * i)
+        return max(out[start : start + 100]), max(out[288 * 4 : start])
+
+    with_context, before = peak(d.default_scorer())
+    without_context, _ = peak(d.default_scorer(season_period=0.0))
+    assert with_context > 0.5 > before
+    assert with_context > without_context
