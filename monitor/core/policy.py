@@ -198,7 +198,9 @@ def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
         steps = max(1, round(rule.window_s / r.res))
         examples = [] if scope is None else scope.examples(step, steps)
     stats = (
-        {} if obs is None else {k: v for k, v in sorted(obs.stats.items()) if finite(v) is not None}
+        {}
+        if obs is None
+        else {k: float(v) for k, v in sorted(obs.stats.items()) if finite(v) is not None}
     )
     return Evidence(
         rule=inst.label,

@@ -343,5 +343,12 @@ def window_steps(rule: Rule, resolution_s: float) -> list[int]:
 
 
 def finite(x: float | None) -> float | None:
-    """JSON-safe: None for missing or non-finite values."""
-    return x if x is not None and math.isfinite(x) else None
+    """JSON-safe float: None for missing or non-finite values.
+
+    Always a float (integer sums such as P&L would otherwise encode as ``629`` and decode
+    as ``629.0``, changing the canonical bytes a signature covers).
+
+    >>> finite(629), finite(float("inf")), finite(None)
+    (629.0, None, None)
+    """
+    return float(x) if x is not None and math.isfinite(x) else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from monitor.core import Core
 from tests.unit.core.helpers import (
     T0,
@@ -15,7 +17,7 @@ from tests.unit.core.helpers import (
     rule,
     signoff,
 )
-from topics.commands import command_id
+from topics.commands import Command, command_id
 
 ABS = {"kind": "absolute", "op": ">", "value": 0.1}
 
@@ -167,3 +169,27 @@ def test_unregistered_rollouts_use_default_plan_or_are_counted(tmp_path: Path) -
     assert [c.action for c in core.advance_watermark(T0 + 2)] == ["pause"]
     core.process([register(rid="y", plan="nope")])
     assert core.counters()["unknown_plan"] == 1
+
+
+def test_evidence_numbers_are_floats_so_signatures_survive_the_wire(tmp_path: Path) -> None:
+    # P&L sums are integers inside the core; encoded as 629 they would decode as 629.0 and
+    # change the canonical bytes a signature covers.
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "dd",
+                signal="drawdown",
+                action="halt",
+                no_data="ok",
+                threshold={"kind": "absolute", "op": ">", "value": 500},
+            )
+        ],
+    )
+    flow = {0: orders(0, 1, pnl=1000), 1: orders(1, 1, pnl=-629)}
+    cmd = Run(plans).feed(flow, until=3).commands[0]
+    ev = cmd.evidence[0]
+    assert type(ev.observed) is float and ev.observed == 629.0
+    assert all(type(v) is float for v in ev.stats.values())
+    wire = msgspec.json.encode(cmd)
+    assert msgspec.json.encode(msgspec.json.decode(wire, type=Command)) == wire
