@@ -139,6 +139,7 @@ class Worker:
             "auto_offset_reset": "earliest",
             "session_timeout_ms": s.session_timeout_ms,
             "heartbeat_interval_ms": s.heartbeat_interval_ms,
+            "fetch_max_wait_ms": s.fetch_max_wait_ms,
         }
         # enable_idempotence=True implies acks="all" and keeps order across retries
         producer = AIOKafkaProducer(

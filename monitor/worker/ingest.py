@@ -5,9 +5,10 @@ stage reads it in large ``getmany`` batches (no per-message framework cost), val
 ``topics.codec.Decoder``, and forwards batch envelopes keyed by ``rollout_id``, so every event
 of a rollout reaches the one worker that owns its state, in the order it was read.
 
-Crash safety (at-least-once here, made exactly-once downstream): a round's input offsets are
-committed only after every envelope and dead letter of that round was acked by the broker.
-If a send fails for good the round is read again from its first offsets. Events forwarded
+Crash safety (at-least-once here, made exactly-once downstream): input offsets are committed
+only after every envelope and dead letter forwarded for them was acked by the broker (acks
+are awaited every ``COMMIT_EVERY_S``, not per round, so rounds overlap their round trips).
+If forwarding a round fails, that round is read again from its first offsets. Events forwarded
 twice (crash between ack and commit) carry the same source offsets and are dropped by the
 processor (see :mod:`monitor.worker.envelope`).
 """
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ENVELOPE_MAX_BYTES: Final = 900_000  # under the producer's and broker's 1 MiB message limit
 DLQ_ORIGINAL_MAX_BYTES: Final = 600_000  # base64 in the DLQ record: 4/3 of this
+COMMIT_EVERY_S: Final = 0.1
 
 
 @dataclass(slots=True)
@@ -56,6 +58,8 @@ class IngestStage:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_round_s: float = field(default_factory=time.monotonic)
     stopping: bool = False
+    _to_commit: dict[Any, int] = field(default_factory=dict)
+    _last_commit_s: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         if self.decoder.max_batch_events > POSITION_SCALE:
@@ -73,22 +77,38 @@ class IngestStage:
                 await asyncio.sleep(0.5)
                 continue
             self.last_round_s = time.monotonic()
-            if batches:
-                async with self.lock:
+            async with self.lock:
+                if batches:
                     await self.round(batches)
+                if not batches or time.monotonic() - self._last_commit_s >= COMMIT_EVERY_S:
+                    await self.commit()
 
     async def round(self, batches: dict[Any, list[Any]]) -> None:
+        """Forward one batch; its offsets are committed later, once acked (:meth:`commit`).
+
+        Not waiting for acks here keeps broker round trips off the per-round path: sends of
+        consecutive rounds overlap, and a commit every ``COMMIT_EVERY_S`` covers them all.
+        """
         first = {tp: records[0].offset for tp, records in batches.items() if records}
         try:
             await self._forward(batches)
-            if not await self.publisher.flush():
-                return  # stopping: nothing committed, the next owner reads it again
         except Exception:
             log.exception("ingest: round failed; reading it again")
             for tp, offset in first.items():
                 self.consumer.seek(tp, offset)
             return
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        for tp, records in batches.items():
+            if records:
+                self._to_commit[tp] = records[-1].offset + 1
+
+    async def commit(self) -> None:
+        """Wait for every forwarded envelope and dead letter to be acked, then commit."""
+        self._last_commit_s = time.monotonic()
+        if not self._to_commit:
+            return
+        if not await self.publisher.flush():
+            return  # stopping: nothing committed, the next owner reads it again
+        offsets, self._to_commit = self._to_commit, {}
         try:
             await self.consumer.commit(offsets)
         except Exception as exc:  # rebalance or broker away: a later commit covers it
@@ -172,14 +192,14 @@ def _chunks(raws: list[bytes], max_events: int) -> list[tuple[int, int]]:
 
 
 class IngestListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """On revocation, wait for the round in flight: it commits its own offsets when acked."""
+    """On revocation, let the round in flight finish, then commit what is acked."""
 
     def __init__(self, stage: IngestStage) -> None:
         self._stage = stage
 
     async def on_partitions_revoked(self, revoked: list[Any]) -> None:
         async with self._stage.lock:
-            return
+            await self._stage.commit()
 
     async def on_partitions_assigned(self, assigned: list[Any]) -> None:
         return  # committed offsets are where to resume; nothing of ours to restore

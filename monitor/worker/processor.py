@@ -5,10 +5,11 @@ Order of work in one round (under ``lock``, so a rebalance never sees half a rou
 1. for each owned partition, apply envelopes at or past its ``next_offset``: drop events
    already applied (source offset at or below the rollout's high-water mark — the repeats an
    ingest crash causes), hand the rest to ``core.process``, queue the resulting commands;
-2. wait until the broker acked every command (:meth:`Publisher.flush`); only now do they
-   count as published;
+2. commands go out as they are made; every ``FLUSH_EVERY_S`` (and when idle) the loop waits
+   until the broker acked all of them (:meth:`Publisher.flush`): only then do they count as
+   published (metrics), and a send that failed is sent again, same bytes;
 3. every ``checkpoint_interval_s``, and on revocation, checkpoint the changed partitions —
-   never between 1 and 2, so a checkpoint never claims an offset past an unacked decision.
+   always after a flush, so a checkpoint never claims an offset past an unacked decision.
 
 Restore → seek → resume happens in one place, :meth:`Processor.on_assigned`. aiokafka
 guarantees that every member runs ``on_partitions_revoked`` before any member runs
@@ -42,6 +43,8 @@ from topics.commands import Command
 
 log = logging.getLogger(__name__)
 
+FLUSH_EVERY_S = 0.1  # acks are awaited this often (and before every checkpoint), not per round
+
 
 @dataclass
 class PartitionState:
@@ -69,6 +72,7 @@ class Processor:
     last_round_s: float = field(default_factory=time.monotonic)
     last_checkpoint_s: float = field(default_factory=time.monotonic)
     _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
+    _last_flush_s: float = field(default_factory=time.monotonic)
 
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topic], listener=_Listener(self))
@@ -87,6 +91,8 @@ class Processor:
             async with self.lock:
                 if batches:
                     await self.round(batches)
+                if not batches or time.monotonic() - self._last_flush_s >= FLUSH_EVERY_S:
+                    await self.flush()
                 if time.monotonic() - self.last_checkpoint_s >= self.checkpoint_interval_s:
                     await self.checkpoint(list(self.owned))
             self.metrics.checkpoint_age.set(time.monotonic() - self.last_checkpoint_s)
@@ -109,9 +115,14 @@ class Processor:
                     max(0, highwater - state.next_offset)
                 )
         self.metrics.messages.labels(self.topic).inc(sum(len(r) for r in batches.values()))
+        self.metrics.processing.observe(time.perf_counter() - started)
+
+    async def flush(self) -> bool:
+        """Wait for the broker to ack every queued command (they went out when queued)."""
+        self._last_flush_s = time.monotonic()
         if not await self.publisher.flush():
             self._unsafe = True
-        self.metrics.processing.observe(time.perf_counter() - started)
+        return not self._unsafe
 
     async def _apply(self, tp: Any, record: Any, state: PartitionState) -> None:
         try:
@@ -178,9 +189,10 @@ class Processor:
     # --- checkpoint, restore, rebalance --------------------------------------------------
 
     async def checkpoint(self, partitions: list[int], *, all_: bool = False) -> None:
-        """Write checkpoints of changed (or, with ``all_``, all) owned partitions."""
+        """Write checkpoints of changed (or, with ``all_``, all) owned partitions, after
+        every command queued so far is acked: a checkpoint never runs ahead of a decision."""
         self.last_checkpoint_s = time.monotonic()
-        if self._unsafe:
+        if not await self.flush():
             return
         offsets: dict[Any, int] = {}
         for q in partitions:

@@ -7,15 +7,19 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from monitor import devbroker
-from tests.integration.worker.support import WorkerProcess, metric, start_worker
+from tests.integration.worker.support import T0, WorkerProcess, metric, start_worker
 from topics.admin import create_topics
+from topics.codec import encode_event
+from topics.commands import Command, decode_command
 from topics.config import TopicsConfig
+from topics.events import Event, Metric, Order
 
 LOG_DIR = Path(tempfile.mkdtemp(prefix="rollguard-bench-worker-"))
 
@@ -95,4 +99,109 @@ def worker_rate(
         time.sleep(0.02)
     if not done:
         raise RuntimeError(f"worker applied only {seen} of {events} events:\n{worker.log_tail()}")
+    if first >= events:
+        raise RuntimeError(f"backlog of {events} events was done before the first sample: raise N")
     return (events - first) / (done - started), worker
+
+
+def flapping_events(rollouts: int, step_s: float = 0.1) -> Iterator[Event]:
+    """Endless test-core input whose canaries flap: every rollout's error rate is high for
+    6 s of event time, then low for 6 s, so each rollout decides (pause / proceed) every
+    ~6 s of event time, staggered across rollouts."""
+    tick = 0
+    while True:
+        t = tick * step_s
+        for i in range(rollouts):
+            ts = T0 + t
+            rid = f"f{i}"
+            bad = (t + i * 0.77) % 12.0 < 6.0
+            yield Order(
+                v=1,
+                rollout_id=rid,
+                variant="baseline",
+                ts=ts,
+                order_id=f"b{tick}",
+                status="filled",
+                latency_ms=3.0,
+            )
+            yield Order(
+                v=1,
+                rollout_id=rid,
+                variant="canary",
+                ts=ts,
+                order_id=f"c{tick}",
+                status="filled",
+                latency_ms=4.0,
+            )
+            yield Metric(
+                v=1,
+                rollout_id=rid,
+                variant="canary",
+                ts=ts,
+                name="error_rate",
+                value=0.2 if bad else 0.01,
+            )
+        tick += 1
+
+
+@dataclass
+class Paced:
+    """Produce ``events`` at ``rate`` events/s, remembering when each metric event was sent
+    (the decisive events of the test core: a command's ``issued_at`` is its ``ts``)."""
+
+    bootstrap: str
+    topic: str
+    rate: float
+    sent_at: dict[tuple[str, float], float] = field(default_factory=dict)
+    sent: int = 0
+
+    async def run(self, events: Iterator[Event], stop: asyncio.Event) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks=1, linger_ms=1)
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            while not stop.is_set():
+                due = int((time.perf_counter() - started) * self.rate) - self.sent
+                for _ in range(max(0, due)):
+                    event = next(events)
+                    if isinstance(event, Metric):
+                        self.sent_at[(event.rollout_id, event.ts)] = time.time()
+                    await producer.send(
+                        self.topic, encode_event(event), key=event.rollout_id.encode()
+                    )
+                    self.sent += 1
+                await asyncio.sleep(0.005)
+        finally:
+            await producer.stop()
+
+
+async def watch_control(
+    bootstrap: str, topic: str, on_command: Callable[[Command, float], None], stop: asyncio.Event
+) -> None:
+    """Call ``on_command(command, arrival wall time)`` for everything on ``topic``."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            got = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in got.values():
+                for record in records:
+                    on_command(decode_command(record.value), now)
+    finally:
+        await consumer.stop()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
