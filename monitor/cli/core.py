@@ -144,10 +144,13 @@ def replay(
         for cmd in result.commands:
             fh.write(encode_command(cmd) + b"\n")
     dead = sum(result.dead.values())
+    reasons = " (" + ", ".join(f"{k} {v}" for k, v in sorted(result.dead.items())) + ")"
+    skipped = ", ".join(f"{k} {v}" for k, v in result.counters.items() if k != "events")
     console.print(
-        f"{result.lines} lines, {result.events} events, {dead} dead letters "
-        f"{dict(result.dead) if dead else ''}; not applied: {result.counters}; "
-        f"{len(result.commands)} decisions -> {out_decisions}"
+        f"{result.lines} lines, {dead} dead letters{reasons if dead else ''}; "
+        f"{result.events} events decoded, {result.counters.get('events', 0)} applied "
+        f"(not applied: {skipped}); {len(result.commands)} decisions -> {out_decisions}",
+        highlight=False,
     )
     if not no_report:
         from monitor.report import render_html

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.unit.core.helpers import (
+    T0,
     Run,
     metric,
     orders,
@@ -404,3 +405,30 @@ def test_segment_filter_and_custom_metric(tmp_path: Path) -> None:
     run = Run(plans).feed(flow, until=11)
     assert run.state_of("eu-only")[11] == "inactive"  # us errors are outside the filter
     assert run.when("hold") == [10.0]  # 3 s mean: (50 + 95 + 95) / 3 > 90 only at 10
+
+
+def test_silence_event_moves_event_time_and_fires_the_freshness_rule(tmp_path: Path) -> None:
+    from topics.events import Silence
+
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "silent",
+                signal="freshness_s",
+                no_data="fire",
+                threshold={"kind": "absolute", "op": ">", "value": 30},
+                action="freeze",
+            )
+        ],
+    )
+    core = Run(plans).feed({t: orders(t, 3) for t in range(10)}, until=9).core
+    assert (
+        core.process([Silence(v=1, rollout_id="r1", variant="canary", ts=T0 + 35, silent_s=26.0)])
+        == []
+    )  # 35 - 9 = 26 s: not yet
+    cmds = core.process(
+        [Silence(v=1, rollout_id="r1", variant="canary", ts=T0 + 45, silent_s=36.0)]
+    )
+    assert [(c.action, c.issued_at - T0) for c in cmds] == [("freeze", 40.0)]
+    assert cmds[0].evidence[0].observed == 31.0
