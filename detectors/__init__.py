@@ -17,6 +17,7 @@ P&L drawdown           :class:`Drawdown`
 sustained change       :class:`Cusum` (self-starting, robust); :class:`RiverPageHinkley`
 canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
 canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
+canary tail (p99)      :class:`QuantileExceedanceTest` (anytime-valid, exceedance counts)
 canary window          :class:`MannWhitneyClassifier` (Kayenta-style, fixed sample)
 =====================  ==================================================================
 
@@ -32,6 +33,7 @@ from detectors.confseq import MeanDifferenceCS
 from detectors.drawdown import Drawdown
 from detectors.errors import DetectorError, DetectorStateError
 from detectors.ewstats import EWMeanVar
+from detectors.exceedance import QuantileExceedanceTest
 from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
 from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
 from detectors.quantiles import QuantileSketch
@@ -55,6 +57,7 @@ __all__ = [
     "MannWhitneyClassifier",
     "MeanDifferenceCS",
     "Proportion",
+    "QuantileExceedanceTest",
     "QuantileSketch",
     "RiverPageHinkley",
     "RobustBaseline",

@@ -7,9 +7,10 @@ Run: ``python -m tests.bench.detectors.canary [--runs 1000] [--power-runs 300]``
   polling approach — a fixed-sample Mann–Whitney test at alpha = 0.05 checked every N events —
   is shown for contrast: its error rate grows with the number of looks.
   A Bonferroni-corrected poll (alpha / number of looks) is the valid fixed-sample alternative.
-* Power: a 2x error-rate regression (1% -> 2% of requests) and a 20% latency regression
-  (canary latencies x1.2, so its p99 is 20% higher): median and p95 detection delay, in events
-  per variant, for the sequential test and for polling Mann–Whitney every N events.
+* Power: a 2x error-rate regression (1% -> 2% of requests), a 20% latency regression
+  (canary latencies x1.2, so its p99 is 20% higher) and a tail-only one (p99 +20%, same
+  median): median and p95 detection delay, in events per variant, for the sequential tests
+  and for polling Mann–Whitney every N events (p95 over the detected runs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import time
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from detectors import MeanDifferenceCS, SequentialCountTest, wilson_interval
+from detectors import (
+    MeanDifferenceCS,
+    QuantileExceedanceTest,
+    SequentialCountTest,
+    wilson_interval,
+)
 
 ALPHA = 0.05
 
@@ -47,6 +53,19 @@ def cs_first_rejection(base: np.ndarray, can: np.ndarray) -> int | None:
         cs.update("baseline", b)
         cs.update("canary", c)
         if cs.decision != "none":
+            return i
+    return None
+
+
+def exceedance_first_rejection(warm: np.ndarray, base: np.ndarray, can: np.ndarray) -> int | None:
+    """p99-exceedance test: threshold from ``warm`` (baseline), then both variants in turn."""
+    t = QuantileExceedanceTest(q=0.99, warmup=len(warm), alpha=ALPHA)
+    for x in warm.tolist():
+        t.update("baseline", x)
+    for i, (b, c) in enumerate(zip(base.tolist(), can.tolist(), strict=True)):
+        t.update("baseline", b)
+        t.update("canary", c)
+        if t.decision != "none":
             return i
     return None
 
@@ -91,6 +110,16 @@ def aa(runs: int, seed: int) -> None:
     print(f"  mean-difference CS (log latency), {n} obs/variant:       FPR {_rate(cs_hits, runs)}")
     print(f"  polling Mann-Whitney every 50 obs (reference):          FPR {_rate(mw_hits, runs)}")
     print(f"  polling Mann-Whitney every 50 obs, Bonferroni:          FPR {_rate(bonf_hits, runs)}")
+    ex_hits = 0
+    for _ in range(runs):
+        warm = rng.lognormal(3.0, 0.6, 1000)
+        ex_hits += (
+            exceedance_first_rejection(
+                warm, rng.lognormal(3.0, 0.6, 5000), rng.lognormal(3.0, 0.6, 5000)
+            )
+            is not None
+        )
+    print(f"  p99-exceedance test, 5000 obs/variant:                  FPR {_rate(ex_hits, runs)}")
 
 
 def power(runs: int, seed: int) -> None:
@@ -131,6 +160,23 @@ def power(runs: int, seed: int) -> None:
     print(f"    polling Mann-Whitney every 50         {_delays(poll50)}")
     print(f"    polling Mann-Whitney every 500        {_delays(poll500)}")
     print(f"    polling MW every 50, Bonferroni       {_delays(bonf)}")
+    # Tail-only regression: same median, canary sigma 0.6 -> 0.678 so its p99 is 20% higher.
+    horizon = 20_000
+    tail_runs = max(1, runs * 2 // 3)
+    ex, cs, poll, bonf = [], [], [], []
+    for _ in range(tail_runs):
+        warm = rng.lognormal(3.0, 0.6, 1000)
+        base = rng.lognormal(3.0, 0.6, horizon)
+        can = rng.lognormal(3.0, 0.6784, horizon)
+        ex.append(exceedance_first_rejection(warm, base, can))
+        cs.append(cs_first_rejection(base, can))
+        poll.append(polling_mw_first_rejection(base, can, 1000))
+        bonf.append(polling_mw_first_rejection(base, can, 1000, bonferroni=True))
+    print(f"  tail-only: p99 +20%, same median ({tail_runs} runs), observations per variant:")
+    print(f"    p99-exceedance test (every event)     {_delays(ex)}")
+    print(f"    mean-difference CS (every event)      {_delays(cs)}")
+    print(f"    polling Mann-Whitney every 1000       {_delays(poll)}")
+    print(f"    polling MW every 1000, Bonferroni     {_delays(bonf)}")
 
 
 def main() -> None:

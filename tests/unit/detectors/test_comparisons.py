@@ -147,3 +147,36 @@ def test_mann_whitney_tolerance_band_passes_negligible_shift() -> None:
     assert strict.result().direction == "higher"
     assert tolerant.result().direction == "none"
     assert not d.MannWhitneyClassifier().result().enough_data
+
+
+def _exceedance_runs(runs: int, sigma_canary: float, seed: int) -> int:
+    rng = np.random.default_rng(seed)
+    rejected = 0
+    for _ in range(runs):
+        t = d.QuantileExceedanceTest(q=0.95, warmup=400)
+        for x in rng.lognormal(3.0, 0.6, 400).tolist():
+            t.update("baseline", x)
+        base = rng.lognormal(3.0, 0.6, 3000).tolist()
+        can = rng.lognormal(3.0, sigma_canary, 3000).tolist()
+        for b, c in zip(base, can, strict=True):
+            t.update("baseline", b)
+            t.update("canary", c)
+            if t.decision != "none":
+                rejected += 1
+                break
+    return rejected
+
+
+def test_exceedance_test_aa_and_tail_regression() -> None:
+    runs = 150
+    assert _exceedance_runs(runs, 0.6, seed=8) / runs <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / runs)
+    # same median, heavier tail: p95 about 20% higher
+    assert _exceedance_runs(30, 0.71, seed=9) >= 27
+
+
+def test_exceedance_test_ignores_canary_until_threshold_is_fixed() -> None:
+    t = d.QuantileExceedanceTest(q=0.9, warmup=50)
+    for _ in range(100):
+        t.update("canary", 1e9)
+    assert t.threshold is None and t.n_canary == 0
+    assert not t.result().enough_data

@@ -25,8 +25,9 @@ class Spec:
     make: Callable[[], Any]
     feed: Callable[[Any, random.Random, int], None]
     observe: Callable[[Any], Any]
-    warmup: int  # events after which ``ready`` must be True
+    warmup: int  # events during which there must be no verdict
     silent: Callable[[Any], bool]  # "no verdict" check used during warm-up
+    ready_by: int = 0  # events after which ``ready`` must be True (default: warmup + 5)
 
 
 def _value(rng: random.Random, i: int) -> float:
@@ -91,6 +92,9 @@ SPECS = [
          lambda s: s.last_score, 25, lambda s: s.last_score == 0.0),
     Spec("SequentialCountTest", lambda: d.SequentialCountTest(min_events=12), _feed_counts,
          _result, 12, lambda s: not s.result().enough_data),
+    Spec("QuantileExceedanceTest",
+         lambda: d.QuantileExceedanceTest(q=0.8, warmup=20, min_events=5),
+         _feed_variant, _result, 40, lambda s: not s.result().enough_data, ready_by=200),
     Spec("MeanDifferenceCS", lambda: d.MeanDifferenceCS(min_samples=10), _feed_variant,
          _result, 20, lambda s: not s.result().enough_data),
     Spec("MannWhitneyClassifier", lambda: d.MannWhitneyClassifier(window=50, min_samples=10),
@@ -121,7 +125,7 @@ def test_warmup_is_respected(spec: Spec) -> None:
     for i in range(spec.warmup - 1):
         spec.feed(det, rng, i)
         assert spec.silent(det), f"{spec.name} gave a verdict during warm-up at event {i}"
-    for i in range(spec.warmup - 1, spec.warmup + 5):
+    for i in range(spec.warmup - 1, max(spec.ready_by, spec.warmup + 5)):
         spec.feed(det, rng, i)
     assert det.ready
 
@@ -180,6 +184,7 @@ def test_follows_the_shared_protocols(spec: Spec) -> None:
         "RiverPageHinkley": proto.ChangeDetector,
         "SequentialCountTest": proto.VariantComparison,
         "MeanDifferenceCS": proto.VariantComparison,
+        "QuantileExceedanceTest": proto.VariantComparison,
         "MannWhitneyClassifier": proto.VariantComparison,
     }
     assert isinstance(det, kinds.get(spec.name, proto.Statistic))
