@@ -34,7 +34,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
-from monitor.worker.checkpoint import Checkpoint, CheckpointStore
+from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
 from monitor.worker.envelope import SELF_SOURCE, decode_envelope, encode_envelope, fresh_events
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
@@ -52,6 +52,11 @@ class PartitionState:
     hwm: dict[str, dict[int, int]] = field(default_factory=dict)
     """rollout id -> {telemetry partition: highest source offset applied}"""
     dirty: bool = False
+    changed: set[str] = field(default_factory=set)
+    """Rollouts that received events since their state was last packed."""
+    packed: dict[str, bytes] = field(default_factory=dict)
+    """rollout id -> its state as last packed (valid while it receives no events: the core
+    changes a rollout's state only through that rollout's events)."""
 
 
 @dataclass
@@ -139,6 +144,7 @@ class Processor:
             log.exception("core failed on %d events at %s", len(events), tp)
             await self._dead(tp, record, f"core error: {exc!r}")
             return
+        state.changed.update({event.rollout_id for event in events})
         for kind, count in Counter(type(e).__name__.lower() for e in events).items():
             self.metrics.events.labels(kind).inc(count)
         wall = time.time()  # edge: silence detection only
@@ -200,14 +206,17 @@ class Processor:
             if state is None or not (state.dirty or all_):
                 continue
             try:
-                rollouts = {
-                    rid: {"state": self.core.export_state(rid), "hwm": marks}
-                    for rid, marks in state.hwm.items()
-                }
+                known = set(self.core.rollouts())  # events of unbound rollouts leave no state
+                for rid in [r for r in state.hwm if r in state.changed or r not in state.packed]:
+                    if rid in known:
+                        state.packed[rid] = pack_state(self.core.export_state(rid))
+                    state.changed.discard(rid)
             except Exception:  # keep the older checkpoint rather than write a wrong one
                 log.exception("processor: state of partition %d not exportable", q)
                 continue
-            if await self.checkpoints.write(Checkpoint(q, state.next_offset, rollouts)):
+            hwm = {rid: dict(marks) for rid, marks in state.hwm.items()}
+            checkpoint = Checkpoint(q, state.next_offset, hwm, dict(state.packed))
+            if await self.checkpoints.write(checkpoint):
                 state.dirty = False
                 self.metrics.checkpoints.inc()
                 offsets[TopicPartition(self.topic, q)] = state.next_offset
@@ -245,13 +254,15 @@ class Processor:
         if checkpoint is None:
             return state
         try:
-            for rid, entry in checkpoint.rollouts.items():
+            for rid in checkpoint.hwm:
                 self.core.forget(rid)
-                self.core.import_state(rid, entry["state"])
-                state.hwm[rid] = {int(src): int(off) for src, off in entry["hwm"].items()}
+            for rid, packed in checkpoint.states.items():
+                self.core.import_state(rid, unpack_state(packed))
+                state.packed[rid] = packed
+            state.hwm = checkpoint.hwm
         except Exception:  # unusable checkpoint: replaying the partition is slower, still exact
             log.exception("checkpoint of partition %d unusable; replaying from the start", q)
-            for rid in checkpoint.rollouts:
+            for rid in checkpoint.hwm:
                 self.core.forget(rid)
             return PartitionState()
         state.next_offset = checkpoint.offset

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import zlib
 
 import orjson
 import pytest
@@ -13,7 +12,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
-from monitor.worker.checkpoint import Checkpoint, _Scan, chunk_key, marker_key
+from monitor.worker.checkpoint import (
+    Checkpoint,
+    _Scan,
+    chunk_key,
+    marker_key,
+    pack_state,
+    unpack_state,
+)
 from monitor.worker.envelope import (
     POSITION_SCALE,
     SELF_SOURCE,
@@ -84,7 +90,7 @@ def test_chunks_respect_event_count_and_bytes() -> None:
 
 
 def _records(q: int, prefix: str, checkpoint: Checkpoint, split: int) -> list[tuple[bytes, bytes]]:
-    blob = zlib.compress(orjson.dumps(checkpoint.to_payload(), option=orjson.OPT_NON_STR_KEYS))
+    blob = checkpoint.encode()
     size = -(-len(blob) // split)
     parts = [blob[i : i + size] for i in range(0, len(blob), size)]
     marker = {"prefix": prefix, "chunks": len(parts), "sha256": hashlib.sha256(blob).hexdigest()}
@@ -94,18 +100,19 @@ def _records(q: int, prefix: str, checkpoint: Checkpoint, split: int) -> list[tu
 
 
 def test_checkpoint_scan_takes_the_newest_complete_one() -> None:
-    old = Checkpoint(3, 10, {"r1": {"state": {"n": 1}, "hwm": {"0": 5}}})
-    new = Checkpoint(3, 20, {"r1": {"state": {"n": 2}, "hwm": {"0": 9}}})
+    old = Checkpoint(3, 10, {"r1": {0: 5}}, {"r1": pack_state({"n": 1})})
+    new = Checkpoint(3, 20, {"r1": {0: 9}, "r2": {1: 4}}, {"r1": pack_state({"n": 2})})
     scan = _Scan(3)
     for key, value in _records(3, "w-1", old, 2) + _records(3, "w-2", new, 3):
         scan.add(key, value)
     found = scan.result()
     assert found is not None and found[0].offset == 20 and found[1] == ("w-2", 3)
-    assert found[0].rollouts["r1"]["state"] == {"n": 2}
+    assert unpack_state(found[0].states["r1"]) == {"n": 2}
+    assert found[0].hwm == {"r1": {0: 9}, "r2": {1: 4}}  # r2: events but no core state
 
 
 def test_checkpoint_scan_refuses_a_checkpoint_with_a_lost_chunk() -> None:
-    records = _records(0, "w-1", Checkpoint(0, 5, {}), 1)
+    records = _records(0, "w-1", Checkpoint(0, 5, {}, {}), 1)
     scan = _Scan(0)
     scan.add(*records[-1])  # the marker without its chunk
     assert scan.result() is None
