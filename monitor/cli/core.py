@@ -90,7 +90,7 @@ def replay(
         Path | None, typer.Option(help="HTML report (default: <events>.report.html).")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the plots.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Events per core.process call.")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="Events per core.process call.")] = 256,
 ) -> None:
     """Run the core over a recorded stream: timeline, decisions JSONL, HTML report."""
     from monitor.core import Core, load_plans

@@ -49,17 +49,20 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=1800, help="event-time length of the stream")
-    ap.add_argument("--batch", type=int, default=2000, help="events per Core.process call")
+    ap.add_argument("--seconds", type=int, default=600, help="event-time length of the stream")
+    ap.add_argument("--baseline-per-s", type=int, default=200, help="baseline orders per second")
+    ap.add_argument("--canary-per-s", type=int, default=100, help="canary orders per second")
+    ap.add_argument("--shadow-per-s", type=int, default=50, help="shadow decision pairs per s")
+    ap.add_argument("--batch", type=int, default=256, help="events per Core.process call")
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs")
     ap.add_argument("--profile", action="store_true", help="cProfile one replay run")
     args = ap.parse_args()
 
     spec = StreamSpec(
         seconds=args.seconds,
-        baseline_per_s=60,
-        canary_per_s=30,
-        shadow_per_s=20,
+        baseline_per_s=args.baseline_per_s,
+        canary_per_s=args.canary_per_s,
+        shadow_per_s=args.shadow_per_s,
         regress_at=args.seconds * 0.6,
         seed=1,
     )
@@ -72,8 +75,9 @@ def main() -> None:
     n = len(lines)
     plans = load_plans(PLANS)
     print(
-        f"stream: {n} events ({size_mb:.0f} MB JSONL), {args.seconds} s of event time, "
-        f"3 variants x 3 regions, plan bridge-routing-v2 "
+        f"stream: {n} events ({size_mb:.0f} MB JSONL), {args.seconds} s of event time "
+        f"({n / args.seconds:.0f} events per 1-s step), 3 variants x 3 regions, plan "
+        f"bridge-routing-v2 "
         f"({len(plans['bridge-routing-v2'].all_rules())} rules)"
     )
 
@@ -105,7 +109,8 @@ def main() -> None:
     )
     print(
         f"{'core alone (diff)':<22}{n / core_only:>12,.0f} events/s   "
-        f"{core_only / n * 1e6:.2f} µs/event"
+        f"{core_only / n * 1e6:.2f} µs/event, {core_only / args.seconds * 1e3:.1f} ms CPU per "
+        f"second of event time"
     )
     print(
         f"ratio replay / bare json decoding: {t_replay / t_json:.1f}x slower "
