@@ -193,3 +193,53 @@ def test_evidence_numbers_are_floats_so_signatures_survive_the_wire(tmp_path: Pa
     assert all(type(v) is float for v in ev.stats.values())
     wire = msgspec.json.encode(cmd)
     assert msgspec.json.encode(msgspec.json.decode(wire, type=Command)) == wire
+
+
+def test_hours_window_gates_promotion(tmp_path: Path) -> None:
+    # T0 is midnight UTC: inside 00:00-00:01 promotion may happen, inside 12:00-13:00 not yet
+    stages = [
+        {"name": "off-peak", "traffic_pct": 1, "hours_utc": "00:00-00:01"},
+        {"name": "all", "traffic_pct": 100, "min_dwell": "1d"},
+    ]
+    plans = plan_set(tmp_path, [rule("e")], stages=stages)
+    run = Run(plans).feed({t: orders(t, 2) for t in range(5)}, until=4)
+    assert run.when("promote") == [0.0]
+    late = [
+        {"name": "day", "traffic_pct": 1, "hours_utc": "12:00-13:00"},
+        {"name": "all", "traffic_pct": 100},
+    ]
+    plans = plan_set(tmp_path, [rule("e")], stages=late)
+    run = Run(plans).feed({t: orders(t, 2) for t in range(5)}, until=4)
+    assert run.commands == []
+    view = run.core.view("r1")
+    assert view is not None and "outside hours 12-13 UTC" in view["promotion_gaps"]
+
+
+def test_resume_after_inconclusive_allows_promotion_again(tmp_path: Path) -> None:
+    stages = [
+        {"name": "c1", "traffic_pct": 1, "max_duration": "5s"},
+        {"name": "c2", "traffic_pct": 5, "min_dwell": "1d"},
+    ]
+    plans = plan_set(tmp_path, [rule("e", min_samples=10)], stages=stages)
+    flow = {t: orders(t, 2 if t < 10 else 20) for t in range(20)}  # enough samples from 10
+    flow[12] = [*flow[12], lifecycle(12, "resumed")]
+    run = Run(plans).feed(flow, until=19)
+    assert [(c.action, c.issued_at - T0) for c in run.commands] == [
+        ("hold", 5.0),
+        ("promote", 12.0),
+    ]
+
+
+def test_state_import_errors(tmp_path: Path) -> None:
+    import pytest
+
+    from monitor.errors import RollguardError
+
+    plans = plan_set(tmp_path, [rule("e")])
+    core = Core(plans)
+    core.process([register(), *orders(1, 3)])
+    state = core.export_state("r1")
+    with pytest.raises(RollguardError, match="plan 'nope' is not loaded"):
+        Core(plans).import_state("r1", {**state, "plan": "nope"})
+    with pytest.raises(RollguardError, match="unknown state version"):
+        Core(plans).import_state("r1", {**state, "state_version": 99})
