@@ -11,7 +11,7 @@ units (decay follows ``dt / typical spacing``: irregular gaps forget more, and t
 4. context — ``x`` against a profile of the same time of day in earlier days (per-bucket EW
    means over ``season_period``), so a daily pattern that breaks is seen even when each value is
    ordinary for the series as a whole (the "contextual" idea of NAB's CAD-OSE and of HTM's
-   sequence memory, in its simplest form). Inactive until a bucket has seen three periods.
+   sequence memory, in its simplest form). Silent until its own statistics have warmed up.
 
 Likelihood step. Each view's score is standardised against its long-run location and spread in
 the same series, then turned into a tail probability — the idea of the "anomaly likelihood" of
@@ -59,7 +59,7 @@ _EXCURSION_RATE = 0.25  # scales learn 4x slower during a one-sided excursion
 _FLAT_RUNS = 3  # a stuck run longer than this many shift_runs is accepted as the new state
 _FIELDS = (
     "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
-    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "prof", "pcount", "a4",
+    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "prof", "pcount", "a4", "n4",
     "mu", "dev", "pu", "ex1", "ex2",
 )  # fmt: skip
 
@@ -205,6 +205,7 @@ class AnomalyScorer:
         self.prof = [0.0] * self._buckets  # time-of-day profile (EW mean per bucket)
         self.pcount = [0] * self._buckets
         self.a4 = 0.0  # mean |x - profile|
+        self.n4 = 0  # updates of the context view's score statistics
         # Per view: long-run mean and mean |deviation| of |z|, rate above _U, and the first two
         # moments of the excess above _U (the likelihood step and its tail).
         self.mu = [0.0] * _VIEWS
@@ -281,7 +282,8 @@ class AnomalyScorer:
         e1 = (r1 - mu[0]) / (_SIGMA_PER_MEAN_ABS * dv[0] + 1e-3)
         e2 = (r2 - mu[1]) / (_SIGMA_PER_MEAN_ABS * dv[1] + 1e-3)
         e3 = (r3 - mu[2]) / (_SIGMA_PER_MEAN_ABS * dv[2] + 1e-3)
-        e4 = (r4 - mu[3]) / (_SIGMA_PER_MEAN_ABS * dv[3] + 1e-3) if pc >= 3 else -1.0
+        # The context view speaks once its own score statistics have warmed up.
+        e4 = (r4 - mu[3]) / (_SIGMA_PER_MEAN_ABS * dv[3] + 1e-3) if self.n4 >= 30 else -1.0
         # Below _U every view uses the same normal tail, so only the largest needs it.
         if e1 <= _U and e2 <= _U and e3 <= _U and e4 <= _U:
             top = e1 if e1 > e2 else e2
@@ -400,7 +402,10 @@ class AnomalyScorer:
         self._learn_view(1, r2, e2, asc, warm)
         self._learn_view(2, r3, e3, asc, warm)
         if self._period and self.pcount[b] > 3:
-            self._learn_view(3, r4, e4, asc, warm)
+            self.n4 += 1
+            n4 = self.n4
+            rate4 = 1.0 / n4 if n4 < self._score_events else 1.0 / self._score_events
+            self._learn_view(3, r4, e4, rate4, n4 > 20)
 
     def _learn_view(self, i: int, r: float, e: float, rate: float, warm: bool) -> None:
         """Update one view's score distribution: location, spread and exceedance tail."""
