@@ -10,7 +10,6 @@ from detectors.errors import DetectorStateError
 
 BASELINE = "baseline"
 CANARY = "canary"
-VARIANTS = (BASELINE, CANARY)
 
 
 def check_positive(name: str, value: float | None, *, allow_none: bool = False) -> None:
