@@ -222,10 +222,14 @@ class Worker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
-        # consumer.stop() does not call on_partitions_revoked (aiokafka/abc.py): checkpoint here
+        # consumer.stop() does not call on_partitions_revoked (aiokafka/abc.py): checkpoint and
+        # commit here, so the next owner starts where this worker stopped
         async with self.processor.lock:
             with contextlib.suppress(Exception):
                 await self.processor.checkpoint(list(self.processor.owned))
+        async with self.ingest.lock:
+            with contextlib.suppress(Exception):
+                await self.ingest.commit()
         for client in reversed(self._clients):
             with contextlib.suppress(Exception):
                 await client.stop()

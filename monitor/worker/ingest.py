@@ -100,6 +100,10 @@ class IngestStage:
         for tp, records in batches.items():
             if records:
                 self._to_commit[tp] = records[-1].offset + 1
+                highwater = self.consumer.highwater(tp)
+                if highwater is not None:
+                    lag = max(0, highwater - records[-1].offset - 1)
+                    self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     async def commit(self) -> None:
         """Wait for every forwarded envelope and dead letter to be acked, then commit."""
