@@ -3,6 +3,24 @@
 One implementation of every rule, driven by event time only (no clock, no I/O), used by
 the workers, ``rollguard replay``, the simulator and the tests through
 :class:`~monitor.core.api.CoreProtocol`.
+
+Public API::
+
+    load_plans(paths) -> PlanSet                       # raises ConfigError (file:line, field)
+    Core(plans, *, default_plan=None, monitor_version=..., command_ttl_s=300.0)
+    core.process(events) -> list[Command]              # CoreProtocol
+    core.rollouts() / export_state(rid) / import_state(rid, state) / forget(rid)
+    core.view(rid) / gauges() / rule_states()
+    core.advance_watermark(ts, rollout_id=None) -> list[Command]   # idle input
+    core.counters(rid=None) -> {"late", "duplicates", "future", "events", ...}
+    core.thresholds() / core.bands()                   # read by monitor.metrics
+    core.observer = callable(rollout, step)            # per evaluated step (replay reports)
+
+Modules: :mod:`config` (YAML → :mod:`model`), :mod:`buckets` / :mod:`scopes` (per-step
+sub-aggregates, running window sums), :mod:`signals` (the catalogue), :mod:`joins` (shadow
+join, status mismatches), :mod:`alerting` (Prometheus state machine), :mod:`rules`
+(thresholds), :mod:`rollout` (one rollout's event time), :mod:`policy` (decisions),
+:mod:`state` (checkpoints), :mod:`engine` (:class:`Core`), :mod:`replay`, :mod:`synthetic`.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ class Scope:
         "max_steps",
         "merge_parts",
         "parts",
+        "slim_after",
         "pnl_cum",
         "pnl_n",
         "pnl_peak",
@@ -46,6 +47,10 @@ class Scope:
         self.merge_parts = 0
         for p in self.parts.values():
             self.merge_parts |= p | bk.EXAMPLES
+        # Past the longest window that reads more than counters, a history bucket is only
+        # ever subtracted from counter-only windows: keep its counters, drop the rest (memory
+        # and checkpoint size; evidence examples then come from that recent span).
+        self.slim_after = max((w for w, p in self.parts.items() if p), default=60)
         self.history: dict[int, Bucket] = {}
         self.full_stage_total = full_stage_total
         self.stage_total = Bucket()  # since the stage began (sequential tests only)
@@ -83,6 +88,13 @@ class Scope:
             if old is not None:
                 acc.add(old, -1, parts[w])
         history.pop(step - self.max_steps, None)
+        if self.slim_after < self.max_steps:
+            old = history.get(step - self.slim_after)
+            if old is not None and (old.hist or old.reasons or old.metrics or old.examples):
+                slim = bk.Bucket()
+                slim.c = old.c  # never mutated once in history: safe to share
+                slim.max_ts = old.max_ts
+                history[step - self.slim_after] = slim
 
     def reset_stage(self) -> None:
         self.stage_total = Bucket()
