@@ -305,6 +305,8 @@ def _rule(ctx: _Ctx, node: object, line: int, set_name: str) -> Rule | None:
     segment = f.segment("segment")
     if signal in signals.GAUGE_SIGNALS and (per_segment or segment) and signal != "freshness_s":
         f.bad("per_segment", f"no segment scope: {signal} is tracked per variant")
+    if per_segment and segment:
+        f.bad("segment", "either segment (a filter) or per_segment: true, not both")
     rule = Rule(
         name=name,
         signal=signal,
@@ -380,7 +382,8 @@ def _stage(
                 f.bad("rules", f"names of loaded rule sets ({known})")
             continue
         for rule in rule_sets[set_name]:
-            rules.setdefault(rule.name, rule)
+            if rules.setdefault(rule.name, rule) is not rule and rules[rule.name] != rule:
+                f.bad("rules", f"rule sets without two different rules named '{rule.name}'")
     return Stage(
         name=name,
         traffic_pct=traffic,

@@ -174,3 +174,33 @@ def test_check_command(tmp_path: Path) -> None:
     res = runner.invoke(app, ["check", str(bad)])
     assert res.exit_code == 1
     assert f"{bad}:3: plan 'p': field 'stages': expected a non-empty list" in res.output
+
+
+def test_conflicting_rule_names_and_scopes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        rule_sets:
+          a:
+            - {name: err, signal: error_rate, action: pause,
+               threshold: {kind: absolute, value: 0.02}}
+          b:
+            - {name: err, signal: error_rate, action: halt,
+               threshold: {kind: absolute, value: 0.5}}
+            - {name: seg, signal: error_rate, action: hold, per_segment: true,
+               segment: {region: eu}, threshold: {kind: absolute, value: 0.1}}
+        plans:
+          p:
+            rules: [a, b]
+            stages: [{name: s, traffic_pct: 1}]
+        """,
+    )
+    errs = errors_of(path)
+    assert any(
+        "field 'segment': expected either segment (a filter) or per_segment" in e for e in errs
+    )
+    assert any(
+        "plan 'p' stage 's': field 'rules': expected rule sets without two different "
+        "rules named 'err'" in e
+        for e in errs
+    )
