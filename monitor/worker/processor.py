@@ -76,6 +76,9 @@ class Processor:
     stopping: bool = False
     last_round_s: float = field(default_factory=time.monotonic)
     last_checkpoint_s: float = field(default_factory=time.monotonic)
+    """Last checkpoint attempt (paces the interval)."""
+    last_written_s: float = field(default_factory=time.monotonic)
+    """Last time every changed partition's checkpoint was written (the age metric)."""
     _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
     _last_flush_s: float = field(default_factory=time.monotonic)
 
@@ -100,7 +103,7 @@ class Processor:
                     await self.flush()
                 if time.monotonic() - self.last_checkpoint_s >= self.checkpoint_interval_s:
                     await self.checkpoint(list(self.owned))
-            self.metrics.checkpoint_age.set(time.monotonic() - self.last_checkpoint_s)
+            self.metrics.checkpoint_age.set(time.monotonic() - self.last_written_s)
 
     async def round(self, batches: dict[Any, list[Any]]) -> None:
         started = time.perf_counter()
@@ -201,12 +204,12 @@ class Processor:
         if not await self.flush():
             return
         offsets: dict[Any, int] = {}
+        known = set(self.core.rollouts())  # events of unbound rollouts leave no core state
         for q in partitions:
             state = self.owned.get(q)
             if state is None or not (state.dirty or all_):
                 continue
             try:
-                known = set(self.core.rollouts())  # events of unbound rollouts leave no state
                 for rid in [r for r in state.hwm if r in state.changed or r not in state.packed]:
                     if rid in known:
                         state.packed[rid] = pack_state(self.core.export_state(rid))
@@ -220,6 +223,8 @@ class Processor:
                 state.dirty = False
                 self.metrics.checkpoints.inc()
                 offsets[TopicPartition(self.topic, q)] = state.next_offset
+        if all(not self.owned[q].dirty for q in partitions if q in self.owned):
+            self.last_written_s = time.monotonic()
         if offsets:  # group offsets only serve lag tooling; the checkpoint is the truth
             try:
                 await self.consumer.commit(offsets)
