@@ -398,9 +398,21 @@ class AnomalyScorer:
             return
         asc = 1.0 / (n - 9) if n - 9 < self._score_events else 1.0 / self._score_events
         warm = n > 30
-        self._learn_view(0, r1, e1, asc, warm)
-        self._learn_view(1, r2, e2, asc, warm)
-        self._learn_view(2, r3, e3, asc, warm)
+        mu, dv, pu = self.mu, self.dev, self.pu
+        k = self._k
+        # The three always-on views, unrolled into one loop over locals (hot path).
+        for i, rv, e in ((0, r1, e1), (1, r2, e2), (2, r3, e3)):
+            mi, di = mu[i], dv[i]
+            cap = mi + k * di if warm else 6.0
+            rc = rv if rv < cap else cap
+            mi += asc * (rc - mi)
+            mu[i] = mi
+            dv[i] = di + asc * (abs(rc - mi) - di)
+            if warm:
+                if e > _U:
+                    self._learn_tail(i, e, asc)
+                else:
+                    pu[i] -= asc * pu[i]
         if self._period and self.pcount[b] > 3:
             self.n4 += 1
             n4 = self.n4
@@ -416,18 +428,22 @@ class AnomalyScorer:
         mi += rate * (r - mi)
         mu[i] = mi
         dv[i] = di + rate * (abs(r - mi) - di)
-        if warm:  # peaks over threshold, clipped so one incident cannot fatten the tail
-            pu = self.pu
+        if warm:
             if e > _U:
-                pu[i] += rate * (1.0 - pu[i])
-                ex1, ex2 = self.ex1, self.ex2
-                y = e - _U
-                y = y if y < _EXCESS_CLIP * ex1[i] else _EXCESS_CLIP * ex1[i]
-                rb = 4.0 * rate if rate < 0.005 else 0.02
-                ex1[i] += rb * (y - ex1[i])
-                ex2[i] += rb * (y * y - ex2[i])
+                self._learn_tail(i, e, rate)
             else:
-                pu[i] -= rate * pu[i]
+                self.pu[i] -= rate * self.pu[i]
+
+    def _learn_tail(self, i: int, e: float, rate: float) -> None:
+        """Peaks over threshold: rate above _U and the excess moments, the excess clipped so
+        one incident cannot fatten the tail."""
+        pu, ex1, ex2 = self.pu, self.ex1, self.ex2
+        pu[i] += rate * (1.0 - pu[i])
+        y = e - _U
+        y = y if y < _EXCESS_CLIP * ex1[i] else _EXCESS_CLIP * ex1[i]
+        rb = 4.0 * rate if rate < 0.005 else 0.02
+        ex1[i] += rb * (y - ex1[i])
+        ex2[i] += rb * (y * y - ex2[i])
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (parameters and running statistics)."""
