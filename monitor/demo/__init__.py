@@ -1,0 +1,7 @@
+"""``rollguard demo``: Kafka, workers and three simulated rollouts, end to end."""
+
+from __future__ import annotations
+
+from monitor.demo.run import DemoOptions, DemoResult, default_out_dir, run_demo
+
+__all__ = ["DemoOptions", "DemoResult", "default_out_dir", "run_demo"]

@@ -1,0 +1,58 @@
+"""``rollguard demo`` as a new user runs it: real broker, real workers, real decisions; it
+ends by itself, reports, and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _cmdlines() -> dict[int, str]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "demo",
+            "--no-live",
+            "--out",
+            str(out),
+            "--speed",
+            "24",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-4000:]
+    assert "live decisions equal the offline replay: yes" in text
+    assert re.search(r"demo-healthy .*yes", text), text[-3000:]
+    assert "ROLLBACK" in text and "FREEZE (advisory)" in text
+    assert (out / "report.html").stat().st_size > 10_000
+    broker_pid = int(re.search(r"pid (\d+)", text).group(1))  # type: ignore[union-attr]
+    leftovers = {
+        pid: cmd for pid, cmd in _cmdlines().items() if str(out) in cmd or pid == broker_pid
+    }
+    assert leftovers == {}
