@@ -347,8 +347,14 @@ class Rollout:
     def evaluate_rules(self, step: int) -> None:
         ts = step * self.res
         ctx = Context(ts=ts, step=step, resolution_s=self.res, mismatches=self.mismatches)
+        # With all traffic on the new path there is no baseline variant to compare with:
+        # comparison rules have no reference there and neither fire nor block promotion.
+        no_reference = self.traffic_pct is not None and self.traffic_pct >= 100.0
         for inst in self.stage_rules():
             rule = inst.rule
+            if no_reference and inst.compares:
+                inst.no_reference(ts)
+                continue
             if rule.eval_interval_s:
                 every = round(rule.eval_interval_s / self.res)
                 if step % every:

@@ -74,7 +74,17 @@ def _learner_from_state(rule: Rule, state: dict[str, Any]) -> Any:
 class RuleInstance:
     """One alert instance of a rule (one per segment for ``per_segment`` rules)."""
 
-    __slots__ = ("advised", "alert", "last", "last_learn", "latched", "learner", "rule", "segkey")
+    __slots__ = (
+        "advised",
+        "alert",
+        "compares",
+        "last",
+        "last_learn",
+        "latched",
+        "learner",
+        "rule",
+        "segkey",
+    )
 
     def __init__(self, rule: Rule, segkey: str) -> None:
         self.rule = rule
@@ -85,6 +95,9 @@ class RuleInstance:
         self.latched = False
         self.advised = False  # dry-run advisory already sent for this firing episode
         self.last: Observation | None = None
+        self.compares = (
+            rule.threshold.kind == "vs_baseline" or rule.signal == "reject_mix_divergence"
+        )
 
     @property
     def label(self) -> str:
@@ -96,7 +109,14 @@ class RuleInstance:
         last = self.last
         if self.alert.state != INACTIVE or last is None:
             return False
-        return last.active is False or (last.active is None and self.rule.no_data == "ok")
+        if last.active is None:
+            return self.rule.no_data == "ok" or bool(last.stats.get("no_reference"))
+        return last.active is False
+
+    def no_reference(self, ts: float) -> None:
+        """No baseline variant to compare with (all traffic on the new path): not gating."""
+        self.alert.step(ts, False, for_s=0.0, keep_firing_for_s=0.0)
+        self.last = Observation(ts=ts, stats={"no_reference": 1.0})
 
     def step(self, obs: Observation) -> str:
         """Apply one observation to the alert state (honouring the no-data policy)."""

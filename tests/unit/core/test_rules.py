@@ -432,3 +432,32 @@ def test_silence_event_moves_event_time_and_fires_the_freshness_rule(tmp_path: P
     )
     assert [(c.action, c.issued_at - T0) for c in cmds] == [("freeze", 40.0)]
     assert cmds[0].evidence[0].observed == 31.0
+
+
+def test_comparisons_have_no_reference_at_full_traffic(tmp_path: Path) -> None:
+    stages = [
+        {"name": "c50", "traffic_pct": 50, "min_dwell": "5s"},
+        {"name": "full", "traffic_pct": 100, "min_dwell": "5s"},
+    ]
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "p99",
+                signal="latency_p99_ms",
+                action="rollback",
+                threshold={"kind": "vs_baseline", "method": "ratio", "op": ">", "value": 1.3},
+            )
+        ],
+        stages=stages,
+    )
+    flow = {
+        t: orders(t, 10) + (orders(t, 10, variant="baseline") if t < 5 else []) for t in range(15)
+    }  # the baseline stops once everything is on the new path
+    run = Run(plans).feed(flow, until=14)
+    assert [(c.action, c.stage, c.issued_at - T0) for c in run.commands] == [
+        ("promote", "c50", 5.0),
+        ("promote", "full", 10.0),
+    ]
+    view = run.core.view("r1")
+    assert view is not None and view["status"] == "completed"
