@@ -104,6 +104,8 @@ class Cusum:
 
     def update(self, value: float, ts: float = 0.0) -> None:
         """Add one value (``ts`` kept for the common protocol; the CUSUM runs per event)."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         self.n += 1
         self._detected = False
         c = self.count

@@ -82,6 +82,8 @@ class MeanDifferenceCS:
 
     def update(self, variant: str, value: float) -> None:
         """Add one observation of ``variant``."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         if self.log:
             if value <= 0.0:
                 raise ValueError(f"log=True needs values > 0, got {value!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -63,6 +64,8 @@ class Drawdown:
 
     def update(self, value: float, ts: float = 0.0) -> None:
         """Add an increment (or set the total if ``cumulative``) at event time ``ts``."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         self.n += 1
         self.total = value if self.cumulative else self.total + value
         self.last_ts = ts

@@ -82,6 +82,8 @@ class EWMeanVar:
 
     def update(self, value: float, ts: float) -> None:
         """Add one observation at event time ``ts`` (an out-of-order ts counts as no gap)."""
+        if not (math.isfinite(value) and math.isfinite(ts)):  # bad input is not data: ignore it
+            return
         last = self.last_ts
         if last is not None and ts > last:
             decay = math.exp(-self._lam * (ts - last))

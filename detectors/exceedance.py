@@ -12,6 +12,7 @@ reports as the rate ratio.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -88,6 +89,8 @@ class QuantileExceedanceTest:
     def update(self, variant: str, value: float) -> None:
         """Add one value of ``variant`` (canary values before the threshold is fixed are
         ignored: there is nothing to compare them with yet)."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         is_canary = check_variant(variant)
         if self.threshold is None:
             if not is_canary:

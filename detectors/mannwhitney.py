@@ -103,6 +103,8 @@ class MannWhitneyClassifier:
 
     def update(self, variant: str, value: float) -> None:
         """Add one observation of ``variant`` (the oldest of that side drops out)."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         if self.log and value <= 0.0:
             raise ValueError(f"log=True needs values > 0, got {value!r}")
         (self.canary if check_variant(variant) else self.baseline).append(float(value))

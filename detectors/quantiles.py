@@ -119,6 +119,8 @@ class QuantileSketch:
 
     def update(self, value: float, ts: float = 0.0) -> None:
         """Add one value observed at event time ``ts`` (ts only matters with a half-life)."""
+        if not (math.isfinite(value) and math.isfinite(ts)):  # bad input is not data: ignore it
+            return
         w = 1.0 if self._lam == 0.0 else self._weight(ts)
         self.n += 1
         if value > self.min_value:

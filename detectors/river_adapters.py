@@ -12,6 +12,7 @@ on univariate operational metrics; ``drift.ADWIN`` is compiled and exposes no st
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -73,6 +74,8 @@ class RiverPageHinkley:
 
     def update(self, value: float, ts: float = 0.0) -> None:
         """Add one value (per event; ``ts`` kept for the common protocol)."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         self.n += 1
         self.model.update(value)  # type: ignore[no-untyped-call]  # river ships no annotations
 

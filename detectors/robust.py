@@ -12,6 +12,7 @@ Constant input gives MAD = 0; callers must handle it (``zscore`` returns None).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -64,6 +65,8 @@ class RobustBaseline:
 
     def update(self, value: float, ts: float) -> None:
         """Add one observation (``ts`` is accepted for the common protocol; steps are per event)."""
+        if not math.isfinite(value):  # bad input is not data: ignore it
+            return
         self.n += 1
         if self.n <= self.min_samples:
             self._start(value)

@@ -97,9 +97,9 @@ class SequentialCountTest:
 
     def update(self, variant: str, value: float = 1.0) -> None:
         """Count ``value`` events (a non-negative integer) from ``variant``."""
-        count = int(value)
-        if count < 0 or count != value:
+        if not math.isfinite(value) or value < 0 or int(value) != value:
             raise ValueError(f"value must be a non-negative integer count, got {value!r}")
+        count = int(value)
         if count == 0:
             return
         if check_variant(variant):

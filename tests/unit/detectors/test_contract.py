@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,6 +189,31 @@ def test_follows_the_shared_protocols(spec: Spec) -> None:
         "MannWhitneyClassifier": proto.VariantComparison,
     }
     assert isinstance(det, kinds.get(spec.name, proto.Statistic))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_values_are_ignored(spec: Spec, bad: float) -> None:
+    det = spec.make()
+    _run(spec, det, seed=4, start=0, stop=N_EVENTS // 2)
+    before = det.state_dict()
+    if spec.name == "CategoricalMix":
+        pytest.skip("takes category labels, not numbers")
+    if spec.name in ("Proportion", "SequentialCountTest"):
+        # 0/1 trials and event counts: anything else is a caller bug, refused loudly
+        with pytest.raises(ValueError):
+            if spec.name == "Proportion":
+                det.update(bad, 1e9)
+            else:
+                det.update("canary", bad)
+    elif spec.feed is _feed_variant:
+        det.update("canary", bad)
+        det.update("baseline", bad)
+    elif spec.feed is _feed_scorer:
+        det.score_one(bad, 1e9)
+        det.learn_one(bad, 1e9)
+    else:
+        det.update(bad, 1e9)
+    assert det.state_dict() == before
 
 
 def test_every_public_class_is_covered() -> None:
