@@ -452,7 +452,7 @@ def test_comparisons_have_no_reference_at_full_traffic(tmp_path: Path) -> None:
         stages=stages,
     )
     flow = {
-        t: orders(t, 10) + (orders(t, 10, variant="baseline") if t < 5 else []) for t in range(15)
+        t: orders(t, 10) + (orders(t, 10, variant="baseline") if t <= 5 else []) for t in range(15)
     }  # the baseline stops once everything is on the new path
     run = Run(plans).feed(flow, until=14)
     assert [(c.action, c.stage, c.issued_at - T0) for c in run.commands] == [
