@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, Self, runtime_checkable
 
+from detectors.result import Comparison
+
 #: JSON-able state: only dict / list / str / int / float / bool / None inside.
 State = dict[str, Any]
 
@@ -84,4 +86,4 @@ class VariantComparison(Stateful, Protocol):
 
     def update(self, variant: str, value: float) -> None: ...
 
-    def result(self) -> Any: ...
+    def result(self) -> Comparison: ...
