@@ -14,7 +14,8 @@ error bound (``notes/libraries.md`` measured +6% on a lognormal p99), cannot mer
 of several segments or workers, and cannot decay in event time. A pure-Python dict of buckets
 costs ~0.25 µs per update with α = 1%, and its state is a few hundred numbers. With ``max_bins``
 the lowest buckets are collapsed (as DDSketch's collapsing-lowest store): the guarantee then
-holds for the upper quantiles we alert on.
+holds for every quantile within a factor ``γ^max_bins`` below the largest value (about 27,000x
+for the defaults α = 1%, 512 bins) — the upper quantiles we alert on; lower ones lose it first.
 
 Time decay (optional ``half_life`` in seconds) uses forward decay (Cormode et al. 2009, "Forward
 decay: a practical time decay model for streaming systems"): an event at ``ts`` is added with

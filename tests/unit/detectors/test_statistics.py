@@ -89,14 +89,15 @@ def test_quantile_sketch_state_stays_small_with_max_bins() -> None:
     import json
 
     rng = np.random.default_rng(3)
-    xs = rng.lognormal(0.0, 4.0, 50_000)
-    qs = d.QuantileSketch(max_bins=256)
+    xs = rng.lognormal(0.0, 1.5, 50_000)
+    qs = d.QuantileSketch(max_bins=256)  # spans γ^256 ≈ 166x below the top bucket
     for x in xs:
         qs.update(float(x))
     assert len(json.dumps(qs.state_dict())) < 20_000
     # the collapse only merges the lowest buckets: the upper quantiles keep the guarantee
     ordered = np.sort(xs)
-    for q in (0.5, 0.9, 0.99, 0.999):
+    assert len(qs.state_dict()["pos"]) == 256
+    for q in (0.9, 0.99, 0.999):
         true = ordered[int(q * (len(xs) - 1))]
         assert abs(qs.quantile(q) - true) <= 0.01 * true
 
