@@ -243,3 +243,26 @@ def test_state_import_errors(tmp_path: Path) -> None:
         Core(plans).import_state("r1", {**state, "plan": "nope"})
     with pytest.raises(RollguardError, match="unknown state version"):
         Core(plans).import_state("r1", {**state, "state_version": 99})
+
+
+def test_terminal_and_human_states_stop_automatic_decisions(tmp_path: Path) -> None:
+    stages = [{"name": "a", "traffic_pct": 1}, {"name": "b", "traffic_pct": 5}]
+    plans = plan_set(
+        tmp_path,
+        [rule("rb", action="rollback"), rule("h", action="halt", **{"for": "5s"})],
+        stages=stages,
+    )
+    bad = {t: orders(t, 10, errors=5) for t in range(2, 20)}
+    run = Run(plans).feed(bad, until=19)
+    # rollback at 2 makes the rollout terminal: the halt that fires at 7 is still sent
+    # (stronger), then nothing more
+    assert [(c.action, c.issued_at - T0) for c in run.commands] == [
+        ("rollback", 2.0),
+        ("halt", 7.0),
+    ]
+    # a human pause (or abort) stops promotion of a healthy rollout
+    for action, status in (("paused", "paused"), ("aborted", "aborted")):
+        flow = {0: [lifecycle(0, action)], **{t: orders(t, 5) for t in range(1, 10)}}
+        run = Run(plans).feed(flow, until=9)
+        view = run.core.view("r1")
+        assert run.commands == [] and view is not None and view["status"] == status
