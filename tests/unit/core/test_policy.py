@@ -254,12 +254,10 @@ def test_terminal_and_human_states_stop_automatic_decisions(tmp_path: Path) -> N
     )
     bad = {t: orders(t, 10, errors=5) for t in range(2, 20)}
     run = Run(plans).feed(bad, until=19)
-    # rollback at 2 makes the rollout terminal: the halt that fires at 7 is still sent
-    # (stronger), then nothing more
-    assert [(c.action, c.issued_at - T0) for c in run.commands] == [
-        ("rollback", 2.0),
-        ("halt", 7.0),
-    ]
+    # rollback at 2 makes the rollout terminal: not even the halt firing from 7 is sent
+    # (no automatic decision until a human resumes)
+    assert [(c.action, c.issued_at - T0) for c in run.commands] == [("rollback", 2.0)]
+    assert run.state_of("h")[7] == "firing"
     # a human pause (or abort) stops promotion of a healthy rollout
     for action, status in (("paused", "paused"), ("aborted", "aborted")):
         flow = {0: [lifecycle(0, action)], **{t: orders(t, 5) for t in range(1, 10)}}
