@@ -19,8 +19,9 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 def _cell(s: ScenarioSummary) -> str:
     if s.expected is None:
         return f"[{'red' if s.false_actions else 'green'}]{s.false_actions} false[/]"
-    colour = "green" if s.detected == s.runs and s.correct == s.runs else "yellow"
-    text = f"[{colour}]{s.detected}/{s.runs} det, {s.correct} ok[/]"
+    live = s.runs - s.preempted
+    colour = "green" if s.detected == live and s.correct == live else "yellow"
+    text = f"[{colour}]{s.detected}/{live} det, {s.correct} ok[/]"
     if s.needs_attribution:
         text += f", seg {s.attributed}/{s.runs}"
     if s.median_delay is not None:
@@ -29,6 +30,8 @@ def _cell(s: ScenarioSummary) -> str:
             text += f" (for+{s.median_over_for:.0f})"
     if s.false_actions:
         text += f"\n[red]{s.false_actions} early[/]"
+    if s.preempted:
+        text += f"[red] ({s.preempted} runs ended early)[/]"
     return text
 
 
@@ -59,7 +62,8 @@ def totals_table(results: list[RunResult]) -> Table:
     for col in (
         "policy",
         "false actions / clean rollout-hour",
-        "missed sustained",
+        "missed sustained (live runs)",
+        "pre-empted",
         "wrong action",
         "median delay (s)",
         "delay vs core",
@@ -76,7 +80,8 @@ def totals_table(results: list[RunResult]) -> Table:
         tbl.add_row(
             policy,
             f"{t.false_per_hour:.3f} ({t.false_actions} in {t.clean_hours:.1f} h)",
-            f"{t.missed_sustained}/{t.sustained_runs}",
+            f"{t.missed_sustained}/{t.sustained_runs - t.preempted}",
+            str(t.preempted),
             str(t.wrong_action),
             _fmt(t.median_delay),
             ratio,

@@ -7,7 +7,10 @@ Per policy and run:
 * the first decision at or after onset is the **detection**; its delay is measured from the
   onset in event time and its action must be one the scenario accepts;
 * a segment-only regression is **attributed** when some decision after onset names (a
-  superset of) the scenario's segment in its evidence.
+  superset of) the scenario's segment in its evidence;
+* a run whose rollout was already rolled back or halted by a false action before the onset
+  is **pre-empted**: the regression never met a live rollout, so it is not counted as missed
+  (the false action is counted).
 
 Advisory decisions (dry-run rules) do not count, except in a dry-run plan where advisory
 decisions are all there is.
@@ -33,6 +36,10 @@ class RunScore:
     false_actions: int
     clean_hours: float
     first_action: str | None
+    preempted: bool = False
+
+
+ENDS_ROLLOUT = frozenset({"rollback", "halt"})
 
 
 def _counted(result: RunResult, decisions: list[Decision]) -> list[Decision]:
@@ -64,6 +71,7 @@ def score_run(result: RunResult, policy: str) -> RunScore:
         false_actions=len(early),
         clean_hours=onset / 3600.0,
         first_action=hit.action if hit else (early[0].action if early else None),
+        preempted=hit is None and any(d.action in ENDS_ROLLOUT for d in early),
     )
 
 
@@ -73,6 +81,7 @@ class ScenarioSummary:
     policy: str
     expected: str | None
     runs: int = 0
+    preempted: int = 0
     detected: int = 0
     correct: int = 0
     attributed: int = 0
@@ -106,6 +115,7 @@ def summarise(results: list[RunResult]) -> dict[tuple[str, str], ScenarioSummary
             s.runs += 1
             s.false_actions += sc.false_actions
             s.clean_hours += sc.clean_hours
+            s.preempted += sc.preempted
             if sc.first_action is not None:
                 s.actions[sc.first_action] = s.actions.get(sc.first_action, 0) + 1
             if sc.detected:
@@ -128,6 +138,7 @@ class PolicyTotals:
     clean_hours: float
     missed_sustained: int
     sustained_runs: int
+    preempted: int
     wrong_action: int
     median_delay: float | None
 
@@ -135,7 +146,7 @@ class PolicyTotals:
 def totals(results: list[RunResult], policy: str) -> PolicyTotals:
     false = 0
     hours = 0.0
-    missed = sustained = wrong = 0
+    missed = sustained = wrong = preempted = 0
     delays: list[float] = []
     for result in results:
         if policy not in result.decisions:
@@ -145,7 +156,8 @@ def totals(results: list[RunResult], policy: str) -> PolicyTotals:
         hours += sc.clean_hours
         if result.expect.sustained:
             sustained += 1
-            missed += not sc.detected
+            preempted += sc.preempted
+            missed += not sc.detected and not sc.preempted
         if sc.detected:
             wrong += not sc.correct
             assert sc.delay_s is not None
@@ -157,6 +169,7 @@ def totals(results: list[RunResult], policy: str) -> PolicyTotals:
         hours,
         missed,
         sustained,
+        preempted,
         wrong,
         statistics.median(delays) if delays else None,
     )
