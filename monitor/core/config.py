@@ -17,12 +17,13 @@ from typing import Any, Final, cast
 import orjson
 
 from monitor.core import signals
+from monitor.core.fields import Ctx, Fields, parse_duration
 from monitor.core.model import RULE_ACTIONS, PlanSet, RolloutPlan, Rule, Stage, Threshold
 from monitor.core.yamlload import LocatedDict, LocatedList, load_file
 from monitor.errors import ConfigError
 
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+__all__ = ["load_plans", "parse_duration"]
+
 _NAME: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
 _HOURS: Final = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _OPS: Final = (">", ">=", "<", "<=")
@@ -98,135 +99,11 @@ PLAN_KEYS: Final = frozenset(
 )
 
 
-class _Ctx:
-    """Where we are (file, line, rule/plan) and the errors found so far."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        self.source = source
-        self.errors = errors
-
-    def error(self, line: int, where: str, field: str, expected: str, got: object) -> None:
-        shown = "nothing" if got is _MISSING else repr(got)
-        self.errors.append(
-            f"{self.source}:{line}: {where}: field '{field}': expected {expected}; got {shown}"
-        )
-
-
-_MISSING: Final = object()
-
-
-def parse_duration(value: object) -> float | None:
-    """Seconds from ``30s``/``5m``/``1h``/``250ms``/``2d`` or a number of seconds.
-
-    >>> parse_duration("5m"), parse_duration(90), parse_duration("1.5h"), parse_duration("x")
-    (300.0, 90.0, 5400.0, None)
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    return None
-
-
-class _Fields:
-    """Typed getters over one YAML mapping that record errors instead of raising."""
-
-    def __init__(self, ctx: _Ctx, node: LocatedDict, where: str, prefix: str = "") -> None:
-        self.ctx, self.node, self.where, self.prefix = ctx, node, where, prefix
-
-    def line(self, key: str) -> int:
-        return self.node.key_lines.get(key, self.node.line)
-
-    def bad(self, key: str, expected: str) -> None:
-        self.ctx.error(
-            self.line(key), self.where, self.prefix + key, expected, self.node.get(key, _MISSING)
-        )
-
-    def unknown(self, allowed: frozenset[str]) -> None:
-        for key in self.node:
-            if key not in allowed:
-                self.bad(key, "one of the known fields " + ", ".join(sorted(allowed)))
-
-    def duration(self, key: str, default: float | None, *, positive: bool = False) -> float | None:
-        if key not in self.node:
-            return default
-        seconds = parse_duration(self.node[key])
-        if seconds is None or (positive and seconds <= 0):
-            kind = "a positive duration" if positive else "a duration"
-            self.bad(key, f"{kind} like 30s, 5m, 1h (or seconds)")
-            return default
-        return seconds
-
-    def number(
-        self, key: str, default: float, lo: float | None = None, hi: float | None = None
-    ) -> float:
-        if key not in self.node:
-            return default
-        v = self.node[key]
-        ok = isinstance(v, int | float) and not isinstance(v, bool)
-        if ok and ((lo is not None and v < lo) or (hi is not None and v > hi)):
-            ok = False
-        if not ok:
-            bounds = (
-                f" in [{lo}, {hi}]"
-                if lo is not None and hi is not None
-                else (f" >= {lo}" if lo is not None else "")
-            )
-            self.bad(key, f"a number{bounds}")
-            return default
-        return float(v)
-
-    def integer(self, key: str, default: int) -> int:
-        v = self.node.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            self.bad(key, "a non-negative integer")
-            return default
-        return v
-
-    def boolean(self, key: str, default: bool) -> bool:
-        v = self.node.get(key, default)
-        if not isinstance(v, bool):
-            self.bad(key, "true or false")
-            return default
-        return v
-
-    def choice(self, key: str, options: Sequence[str], default: str | None) -> str:
-        v = self.node.get(key, _MISSING if default is None else default)
-        if v not in options:
-            self.bad(key, "one of " + ", ".join(repr(o) for o in options))
-            return options[0] if default is None else default
-        return cast(str, v)
-
-    def text(self, key: str, default: str = "") -> str:
-        v = self.node.get(key, default)
-        if not isinstance(v, str):
-            self.bad(key, "a string")
-            return default
-        return v
-
-    def segment(self, key: str) -> tuple[tuple[str, str], ...] | None:
-        if key not in self.node:
-            return None
-        v = self.node[key]
-        if (
-            not isinstance(v, dict)
-            or not v
-            or not all(isinstance(k, str) and isinstance(x, str | int) for k, x in v.items())
-        ):
-            self.bad(key, "a mapping of segment labels, e.g. {region: eu}")
-            return None
-        return tuple(sorted((k, str(x)) for k, x in v.items()))
-
-
-def _threshold(ctx: _Ctx, node: object, rule: _Fields, signal: str) -> Threshold:
+def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
     if not isinstance(node, LocatedDict):
         rule.bad("threshold", "a mapping with kind: absolute | learned | vs_baseline | burn_rate")
         return Threshold(kind="absolute")
-    f = _Fields(ctx, node, rule.where, "threshold.")
+    f = Fields(ctx, node, rule.where, "threshold.")
     f.unknown(THRESHOLD_KEYS)
     kind = f.choice("kind", ("absolute", "learned", "vs_baseline", "burn_rate"), None)
     op = f.choice("op", _OPS, ">")
@@ -279,7 +156,7 @@ def _threshold(ctx: _Ctx, node: object, rule: _Fields, signal: str) -> Threshold
     )
 
 
-def _rule(ctx: _Ctx, node: object, line: int, set_name: str) -> Rule | None:
+def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
     if not isinstance(node, LocatedDict):
         ctx.error(line, f"rule set '{set_name}'", "rules[]", "a mapping (one rule)", node)
         return None
@@ -289,7 +166,7 @@ def _rule(ctx: _Ctx, node: object, line: int, set_name: str) -> Rule | None:
         if isinstance(name, str)
         else (f"rule set '{set_name}'")
     )
-    f = _Fields(ctx, node, where)
+    f = Fields(ctx, node, where)
     f.unknown(RULE_KEYS)
     if not isinstance(name, str) or not _NAME.match(name):
         f.bad("name", "a name of letters, digits and _.:/@+- (1-128 chars)")
@@ -331,7 +208,7 @@ def _rule(ctx: _Ctx, node: object, line: int, set_name: str) -> Rule | None:
     return rule
 
 
-def _hours(f: _Fields) -> tuple[float, float] | None:
+def _hours(f: Fields) -> tuple[float, float] | None:
     v = f.node.get("hours_utc")
     if v is None:
         return None
@@ -342,7 +219,7 @@ def _hours(f: _Fields) -> tuple[float, float] | None:
     return (int(m.group(1)) + int(m.group(2)) / 60, int(m.group(3)) + int(m.group(4)) / 60)
 
 
-def _names(f: _Fields, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _names(f: Fields, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     v = f.node.get(key, list(default))
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         f.bad(key, "a list of names")
@@ -351,7 +228,7 @@ def _names(f: _Fields, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _stage(
-    ctx: _Ctx,
+    ctx: Ctx,
     node: object,
     line: int,
     plan: str,
@@ -363,7 +240,7 @@ def _stage(
         return None
     name = node.get("name")
     where = f"plan '{plan}' stage '{name}'"
-    f = _Fields(ctx, node, where)
+    f = Fields(ctx, node, where)
     f.unknown(STAGE_KEYS)
     if not isinstance(name, str) or not _NAME.match(name):
         f.bad("name", "a stage name of letters, digits and _.:/@+-")
@@ -405,13 +282,13 @@ def _version(plan: dict[str, Any]) -> str:
 
 
 def _plan(
-    ctx: _Ctx, name: str, node: object, line: int, rule_sets: dict[str, tuple[Rule, ...]]
+    ctx: Ctx, name: str, node: object, line: int, rule_sets: dict[str, tuple[Rule, ...]]
 ) -> RolloutPlan | None:
     where = f"plan '{name}'"
     if not isinstance(node, LocatedDict):
         ctx.error(line, where, "plans." + name, "a mapping with stages", node)
         return None
-    f = _Fields(ctx, node, where)
+    f = Fields(ctx, node, where)
     f.unknown(PLAN_KEYS)
     plan_rules = _names(f, "rules", ())
     unknown_sets = [n for n in plan_rules if n not in rule_sets]
@@ -479,10 +356,10 @@ def load_plans(paths: Sequence[str | Path]) -> PlanSet:
 of loaded rule sets (none loaded); got ['broker-gates']
     """
     errors: list[str] = []
-    docs: list[tuple[_Ctx, LocatedDict]] = []
+    docs: list[tuple[Ctx, LocatedDict]] = []
     for path in paths:
         p = Path(path)
-        ctx = _Ctx(str(path), errors)
+        ctx = Ctx(str(path), errors)
         try:
             doc = load_file(p)
         except ConfigError as exc:
@@ -491,7 +368,7 @@ of loaded rule sets (none loaded); got ['broker-gates']
         if not isinstance(doc, LocatedDict):
             ctx.error(1, "file", "(top level)", "a mapping with rule_sets: and/or plans:", doc)
             continue
-        top = _Fields(ctx, doc, "file")
+        top = Fields(ctx, doc, "file")
         top.unknown(frozenset({"version", "rule_sets", "plans"}))
         if doc.get("version", 1) != 1:
             top.bad("version", "1")
