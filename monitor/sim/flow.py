@@ -7,14 +7,17 @@ pairs; :mod:`monitor.sim.generate` orders them and carries future ones to later 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat, starmap
+from typing import Any
 
 import numpy as np
 
 from monitor.sim import model
 from monitor.sim.market import MarketSlice
 from monitor.sim.scenarios import Scenario
-from monitor.sim.wire import VALIDATED, EventTypes
+from monitor.sim.wire import VALIDATED, EventTypes, RawOrder, RawShadow
 from topics.events import SCHEMA_VERSION, Event
 
 Chunk = tuple[np.ndarray, list[Event]]
@@ -204,11 +207,11 @@ class RolloutFlow:
         rid = spec.rollout_id
         reasons = np.array([*_REASONS[:-2], self._cause, "internal_error"], dtype=object)
         sel = np.flatnonzero(live)
-        columns = zip(
-            [f"{rid}-{i}" for i in (sel + first).tolist()],
-            np.round(done_ts[sel], 6).tolist(),
-            _VARIANT_OBJ[canary[sel].astype(np.int64)].tolist(),
-            _CELL_OBJ[cell[sel]].tolist(),
+        oids = [f"{rid}-{i}" for i in (sel + first).tolist()]
+        ts_col = np.round(done_ts[sel], 6)
+        # in the encoded field order: the order's own fields, then the base fields
+        columns = (
+            oids,
             _STATUS_OBJ[code[sel]].tolist(),
             np.round(latency[sel], 3).tolist(),
             _LP_OBJ[lp[sel]].tolist(),
@@ -223,55 +226,15 @@ class RolloutFlow:
             pnl_col[sel].tolist(),
             _CURRENCY_OBJ[filled[sel].astype(np.int64)].tolist(),
             failover[sel].tolist(),
-            strict=True,
+            repeat(_V, len(oids)),
+            repeat(rid, len(oids)),
+            _VARIANT_OBJ[canary[sel].astype(np.int64)].tolist(),
+            ts_col.tolist(),
+            _CELL_OBJ[cell[sel]].tolist(),
+            oids,
         )
-        make = self._types.order
-        events: list[Event] = [
-            make(
-                v=_V,
-                rollout_id=rid,
-                variant=va,
-                ts=ts,
-                segment=seg,
-                corr_id=oid,
-                order_id=oid,
-                status=st,
-                latency_ms=lat,
-                lp=lpn,
-                venue=ven,
-                symbol=sy,
-                qty=q,
-                filled_qty=fq,
-                price=px,
-                ref_price=rp,
-                reject_reason=rz,
-                error=er,
-                pnl_minor=pl,
-                currency=cur,
-                failover=fo,
-            )
-            for (
-                oid,
-                ts,
-                va,
-                seg,
-                st,
-                lat,
-                lpn,
-                ven,
-                sy,
-                q,
-                fq,
-                px,
-                rp,
-                rz,
-                er,
-                pl,
-                cur,
-                fo,
-            ) in columns
-        ]
-        chunks = [(np.round(done_ts[sel], 6), events)]
+        events = _build(self._types.order, self._types.positional, _ORDER_FIELDS, columns)
+        chunks = [(ts_col, events)]
         if spec.shadow and not self.silent("shadow", t):
             chunks.append(self._shadow(m, submit, live, cell, code, lp, price, ref, first))
         return chunks
@@ -323,55 +286,46 @@ class RolloutFlow:
         rid = spec.rollout_id
         oids = [f"{rid}-{i}" for i in (idx + first).tolist()]
         segs = _CELL_OBJ[cell[idx]].tolist()
-        make = self._types.shadow
-        prod: list[Event] = [
-            make(
-                v=_V,
-                rollout_id=rid,
-                variant="baseline",
-                ts=ts,
-                segment=seg,
-                corr_id=oid,
-                route=r,
-                outcome=o,
-                price=p,
-                latency_ms=ms,
-            )
-            for oid, ts, seg, r, o, p, ms in zip(
-                oids,
-                np.round(prod_ts, 6).tolist(),
-                segs,
+        types = self._types
+        n_k = len(oids)
+        prod = _build(
+            types.shadow,
+            types.positional,
+            _SHADOW_FIELDS,
+            (
                 _LP_OBJ[route].tolist(),
                 _OUTCOME_OBJ[rejected.astype(np.int64)].tolist(),
                 np.round(px, 6).tolist(),
+                repeat(None, n_k),
                 np.round(prod_ms, 3).tolist(),
-                strict=True,
-            )
-        ]
-        mirrored_events: list[Event] = [
-            make(
-                v=_V,
-                rollout_id=rid,
-                variant="shadow",
-                ts=ts,
-                segment=seg,
-                corr_id=oid,
-                route=r,
-                outcome=o,
-                price=p,
-                latency_ms=ms,
-            )
-            for oid, ts, seg, r, o, p, ms in zip(
-                oids,
-                np.round(shadow_ts, 6).tolist(),
+                repeat(False, n_k),
+                repeat(_V, n_k),
+                repeat(rid, n_k),
+                repeat("baseline", n_k),
+                np.round(prod_ts, 6).tolist(),
                 segs,
+                oids,
+            ),
+        )
+        mirrored_events = _build(
+            types.shadow,
+            types.positional,
+            _SHADOW_FIELDS,
+            (
                 _LP_OBJ[shadow_route].tolist(),
                 _OUTCOME_OBJ[shadow_rejected.astype(np.int64)].tolist(),
                 np.round(shadow_px, 6).tolist(),
+                repeat(None, n_k),
                 np.round(shadow_ms, 3).tolist(),
-                strict=True,
-            )
-        ]
+                repeat(False, n_k),
+                repeat(_V, n_k),
+                repeat(rid, n_k),
+                repeat("shadow", n_k),
+                np.round(shadow_ts, 6).tolist(),
+                segs,
+                oids,
+            ),
+        )
         return (
             np.concatenate([np.round(prod_ts, 6), np.round(shadow_ts, 6)]),
             prod + mirrored_events,
@@ -477,6 +431,18 @@ class RolloutFlow:
 
 
 _EMPTY_TS = np.empty(0)
+_ORDER_FIELDS = tuple(RawOrder.__struct_fields__)
+_SHADOW_FIELDS = tuple(RawShadow.__struct_fields__)
+
+
+def _build(
+    make: type, positional: bool, fields: tuple[str, ...], columns: Sequence[Iterable[Any]]
+) -> list[Event]:
+    """Structs from columns: positionally in C for raw twins, by keyword for contracts."""
+    rows = zip(*columns, strict=True)
+    if positional:
+        return list(starmap(make, rows))
+    return [make(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
 def _chunk(pairs: list[tuple[float, Event]]) -> Chunk:

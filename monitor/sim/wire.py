@@ -25,9 +25,12 @@ class _Base(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_de
     corr_id: str | None = None
 
 
-class RawOrder(_Base, tag="order", frozen=True):
-    order_id: str
-    status: str
+class RawOrder(msgspec.Struct, frozen=True, tag_field="kind", tag="order", omit_defaults=True):
+    """Positional, flat, fields in :class:`~topics.events.Order`'s encoded order (its own
+    fields first, then the kw-only base fields), so ``starmap`` can build it from columns."""
+
+    order_id: str | None = None
+    status: str | None = None
     latency_ms: float | None = None
     lp: str | None = None
     venue: str | None = None
@@ -41,6 +44,12 @@ class RawOrder(_Base, tag="order", frozen=True):
     pnl_minor: int | None = None
     currency: str | None = None
     failover: bool = False
+    v: int | None = None
+    rollout_id: str | None = None
+    variant: str | None = None
+    ts: float | None = None
+    segment: dict[str, str] | None = None
+    corr_id: str | None = None
 
 
 class RawMetric(_Base, tag="metric", frozen=True):
@@ -49,13 +58,21 @@ class RawMetric(_Base, tag="metric", frozen=True):
     unit: str | None = None
 
 
-class RawShadow(_Base, tag="shadow", frozen=True):
-    route: str
-    outcome: str
+class RawShadow(msgspec.Struct, frozen=True, tag_field="kind", tag="shadow", omit_defaults=True):
+    """Positional and flat like :class:`RawOrder`, in :class:`~topics.events.Shadow`'s order."""
+
+    route: str | None = None
+    outcome: str | None = None
     price: float | None = None
     reject_reason: str | None = None
     latency_ms: float | None = None
     failover: bool = False
+    v: int | None = None
+    rollout_id: str | None = None
+    variant: str | None = None
+    ts: float | None = None
+    segment: dict[str, str] | None = None
+    corr_id: str | None = None
 
 
 class RawStatus(_Base, tag="status", frozen=True):
@@ -71,7 +88,9 @@ class EventTypes(NamedTuple):
     metric: type
     shadow: type
     status: type
+    positional: bool
+    """Orders and shadow decisions are built positionally (raw twins) or by keyword."""
 
 
-VALIDATED = EventTypes(Order, Metric, Shadow, Status)
-RAW = EventTypes(RawOrder, RawMetric, RawShadow, RawStatus)
+VALIDATED = EventTypes(Order, Metric, Shadow, Status, positional=False)
+RAW = EventTypes(RawOrder, RawMetric, RawShadow, RawStatus, positional=True)
