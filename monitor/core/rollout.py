@@ -100,6 +100,10 @@ class Rollout:
         and dropped.
         """
         ts = ev.ts
+        if type(ev) is Silence and ev.last_event_ts is not None:
+            # Raised from a worker's wall clock: in event time the silence has lasted since
+            # the last event, whatever the offset between the producers' clocks and the worker's.
+            ts = min(ts, ev.last_event_ts + ev.silent_s)
         step = _ceil(ts * self.inv_res - 1e-9)
         if step <= self.evaluated:
             self.counts["late"] += 1

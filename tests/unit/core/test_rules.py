@@ -461,3 +461,38 @@ def test_comparisons_have_no_reference_at_full_traffic(tmp_path: Path) -> None:
     ]
     view = run.core.view("r1")
     assert view is not None and view["status"] == "completed"
+
+
+def test_silence_counts_in_event_time_from_the_last_event(tmp_path: Path) -> None:
+    from topics.events import Silence
+
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "silent",
+                signal="freshness_s",
+                no_data="fire",
+                threshold={"kind": "absolute", "op": ">", "value": 30},
+                action="freeze",
+            )
+        ],
+    )
+    core = Run(plans).feed({t: orders(t, 3) for t in range(10)}, until=9).core
+    # the worker's clock runs 600 s ahead of the producers': its silence, 40 s after the last
+    # event, is at event time 9 + 40 = 49, not at 649 (which would make later events late)
+    cmds = core.process(
+        [
+            Silence(
+                v=1,
+                rollout_id="r1",
+                variant="canary",
+                ts=T0 + 649,
+                silent_s=40.0,
+                last_event_ts=T0 + 9,
+            )
+        ]
+    )
+    assert [(c.action, c.issued_at - T0) for c in cmds] == [("freeze", 40.0)]
+    core.process(orders(50, 3))
+    assert core.counters("r1")["late"] == 0
