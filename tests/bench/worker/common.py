@@ -16,7 +16,7 @@ import orjson
 from monitor import devbroker
 from tests.integration.worker.support import T0, WorkerProcess, metric, start_worker
 from topics.admin import create_topics
-from topics.codec import encode_event
+from topics.codec import Decoder, encode_event
 from topics.commands import Command, decode_command
 from topics.config import TopicsConfig
 from topics.events import Event, Metric, Order
@@ -45,9 +45,17 @@ def fresh_topics(bootstrap: str, name: str) -> TopicsConfig:
 
 
 def raw_reference(
-    bootstrap: str, topic: str, events: int, *, batches: bool, partitions: int = 4
+    bootstrap: str,
+    topic: str,
+    events: int,
+    *,
+    batches: bool,
+    partitions: int = 4,
+    validate: bool = False,
 ) -> float:
-    """Events/s of a bare aiokafka ``getmany`` + JSON decode loop over ``topic``."""
+    """Events/s of a bare aiokafka ``getmany`` + JSON decode loop over ``topic``
+    (``validate``: decode with ``topics.codec.Decoder`` instead, typed and checked)."""
+    decoder = Decoder()
 
     async def run() -> float:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -69,8 +77,11 @@ def raw_reference(
                     started = time.perf_counter()
                 for records in got.values():
                     for record in records:
-                        obj = orjson.loads(record.value)
-                        seen += len(obj["events"]) if batches else 1
+                        if validate:
+                            seen += len(decoder.decode(record.value).events)
+                        else:
+                            obj = orjson.loads(record.value)
+                            seen += len(obj["events"]) if batches else 1
             return seen / (time.perf_counter() - started)
         finally:
             await consumer.stop()

@@ -52,6 +52,11 @@ def main() -> None:
         print(f"single-event messages ({n:,} events, 1 per message)")
         row("reference: aiokafka getmany + orjson.loads", ref)
         row(
+            "reference, validating: getmany + codec.Decoder",
+            raw_reference(bootstrap, single.telemetry, n, batches=False, validate=True),
+            ref,
+        )
+        row(
             f"faust do-nothing agent ({faust_n:,} messages)",
             faust_noop(bootstrap, single.telemetry, faust_n),
             ref,
@@ -60,12 +65,20 @@ def main() -> None:
         worker.stop()
         row("rollguard worker, end to end (test core)", rate, ref)
 
+        # 5x the events: envelopes go fast, and a run under a second is mostly noise
+        nb = 5 * n
+        many = scenario(rollouts=20, seconds=nb // 60 + 1, step_s=1.0)[:nb]
         batched = fresh_topics(bootstrap, "batch")
-        produce(bootstrap, batched.telemetry, events, batch_size=1000)
-        ref_b = raw_reference(bootstrap, batched.telemetry, n, batches=True)
-        print(f"1,000-event batch envelopes ({n:,} events)")
+        produce(bootstrap, batched.telemetry, many, batch_size=1000)
+        ref_b = raw_reference(bootstrap, batched.telemetry, nb, batches=True)
+        print(f"1,000-event batch envelopes ({nb:,} events)")
         row("reference: aiokafka getmany + orjson.loads", ref_b)
-        rate, worker = worker_rate(bootstrap, batched, n, "batch", core_factory=THRESHOLD_CORE)
+        row(
+            "reference, validating: getmany + codec.Decoder",
+            raw_reference(bootstrap, batched.telemetry, nb, batches=True, validate=True),
+            ref_b,
+        )
+        rate, worker = worker_rate(bootstrap, batched, nb, "batch", core_factory=THRESHOLD_CORE)
         worker.stop()
         row("rollguard worker, end to end (test core)", rate, ref_b)
 
