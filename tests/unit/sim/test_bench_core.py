@@ -26,3 +26,22 @@ def test_lp_outage_reduces_scope_within_seconds() -> None:
 def test_market_wide_volatility_is_not_blamed_on_the_canary() -> None:
     result = run_one("volatile_market", 0)
     assert score_run(result, "core").false_actions == 0, result.decisions["core"]
+
+
+def test_demo_streams_give_the_demos_decisions_with_the_example_plan() -> None:
+    from monitor.core import Core, load_plans
+    from monitor.sim.bench import DEFAULT_PLAN_FILES
+    from monitor.sim.demo import demo_streams
+
+    sim = demo_streams(duration_s=660.0, blip_at_s=100.0, regression_at_s=400.0, shadow_at_s=300.0)
+    core = Core(load_plans([str(p) for p in DEFAULT_PLAN_FILES]))
+    decisions = [
+        (c.rollout_id, c.action, c.issued_at - sim.start_ts)
+        for batch in sim.slices()
+        for c in core.process(batch)
+    ]
+    # the blip at 100 s is ignored; the sustained regression from 400 s is rolled back
+    (rollback,) = [d for d in decisions if d[0] == "demo-latency"]
+    assert rollback[1] == "rollback" and 400.0 + 120.0 <= rollback[2] <= 400.0 + 180.0
+    assert [d[1] for d in decisions if d[0] == "demo-shadow"] == ["freeze"]
+    assert [d for d in decisions if d[0] == "demo-healthy"] == []
