@@ -5,6 +5,10 @@ event), which is most of the cost of writing millions of events. When the stream
 JSONL or Kafka, the simulator builds these twins instead: same tag, same fields in the same
 order, same defaults, so they encode to byte-identical JSON (a unit test holds them to that),
 and the consumer validates on decode as it must anyway.
+
+The high-volume twins are ``gc=False``: they hold only strings, numbers and the shared
+segment dicts, never a cycle, and untracked they spare the collector a pass over every
+few hundred new events (a third of the run time on a busy stream).
 """
 
 from __future__ import annotations

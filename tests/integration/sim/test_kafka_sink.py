@@ -3,13 +3,16 @@ rollout, in order per rollout; single-event messages and batch envelopes alike; 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from kafka import KafkaConsumer
 
 from monitor.sim.demo import demo_streams
+from monitor.sim.flow import RolloutSpec
 from monitor.sim.generate import Simulation
+from monitor.sim.scenarios import build_scenario
 from monitor.sim.sinks import Pacer, kafka_producer, produce
 from topics.codec import Decoder
 from topics.config import TopicsConfig
@@ -88,3 +91,43 @@ def test_speed_paces_event_time_against_the_wall_clock(
     # 20 s of event time at 10x: about 2 s of wall time, not instant and not real time
     assert 1.7 < elapsed < 6.0, elapsed
     assert stats.events > 0
+
+
+def test_cli_simulate_to_kafka(bootstrap: str, topics_config: TopicsConfig) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "-s",
+            "healthy",
+            "--duration",
+            "5",
+            "--kafka",
+            "-b",
+            bootstrap,
+            "--topic",
+            topics_config.telemetry,
+            "--batch",
+            "100",
+            "--speed",
+            "50",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    expected = sum(
+        len(s)
+        for s in Simulation(
+            [RolloutSpec("healthy", build_scenario("healthy"), plan="bridge-routing-v2")],
+            duration_s=5.0,
+        ).slices()
+    )
+    found = re.search(r"([\d,]+) events in ([\d,]+) messages", result.output)
+    assert found, result.output
+    assert int(found[1].replace(",", "")) == expected
+    records = _consume(bootstrap, topics_config.telemetry, int(found[2].replace(",", "")))
+    events = [e for _, v in records for e in Decoder().decode(v).events]
+    assert len(events) == expected
