@@ -1,8 +1,9 @@
 """One rollout's traffic in one time slice: orders, shadow decisions, payments, heartbeats.
 
-Columns are drawn with numpy for the whole slice at once; event structs are built in one
-tight loop at the end (the only per-event Python work). Each function returns ``(ts, event)``
-pairs; :mod:`monitor.sim.generate` orders them and carries future ones to later slices.
+Columns are drawn with numpy for the whole slice at once; object columns (names, segment
+dicts) come from fancy-indexing object arrays, and event structs are built from the columns
+at the end (the only per-event work). Each function returns chunks of (event times, events);
+:mod:`monitor.sim.generate` orders them and carries future ones to later slices.
 """
 
 from __future__ import annotations
