@@ -40,6 +40,7 @@ from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from topics.codec import DeadLetter, encode_dead_letter, encode_event
 from topics.commands import Command
+from topics.events import Event, Silence
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +107,33 @@ class Processor:
             self.metrics.checkpoint_age.set(time.monotonic() - self.last_written_s)
 
     async def round(self, batches: dict[Any, list[Any]]) -> None:
+        """Apply a fetched batch: per partition, one ``core.process`` call over the fresh
+        events of all its envelopes (the core decides the same whatever the call sizes)."""
         started = time.perf_counter()
         for tp, records in batches.items():
             state = self.owned.get(tp.partition)
             if state is None:  # fetched just before a rebalance took it away
                 continue
+            events: list[Event] = []
+            used: list[Any] = []
+            kts = 0
             for record in records:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
                     continue
-                await self._apply(tp, record, state)
+                try:
+                    envelope = decode_envelope(record.value)
+                except Exception as exc:  # not written by a rollguard ingest: never act on it
+                    await self._dead(tp, record, f"by_rollout envelope: {exc}")
+                else:
+                    fresh = fresh_events(envelope, state.hwm)
+                    if fresh:
+                        events += fresh
+                        used.append(record)
+                        kts = max(kts, envelope.kts)
                 state.next_offset = record.offset + 1
                 state.dirty = True
+            if events:
+                await self._process(tp, state, events, used, kts)
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
@@ -132,20 +149,15 @@ class Processor:
             self._unsafe = True
         return not self._unsafe
 
-    async def _apply(self, tp: Any, record: Any, state: PartitionState) -> None:
-        try:
-            envelope = decode_envelope(record.value)
-        except Exception as exc:  # not written by a rollguard ingest: never act on it
-            await self._dead(tp, record, f"by_rollout envelope: {exc}")
-            return
-        events = fresh_events(envelope, state.hwm)
-        if not events:
-            return
+    async def _process(
+        self, tp: Any, state: PartitionState, events: list[Event], used: list[Any], kts: int
+    ) -> None:
         try:
             commands = self.core.process(events)
         except Exception as exc:  # a core bug must not stop the fleet; the input is kept
             log.exception("core failed on %d events at %s", len(events), tp)
-            await self._dead(tp, record, f"core error: {exc!r}")
+            for record in used:
+                await self._dead(tp, record, f"core error: {exc!r}")
             return
         state.changed.update({event.rollout_id for event in events})
         for kind, count in Counter(type(e).__name__.lower() for e in events).items():
@@ -153,12 +165,12 @@ class Processor:
         wall = time.time()  # edge: silence detection only
         newest: dict[tuple[str, str], float] = {}
         for event in events:
-            if type(event).__name__ != "Silence":
+            if type(event) is not Silence:
                 newest[(event.rollout_id, event.variant)] = event.ts
         for (rollout_id, variant), ts in newest.items():
             self.silence.seen(rollout_id, variant, ts, wall)
         for command in commands:
-            await self.publisher.send_command(command, self._on_ack(command, envelope.kts))
+            await self.publisher.send_command(command, self._on_ack(command, kts))
 
     def _on_ack(self, command: Command, kts: int) -> Any:
         def acked() -> None:

@@ -121,12 +121,20 @@ def produce(
     *,
     batch_size: int = 0,
     extra: Callable[[int], bytes | None] | None = None,
+    one_key: bytes | None = None,
 ) -> int:
     """Produce events keyed by rollout (one per message, or batch envelopes of
-    ``batch_size`` events of one rollout). ``extra(i)`` may return a raw message to put
+    ``batch_size`` events of one rollout; with ``one_key``, envelopes of consecutive events
+    of any rollouts, all under that key). ``extra(i)`` may return a raw message to put
     before the i-th message (malformed-input tests). Returns the messages sent."""
     messages: list[tuple[bytes, bytes]] = []
-    if batch_size:
+    if batch_size and one_key is not None:  # consecutive events, any rollouts, one partition
+        listed = list(events)
+        messages = [
+            (one_key, encode_batch(listed[i : i + batch_size]))
+            for i in range(0, len(listed), batch_size)
+        ]
+    elif batch_size:
         by_rollout: dict[str, list[Event]] = {}
         for event in events:
             by_rollout.setdefault(event.rollout_id, []).append(event)
