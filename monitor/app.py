@@ -47,6 +47,7 @@ from monitor.worker.publisher import Publisher
 from monitor.worker.settings import WorkerSettings
 from monitor.worker.silence import SilenceWatch
 from topics.codec import Decoder
+from topics.commands import Command
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,31 @@ class Worker:
             silence=SilenceWatch(s.silence_after_s),
             checkpoint_interval_s=s.checkpoint_interval_s,
             max_records=s.apply_max_records,
+            on_published=self._annotator(),
         )
         self.processor.subscribe()
         ingest_consumer.subscribe([s.topics.telemetry], listener=IngestListener(self.ingest))
         for client in (apply_consumer, ingest_consumer):
             await self._start_retrying(client)
             self._clients.append(client)
+
+    def _annotator(self) -> Callable[[Command], None] | None:
+        """With ``grafana_url``: post each acked decision as a Grafana annotation, off the
+        event loop (the SDK is blocking) and never failing the publish path."""
+        s = self.settings
+        if not s.grafana_url:
+            return None
+        from monitor.annotations import GrafanaAnnotator
+
+        annotator = GrafanaAnnotator(s.grafana_url, s.grafana_token)
+        pending: set[asyncio.Task[None]] = set()
+
+        def post(command: Command) -> None:
+            task = asyncio.get_running_loop().create_task(annotator.apost(command))
+            pending.add(task)  # keep a reference until done (asyncio holds tasks weakly)
+            task.add_done_callback(pending.discard)
+
+        return post
 
     async def _start_retrying(self, client: Any) -> None:
         """Start a client, waiting for the broker as long as it takes (or until stopped)."""

@@ -111,6 +111,14 @@ def worker(
     ssl_keyfile: Annotated[
         str | None, _opt("ROLLGUARD_KAFKA_SSL_KEYFILE", "Client key.", "--ssl-keyfile")
     ] = None,
+    grafana_url: Annotated[
+        str | None,
+        _opt(
+            "ROLLGUARD_GRAFANA_URL",
+            "Post each decision as a Grafana annotation (token: ROLLGUARD_GRAFANA_TOKEN).",
+            "--grafana-url",
+        ),
+    ] = None,
     core_factory: Annotated[
         str | None,
         _opt(
@@ -163,6 +171,8 @@ def worker(
             checkpoint_interval_s=float(pick(checkpoint_interval, "checkpoint_interval_s", 5.0)),
             silence_after_s=float(pick(silence_after, "silence_after_s", 30.0)),
             reject_clock_skew=bool(pick(reject_clock_skew, "reject_clock_skew", False)),
+            grafana_url=pick(grafana_url, "grafana_url", None),
+            grafana_token=os.environ.get("ROLLGUARD_GRAFANA_TOKEN") or file.get("grafana_token"),
             **extra,
         )
     except ConfigError as exc:

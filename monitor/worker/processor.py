@@ -27,6 +27,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,8 @@ class Processor:
     """Last checkpoint attempt (paces the interval)."""
     last_written_s: float = field(default_factory=time.monotonic)
     """Last time every changed partition's checkpoint was written (the age metric)."""
+    on_published: Callable[[Command], None] | None = None
+    """Called once the broker acked a command (e.g. a Grafana annotation)."""
     _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
     _last_flush_s: float = field(default_factory=time.monotonic)
 
@@ -175,6 +178,8 @@ class Processor:
     def _on_ack(self, command: Command, kts: int) -> Any:
         def acked() -> None:
             self.metrics.record_decision(command)
+            if self.on_published is not None:
+                self.on_published(command)
             if kts:
                 self.metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
 

@@ -84,11 +84,20 @@ class WorkerSettings:
     """Dead-letter events whose ts is far from the wall clock (off for replays of old data)."""
     default_plan: str | None = None
     """Plan for rollouts whose events arrive before a ``registered`` plan event."""
+    grafana_url: str | None = None
+    """Post every published decision as a Grafana annotation (needs ``grafana_token``)."""
+    grafana_token: str | None = field(default=None, repr=False)
     monitor_version: str = __version__
 
     def __post_init__(self) -> None:
         if not self.bootstrap:
             raise ConfigError("worker: bootstrap servers are required")
+        if self.grafana_url and not self.grafana_token:
+            raise ConfigError("worker: --grafana-url needs ROLLGUARD_GRAFANA_TOKEN")
+        if self.grafana_url and not self.grafana_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"worker: grafana url must be http(s)://..., got {self.grafana_url!r}"
+            )
         if self.checkpoint_interval_s <= 0:
             raise ConfigError("worker: checkpoint_interval_s must be > 0")
         if self.silence_after_s <= 0:
