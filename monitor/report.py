@@ -13,6 +13,7 @@ import html
 import io
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from monitor.core.replay import ReplayResult, Sample
@@ -194,3 +195,23 @@ def render_html(result: ReplayResult, title: str = "rollguard replay") -> str:
         )
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def write_pngs(
+    result: ReplayResult, out_dir: Path, only: dict[str, list[str]] | None = None
+) -> list[Path]:
+    """One PNG per rollout (a panel per rule) next to the HTML report.
+
+    ``only`` limits rollouts and their rule panels, e.g. ``{"r1": ["canary-p99-latency"]}``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_rollout: dict[str, list[str]] = {}
+    for rollout_id, label in sorted(result.rule_info):
+        if only is None or label in only.get(rollout_id, []):
+            by_rollout.setdefault(rollout_id, []).append(label)
+    paths = []
+    for rollout_id, labels in by_rollout.items():
+        path = out_dir / f"{rollout_id}.png"
+        path.write_bytes(base64.b64decode(_plot(result, rollout_id, labels)))
+        paths.append(path)
+    return paths

@@ -325,11 +325,20 @@ def _live(board: Board, console: Console, enabled: bool) -> Iterator[None]:
         yield
 
 
+# the panels worth a glance per rollout (the HTML report has every rule)
+HIGHLIGHTS = {
+    f"{PREFIX}-healthy": ["canary-p99-latency", "canary-error-rate"],
+    f"{PREFIX}-latency": ["canary-p99-latency", "canary-error-rate"],
+    f"{PREFIX}-shadow": ["shadow-route-match", "shadow-price-deviation"],
+}
+
+
 def _report(replayed: ReplayResult, out: Path) -> Path:
-    from monitor.report import render_html
+    from monitor.report import render_html, write_pngs
 
     path = out / "report.html"
     path.write_text(render_html(replayed, title="rollguard demo: three rollouts, one market"))
+    write_pngs(replayed, out / "plots", HIGHLIGHTS)
     return path
 
 
