@@ -56,7 +56,19 @@ class ThresholdsAndBands(Protocol):
 
 
 LATENCY_BUCKETS: Final = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 
 
@@ -67,7 +79,9 @@ class WorkerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.info = Gauge(
-            "rollguard_worker_info", "Worker identity (value 1)", ["worker", "version"],
+            "rollguard_worker_info",
+            "Worker identity (value 1)",
+            ["worker", "version"],
             registry=r,
         )
         self.info.labels(worker_id, version).set(1)
@@ -75,16 +89,22 @@ class WorkerMetrics:
             "rollguard_messages", "Kafka messages read, by topic", ["topic"], registry=r
         )
         self.events = Counter(
-            "rollguard_events", "Valid events applied to the core, by kind", ["kind"],
+            "rollguard_events",
+            "Valid events applied to the core, by kind",
+            ["kind"],
             registry=r,
         )
         self.dlq = Counter(
-            "rollguard_dlq", "Inputs sent to the dead-letter topic, by reason", ["reason"],
+            "rollguard_dlq",
+            "Inputs sent to the dead-letter topic, by reason",
+            ["reason"],
             registry=r,
         )
         self.late_events = Counter(
-            "rollguard_late_events", "Events later than the allowed lateness (not applied)",
-            ["rollout"], registry=r,
+            "rollguard_late_events",
+            "Events later than the allowed lateness (not applied)",
+            ["rollout"],
+            registry=r,
         )
         self.decisions = Counter(
             "rollguard_decisions",
@@ -111,26 +131,30 @@ class WorkerMetrics:
             registry=r,
         )
         self.consumer_lag = Gauge(
-            "rollguard_consumer_lag", "Messages behind the end of the partition",
-            ["topic", "partition"], registry=r,
-        )
-        self.checkpoint_age = Gauge(
-            "rollguard_checkpoint_age_seconds", "Seconds since the last state checkpoint",
+            "rollguard_consumer_lag",
+            "Messages behind the end of the partition",
+            ["topic", "partition"],
             registry=r,
         )
-        self.checkpoints = Counter(
-            "rollguard_checkpoints", "State checkpoints written", registry=r
+        self.checkpoint_age = Gauge(
+            "rollguard_checkpoint_age_seconds",
+            "Seconds since the last state checkpoint",
+            registry=r,
         )
+        self.checkpoints = Counter("rollguard_checkpoints", "State checkpoints written", registry=r)
         self.rebalances = Counter(
             "rollguard_rebalances", "Partition assignments received", registry=r
         )
         self.assigned_partitions = Gauge(
-            "rollguard_assigned_partitions", "Partitions of the by-rollout topic owned",
+            "rollguard_assigned_partitions",
+            "Partitions of the by-rollout topic owned",
             registry=r,
         )
         self.silences = Counter(
-            "rollguard_silences", "Silence events raised from the wall clock",
-            ["rollout", "variant"], registry=r,
+            "rollguard_silences",
+            "Silence events raised from the wall clock",
+            ["rollout", "variant"],
+            registry=r,
         )
         self.last_decision_info = Gauge(
             "rollguard_last_decision_info",
