@@ -63,10 +63,13 @@ THRESHOLD_KEYS: Final = frozenset(
         "half_life",
         "min_history",
         "alpha",
+        "over",
         "slo",
         "factor",
         "long",
         "short",
+        "long_min_samples",
+        "short_min_samples",
     }
 )
 STAGE_KEYS: Final = frozenset(
@@ -139,6 +142,7 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
             method=method,
             value=f.number("value", 0.0),
             alpha=f.number("alpha", 0.05, 1e-9, 0.5),
+            over=cast(Any, f.choice("over", ("stage", "window"), "stage")),
         )
     # burn_rate
     if signal not in signals.RATES:
@@ -153,6 +157,8 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
         factor=f.number("factor", 14.4, 0.0),
         long_s=long_s,
         short_s=short_s,
+        long_min_samples=f.integer("long_min_samples", 0),
+        short_min_samples=f.integer("short_min_samples", 0),
     )
 
 
@@ -203,6 +209,16 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         description=f.text("description"),
         source=f"{ctx.source}:{node.line}",
     )
+    if (
+        threshold.method == "sequential"
+        and threshold.over == "stage"
+        and (rule.for_s or rule.keep_firing_for_s)
+    ):
+        f.bad(
+            "for",
+            "no for/keep_firing_for on a stage-wide sequential test (it latches, so a blip "
+            "would still act once for elapsed): use threshold over: window",
+        )
     if threshold.kind == "vs_baseline" and rule.variant == "baseline":
         f.bad("variant", "canary or shadow (the baseline variant is the reference)")
     return rule

@@ -93,7 +93,7 @@ def scope_needs(
         else:
             parts = 0
         for variant in variants:
-            if th.kind == "vs_baseline" and th.method == "sequential":
+            if th.kind == "vs_baseline" and th.method == "sequential" and th.over == "stage":
                 sequential.add((variant, kind))
                 continue
             if rule.signal in signals.GAUGE_SIGNALS:

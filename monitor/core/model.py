@@ -41,7 +41,9 @@ class Threshold:
     baseline variant in the same window (``ratio``/``difference`` op ``value``;
     ``sequential``: an anytime-valid test that the variant's rate is worse, at level
     ``alpha``). ``burn_rate``: error-budget burn above ``factor`` in both ``long_s`` and
-    ``short_s`` windows, budget ``1 - slo``.
+    ``short_s`` windows, budget ``1 - slo``; each window needs its own sample minimum
+    (``long_min_samples`` / ``short_min_samples``, default the rule's ``min_samples``) before
+    a burn counts: a 14.4x burn of a 0.1 % budget in 100 events is two errors.
     """
 
     kind: ThresholdKind
@@ -55,10 +57,18 @@ class Threshold:
     half_life_s: float = 3600.0
     min_history: int = 10
     alpha: float = 0.05
+    over: Literal["stage", "window"] = "stage"
+    """``sequential``: ``stage`` tests the counts since the stage began and latches once
+    significant; ``window`` tests the rule's sliding window, does not latch, and honours
+    ``for`` (a blip shorter than ``for`` never acts)."""
     slo: float = 0.999
     factor: float = 14.4
     long_s: float = 3600.0
     short_s: float = 300.0
+    long_min_samples: int = 0
+    """``burn_rate``: events the long window needs for a verdict (0: the rule's min_samples)."""
+    short_min_samples: int = 0
+    """``burn_rate``: events the short window needs for a verdict (0: the rule's min_samples)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,7 +333,7 @@ class Rollout:
             base = self.scopes.get(("baseline", scope_seg))
             obs = evaluate(inst, scope, base, ctx)
             inst.step(obs)
-            inst.learn(obs)
+            inst.learn(obs, self.res)
 
     def enter_stage(self, idx: int, ts: float) -> None:
         self.stage_idx = idx

@@ -52,6 +52,10 @@ class Context:
     mismatches: dict[str, list[str]]  # variant -> objects in mismatch beyond tolerance
 
 
+PROTECT = 0.75
+"""``learned`` sigma bands learn only values within this fraction of the band's half-width."""
+
+
 def _learner(rule: Rule) -> Any:
     th = rule.threshold
     if th.method == "quantile":
@@ -78,6 +82,7 @@ class RuleInstance:
         "advised",
         "alert",
         "compares",
+        "first_value_at",
         "last",
         "last_learn",
         "latched",
@@ -92,6 +97,7 @@ class RuleInstance:
         self.alert = AlertState()
         self.learner = _learner(rule) if rule.threshold.kind == "learned" else None
         self.last_learn: float | None = None
+        self.first_value_at: float | None = None  # first evaluation with a value (learned)
         self.latched = False
         self.advised = False  # dry-run advisory already sent for this firing episode
         self.last: Observation | None = None
@@ -137,12 +143,33 @@ class RuleInstance:
             self.advised = False
         return state
 
-    def learn(self, obs: Observation) -> None:
-        """Feed the learned baseline, once per window, only from healthy evaluations."""
-        if self.learner is None or obs.value is None or obs.samples < self.rule.min_samples:
+    def learn(self, obs: Observation, resolution_s: float = 1.0) -> None:
+        """Feed the learned baseline, once per window, only from healthy evaluations.
+
+        Protected like river's ``protect_anomaly_detector``: nothing is learned while the
+        alert is pending or firing, nor a value that breaches the band or lies in its outer
+        part (``sigma``: beyond ``PROTECT`` x the band's half-width from the mean, either
+        side), so a rise that hovers just under the threshold is not absorbed and cannot
+        drag the band up after it. Only full windows are learned (a window still filling
+        after the first data is a noisy rate that would inflate sigma).
+        """
+        if self.learner is None or obs.value is None:
             return
+        if self.first_value_at is None:
+            self.first_value_at = obs.ts
+        if obs.samples < self.rule.min_samples:
+            return
+        if obs.ts - self.first_value_at < self.rule.window_s - resolution_s:
+            return  # the window does not span data only yet (it is still filling)
         if self.alert.state != INACTIVE or obs.active or obs.stats.get("score", 0.0) > 0.5:
             return  # protect the baseline from the anomaly it should detect
+        if (
+            self.rule.threshold.method == "sigma"
+            and obs.baseline is not None
+            and obs.threshold is not None
+            and abs(obs.value - obs.baseline) > PROTECT * abs(obs.threshold - obs.baseline)
+        ):
+            return  # near the band's edge: not evidence of what normal is
         if self.last_learn is not None and obs.ts - self.last_learn < self.rule.window_s:
             return
         self.last_learn = obs.ts
@@ -162,6 +189,7 @@ class RuleInstance:
             "alert": self.alert.to_state(),
             "learner": None if self.learner is None else self.learner.state_dict(),
             "last_learn": self.last_learn,
+            "first_value_at": self.first_value_at,
             "latched": self.latched,
             "advised": self.advised,
             "last": None
@@ -183,6 +211,7 @@ class RuleInstance:
         if state["learner"] is not None:
             self.learner = _learner_from_state(self.rule, state["learner"])
         self.last_learn = state["last_learn"]
+        self.first_value_at = state.get("first_value_at")
         self.latched = bool(state["latched"])
         self.advised = bool(state["advised"])
         last = state["last"]
@@ -230,7 +259,7 @@ def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context)
         samples = min(mine.c[REJECTED], theirs.c[REJECTED])
         value = jensen_shannon(mine.reasons, theirs.reasons) if samples > 0 else None
     elif th.kind == "vs_baseline" and th.method == "sequential":
-        return _sequential(inst, scope, base, obs)
+        return _sequential(inst, scope, base, obs, wsteps)
     else:
         value, samples = signals.window_value(rule.signal, scope.windows[wsteps], rule.window_s)
     obs.value, obs.samples = value, samples
@@ -305,13 +334,16 @@ def _learned(inst: RuleInstance, obs: Observation) -> None:
 
 
 def _sequential(
-    inst: RuleInstance, scope: Scope, base: Scope | None, obs: Observation
+    inst: RuleInstance, scope: Scope, base: Scope | None, obs: Observation, wsteps: int
 ) -> Observation:
     rule = inst.rule
     if base is None:
         return obs
-    x_v, n_v = signals.rate_counts(rule.signal, scope.stage_total)
-    x_b, n_b = signals.rate_counts(rule.signal, base.stage_total)
+    windowed = rule.threshold.over == "window"
+    mine = scope.windows[wsteps] if windowed else scope.stage_total
+    theirs = base.windows[wsteps] if windowed else base.stage_total
+    x_v, n_v = signals.rate_counts(rule.signal, mine)
+    x_b, n_b = signals.rate_counts(rule.signal, theirs)
     obs.samples = min(n_v, n_b)
     obs.value = x_v / n_v if n_v > 0 else None
     obs.baseline = x_b / n_b if n_b > 0 else None
@@ -321,6 +353,10 @@ def _sequential(
     obs.threshold = 1.0 / rule.threshold.alpha
     obs.comparator = "e_value>="
     obs.stats.update({"e_value": e_value, "samples_variant": n_v, "samples_baseline": n_b})
+    if windowed:
+        # the window's evidence: it must hold for `for`, a blip leaves the window and clears
+        obs.active = e_value >= obs.threshold
+        return obs
     # Anytime-valid: once the evidence crossed 1/alpha in this stage, the verdict stands.
     inst.latched = inst.latched or e_value >= obs.threshold
     obs.active = inst.latched
@@ -335,8 +371,11 @@ def _burn_rate(rule: Rule, scope: Scope, ctx: Context, obs: Observation) -> Obse
     bad_l, n_l = signals.rate_counts(rule.signal, long_w)
     bad_s, n_s = signals.rate_counts(rule.signal, short_w)
     obs.samples = n_l
-    if n_l <= 0 or n_s <= 0 or n_l < rule.min_samples:
-        return obs
+    obs.stats["samples_short"] = n_s
+    min_long = th.long_min_samples or rule.min_samples
+    min_short = th.short_min_samples or rule.min_samples
+    if n_l <= 0 or n_s <= 0 or n_l < min_long or n_s < min_short:
+        return obs  # a burn over too few events is noise, not evidence: no verdict
     burn_l = bad_l / n_l / budget
     burn_s = bad_s / n_s / budget
     obs.value = burn_l

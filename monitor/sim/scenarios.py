@@ -23,7 +23,7 @@ from topics.commands import Action
 
 WARMUP_S: Final = 660.0
 """Calm minutes before any fault: learned baselines need history (the example plan's
-reject-spike rule learns one point per 1 m window and wants 10), the canary gathers samples."""
+reject-spike rule learns one point per full 1 m window and wants 9), the canary gathers samples."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,10 @@ def test_replay_cli_is_deterministic_and_writes_report(tmp_path: Path) -> None:
         outs.append(decisions.read_bytes())
     assert outs[0] == outs[1] and outs[0]
     cmds = [msgspec.json.decode(line, type=Command) for line in outs[0].splitlines()]
-    assert [c.action for c in cmds] == ["promote", "pause", "rollback"]
-    assert [c.seq for c in cmds] == [0, 1, 2]
+    # the canary at 5 % sends under the windowed error test's 200 orders a minute: the
+    # regression is stopped by the latency rollback (the error rules are still pending)
+    assert [c.action for c in cmds] == ["promote", "rollback"]
+    assert [c.seq for c in cmds] == [0, 1]
     html = (tmp_path / "r.html").read_text()
     png = base64.b64decode(html.split("data:image/png;base64,")[1].split("'")[0])
     assert png.startswith(b"\x89PNG") and len(png) > 50_000  # one tall figure, 14 panels
@@ -51,7 +53,7 @@ def test_bad_lines_are_counted_never_fatal(tmp_path: Path) -> None:
     assert sum(result.dead.values()) == 3
     assert set(result.dead) == {"not_json", "unknown_version", "wrong_type"}
     assert result.events == result.lines - 3
-    assert [c.action for c in result.commands] == ["promote", "pause", "rollback"]
+    assert [c.action for c in result.commands] == ["promote", "rollback"]
 
 
 def test_replay_missing_file_and_bad_plan(tmp_path: Path) -> None:

@@ -496,3 +496,145 @@ def test_silence_counts_in_event_time_from_the_last_event(tmp_path: Path) -> Non
     assert [(c.action, c.issued_at - T0) for c in cmds] == [("freeze", 40.0)]
     core.process(orders(50, 3))
     assert core.counters("r1")["late"] == 0
+
+
+# -- detection-benchmark fixes: scenario tables -------------------------------------------
+
+
+def burn_rule(**th: object) -> dict:
+    threshold = {"kind": "burn_rate", "slo": 0.99, "long": "60s", "short": "5s", "factor": 10}
+    threshold.update(th)
+    return rule("burn", action="rollback", threshold=threshold)
+
+
+def test_burn_rate_needs_its_sample_minimums_on_both_windows(tmp_path: Path) -> None:
+    # 50 % errors from the first second: a 50x burn, but judged only once the long window
+    # holds 300 events (10/s: at t=29) and the short one 40
+    mins = {"long_min_samples": 300, "short_min_samples": 40}
+    flow = {t: orders(t, 10, errors=5) for t in range(60)}
+    run = Run(plan_set(tmp_path, [burn_rule(**mins)])).feed(flow, until=59)
+    assert run.when("rollback") == [29.0]
+    ev = run.commands[0].evidence[0]
+    assert ev.samples == 300 and ev.stats["samples_short"] == 50
+    # the short minimum alone: 30 events in 5 s of 6/s never reach it, whatever the burn
+    thin = {t: orders(t, 6, errors=3) for t in range(60)}
+    run = Run(plan_set(tmp_path, [burn_rule(long_min_samples=10, short_min_samples=31)]))
+    assert run.feed(thin, until=59).commands == []
+    # without per-window minimums the rule's min_samples applies to both
+    run = Run(plan_set(tmp_path, [{**burn_rule(), "min_samples": 31}])).feed(thin, until=59)
+    assert run.commands == []
+
+
+def test_burn_rate_two_errors_in_a_small_window_are_not_a_burn(tmp_path: Path) -> None:
+    # the benchmark's false rollback: ~130 events, 2 errors = 1.5 % > 14.4 x 0.1 %
+    flow = {t: orders(t, 8, errors=1 if t in (3, 11) else 0) for t in range(40)}
+    lax = burn_rule(slo=0.999, factor=14.4, long="1h", short="5m")
+    assert (
+        Run(plan_set(tmp_path, [{**lax, "min_samples": 100}])).feed(flow, until=39).when("rollback")
+    )  # what min_samples 100 alone allowed
+    sound = burn_rule(slo=0.99, factor=14.4, long="1h", short="5m", long_min_samples=2000)
+    run = Run(plan_set(tmp_path, [{**sound, "min_samples": 100}])).feed(flow, until=39)
+    assert run.commands == []
+
+
+def seq_rule(**fields: object) -> dict:
+    threshold = {"kind": "vs_baseline", "method": "sequential", "alpha": 0.001, "over": "window"}
+    return rule(
+        "seq", window="10s", min_samples=100, threshold=threshold, **{"for": "20s", **fields}
+    )
+
+
+def seq_flow(bad: range, errors: int = 5) -> dict[int, list]:
+    return {
+        t: orders(t, 20, errors=errors if t in bad else 0)
+        + orders(t, 20, variant="baseline", errors=t % 10 == 5)
+        for t in range(120)
+    }
+
+
+def test_windowed_sequential_test_blip_shorter_than_for_never_acts(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [seq_rule()])
+    # 25 % errors for 8 s: significant at once, gone from the 10 s window well before 20 s
+    run = Run(plans).feed(seq_flow(range(40, 48)), until=119)
+    assert "p" in states(run, "seq", list(range(40, 60)))
+    assert run.commands == []
+    assert states(run, "seq", [70, 119]) == "ii"  # no latch: the blip is forgotten
+
+
+def test_windowed_sequential_test_catches_a_sustained_regression(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [seq_rule()])
+    run = Run(plans).feed(seq_flow(range(40, 120), errors=2), until=119)  # 10 % vs ~0.5 %
+    fired = run.when("pause")
+    # onset + for + the seconds the 10 s window needs to hold enough of the regression
+    assert len(fired) == 1 and 60 <= fired[0] <= 70
+    pending = [t for t, s in run.state_of("seq").items() if s == "pending"]
+    assert fired[0] - pending[0] == 20.0
+    ev = run.commands[0].evidence[0]
+    assert ev.for_s == 20.0 and ev.stats["e_value"] >= 1000 and ev.window_s == 10.0
+
+
+def test_stage_wide_sequential_test_refuses_for(tmp_path: Path) -> None:
+    import pytest
+
+    from monitor.errors import ConfigError
+
+    latched = {"kind": "vs_baseline", "method": "sequential", "alpha": 0.001}
+    with pytest.raises(ConfigError, match="over: window"):
+        plan_set(tmp_path, [rule("seq", threshold=latched, **{"for": "2m"})])
+
+
+def learned_rule() -> dict:
+    return rule(
+        "spike",
+        signal="reject_rate",
+        window="10s",
+        min_samples=10,
+        action="hold",
+        threshold={
+            "kind": "learned",
+            "method": "sigma",
+            "k": 4,
+            "min_delta": 0.01,
+            "min_history": 5,
+            "half_life": "1h",
+        },
+    )
+
+
+def threshold_of(run: Run, name: str) -> float:
+    return next(s.value for s in run.core.thresholds() if s.rule == name)
+
+
+def test_learned_baseline_does_not_absorb_a_sustained_rise(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [learned_rule()])
+    # calm: 2-2.5 % rejects (200 orders/s, per 10 s block); band mean + max(4 sigma, 1 %)
+    flow = {t: orders(t, 200, rejects=4 + (t // 10) % 2) for t in range(600)}
+    run = Run(plans).feed(flow, until=199)
+    before = threshold_of(run, "spike")
+    assert 0.03 <= before <= 0.04
+
+    # then just under the threshold (inactive, but near the band's edge) with stretches
+    # just over it, for minutes: the windows under it must not be learned
+    def per_second(t: int, rate: float) -> int:  # every 10 s window holds exactly `rate`
+        total = round(rate * 2000)
+        return total // 10 + (t % 10 < total % 10)
+
+    for t in range(200, 600):
+        rate = before + 0.003 if (t // 10) % 4 == 0 else before - 0.0015
+        flow[t] = orders(t, 200, rejects=per_second(t, rate))
+    run.feed(flow, until=599, start=200)
+    # not absorbed (learning the windows under it drags the threshold up after the rise);
+    # a window straddling the onset may be learned once
+    assert threshold_of(run, "spike") <= before + 0.002
+    assert run.when("hold")  # and it acts
+
+
+def test_learned_baseline_learns_only_full_windows(tmp_path: Path) -> None:
+    plans = plan_set(tmp_path, [learned_rule()])
+    # the first seconds alone are wild (a window still filling); the full windows are calm
+    flow = {t: orders(t, 50, rejects=25 if t < 2 else 1) for t in range(200)}
+    run = Run(plans).feed(flow, until=199)
+    ((_, inst),) = run.core._rollouts["r1"].instances.items()
+    assert inst.learner is not None and inst.learner.mean < 0.03
+    assert run.commands == []
+

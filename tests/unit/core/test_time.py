@@ -51,7 +51,8 @@ def test_example_stream_decides_promote_then_stops_the_regression(expected: list
     cmds = [msgspec.json.decode(b, type=Command) for b in expected]
     actions = [c.action for c in cmds]
     assert actions[0] == "promote" and "rollback" in actions
-    assert [c.action for c in cmds] == ["promote", "pause", "rollback"]
+    # 2 canary orders/s: under the windowed sequential test's minimum, no pause before it
+    assert [c.action for c in cmds] == ["promote", "rollback"]
     assert all(c.issued_at >= T0 + 1000 for c in cmds[1:])
 
 
