@@ -184,7 +184,19 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
     window = f.duration("window", 60.0, positive=True) or 60.0
     if threshold.kind == "burn_rate":
         window = threshold.long_s
-    per_segment = f.boolean("per_segment", False)
+    raw_per_segment = node.get("per_segment", False)
+    segment_by: tuple[str, ...] = ()
+    if isinstance(raw_per_segment, list) and raw_per_segment:
+        if all(isinstance(x, str) and x for x in raw_per_segment):
+            segment_by = tuple(sorted(set(raw_per_segment)))
+        else:
+            f.bad("per_segment", "true, false or a list of segment label names")
+        per_segment = True
+    elif isinstance(raw_per_segment, list):
+        f.bad("per_segment", "true, false or a list of segment label names")
+        per_segment = False
+    else:
+        per_segment = f.boolean("per_segment", False)
     segment = f.segment("segment")
     if signal in signals.GAUGE_SIGNALS and (per_segment or segment) and signal != "freshness_s":
         f.bad("per_segment", f"no segment scope: {signal} is tracked per variant")
@@ -198,6 +210,7 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         variant=f.choice("variant", _VARIANTS, "canary"),
         segment=segment,
         per_segment=per_segment,
+        segment_by=segment_by,
         window_s=window,
         for_s=f.duration("for", 0.0) or 0.0,
         keep_firing_for_s=f.duration("keep_firing_for", 0.0) or 0.0,

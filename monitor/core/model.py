@@ -82,6 +82,9 @@ class Rule:
     variant: str = "canary"
     segment: tuple[tuple[str, str], ...] | None = None  # filter: labels that must match
     per_segment: bool = False  # one alert instance per distinct segment
+    segment_by: tuple[str, ...] = ()
+    """``per_segment: [region]``: one instance per value of these labels (the segments that
+    share them pooled); empty: per distinct full segment."""
     window_s: float = 60.0
     for_s: float = 0.0
     keep_firing_for_s: float = 0.0

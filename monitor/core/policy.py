@@ -11,6 +11,10 @@
 * Promotion needs min dwell, min samples, every gating rule healthy (evaluated with enough
   data, not pending, not firing) and the stage's sign-offs. A stage that reaches its time
   box without that verdict gets one ``hold`` marked inconclusive and waits for a human.
+* Attribution: a decision on a rule over a whole variant's rate also names the segments
+  driving it (:func:`drill_down`), so a regression confined to one segment is attributed
+  even when the aggregate rule decides first and the per-segment rule's same action is
+  deduplicated.
 * Dry-run rules send one advisory command per firing episode; in a dry-run rollout every
   command is advisory (the core still follows its own advice, to show the whole path).
 """
@@ -18,13 +22,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from monitor.core import signals
 from monitor.core.alerting import FIRING
 from monitor.core.rollout import Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
+from monitor.core.stats import msprt_two_proportions
 from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
 from topics.events import Event, Plan, Signoff
 
@@ -38,6 +44,9 @@ STATUS_AFTER: Final[dict[str, str]] = {
     "pause": "paused",
 }
 LAST_DECISIONS: Final = 10
+DRILL_DOWN_ALPHA: Final = 0.001
+"""A segment is named as driving an aggregate rate rule when its rate differs from the rest
+of the variant's segments in the rule's direction with an e-value of at least 1/alpha."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +230,95 @@ def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
     )
 
 
+def drill_down(r: Rollout, inst: RuleInstance, step: int) -> list[Evidence]:
+    """Segments driving an aggregate rate rule: one evidence item per segment named.
+
+    For a rule on a rate signal over the whole variant, when the variant is also tracked per
+    segment (some rule of the plan has ``per_segment``), the rate of each label value
+    (``region=apac``: every segment carrying it) over the rule's window is compared with the
+    rest of the variant's segments (mixture SPRT e-value, the rule's direction); label values
+    at ``1/DRILL_DOWN_ALPHA`` or beyond are named, so a decision taken on the aggregate still
+    says where the regression is.
+    """
+    rule = inst.rule
+    if rule.per_segment or rule.segment or rule.signal not in signals.RATES:
+        return []
+    upward = rule.threshold.op in (">", ">=")
+    steps = max(1, round(rule.window_s / r.res))
+    # Segment scopes of one label set (every full segment, or every region=... pool) split
+    # the variant's segmented traffic without overlap: compare within each such family.
+    families: dict[tuple[str, ...], list[tuple[dict[str, str], Any, int]]] = {}
+    for (variant, seg), scope in sorted(r.scopes.items(), key=lambda kv: kv[0]):
+        if variant != rule.variant or not seg or seg.startswith("~") or not scope.windows:
+            continue
+        labels = parse_segment_key(seg)
+        w = steps if steps in scope.windows else max(scope.windows)
+        families.setdefault(tuple(sorted(labels)), []).append((labels, scope, w))
+    # one group per label value (region=apac) over the family's segments carrying it
+    groups: dict[tuple[str, str], list[float]] = {}
+    totals: dict[tuple[str, str], tuple[float, float]] = {}
+    examples: dict[tuple[str, str], list[tuple[Any, int]]] = {}
+    width = 0
+    for members in families.values():
+        x_all = n_all = 0.0
+        found: list[tuple[str, str]] = []
+        for labels, scope, w in members:
+            width = max(width, w)
+            x, n = signals.rate_counts(rule.signal, scope.windows[w])
+            x_all += x
+            n_all += n
+            for label in sorted(labels.items()):
+                if label in totals:
+                    continue  # already judged in an earlier family
+                acc = groups.setdefault(label, [0.0, 0.0])
+                acc[0] += x
+                acc[1] += n
+                examples.setdefault(label, []).append((scope, w))
+                if label not in found:
+                    found.append(label)
+        for label in found:
+            totals[label] = (x_all, n_all)
+    ts = step * r.res
+    out: list[Evidence] = []
+    for label, (x, n) in groups.items():
+        x_rest, n_rest = totals[label][0] - x, totals[label][1] - n
+        if n <= 0 or n_rest <= 0:
+            continue
+        if upward:
+            e_value = msprt_two_proportions(x, n, x_rest, n_rest)
+        else:
+            e_value = msprt_two_proportions(n - x, n, n_rest - x_rest, n_rest)
+        if e_value < 1.0 / DRILL_DOWN_ALPHA:
+            continue
+        ids: list[str] = []
+        for scope, w in examples[label]:
+            ids.extend(i for i in scope.examples(step, w) if i not in ids)
+        out.append(
+            Evidence(
+                rule=inst.label,
+                signal=rule.signal,
+                variant=rule.variant,
+                segment=dict([label]),
+                observed=finite(x / n),
+                baseline=finite(x_rest / n_rest),
+                threshold=1.0 / DRILL_DOWN_ALPHA,
+                comparator="segment_vs_rest_e_value>=",
+                window_s=width * r.res,
+                for_s=None,
+                samples=int(n),
+                from_ts=ts - width * r.res,
+                to_ts=ts,
+                stats={"e_value": float(min(e_value, 1e300)), "samples_rest": float(n_rest)},
+                examples=ids[:5],
+            )
+        )
+    return out
+
+
+def _seg_text(seg: dict[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((seg or {}).items()))
+
+
 def _emit(
     r: Rollout,
     issuer: Issuer,
@@ -234,6 +332,16 @@ def _emit(
     seq = r.policy["seq"]
     r.policy["seq"] = seq + 1
     stage = r.plan.stages[r.stage_idx].name
+    items = [evidence(r, i, step) for i in insts]
+    if action != "promote":
+        drivers = [d for i in insts for d in drill_down(r, i, step)]
+        if drivers:
+            items += drivers
+            reason += "; driven by " + ", ".join(
+                f"{_seg_text(d.segment)} ({d.signal} {d.observed:.3g} vs {d.baseline:.3g} "
+                "in the other segments)"
+                for d in drivers
+            )
     cmd = Command(
         v=1,
         command_id=command_id(r.rollout_id, stage, r.plan.version, action, seq),
@@ -242,7 +350,7 @@ def _emit(
         action=action,
         reason=reason[:4096],
         rule=insts[0].label if insts and action != "promote" else None,
-        evidence=[evidence(r, i, step) for i in insts],
+        evidence=items,
         advisory=advisory,
         seq=seq,
         rule_set_version=r.plan.version,

@@ -208,9 +208,13 @@ class Rollout:
             if variant not in wanted:
                 continue
             if rule.per_segment and segkey:
-                targets.append((variant, segkey))
-                if variant == rule.variant and (rule.name, segkey) not in self.instances:
-                    self.instances[(rule.name, segkey)] = RuleInstance(rule, segkey)
+                key = segkey
+                if rule.segment_by:  # pooled per value of the named labels
+                    key = segment_key({k: labels[k] for k in rule.segment_by if k in labels})
+                if key:
+                    targets.append((variant, key))
+                    if variant == rule.variant and (rule.name, key) not in self.instances:
+                        self.instances[(rule.name, key)] = RuleInstance(rule, key)
             if rule.segment and all(labels.get(k) == v for k, v in rule.segment):
                 targets.append((variant, "~" + segment_key(dict(rule.segment))))
         unique = list(dict.fromkeys(targets))

@@ -638,3 +638,76 @@ def test_learned_baseline_learns_only_full_windows(tmp_path: Path) -> None:
     assert inst.learner is not None and inst.learner.mean < 0.03
     assert run.commands == []
 
+
+def region_flow(eu_errors: int, us_errors: int) -> dict[int, list]:
+    return {
+        t: orders(t, 20, segment={"region": "eu"}, errors=eu_errors if t >= 5 else 0, tag="eu")
+        + orders(t, 20, segment={"region": "us"}, errors=us_errors if t >= 5 else 0, tag="us")
+        for t in range(30)
+    }
+
+
+def test_aggregate_decision_names_the_segment_driving_it(tmp_path: Path) -> None:
+    # the per-region rule is too lax to act (and would be deduped after the aggregate's
+    # pause anyway): the aggregate rule's decision must still say where the errors are
+    rules = [
+        rule("agg", window="10s", **{"for": "3s"}),
+        rule(
+            "by-region",
+            window="10s",
+            per_segment=True,
+            threshold={"kind": "absolute", "op": ">", "value": 0.9},
+        ),
+    ]
+    run = Run(plan_set(tmp_path, rules)).feed(region_flow(8, 0), until=29)
+    (cmd,) = run.commands
+    assert cmd.action == "pause" and cmd.rule == "agg"
+    assert [(e.rule, e.segment) for e in cmd.evidence] == [
+        ("agg", None),
+        ("agg", {"region": "eu"}),
+    ]
+    driver = cmd.evidence[1]
+    assert driver.observed is not None and 0.3 < driver.observed <= 0.4
+    assert driver.baseline == 0.0 and driver.samples == 200
+    assert driver.stats["e_value"] >= 1000 and driver.examples
+    assert "driven by region=eu" in cmd.reason
+
+
+def test_aggregate_decision_names_no_segment_when_all_regress(tmp_path: Path) -> None:
+    rules = [
+        rule("agg", window="10s", **{"for": "3s"}),
+        rule(
+            "by-region",
+            window="10s",
+            per_segment=True,
+            threshold={"kind": "absolute", "op": ">", "value": 0.9},
+        ),
+    ]
+    run = Run(plan_set(tmp_path, rules)).feed(region_flow(6, 6), until=29)
+    (cmd,) = run.commands
+    assert [e.segment for e in cmd.evidence] == [None] and "driven by" not in cmd.reason
+
+
+def test_per_segment_by_label_pools_segments_per_value(tmp_path: Path) -> None:
+    # segments carry region and tier: per_segment: [region] judges each region as a whole
+    by_region = rule("by-region", per_segment=["region"], min_samples=20, **{"for": "2s"})
+    flow = {
+        t: orders(t, 10, segment={"region": "apac", "tier": "pro"}, errors=3, tag="ap")
+        + orders(t, 10, segment={"region": "apac", "tier": "retail"}, errors=0, tag="ar")
+        + orders(t, 20, segment={"region": "eu", "tier": "pro"}, tag="ep")
+        for t in range(10)
+    }
+    run = Run(plan_set(tmp_path, [by_region])).feed(flow, until=9)
+    assert set(run.states[9]) == {"by-region{region=apac}", "by-region{region=eu}"}
+    (cmd,) = run.commands  # apac pooled: 3 errors in 20 = 15 % > 10 %
+    assert cmd.rule == "by-region{region=apac}" and cmd.evidence[0].samples == 20
+    assert cmd.evidence[0].segment == {"region": "apac"}
+
+
+def test_per_segment_labels_must_be_names(tmp_path: Path) -> None:
+    import pytest
+
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="list of segment label names"):
+        plan_set(tmp_path, [rule("x", per_segment=[1])])
