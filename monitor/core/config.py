@@ -62,6 +62,7 @@ THRESHOLD_KEYS: Final = frozenset(
         "min_delta",
         "half_life",
         "min_history",
+        "market_guard",
         "alpha",
         "over",
         "slo",
@@ -127,6 +128,7 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
             min_delta=f.number("min_delta", 0.0, 0.0),
             half_life_s=f.duration("half_life", 3600.0, positive=True) or 3600.0,
             min_history=f.integer("min_history", 10),
+            market_guard=f.boolean("market_guard", False),
         )
     if kind == "vs_baseline":
         method = f.choice("method", ("ratio", "difference", "sequential"), None)

@@ -82,7 +82,11 @@ def scope_needs(
         else:
             kind = ""
         th = rule.threshold
-        both = th.kind == "vs_baseline" or rule.signal == "reject_mix_divergence"
+        both = (
+            th.kind == "vs_baseline"
+            or rule.signal == "reject_mix_divergence"
+            or (th.kind == "learned" and th.market_guard)
+        )
         variants = [rule.variant, "baseline"] if both else [rule.variant]
         if rule.signal.startswith("latency_p"):
             parts = bk.HIST

@@ -56,6 +56,9 @@ class Threshold:
     min_delta: float = 0.0
     half_life_s: float = 3600.0
     min_history: int = 10
+    market_guard: bool = False
+    """``learned`` (sigma, quantile): the threshold is at least the baseline variant's value
+    in the same window plus the band's width (a market-wide move does not breach)."""
     alpha: float = 0.05
     over: Literal["stage", "window"] = "stage"
     """``sequential``: ``stage`` tests the counts since the stage began and latches once

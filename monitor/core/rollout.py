@@ -202,7 +202,9 @@ class Rollout:
         for rule in self.plan.all_rules():
             wanted = (
                 {rule.variant, "baseline"}
-                if rule.threshold.kind == "vs_baseline" or (rule.signal == "reject_mix_divergence")
+                if rule.threshold.kind == "vs_baseline"
+                or rule.signal == "reject_mix_divergence"
+                or rule.threshold.market_guard
                 else {rule.variant}
             )
             if variant not in wanted:

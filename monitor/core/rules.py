@@ -167,7 +167,8 @@ class RuleInstance:
             self.rule.threshold.method == "sigma"
             and obs.baseline is not None
             and obs.threshold is not None
-            and abs(obs.value - obs.baseline) > PROTECT * abs(obs.threshold - obs.baseline)
+            and abs(obs.value - obs.baseline)
+            > PROTECT * obs.stats.get("band", abs(obs.threshold - obs.baseline))
         ):
             return  # near the band's edge: not evidence of what normal is
         if self.last_learn is not None and obs.ts - self.last_learn < self.rule.window_s:
@@ -272,6 +273,8 @@ def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context)
         _compare(rule, scope, base, obs, wsteps)
     else:
         _learned(inst, obs)
+        if rule.threshold.market_guard and obs.threshold is not None:
+            _market_guard(rule, base, obs, wsteps)
     return obs
 
 
@@ -331,6 +334,27 @@ def _learned(inst: RuleInstance, obs: Observation) -> None:
         delta = max(th.k * sd, th.min_delta)
         obs.threshold = ref + delta if th.op in (">", ">=") else ref - delta
     obs.active = _OPS[th.op](value, obs.threshold)
+
+
+def _market_guard(rule: Rule, base: Scope | None, obs: Observation, wsteps: int) -> None:
+    """``market_guard``: the band never sits below the baseline variant's value right now.
+
+    A move of the whole market (volatility raising every path's rejects) is not the new
+    path's fault: the threshold becomes at least the baseline variant's current value plus
+    the learned band's width, so only what the new path adds on top of the market breaches.
+    """
+    if base is None or obs.value is None or obs.baseline is None or obs.threshold is None:
+        return
+    ref, ref_samples = signals.window_value(rule.signal, base.windows[wsteps], rule.window_s)
+    if ref is None or ref_samples < rule.min_samples:
+        return
+    width = obs.threshold - obs.baseline
+    obs.stats["band"] = abs(width)  # the learned band, before the guard (what learn protects)
+    obs.stats["baseline_variant"] = ref
+    obs.threshold = (
+        max(obs.threshold, ref + width) if width >= 0 else min(obs.threshold, ref + width)
+    )
+    obs.active = _OPS[rule.threshold.op](obs.value, obs.threshold)
 
 
 def _sequential(

@@ -711,3 +711,25 @@ def test_per_segment_labels_must_be_names(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="list of segment label names"):
         plan_set(tmp_path, [rule("x", per_segment=[1])])
+
+
+def test_learned_market_guard_ignores_a_market_wide_rise(tmp_path: Path) -> None:
+    guarded = learned_rule()
+    guarded["threshold"] = {**guarded["threshold"], "market_guard": True}
+    plans = plan_set(tmp_path, [guarded])
+
+    def flow(canary_from_200: int, baseline_from_200: int) -> dict[int, list]:
+        return {
+            t: orders(t, 100, rejects=2 if t < 200 else canary_from_200)
+            + orders(t, 100, variant="baseline", rejects=2 if t < 200 else baseline_from_200)
+            for t in range(300)
+        }
+
+    # both paths at 8 % (the market): not the canary's fault, no action
+    run = Run(plans).feed(flow(8, 8), until=299)
+    assert run.commands == []
+    ev_stats = run.core._rollouts["r1"].instances[("spike", "")].last
+    assert ev_stats is not None and ev_stats.stats["baseline_variant"] == 0.08
+    # the canary alone at 8 %: a spike, held
+    run = Run(plans).feed(flow(8, 2), until=299)
+    assert run.when("hold") and 200 <= run.when("hold")[0] <= 205
