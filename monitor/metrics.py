@@ -10,13 +10,13 @@ active rollouts × signals × variants × segments declared in plans.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.core.api import CoreProtocol
+from monitor.core.api import BandSample, CoreProtocol, ThresholdSample
 from topics.commands import Command
 
 RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
@@ -24,26 +24,6 @@ RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
 
 REASON_LABEL_MAX: Final = 240
 """Decision reasons are cut to this many characters in ``rollguard_last_decision_info``."""
-
-
-class ThresholdSample(NamedTuple):
-    """The current absolute threshold of a rule on a signal (relative rules: resolved now)."""
-
-    rollout_id: str
-    rule: str
-    signal: str
-    value: float
-
-
-class BandSample(NamedTuple):
-    """The learned normal band of a signal on one variant and segment."""
-
-    rollout_id: str
-    signal: str
-    variant: str
-    segment: str
-    lower: float
-    upper: float
 
 
 @runtime_checkable

@@ -33,8 +33,7 @@ class RuleStateSample(NamedTuple):
 class ThresholdSample(NamedTuple):
     """Current absolute threshold of a rule (relative thresholds resolved now).
 
-    Same fields as :class:`monitor.metrics.ThresholdSample` (the core must not import
-    the metrics module).
+    Defined here, with the rest of the core's contract, and used by ``monitor.metrics``.
     """
 
     rollout_id: str
@@ -44,7 +43,7 @@ class ThresholdSample(NamedTuple):
 
 
 class BandSample(NamedTuple):
-    """Learned normal band of a signal on one variant and segment (as monitor.metrics)."""
+    """Learned normal band of a signal on one variant and segment."""
 
     rollout_id: str
     signal: str
