@@ -113,27 +113,6 @@ def _stat_text(title: str, expr: str, legend: str) -> stat.Panel:
     )
 
 
-def _stat_value(title: str, expr: str, unit: str, red_from: float | None = None) -> stat.Panel:
-    thresholds = (
-        p.steps((None, "green"))
-        if red_from is None
-        else p.steps((None, "green"), (red_from, "red"))
-    )
-    return (
-        stat.Panel()
-        .title(title)
-        .datasource(p.DS)
-        .with_target(p.query(expr, instant=True))
-        .reduce_options(p.last_value())
-        .unit(unit)
-        .thresholds(thresholds)
-        .color_mode(cm.BigValueColorMode.VALUE)
-        .graph_mode(cm.BigValueGraphMode.NONE)
-        .height(4)
-        .span(6)
-    )
-
-
 def _signal_panel() -> timeseries.Panel:
     return (
         timeseries.Panel()
@@ -258,8 +237,8 @@ def build() -> db.Dashboard:
     d = (
         d.with_panel(_stat_text("Stage", STAGE, "{{stage}}"))
         .with_panel(_stat_text("Verdict", STAGE, "{{verdict}}"))
-        .with_panel(_stat_value("Traffic share", TRAFFIC, "percent"))
-        .with_panel(_stat_value("Firing rules", FIRING, "short", red_from=1))
+        .with_panel(p.stat_panel("Traffic share", TRAFFIC, unit="percent"))
+        .with_panel(p.stat_panel("Firing rules", FIRING, unit="short", red_from=1))
         .with_row(db.Row("Gating signals"))
         .with_panel(_signal_panel())
         .with_row(db.Row("Rules and decisions"))

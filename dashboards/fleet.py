@@ -45,23 +45,8 @@ REBALANCES = "sum by (instance) (increase(rollguard_rebalances_total[$__rate_int
 
 
 def _stat(title: str, expr: str, unit: str, *, red_from: float | None = None) -> stat.Panel:
-    thresholds = (
-        p.steps((None, "green"))
-        if red_from is None
-        else p.steps((None, "green"), (red_from, "red"))
-    )
-    return (
-        stat.Panel()
-        .title(title)
-        .datasource(p.DS)
-        .with_target(p.query(expr, instant=True))
-        .reduce_options(p.last_value())
-        .unit(unit)
-        .thresholds(thresholds)
-        .color_mode(cm.BigValueColorMode.VALUE)
-        .graph_mode(cm.BigValueGraphMode.AREA)
-        .height(4)
-        .span(4)
+    return p.stat_panel(
+        title, expr, unit=unit, red_from=red_from, graph_mode=cm.BigValueGraphMode.AREA, span=4
     )
 
 

@@ -36,23 +36,7 @@ decision of its labels, and increase()/rate() never count that first one."""
 
 
 def _stat(title: str, expr: str, *, red_from: float | None) -> stat.Panel:
-    thresholds = (
-        p.steps((None, "green"))
-        if red_from is None
-        else p.steps((None, "green"), (red_from, "red"))
-    )
-    return (
-        stat.Panel()
-        .title(title)
-        .datasource(p.DS)
-        .with_target(p.query(expr, instant=True))
-        .reduce_options(p.last_value())
-        .color_mode(cm.BigValueColorMode.BACKGROUND)
-        .graph_mode(cm.BigValueGraphMode.NONE)
-        .thresholds(thresholds)
-        .height(4)
-        .span(6)
-    )
+    return p.stat_panel(title, expr, red_from=red_from, color_mode=cm.BigValueColorMode.BACKGROUND)
 
 
 def _rollouts_table() -> table.Panel:

@@ -12,7 +12,7 @@ from typing import Final
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import prometheus
+from grafana_foundation_sdk.builders import prometheus, stat
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as cm
@@ -119,3 +119,35 @@ def organize(rename: dict[str, str], exclude: list[str]) -> dm.DataTransformerCo
 def merge() -> dm.DataTransformerConfig:
     """Join several instant table queries on their common label columns."""
     return dm.DataTransformerConfig(id_val="merge", options={})
+
+
+def stat_panel(
+    title: str,
+    expr: str,
+    *,
+    unit: str | None = None,
+    red_from: float | None = None,
+    color_mode: cm.BigValueColorMode = cm.BigValueColorMode.VALUE,
+    graph_mode: cm.BigValueGraphMode = cm.BigValueGraphMode.NONE,
+    span: int = 6,
+) -> stat.Panel:
+    """A single-value panel of an instant query: green, or red from ``red_from`` on."""
+    thresholds = (
+        steps((None, "green")) if red_from is None else steps((None, "green"), (red_from, "red"))
+    )
+    panel = (
+        stat.Panel()
+        .title(title)
+        .datasource(DS)
+        .with_target(query(expr, instant=True))
+        .reduce_options(last_value())
+    )
+    if unit is not None:
+        panel = panel.unit(unit)
+    return (
+        panel.thresholds(thresholds)
+        .color_mode(color_mode)
+        .graph_mode(graph_mode)
+        .height(4)
+        .span(span)
+    )
