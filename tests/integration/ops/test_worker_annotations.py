@@ -32,7 +32,7 @@ def test_worker_posts_each_decision_as_an_annotation(
         bootstrap, topics_config, "annotating", tmp_path, extra_args=["--grafana-url", grafana.url]
     )
     try:
-        produce(bootstrap, topics_config.telemetry, broker_scenario({"ann": 60.0}, seconds=150))
+        produce(bootstrap, topics_config.telemetry, broker_scenario({"ann": 30.0}, seconds=200))
         log = read_control(
             bootstrap, topics_config, lambda log: any(c.action == "rollback" for c in log.commands)
         )

@@ -40,8 +40,10 @@ def test_broker_restart_mid_stream(own_broker: list[devbroker.Broker], tmp_path:
     broker = own_broker[0]
     topics = TopicsConfig(partitions=4).with_prefix("restart")
     create_topics(broker.bootstrap, topics)
-    events = broker_scenario({"ra": 40.0, "rb": 70.0, "rc": None}, seconds=120)
+    # long enough for the rules' window + for: ra rolls back at ~141 s, rb at ~196 s
+    events = broker_scenario({"ra": 20.0, "rb": 70.0, "rc": None}, seconds=240)
     expected = offline(events)
+    assert {c.rollout_id for c in expected} == {"ra", "rb"}  # the scenario does regress
     worker = start_worker(broker.bootstrap, topics, "w0", tmp_path)
     try:
         worker.wait_healthy()
@@ -101,8 +103,9 @@ GHOST = (
 def test_malformed_flood_goes_to_dlq_and_changes_nothing(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    events = broker_scenario({"ra": 40.0, "rb": None}, seconds=100)
+    events = broker_scenario({"ra": 20.0, "rb": None}, seconds=160)
     expected = offline(events)
+    assert {c.rollout_id for c in expected} == {"ra"}  # decisions that the junk must not change
     junk = itertools.cycle(JUNK)
     sent: Counter[str] = Counter()
 
