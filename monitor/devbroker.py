@@ -145,7 +145,7 @@ class Broker:
             if self.alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGKILL)
-            _reap(self.pid)
+            _reap(self.pid, timeout_s=10.0)  # "not alive" can precede the exit by a moment
         if remove_data:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -157,6 +157,7 @@ class Broker:
         while self.alive() and time.monotonic() < deadline:  # signal delivery is async
             _reap(self.pid)
             time.sleep(0.05)
+        _reap(self.pid, timeout_s=10.0)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -179,9 +180,18 @@ class Broker:
         )
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(pid: int, timeout_s: float = 0.0) -> None:
+    """Collect our child's exit status so no zombie outlives us (a container's PID 1 may
+    never reap orphans). A process we did not start (``dev broker stop``) is not ours to reap."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            return
+        if done == pid or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def _is_our_java(pid: int, workdir: Path) -> bool:
