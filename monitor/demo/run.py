@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen
 from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
 from monitor.demo.view import Board
+from monitor.errors import RollguardError
 from monitor.sim.demo import demo_scenarios
 from monitor.sim.flow import RolloutSpec
 from monitor.sim.generate import Simulation
@@ -138,12 +140,32 @@ def build_simulation(options: DemoOptions, start_ts: float) -> Simulation:
     return Simulation(specs, seed=options.seed, start_ts=start_ts, duration_s=options.duration_s)
 
 
+class DemoInterruptedError(RollguardError):
+    """The demo was told to stop (SIGTERM, SIGHUP); everything it started is stopped."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP (a closed terminal) into an exception, so the ExitStack stops
+    the broker and workers as on Ctrl-C instead of the process dying with them running."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise DemoInterruptedError(f"stopped by {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     plans = load_plans(PLAN_FILES)
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
+    with _stop_on_signals(), contextlib.ExitStack() as stack:
         console.print(
             f"[bold]1/5[/bold] starting Apache Kafka {devbroker.KAFKA_VERSION} (local, KRaft) ..."
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,34 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert "ROLLBACK" in text and "FREEZE (advisory)" in text
     assert (out / "report.html").stat().st_size > 10_000
     broker_pid = int(re.search(r"pid (\d+)", text).group(1))  # type: ignore[union-attr]
+    leftovers = {
+        pid: cmd for pid, cmd in _cmdlines().items() if str(out) in cmd or pid == broker_pid
+    }
+    assert leftovers == {}
+
+
+def test_demo_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "demo", "--no-live", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # wait until the broker and both workers run
+        seen.append(line)
+        if "3/5 simulating" in line:
+            break
+    text = "".join(seen)
+    broker_pid = int(re.search(r"pid (\d+)", text).group(1))  # type: ignore[union-attr]
+    assert any(str(out) in cmd for cmd in _cmdlines().values())  # the workers are up
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, text + rest
+    assert "stopped by SIGTERM" in rest
     leftovers = {
         pid: cmd for pid, cmd in _cmdlines().items() if str(out) in cmd or pid == broker_pid
     }
