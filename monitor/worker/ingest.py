@@ -27,6 +27,7 @@ from aiokafka import ConsumerRebalanceListener
 from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import POSITION_SCALE, encode_envelope
+from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
 
@@ -70,11 +71,8 @@ class IngestStage:
 
     async def run(self) -> None:
         while not self.stopping:
-            try:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-            except Exception as exc:  # broker away: the client reconnects by itself
-                log.warning("ingest: fetch failed (%r)", exc)
-                await asyncio.sleep(0.5)
+            batches = await fetch_round(self.consumer, self.max_records, "ingest")
+            if batches is None:
                 continue
             self.last_round_s = time.monotonic()
             async with self.lock:

@@ -37,6 +37,7 @@ from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
 from monitor.worker.envelope import SELF_SOURCE, decode_envelope, encode_envelope, fresh_events
+from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from topics.codec import DeadLetter, encode_dead_letter, encode_event
@@ -93,11 +94,8 @@ class Processor:
 
     async def run(self) -> None:
         while not self.stopping:
-            try:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
-            except Exception as exc:  # broker away: the client reconnects by itself
-                log.warning("processor: fetch failed (%r)", exc)
-                await asyncio.sleep(0.5)
+            batches = await fetch_round(self.consumer, self.max_records, "processor")
+            if batches is None:
                 continue
             self.last_round_s = time.monotonic()
             async with self.lock:
