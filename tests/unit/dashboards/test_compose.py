@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ def _docker_compose_binary() -> str | None:
 
 
 DOCKER_COMPOSE = _docker_compose_binary()
-CHECK_JSONSCHEMA = shutil.which("check-jsonschema")
+# beside this interpreter first: a pip-installed script may not be on PATH (pyenv shims)
+CHECK_JSONSCHEMA = shutil.which(
+    "check-jsonschema", path=str(Path(sys.executable).parent)
+) or shutil.which("check-jsonschema")
 
 
 def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
