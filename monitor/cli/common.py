@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, NoReturn
 
 import typer
@@ -48,7 +47,3 @@ def resolve_bootstrap(bootstrap: str) -> str:
             "or start the dev broker with `rollguard dev broker start`"
         )
     return running.bootstrap
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from monitor.client.checks import TrustedKeys
 from monitor.client.reader import read_topic
@@ -105,13 +104,3 @@ class DemoOrchestrator:
                     by=SIGNERS.get(role, role),
                     note="signed in the demo",
                 )
-
-
-def summary_of(command: Command) -> dict[str, Any]:
-    return {
-        "action": command.action,
-        "stage": command.stage,
-        "rule": command.rule,
-        "advisory": command.advisory,
-        "reason": command.reason,
-    }

@@ -27,18 +27,19 @@ from rich.live import Live
 
 from monitor import devbroker
 from monitor.client.checks import TrustedKeys
-from monitor.core import Core, load_plans
+from monitor.core import Core, PlanSet, load_plans
 from monitor.core.replay import Recorder, ReplayResult
 from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen
 from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
-from monitor.demo.view import Board
+from monitor.demo.view import Board, decision_text
 from monitor.errors import RollguardError
 from monitor.sim.demo import demo_scenarios
 from monitor.sim.flow import RolloutSpec
 from monitor.sim.generate import Simulation
 from monitor.sim.sinks import Pacer, anchored_start, kafka_producer, produce
 from topics.admin import create_topics
+from topics.commands import Command
 from topics.config import TopicsConfig
 from topics.events import Event
 from topics.keys import load_keyring_file
@@ -94,17 +95,21 @@ class _Offline:
     """The same core, in this process, fed every event exactly as it was sent: the reference
     the workers' decisions must equal, and the series the report plots."""
 
-    def __init__(self) -> None:
-        self.core = Core(load_plans(PLAN_FILES))
+    def __init__(self, plans: PlanSet) -> None:
+        self.core = Core(plans)
         self.result = ReplayResult()
         self.core.observer = Recorder(self.result, 10.0)
         self.count = 0
 
-    def apply(self, events: list[Event]) -> None:
-        if events:
-            self.count += len(events)
-            self.result.events += len(events)
-            self.result.commands.extend(self.core.process(events))
+    def apply(self, events: list[Event]) -> list[Command]:
+        """Feed ``events``; return the commands they made."""
+        if not events:
+            return []
+        self.count += len(events)
+        self.result.events += len(events)
+        commands = self.core.process(events)
+        self.result.commands.extend(commands)
+        return commands
 
 
 def build_simulation(options: DemoOptions, start_ts: float) -> Simulation:
@@ -220,7 +225,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         )
         producer = kafka_producer(broker.bootstrap)
         stack.callback(producer.close)
-        offline = _Offline()
+        offline = _Offline(plans)
         _drive(
             sim,
             producer,
@@ -325,8 +330,6 @@ def _drain(
 
 
 def _announce(fresh: list[Seen], board: Board, console: Console) -> None:
-    from monitor.demo.view import decision_text
-
     for seen in fresh:
         board.last[seen.command.rollout_id] = seen
         line = decision_text(seen)
@@ -378,18 +381,13 @@ def run_offline(
     """
     plans = load_plans(PLAN_FILES)
     sim = build_simulation(options, start_ts)
-    offline = _Offline()
+    offline = _Offline(plans)
     orchestrator = DemoOrchestrator(
         plans, {f"{PREFIX}-healthy": "demo-canary", f"{PREFIX}-latency": "demo-canary"}
     )
     seen: list[Seen] = []
     for events in sim.slices():
-        before = len(offline.result.commands)
-        offline.apply(events)
-        fresh = [Seen("ok:worker", c, 0.0) for c in offline.result.commands[before:]]
-        seen += fresh
+        fresh = [Seen("ok:worker", c, 0.0) for c in offline.apply(events)]
         extra = list(orchestrator.act(sim, fresh))
-        before = len(offline.result.commands)
-        offline.apply(extra)
-        seen += [Seen("ok:worker", c, 0.0) for c in offline.result.commands[before:]]
+        seen += fresh + [Seen("ok:worker", c, 0.0) for c in offline.apply(extra)]
     return judge(seen, options.timeline, start_ts, PREFIX), offline.core
