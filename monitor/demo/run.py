@@ -149,20 +149,43 @@ class DemoInterruptedError(RollguardError):
     """The demo was told to stop (SIGTERM, SIGHUP); everything it started is stopped."""
 
 
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP (a closed terminal) into an exception, so the ExitStack stops
-    the broker and workers as on Ctrl-C instead of the process dying with them running."""
+class _Signalled(BaseException):
+    """Raised by the signal handler. A BaseException, as KeyboardInterrupt is, because the
+    handler runs wherever the main thread happens to be, and a Kafka client's
+    ``except Exception`` retry loop would otherwise swallow it (seen in CI)."""
 
-    def stop(signum: int, _frame: object) -> None:
-        raise DemoInterruptedError(f"stopped by {signal.Signals(signum).name}")
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+class _StopSignals:
+    """SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: the ExitStack
+    stops the broker and workers instead of the process dying with them running. The
+    signal is also remembered, and the demo's loops check it, so even a handler that fired
+    inside a finalizer (where Python prints and drops exceptions) still stops the demo."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is not None:  # a second signal must not interrupt the cleanup
+            return
+        self.received = signal.Signals(signum).name
+        raise _Signalled(self.received)
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise DemoInterruptedError(f"stopped by {self.received}")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_StopSignals]:
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGHUP)
+        }
+        try:
+            yield self
+        except _Signalled as exc:
+            raise DemoInterruptedError(f"stopped by {exc}") from None
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
@@ -170,7 +193,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     out.mkdir(parents=True, exist_ok=True)
     plans = load_plans(PLAN_FILES)
     started = time.monotonic()
-    with _stop_on_signals(), contextlib.ExitStack() as stack:
+    with _StopSignals().installed() as signals, contextlib.ExitStack() as stack:
         console.print(
             f"[bold]1/5[/bold] starting Apache Kafka {devbroker.KAFKA_VERSION} (local, KRaft) ..."
         )
@@ -237,9 +260,10 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             board,
             offline,
             console,
+            signals,
         )
         board.phase = "draining"
-        _drain(fleet, watcher, board, sim.now, console)
+        _drain(fleet, watcher, board, sim.now, console, signals)
         fleet.check_alive()
         decisions = watcher.all()
 
@@ -272,11 +296,13 @@ def _drive(
     board: Board,
     offline: _Offline,
     console: Console,
+    signals: _StopSignals,
 ) -> None:
     last_poll = 0.0
 
     def on_slice(sim: Simulation, events: list[Event]) -> None:
         nonlocal last_poll
+        signals.check()
         offline.apply(events)
         fresh = watcher.new()
         _announce(fresh, board, console)
@@ -308,12 +334,18 @@ def _drive(
 
 
 def _drain(
-    fleet: Fleet, watcher: ControlWatcher, board: Board, last_ts: float, console: Console
+    fleet: Fleet,
+    watcher: ControlWatcher,
+    board: Board,
+    last_ts: float,
+    console: Console,
+    signals: _StopSignals,
 ) -> None:
     """Wait until every worker has applied the whole stream and no decision is in flight."""
     deadline = time.monotonic() + 60
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
+        signals.check()
         fresh = watcher.new()
         _announce(fresh, board, console)
         if fresh:
