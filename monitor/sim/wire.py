@@ -20,7 +20,9 @@ import msgspec
 from topics.events import Metric, Order, Shadow, Status
 
 
-class _Base(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_defaults=True):
+class _Base(
+    msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_defaults=True, gc=False
+):
     v: int
     rollout_id: str
     variant: str
@@ -29,7 +31,9 @@ class _Base(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_de
     corr_id: str | None = None
 
 
-class RawOrder(msgspec.Struct, frozen=True, tag_field="kind", tag="order", omit_defaults=True):
+class RawOrder(
+    msgspec.Struct, frozen=True, tag_field="kind", tag="order", omit_defaults=True, gc=False
+):
     """Positional, flat, fields in :class:`~topics.events.Order`'s encoded order (its own
     fields first, then the kw-only base fields), so ``starmap`` can build it from columns."""
 
@@ -62,7 +66,9 @@ class RawMetric(_Base, tag="metric", frozen=True):
     unit: str | None = None
 
 
-class RawShadow(msgspec.Struct, frozen=True, tag_field="kind", tag="shadow", omit_defaults=True):
+class RawShadow(
+    msgspec.Struct, frozen=True, tag_field="kind", tag="shadow", omit_defaults=True, gc=False
+):
     """Positional and flat like :class:`RawOrder`, in :class:`~topics.events.Shadow`'s order."""
 
     route: str | None = None
