@@ -149,6 +149,27 @@ class Decoder:
             out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source))
         return out
 
+    def decode_item(
+        self,
+        data: bytes,
+        source: Source = NO_SOURCE,
+        now: float | None = None,
+        index: int | None = None,
+    ) -> Decoded:
+        """One event of a batch envelope, given as its own JSON bytes: the checks, reasons
+        and messages it gets inside :meth:`decode` of its whole batch.
+
+        >>> d = Decoder()
+        >>> d.decode_item(b'{"kind":"metric","v":1}', index=3).dead[0].reason
+        'missing_field'
+        """
+        out = Decoded()
+        try:
+            self._single(bytes(data), source, now, out, index)
+        except Exception as exc:  # the promise is: never an exception to the caller
+            out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source, index))
+        return out
+
     def _decode_into(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             out.dead.append(_dead("wrong_type", "message value is not bytes", b"", source))

@@ -1,25 +1,34 @@
 """The internal batch envelope on the ``by_rollout`` topic (ingest → processor).
 
-One envelope holds events of ONE rollout read from ONE telemetry partition, in offset order,
-with each event's source position. The processor keeps, per rollout and source partition,
-the highest source position applied, and drops events at or below it: after an ingest crash the
-events between its last commit and the crash are forwarded again, and this makes the
-repartition step effectively exactly-once without Kafka transactions (whose open transactions
-would stall read-committed readers for ``transaction.timeout.ms`` after a SIGKILL).
+One envelope holds events of ONE rollout (``rid``) read from ONE telemetry partition, in
+offset order, with each event's source position. The processor keeps, per rollout and source
+partition, the highest source position applied, and drops events at or below it: after an
+ingest crash the events between its last commit and the crash are forwarded again, and this
+makes the repartition step effectively exactly-once without Kafka transactions (whose open
+transactions would stall read-committed readers for ``transaction.timeout.ms`` after a SIGKILL).
+
+Events are validated once, where typed events are needed. The ingest only routes: it reads
+each message's rollout ids and forwards the producers' own event bytes (no decode into typed
+events, no re-encoding). The processor decodes the envelope in one strict msgspec pass, which
+is the validation; only when that pass fails does :func:`take` check event by event with the
+same ``topics.codec.Decoder`` rules the ingest used to apply, so every bad event is
+dead-lettered with its reason and source position and the good events beside it still count.
 
 ``src = -1`` marks events made by a worker itself (silence), which are never re-forwarded.
-The events are the producers' own JSON bytes when they sent one event per message (no
-re-encoding on the hot path); the processor validates them again as it decodes.
 """
 
 from __future__ import annotations
 
+import operator
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
 import orjson
 
-from topics.events import Event
+from topics.codec import DeadLetter, Decoded, Decoder, Source
+from topics.events import SCHEMA_VERSION, Event
 
 SELF_SOURCE: Final = -1
 POSITION_SCALE: Final = 1 << 14
@@ -32,21 +41,47 @@ class Envelope(msgspec.Struct, frozen=True):
     src: int
     """Telemetry partition the events were read from; -1 for worker-made events."""
     offsets: list[int]
-    """Source position of each event (see POSITION_SCALE)."""
+    """Source position of each event (see POSITION_SCALE), strictly increasing."""
     events: list[Event]
     kts: int = 0
     """Kafka timestamp (ms) of the newest input message, for the decision latency metric."""
+    rid: str | None = None
+    """The rollout of every event. None: written by an ingest that validated before
+    forwarding (events of any rollouts, all valid)."""
+    batched: bool = False
+    """The events came out of batch messages (a dead letter then names its index)."""
+
+
+class _RawEnvelope(msgspec.Struct, frozen=True):
+    src: int
+    offsets: list[int]
+    events: list[msgspec.Raw]
+    kts: int = 0
+    rid: str | None = None
+    batched: bool = False
 
 
 _DECODER: Final = msgspec.json.Decoder(Envelope)
+_RAW_DECODER: Final = msgspec.json.Decoder(_RawEnvelope)
 
 
-def encode_envelope(src: int, offsets: list[int], raw_events: list[bytes], kts: int) -> bytes:
-    """Join already-validated event JSON into an envelope without re-encoding the events."""
+def encode_envelope(
+    src: int,
+    offsets: list[int],
+    raw_events: list[bytes],
+    kts: int,
+    rid: str,
+    *,
+    batched: bool = False,
+) -> bytes:
+    """Join event JSON into an envelope without decoding or re-encoding the events."""
     return b"".join(
         (
             b'{"src":',
             str(src).encode(),
+            b',"rid":',
+            orjson.dumps(rid),
+            b',"batched":true' if batched else b"",
             b',"offsets":',
             orjson.dumps(offsets),
             b',"kts":',
@@ -59,17 +94,137 @@ def encode_envelope(src: int, offsets: list[int], raw_events: list[bytes], kts: 
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    """Raises ``msgspec.DecodeError``/``ValidationError`` (or ValueError) on a bad envelope."""
+    """Strict decode; raises ``msgspec.DecodeError``/``ValidationError`` (or ValueError)."""
     envelope = _DECODER.decode(data)
-    if len(envelope.offsets) != len(envelope.events):
-        raise ValueError(
-            f"envelope has {len(envelope.events)} events but {len(envelope.offsets)} offsets"
-        )
+    _check(envelope.offsets, len(envelope.events), envelope.rid)
     return envelope
 
 
+@dataclass(slots=True)
+class Taken:
+    """What one envelope adds: events to apply, dead letters to write, its Kafka time."""
+
+    events: list[Event] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    kts: int = 0
+
+
+def take(
+    data: bytes,
+    hwm: dict[str, dict[int, int]],
+    decoder: Decoder,
+    topic: str,
+    now: float | None = None,
+) -> Taken:
+    """The envelope's events not applied before (valid ones to apply, bad ones as dead
+    letters of ``topic``), advancing ``hwm`` past all of them.
+
+    Raises (and changes nothing) when ``data`` is not an envelope a rollguard ingest wrote.
+    ``now``: dead-letter events whose ``ts`` is far from it (``Decoder`` rules).
+
+    >>> from topics.codec import encode_event
+    >>> from topics.events import Metric
+    >>> e = Metric(v=1, rollout_id="r1", variant="canary", ts=1.7e9, name="x", value=1.0)
+    >>> hwm = {}
+    >>> data = encode_envelope(0, [5, 6], [encode_event(e)] * 2, 0, "r1")
+    >>> len(take(data, hwm, Decoder(), "t").events), hwm
+    (2, {'r1': {0: 6}})
+    >>> bad = encode_envelope(0, [6, 7], [encode_event(e), b'{"kind":"metric"}'], 0, "r1")
+    >>> out = take(bad, hwm, Decoder(), "t")
+    >>> out.events, [(d.reason, d.offset) for d in out.dead], hwm
+    ([], [('missing_field', 0)], {'r1': {0: 7}})
+    """
+    try:
+        envelope = _DECODER.decode(data)
+    except msgspec.ValidationError:  # an event (or the header) is bad: look closer
+        raw = _RAW_DECODER.decode(data)
+        if raw.rid is None:
+            raise ValueError("envelope without rid holds invalid events") from None
+        _check(raw.offsets, len(raw.events), raw.rid)
+        start = _advance(raw.rid, raw.src, raw.offsets, hwm)
+        if start is None:
+            return Taken([], [], raw.kts)
+        return _validate(raw, start, decoder, topic, now)
+    _check(envelope.offsets, len(envelope.events), envelope.rid)
+    rid = envelope.rid
+    if rid is None:
+        return Taken(fresh_events(envelope, hwm), [], envelope.kts)
+    start = _advance(rid, envelope.src, envelope.offsets, hwm)
+    if start is None:
+        return Taken([], [], envelope.kts)
+    events = envelope.events[start:] if start else envelope.events
+    if envelope.src == SELF_SOURCE:
+        now = None  # worker-made: their ts is the last event's, however old
+    low = high = 0.0
+    if now is not None:
+        low, high = now - decoder.max_past_s, now + decoder.max_future_s
+    for event in events:  # what the strict pass leaves to check: version, owner, clock
+        if (
+            event.v != SCHEMA_VERSION
+            or event.rollout_id != rid
+            or (now is not None and not low <= event.ts <= high)
+        ):
+            raw = _RAW_DECODER.decode(data)
+            return _validate(raw, start, decoder, topic, now)
+    return Taken(events, [], envelope.kts)
+
+
+def _check(offsets: list[int], count: int, rid: str | None) -> None:
+    if len(offsets) != count:
+        raise ValueError(f"envelope has {count} events but {len(offsets)} offsets")
+    if rid is not None and not all(map(operator.lt, offsets, offsets[1:])):
+        raise ValueError("envelope positions are not strictly increasing")
+
+
+def _advance(rid: str, src: int, offsets: list[int], hwm: dict[str, dict[int, int]]) -> int | None:
+    """Index of the envelope's first event not applied before (None: all were), with
+    ``hwm`` moved past the envelope."""
+    marks = hwm.get(rid)
+    if marks is None:
+        marks = hwm[rid] = {}
+    if src == SELF_SOURCE:
+        return 0 if offsets else None
+    start = bisect_right(offsets, marks.get(src, -1))
+    if start == len(offsets):
+        return None
+    marks[src] = offsets[-1]
+    return start
+
+
+def _validate(
+    raw: _RawEnvelope, start: int, decoder: Decoder, topic: str, now: float | None
+) -> Taken:
+    """Event by event, as the ``Decoder`` would judge them in their original messages."""
+    out = Decoded()
+    for position, item in zip(raw.offsets[start:], raw.events[start:], strict=True):
+        offset, index = divmod(position, POSITION_SCALE)
+        source = Source(topic, raw.src, offset)
+        if raw.batched:
+            one = decoder.decode_item(bytes(item), source, now, index)
+        else:
+            one = decoder.decode(bytes(item), source, now)
+        for event in one.events:
+            if event.rollout_id == raw.rid:
+                out.events.append(event)
+            else:  # never written by a rollguard ingest
+                one.dead.append(
+                    DeadLetter(
+                        reason="invalid",
+                        message=f"event of rollout {event.rollout_id!r} in an envelope of "
+                        f"{raw.rid!r}",
+                        original=bytes(item),
+                        topic=topic,
+                        partition=raw.src,
+                        offset=offset,
+                        index=index if raw.batched else None,
+                    )
+                )
+        out.dead += one.dead
+    return Taken(out.events, out.dead, raw.kts)
+
+
 def fresh_events(envelope: Envelope, hwm: dict[str, dict[int, int]]) -> list[Event]:
-    """The envelope's events not applied before, advancing ``hwm`` past them.
+    """The events of an envelope without ``rid`` not applied before, advancing ``hwm``.
 
     ``hwm`` maps rollout id -> {source partition: highest position applied}; every rollout
     met is registered in it (the processor's list of the partition's rollouts).

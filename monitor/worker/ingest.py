@@ -1,9 +1,16 @@
-"""Ingest: raw telemetry → validate → dead-letter, or re-key by rollout into ``by_rollout``.
+"""Ingest: raw telemetry → route by rollout into ``by_rollout``, or dead-letter.
 
 A repartition step, as Kafka Streams does: producers key telemetry however they like; this
-stage reads it in large ``getmany`` batches (no per-message framework cost), validates with
-``topics.codec.Decoder``, and forwards batch envelopes keyed by ``rollout_id``, so every event
-of a rollout reaches the one worker that owns its state, in the order it was read.
+stage reads it in large ``getmany`` batches (no per-message framework cost) and forwards batch
+envelopes keyed by ``rollout_id``, so every event of a rollout reaches the one worker that
+owns its state, in the order it was read.
+
+It routes and does not validate: :func:`route` reads only each event's ``rollout_id`` and
+forwards the producer's own bytes; the processor validates them as it decodes them anyway
+(:mod:`monitor.worker.envelope`), so each event is decoded into a typed event once. A message
+that cannot be routed (unreadable, no string ``rollout_id``, wrong batch version, too big) is
+decoded whole here by ``topics.codec.Decoder``: its bad events go to the DLQ with their
+reasons and its valid ones are forwarded.
 
 Crash safety (at-least-once here, made exactly-once downstream): input offsets are committed
 only after every envelope and dead letter forwarded for them was acked by the broker (acks
@@ -18,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Final
+from itertools import accumulate
+from typing import Any, Final, NamedTuple
 
 import msgspec
 from aiokafka import ConsumerRebalanceListener
@@ -30,6 +39,7 @@ from monitor.worker.envelope import POSITION_SCALE, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
+from topics.events import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +48,78 @@ DLQ_ORIGINAL_MAX_BYTES: Final = 600_000  # base64 in the DLQ record: 4/3 of this
 COMMIT_EVERY_S: Final = 0.1
 
 
+class _Key(msgspec.Struct):
+    rollout_id: str
+
+
+class _Head(msgspec.Struct):
+    """What routing needs of a message; other fields are skipped, not decoded."""
+
+    kind: Any = None
+    v: Any = None
+    rollout_id: Any = None
+    events: list[_Key] | None = None
+
+
+class _Items(msgspec.Struct):
+    events: list[msgspec.Raw]
+
+
+_HEAD: Final = msgspec.json.Decoder(_Head)
+_ITEMS: Final = msgspec.json.Decoder(_Items)
+
+
+class Routed(NamedTuple):
+    rollout_ids: list[str]
+    raws: list[bytes]
+    """Each event's own JSON bytes (for a one-event message, the message itself)."""
+    batched: bool
+
+
+def route(data: bytes | None, decoder: Decoder) -> Routed | None:
+    """The rollout of each event of a message and its bytes; None when the message must be
+    decoded whole (it is bad, or an event of it has no string ``rollout_id``, or cannot be
+    forwarded as it is).
+
+    >>> route(b'{"kind":"metric","rollout_id":"r1","whatever":1}', Decoder()).rollout_ids
+    ['r1']
+    >>> route(b'{"kind":"batch","v":1,"events":[{"rollout_id":"a"},{"x":1}]}', Decoder())
+    """
+    if type(data) is not bytes or len(data) > decoder.max_message_bytes:
+        return None
+    try:
+        head = _HEAD.decode(data)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    if head.kind == "batch":
+        keys = head.events
+        if head.v != SCHEMA_VERSION or keys is None or len(keys) > decoder.max_batch_events:
+            return None
+        raws: list[Any] = _ITEMS.decode(data).events
+        if raws and max(map(len, raws)) > ENVELOPE_MAX_BYTES:
+            return None
+        return Routed([key.rollout_id for key in keys], raws, True)
+    if type(head.rollout_id) is not str or len(data) > ENVELOPE_MAX_BYTES:
+        return None
+    return Routed([head.rollout_id], [data], False)
+
+
 @dataclass(slots=True)
 class _Group:
+    """Events of one rollout from one source partition, in read order."""
+
     offsets: list[int] = field(default_factory=list)
     raws: list[bytes] = field(default_factory=list)
+    runs: list[tuple[int, bool]] = field(default_factory=list)
+    """(first index, batched) of each stretch of events from one kind of message."""
     kts: int = 0
+
+    def add(self, offsets: Any, raws: list[bytes], batched: bool, kts: int) -> None:
+        if not self.runs or self.runs[-1][1] != batched:
+            self.runs.append((len(self.raws), batched))
+        self.offsets.extend(offsets)
+        self.raws.extend(raws)
+        self.kts = kts
 
 
 @dataclass
@@ -117,52 +194,75 @@ class IngestStage:
             log.warning("ingest: commit failed (%r); the processor drops repeats", exc)
 
     async def _forward(self, batches: dict[Any, list[Any]]) -> None:
-        decode = self.decoder.decode
-        now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         groups: dict[tuple[int, str], _Group] = {}
         dead_reasons: list[str] = []
         for tp, records in batches.items():
             self.metrics.messages.labels(tp.topic).inc(len(records))
             for record in records:
-                value = record.value
-                out = decode(value, Source(tp.topic, tp.partition, record.offset), now)
-                for dead in out.dead:
-                    dead_reasons.append(dead.reason)
-                    await self.publisher.send(self.dlq_topic, _dead_letter_bytes(dead), record.key)
-                events = out.events
-                if not events:
-                    continue
-                if len(value) > ENVELOPE_MAX_BYTES:  # valid but cannot be forwarded whole
-                    dead_reasons.append("oversized_message")
-                    too_big = DeadLetter(
-                        reason="oversized_message",
-                        message=f"{len(value)} bytes > forwarding limit {ENVELOPE_MAX_BYTES}",
-                        original=value,
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=record.offset,
-                    )
-                    await self.publisher.send(self.dlq_topic, _dead_letter_bytes(too_big))
-                    continue
-                # a one-event message is forwarded as the producer's own bytes (no re-encode)
-                single = len(events) == 1 and not out.dead and b'"batch"' not in value
                 base = record.offset * POSITION_SCALE
-                for index, event in enumerate(events):
-                    group = groups.get((tp.partition, event.rollout_id))
+                routed = route(record.value, self.decoder)
+                if routed is None:
+                    routed = await self._decode_whole(tp, record, dead_reasons)
+                rids, raws, batched = routed
+                if not rids:
+                    continue
+                first = rids[0]
+                if rids.count(first) == len(rids):  # the usual batch: one rollout
+                    group = groups.get((tp.partition, first))
                     if group is None:
-                        group = groups[(tp.partition, event.rollout_id)] = _Group()
-                    group.offsets.append(base + index)
-                    group.raws.append(value if single else encode_event(event))
-                    group.kts = record.timestamp
+                        group = groups[(tp.partition, first)] = _Group()
+                    group.add(range(base, base + len(raws)), raws, batched, record.timestamp)
+                    continue
+                for index, (rid, raw) in enumerate(zip(rids, raws, strict=True)):
+                    group = groups.get((tp.partition, rid))
+                    if group is None:
+                        group = groups[(tp.partition, rid)] = _Group()
+                    group.add((base + index,), [raw], batched, record.timestamp)
         for reason in dead_reasons:
             self.metrics.dlq.labels(reason).inc()
         for (src, rollout_id), group in groups.items():
             key = rollout_id.encode()
-            for start, end in _chunks(group.raws, self.envelope_max_events):
+            for start, end, batched in _chunks(group.raws, self.envelope_max_events, group.runs):
                 envelope = encode_envelope(
-                    src, group.offsets[start:end], group.raws[start:end], group.kts
+                    src,
+                    group.offsets[start:end],
+                    group.raws[start:end],
+                    group.kts,
+                    rollout_id,
+                    batched=batched,
                 )
                 await self.publisher.send(self.by_rollout_topic, envelope, key)
+
+    async def _decode_whole(self, tp: Any, record: Any, dead_reasons: list[str]) -> Routed:
+        """A message :func:`route` refused: dead-letter what is bad, forward what is valid
+        (re-encoded, with each event's place in its message)."""
+        value = record.value
+        now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
+        out = self.decoder.decode(value, Source(tp.topic, tp.partition, record.offset), now)
+        for dead in out.dead:
+            dead_reasons.append(dead.reason)
+            await self.publisher.send(self.dlq_topic, _dead_letter_bytes(dead), record.key)
+        batched = len(out.events) != 1 or bool(out.dead) or b'"batch"' in value
+        rids: list[str] = []
+        raws: list[bytes] = []
+        for index, event in enumerate(out.events):
+            raw = encode_event(event) if batched else value
+            if len(raw) > ENVELOPE_MAX_BYTES:  # valid but cannot be forwarded
+                dead_reasons.append("oversized_message")
+                too_big = DeadLetter(
+                    reason="oversized_message",
+                    message=f"{len(raw)} bytes > forwarding limit {ENVELOPE_MAX_BYTES}",
+                    original=raw,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=record.offset,
+                    index=index if batched else None,
+                )
+                await self.publisher.send(self.dlq_topic, _dead_letter_bytes(too_big))
+                continue
+            rids.append(event.rollout_id)
+            raws.append(raw)
+        return Routed(rids, raws, batched)
 
 
 def _dead_letter_bytes(dead: DeadLetter) -> bytes:
@@ -180,16 +280,25 @@ def _dead_letter_bytes(dead: DeadLetter) -> bytes:
     )
 
 
-def _chunks(raws: list[bytes], max_events: int) -> list[tuple[int, int]]:
-    """Slices of at most ``max_events`` events and about ENVELOPE_MAX_BYTES each."""
-    spans: list[tuple[int, int]] = []
-    start, size = 0, 0
-    for index, raw in enumerate(raws):
-        if index > start and (index - start >= max_events or size + len(raw) > ENVELOPE_MAX_BYTES):
-            spans.append((start, index))
-            start, size = index, 0
-        size += len(raw) + 8
-    spans.append((start, len(raws)))
+def _chunks(
+    raws: list[bytes], max_events: int, runs: list[tuple[int, bool]] | None = None
+) -> list[tuple[int, int, bool]]:
+    """Slices of at most ``max_events`` events and about ENVELOPE_MAX_BYTES each, never
+    across two ``runs`` (an envelope says once whether its events came from batches)."""
+    runs = runs or [(0, False)]
+    ends = [start for start, _ in runs[1:]] + [len(raws)]
+    reach = list(accumulate(len(raw) + 8 for raw in raws))  # bytes up to each event
+    spans: list[tuple[int, int, bool]] = []
+    for (first, batched), stop in zip(runs, ends, strict=True):
+        start = first
+        while True:
+            before = reach[start - 1] if start else 0
+            fits = bisect_right(reach, before + ENVELOPE_MAX_BYTES, start, stop)
+            end = min(stop, start + max_events, max(fits, start + 1))  # one event always goes
+            spans.append((start, end, batched))
+            if end >= stop:
+                break
+            start = end
     return spans
 
 

@@ -4,7 +4,9 @@ Order of work in one round (under ``lock``, so a rebalance never sees half a rou
 
 1. for each owned partition, apply envelopes at or past its ``next_offset``: drop events
    already applied (source offset at or below the rollout's high-water mark — the repeats an
-   ingest crash causes), hand the rest to ``core.process``, queue the resulting commands;
+   ingest crash causes), validate the rest as they are decoded (bad ones to the DLQ, see
+   :func:`~monitor.worker.envelope.take`), hand the good ones to ``core.process``, queue the
+   resulting commands;
 2. commands go out as they are made; every ``FLUSH_EVERY_S`` (and when idle) the loop waits
    until the broker acked all of them (:meth:`Publisher.flush`): only then do they count as
    published (metrics), and a send that failed is sent again, same bytes;
@@ -29,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -36,11 +39,11 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
-from monitor.worker.envelope import SELF_SOURCE, decode_envelope, encode_envelope, fresh_events
+from monitor.worker.envelope import SELF_SOURCE, encode_envelope, take
 from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
-from topics.codec import DeadLetter, encode_dead_letter, encode_event
+from topics.codec import DeadLetter, Decoder, encode_dead_letter, encode_event
 from topics.commands import Command
 from topics.events import Event, Silence
 
@@ -72,6 +75,10 @@ class Processor:
     topic: str
     dlq_topic: str
     silence: SilenceWatch
+    source_topic: str = ""
+    """The telemetry topic, named in the dead letters of events found bad here."""
+    decoder: Decoder = field(default_factory=Decoder)
+    reject_clock_skew: bool = False
     checkpoint_interval_s: float = 5.0
     max_records: int = 500
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -111,6 +118,7 @@ class Processor:
         """Apply a fetched batch: per partition, one ``core.process`` call over the fresh
         events of all its envelopes (the core decides the same whatever the call sizes)."""
         started = time.perf_counter()
+        now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         for tp, records in batches.items():
             state = self.owned.get(tp.partition)
             if state is None:  # fetched just before a rebalance took it away
@@ -122,15 +130,19 @@ class Processor:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
                     continue
                 try:
-                    envelope = decode_envelope(record.value)
+                    taken = take(record.value, state.hwm, self.decoder, self.source_topic, now)
                 except Exception as exc:  # not written by a rollguard ingest: never act on it
                     await self._dead(tp, record, f"by_rollout envelope: {exc}")
                 else:
-                    fresh = fresh_events(envelope, state.hwm)
-                    if fresh:
-                        events += fresh
+                    for dead in taken.dead:
+                        self.metrics.dlq.labels(dead.reason).inc()
+                        await self.publisher.send(
+                            self.dlq_topic, encode_dead_letter(dead), record.key
+                        )
+                    if taken.events:
+                        events += taken.events
                         used.append(record)
-                        kts = max(kts, envelope.kts)
+                        kts = max(kts, taken.kts)
                 state.next_offset = record.offset + 1
                 state.dirty = True
             if events:
@@ -160,15 +172,12 @@ class Processor:
             for record in used:
                 await self._dead(tp, record, f"core error: {exc!r}")
             return
-        state.changed.update({event.rollout_id for event in events})
-        for kind, count in Counter(type(e).__name__.lower() for e in events).items():
-            self.metrics.events.labels(kind).inc(count)
+        # per-event work here is C-level (map/Counter): it runs for every event applied
+        state.changed.update(map(_ROLLOUT, events))
+        for kind, count in Counter(map(type, events)).items():
+            self.metrics.events.labels(kind.__name__.lower()).inc(count)
         wall = time.time()  # edge: silence detection only
-        newest: dict[tuple[str, str], float] = {}
-        for event in events:
-            if type(event) is not Silence:
-                newest[(event.rollout_id, event.variant)] = event.ts
-        for (rollout_id, variant), ts in newest.items():
+        for (rollout_id, variant), ts in newest_ts(events).items():
             self.silence.seen(rollout_id, variant, ts, wall)
         for command in commands:
             await self.publisher.send_command(command, self._on_ack(command, kts))
@@ -204,7 +213,9 @@ class Processor:
             async with self.lock:
                 due = self.silence.due(time.time())
                 for event in due:
-                    envelope = encode_envelope(SELF_SOURCE, [0], [encode_event(event)], 0)
+                    envelope = encode_envelope(
+                        SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
+                    )
                     await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
                     self.metrics.silences.labels(event.rollout_id, event.variant).inc()
                 if due and not await self.publisher.flush():
@@ -305,6 +316,35 @@ class Processor:
         for rid in state.hwm:
             self.core.forget(rid)
             self.silence.forget(rid)
+
+
+_ROLLOUT = attrgetter("rollout_id")
+_VARIANT = attrgetter("variant")
+_KEY = attrgetter("rollout_id", "variant")
+_TS = attrgetter("ts")
+
+
+def newest_ts(events: list[Event]) -> dict[tuple[str, str], float]:
+    """(rollout, variant) -> ``ts`` of its last event, Silence events aside.
+
+    >>> from topics.events import Metric
+    >>> m = [Metric(v=1, rollout_id=r, variant=v, ts=t, name="x", value=1.0)
+    ...      for r, v, t in [("a", "canary", 1e9), ("a", "baseline", 2e9), ("a", "canary", 3e9)]]
+    >>> newest_ts(m) == {("a", "canary"): 3e9, ("a", "baseline"): 2e9}
+    True
+    >>> newest_ts([*m, Metric(v=1, rollout_id="b", variant="canary", ts=4e9, name="x", value=1.0)])[
+    ...     ("b", "canary")]
+    4000000000.0
+    """
+    if Silence in set(map(type, events)):
+        events = [event for event in events if type(event) is not Silence]
+    if not events:
+        return {}
+    rollout = events[0].rollout_id
+    if all(map(rollout.__eq__, map(_ROLLOUT, events))):  # the usual: one rollout's envelopes
+        backwards = list(map(_VARIANT, events))[::-1]
+        return {(rollout, v): events[-1 - backwards.index(v)].ts for v in set(backwards)}
+    return dict(zip(map(_KEY, events), map(_TS, events), strict=True))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped

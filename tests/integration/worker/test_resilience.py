@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from monitor import devbroker
 from tests.integration.worker.support import (
+    _send_all,
     broker_scenario,
     offline,
     produce,
@@ -21,7 +23,7 @@ from tests.integration.worker.support import (
 )
 from tests.integration.worker.test_fleet import assert_same_decisions
 from topics.admin import create_topics
-from topics.codec import decode_dead_letter
+from topics.codec import decode_dead_letter, encode_event
 from topics.config import TopicsConfig
 
 
@@ -131,5 +133,42 @@ def test_malformed_flood_goes_to_dlq_and_changes_nothing(
         letters = [decode_dead_letter(r.value) for r in dead]
         assert Counter(d.reason for d in letters) == sent
         assert all(d.topic == topics_config.telemetry and d.offset >= 0 for d in letters)
+    finally:
+        worker.stop()
+
+
+def test_bad_events_inside_batch_envelopes_go_to_dlq_and_their_neighbours_count(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    """Events are validated by the processor, after the ingest routed them unread: a bad
+    event of a batch still reaches the DLQ with its reason and index, and the good events of
+    the same batch still decide. ``[1, 2, 3]`` (not an object, so not routable) is judged by
+    the ingest instead; both paths are exercised."""
+    events = broker_scenario({"ra": 20.0, "rb": None}, seconds=160)
+    expected = offline(events)
+    assert {c.rollout_id for c in expected} == {"ra"}
+    junk = itertools.cycle([raw for raw, reason in JUNK if raw.startswith(b"{")] + [b"[1, 2, 3]"])
+    reasons = dict(JUNK)
+    sent: Counter[tuple[str, int, int]] = Counter()  # reason, offset, index in the batch
+    batches: list[bytes] = []
+    for offset, start in enumerate(range(0, len(events), 40)):  # one key: offset = batch
+        items = [encode_event(e) for e in events[start : start + 40]]
+        bad = next(junk)
+        sent[(reasons[bad], offset, len(items) // 2)] += 1
+        items.insert(len(items) // 2, bad)
+        batches.append(b'{"kind":"batch","v":1,"events":[' + b",".join(items) + b"]}")
+    worker = start_worker(bootstrap, topics_config, "w0", tmp_path)
+    try:
+        worker.wait_healthy()
+        asyncio.run(_send_all(bootstrap, topics_config.telemetry, [(b"k", b) for b in batches]))
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected)
+        )
+        assert_same_decisions(log, expected)
+        total = sum(sent.values())
+        dead = read_topic(bootstrap, topics_config.dlq, lambda records: len(records) >= total)
+        letters = [decode_dead_letter(r.value) for r in dead]
+        assert Counter((d.reason, d.offset, d.index) for d in letters) == sent
+        assert all(d.topic == topics_config.telemetry for d in letters)
     finally:
         worker.stop()

@@ -27,16 +27,18 @@ from monitor.worker.envelope import (
     decode_envelope,
     encode_envelope,
     fresh_events,
+    take,
 )
 from monitor.worker.http import build_web_app
 from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks
 from monitor.worker.settings import WorkerSettings
 from tests.integration.worker.threshold_core import ThresholdCore
-from topics.codec import MAX_BATCH_EVENTS, encode_event
+from topics.codec import MAX_BATCH_EVENTS, Decoder, encode_event
 from topics.events import Metric
 from topics.keys import KeyRing
 
 RING = KeyRing("k1", {"k1": b"0123456789abcdef0123"})
+DEC = Decoder()
 
 
 def metric(rid: str, ts: float, value: float = 0.01) -> Metric:
@@ -45,18 +47,57 @@ def metric(rid: str, ts: float, value: float = 0.01) -> Metric:
 
 def test_envelope_carries_producer_bytes_and_positions() -> None:
     events = [metric("r1", 1.7e9 + i) for i in range(3)]
-    data = encode_envelope(2, [10, 11, 12], [encode_event(e) for e in events], 123)
+    data = encode_envelope(2, [10, 11, 12], [encode_event(e) for e in events], 123, "r1")
     envelope = decode_envelope(data)
-    assert envelope == Envelope(src=2, offsets=[10, 11, 12], events=events, kts=123)
+    assert envelope == Envelope(src=2, offsets=[10, 11, 12], events=events, kts=123, rid="r1")
 
 
 def test_envelope_with_mismatched_offsets_is_refused() -> None:
-    data = encode_envelope(0, [1], [encode_event(metric("r1", 1.7e9))] * 2, 0)
+    data = encode_envelope(0, [1], [encode_event(metric("r1", 1.7e9))] * 2, 0, "r1")
     with pytest.raises(ValueError, match="offsets"):
         decode_envelope(data)
+    with pytest.raises(ValueError, match="offsets"):
+        take(data, {}, Decoder(), "t")
 
 
-def test_repeats_after_an_ingest_crash_are_dropped_per_rollout_and_source() -> None:
+def test_envelope_whose_positions_go_back_is_refused_and_changes_nothing() -> None:
+    data = encode_envelope(0, [5, 4], [encode_event(metric("r1", 1.7e9))] * 2, 0, "r1")
+    hwm: dict[str, dict[int, int]] = {}
+    with pytest.raises(ValueError, match="increasing"):
+        take(data, hwm, Decoder(), "t")
+    assert hwm == {}
+
+
+def test_take_drops_repeats_per_rollout_and_source() -> None:
+    raw = encode_event(metric("a", 1.7e9))
+    hwm: dict[str, dict[int, int]] = {}
+    assert len(take(encode_envelope(0, [100, 102], [raw] * 2, 0, "a"), hwm, DEC, "t").events) == 2
+    # the same round forwarded again after an ingest crash, plus one new event
+    again = encode_envelope(0, [100, 102, 104], [raw] * 3, 0, "a")
+    assert len(take(again, hwm, DEC, "t").events) == 1
+    assert take(again, hwm, DEC, "t").events == []
+    assert len(take(encode_envelope(1, [100], [raw], 0, "a"), hwm, DEC, "t").events) == 1
+    assert hwm == {"a": {0: 104, 1: 100}}
+
+
+def test_take_refuses_an_event_of_another_rollout() -> None:
+    raw = encode_event(metric("b", 1.7e9))
+    out = take(encode_envelope(3, [7 * POSITION_SCALE], [raw], 0, "a"), {}, DEC, "tel")
+    assert out.events == []
+    assert [(d.reason, d.topic, d.partition, d.offset) for d in out.dead] == [
+        ("invalid", "tel", 3, 7)
+    ]
+
+
+def test_take_judges_the_clock_only_when_given_now() -> None:
+    raw = encode_event(metric("a", 1.7e9))
+    data = encode_envelope(0, [1], [raw], 0, "a")
+    assert len(take(data, {}, DEC, "t").events) == 1
+    out = take(data, {}, DEC, "t", now=1.7e9 + 10 * 86_400)
+    assert out.events == [] and [d.reason for d in out.dead] == ["bad_timestamp"]
+
+
+def test_repeats_in_envelopes_of_an_older_ingest_are_dropped_per_rollout_and_source() -> None:
     a, b = metric("a", 1.7e9), metric("b", 1.7e9)
     hwm: dict[str, dict[int, int]] = {}
     # one round: a's envelope then b's, positions interleaved in the source partition
@@ -82,11 +123,17 @@ def test_worker_made_events_are_never_deduplicated() -> None:
     assert len(fresh_events(Envelope(SELF_SOURCE, [0], [e]), hwm)) == 1
 
 
-def test_chunks_respect_event_count_and_bytes() -> None:
-    assert _chunks([b"x"] * 5, 2) == [(0, 2), (2, 4), (4, 5)]
+def test_chunks_respect_event_count_bytes_and_message_kind() -> None:
+    assert _chunks([b"x"] * 5, 2) == [(0, 2, False), (2, 4, False), (4, 5, False)]
     big = b"y" * (ENVELOPE_MAX_BYTES // 2)
-    assert _chunks([big, big, big], 1000) == [(0, 1), (1, 2), (2, 3)]
-    assert _chunks([], 10) == [(0, 0)]
+    assert _chunks([big, big, big], 1000) == [(0, 1, False), (1, 2, False), (2, 3, False)]
+    runs = [(0, False), (2, True), (5, False)]
+    assert _chunks([b"x"] * 6, 2, runs) == [
+        (0, 2, False),
+        (2, 4, True),
+        (4, 5, True),
+        (5, 6, False),
+    ]
 
 
 def _records(q: int, prefix: str, checkpoint: Checkpoint, split: int) -> list[tuple[bytes, bytes]]:

@@ -1,0 +1,164 @@
+"""Validating once, in the processor, judges every event as the ``Decoder`` judges it in its
+original message: the ingest's routing plus :func:`take` give the same valid events (per
+rollout, in order) and the same dead letters (reason, message, offset, index) as
+``Decoder.decode`` of the message, for arbitrary mutated single events and batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any, NamedTuple
+
+from aiokafka import TopicPartition
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.metrics import WorkerMetrics
+from monitor.worker.envelope import take
+from monitor.worker.ingest import IngestStage
+from monitor.worker.publisher import Publisher
+from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
+from topics.codec import DeadLetter, Decoder, Source, decode_dead_letter
+from topics.events import Event
+from topics.keys import KeyRing
+
+DECODER = Decoder(max_message_bytes=64_000, max_batch_events=50)
+TP = TopicPartition("tel", 2)
+
+
+class Record(NamedTuple):
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    timestamp: int = 0
+
+
+class Sent(NamedTuple):
+    topic: str
+    value: bytes
+
+
+class Producer:
+    """Stands in for the broker: keeps what was sent, in order, and acks it at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+
+    async def send(self, topic: str, value: bytes, key: Any = None, partition: Any = None) -> Any:
+        self.sent.append(Sent(topic, value))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+def two_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadLetter]]:
+    """The messages through the ingest stage, then its envelopes through :func:`take`."""
+    producer = Producer()
+    stage = IngestStage(
+        consumer=None,
+        publisher=Publisher(producer, KeyRing("k", {"k": b"0" * 20}), "control"),
+        metrics=WorkerMetrics("w", "test"),
+        by_rollout_topic="by_rollout",
+        dlq_topic="dlq",
+        decoder=DECODER,
+        envelope_max_events=4,  # small envelopes: positions cross envelope boundaries
+    )
+    records = [Record(10 + i, m) for i, m in enumerate(messages)]
+    asyncio.run(stage._forward({TP: records}))
+    events: dict[str, list[Event]] = {}
+    dead: list[DeadLetter] = []
+    hwm: dict[str, dict[int, int]] = {}
+    for sent in producer.sent:
+        if sent.topic == "dlq":
+            dead.append(decode_dead_letter(sent.value))
+            continue
+        taken = take(sent.value, hwm, DECODER, TP.topic)
+        for event in taken.events:
+            events.setdefault(event.rollout_id, []).append(event)
+        dead += taken.dead
+    return events, dead
+
+
+def one_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadLetter]]:
+    events: dict[str, list[Event]] = {}
+    dead: list[DeadLetter] = []
+    for i, message in enumerate(messages):
+        out = DECODER.decode(message, Source(TP.topic, TP.partition, 10 + i))
+        for event in out.events:
+            events.setdefault(event.rollout_id, []).append(event)
+        dead += out.dead
+    return events, dead
+
+
+def judged(dead: list[DeadLetter]) -> Counter[tuple[str, str, int, int, int | None]]:
+    return Counter((d.reason, d.message, d.partition, d.offset, d.index) for d in dead)
+
+
+def assert_same(messages: list[bytes]) -> None:
+    got_events, got_dead = two_stage(messages)
+    want_events, want_dead = one_stage(messages)
+    assert got_events == want_events
+    assert judged(got_dead) == judged(want_dead)
+
+
+@st.composite
+def near_valid_event(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid event with one field off in a way a typed decode alone does not catch, or
+    that only the processor sees (the ingest reads nothing but ``rollout_id``)."""
+    event = dict(draw(st.sampled_from(VALID)))
+    key, value = draw(
+        st.sampled_from(
+            [
+                ("v", 2),
+                ("v", 0),
+                ("ts", 12),
+                ("rollout_id", "has space"),
+                ("rollout_id", 5),
+                ("kind", "nope"),
+                ("variant", "nope"),
+                ("extra", 1),
+            ]
+        )
+    )
+    event[key] = value
+    return event
+
+
+event = st.one_of(mutated_event(), near_valid_event(), st.sampled_from(VALID))
+message = st.one_of(
+    event.map(dumps),
+    st.lists(event, min_size=0, max_size=8).map(
+        lambda events: dumps({"kind": "batch", "v": 1, "events": events})
+    ),
+    st.lists(st.sampled_from(VALID), min_size=1, max_size=8).map(
+        lambda events: dumps({"kind": "batch", "v": 1, "events": events})
+    ),
+    st.sampled_from([b"not json", b"[1]", b'{"kind":"batch","v":2,"events":[]}', b"{}"]),
+)
+
+
+@settings(max_examples=300, suppress_health_check=SLOW_OK)
+@given(st.lists(message, min_size=1, max_size=6))
+def test_routing_then_take_judges_like_the_decoder(messages: list[bytes]) -> None:
+    assert_same(messages)
+
+
+def test_a_batch_with_bad_events_keeps_its_good_ones() -> None:
+    good = [dict(e, rollout_id="r1") for e in VALID]
+    bad = [dict(VALID[1], rollout_id="r1", ts=12), dict(VALID[0], rollout_id="r1", qty=-1)]
+    batch = dumps({"kind": "batch", "v": 1, "events": [good[0], bad[0], *good[1:], bad[1]]})
+    events, dead = two_stage([batch])
+    assert len(events["r1"]) == len(good)
+    assert sorted((d.reason, d.index) for d in dead) == [
+        ("absurd_value", len(good) + 1),
+        ("bad_timestamp", 1),
+    ]
+    assert_same([batch])
+
+
+def test_unroutable_events_are_judged_by_the_ingest() -> None:
+    batch = dumps({"kind": "batch", "v": 1, "events": [VALID[1], {"kind": "metric", "v": 1}]})
+    events, dead = two_stage([batch])
+    assert [len(v) for v in events.values()] == [1]
+    assert [(d.reason, d.index) for d in dead] == [("missing_field", 1)]
+    assert_same([batch])
