@@ -19,7 +19,7 @@ from typing import Final
 
 import numpy as np
 
-from monitor.sim.flow import Chunk, RolloutFlow, RolloutSpec
+from monitor.sim.flow import Chunk, RolloutFlow, RolloutSpec, build_slice
 from monitor.sim.market import Market
 from monitor.sim.wire import RAW, VALIDATED
 from topics.events import SCHEMA_VERSION, Event, Plan, Silence, Variant
@@ -94,6 +94,7 @@ class Simulation:
         streams = np.random.SeedSequence(seed).spawn(1 + len(rollouts))
         market_faults = [f for r in rollouts for f in r.scenario.faults if f.target == "market"]
         types = RAW if raw else VALIDATED
+        self._types = types
         self._market = Market(np.random.default_rng(streams[0]), market_faults, start_ts)
         self._flows = {
             r.rollout_id: RolloutFlow(r, np.random.default_rng(s), start_ts, types)
@@ -183,10 +184,9 @@ class Simulation:
         market = self._market.step(self._t, dt)
         chunks: list[Chunk] = [self._carry, _chunk(self._pending_plan)]
         self._pending_plan = []
-        for flow in self._flows.values():
-            chunks += flow.orders(market, dt)
-            chunks.append(flow.payments(market, dt))
-            chunks.append(flow.heartbeats(market, dt))
+        draws = [flow.draw(market, dt) for flow in self._flows.values()]
+        for flow_chunks in build_slice(draws, market, dt, self.start_ts, self._types):
+            chunks += flow_chunks
         self._t += dt
         end = round(self.start_ts + self._t, 6)
         ts = np.concatenate([c[0] for c in chunks])
