@@ -25,8 +25,11 @@ from monitor.sim.scenarios import Scenario
 from monitor.sim.wire import VALIDATED, EventTypes, RawOrder, RawShadow
 from topics.events import SCHEMA_VERSION, Event
 
-Chunk = tuple[np.ndarray, list[Event]]
-"""Event times and the events (raw twins from :mod:`monitor.sim.wire` pass as events)."""
+Chunk = tuple[np.ndarray, np.ndarray, list[Event]]
+"""Event times, spell codes and the events (raw twins from :mod:`monitor.sim.wire` pass as
+events). An event's spell code says which (rollout, variant) it speaks for: the rollout's index
+times 3 plus the variant's index in :data:`SPELL_VARIANTS` (silence is decided per spell)."""
+SPELL_VARIANTS = ("baseline", "canary", "shadow")
 _V = SCHEMA_VERSION
 _VARIANT_BY_CODE = ("baseline", "canary")
 # status codes of an order's terminal event
@@ -95,8 +98,11 @@ class RolloutFlow:
         rng: np.random.Generator,
         start_ts: float,
         types: EventTypes = VALIDATED,
+        index: int = 0,
     ) -> None:
         self.spec = spec
+        self.spell0 = len(SPELL_VARIANTS) * index
+        """Spell code of the rollout's baseline; canary and shadow follow."""
         self._types = types
         self.share = spec.traffic_pct / 100.0 if spec.canary else 0.0
         self._rng = rng
@@ -104,6 +110,12 @@ class RolloutFlow:
         self._seq = 0
         self._pay_seq = 0
         self._faults = [f for f in spec.scenario.faults if f.target != "market"]
+        self._silences = [f for f in self._faults if f.kind == "silence"]
+        self._variants = tuple(
+            v
+            for v, on in (("baseline", True), ("canary", spec.canary), ("shadow", spec.shadow))
+            if on
+        )
         self._cause = next(
             (f.cause for f in self._faults if f.kind == "rejects" and f.cause), "new_cause"
         )
@@ -115,15 +127,15 @@ class RolloutFlow:
                 self._per_order.setdefault(fault.kind, []).append(entry)
 
     def silent(self, variant: str, t: float) -> bool:
-        return any(
-            f.kind == "silence" and f.target == variant and f.intensity(t) > 0 for f in self._faults
-        )
+        return any(f.target == variant and f.intensity(t) > 0 for f in self._silences)
 
     def _amount(self, kind: str, t: float, target: str) -> float:
         return sum(f.additive(t) for f in self._faults if f.kind == kind and f.target == target)
 
     def _silent_mask(self, canary: np.ndarray, t: float) -> np.ndarray:
         out = np.zeros(len(canary), dtype=bool)
+        if not self._silences:
+            return out
         if self.silent("canary", t):
             out |= canary
         if self.silent("baseline", t):
@@ -178,16 +190,12 @@ class RolloutFlow:
         """Per-path market-data tick count and CPU, once a slice: a live path always reports."""
         spec, rng = self.spec, self._rng
         ts = round(self._start_ts + m.t + dt * 0.999, 6)
-        variants = ["baseline"]
-        if spec.canary:
-            variants.append("canary")
-        if spec.shadow:
-            variants.append("shadow")
-        out: list[tuple[float, Event]] = []
+        out: list[tuple[float, int, Event]] = []
         make_metric = self._types.metric
-        for variant in variants:
+        for variant in self._variants:
             if self.silent(variant, m.t):
                 continue
+            code = self.spell0 + SPELL_VARIANTS.index(variant)
             ticks = float(rng.poisson(model.MD_TICKS_PER_S * m.vol * dt))
             cpu = round(float(30.0 + 8.0 * m.rate_mult + rng.normal(0.0, 2.0)), 2)
             for name, value, unit in (("md_ticks", ticks, "count"), ("cpu_pct", cpu, "pct")):
@@ -200,7 +208,7 @@ class RolloutFlow:
                     value=value,
                     unit=unit,
                 )
-                out.append((ts, metric))
+                out.append((ts, code, metric))
         return _chunk(out)
 
 
@@ -222,7 +230,7 @@ class Draws:
         self.k_pay = 0
         self.first_pay = 0
         self.pay_u = self.pay_z = self.pay_lost = _NONE
-        self.heartbeats: Chunk = (_NONE, [])
+        self.heartbeats: Chunk = _EMPTY
 
 
 def build_slice(
@@ -378,11 +386,13 @@ def _orders(
     pnl_col = np.rint(pnl).astype(np.int64).astype(object)
     pnl_col[~filled] = None
     rid_obj = _objects(tuple(d.flow.spec.rollout_id for d in ds))
+    spell0 = np.array([d.flow.spell0 for d in ds])[ri]
     number = np.arange(n) - np.asarray(bounds[:-1])[ri] + np.array([d.first for d in ds])[ri]
     sel = np.flatnonzero(live)
     rids = rid_obj[ri[sel]].tolist()
     oids = [f"{r}-{i}" for r, i in zip(rids, number[sel].tolist(), strict=True)]
     ts_col = np.round(done_ts[sel], 6)
+    codes = (spell0 + canary)[sel]
     # in the encoded field order: the order's own fields, then the base fields
     columns = (
         oids,
@@ -411,7 +421,7 @@ def _orders(
     cut = np.cumsum(np.bincount(ri[sel], minlength=len(ds))).tolist()
     a = 0
     for chunks, b in zip(outs, cut, strict=True):
-        chunks.append((ts_col[a:b], events[a:b]))
+        chunks.append((ts_col[a:b], codes[a:b], events[a:b]))
         a = b
 
     shadow_on = [d.mirrored is not None for d in ds]
@@ -422,7 +432,7 @@ def _orders(
     oid_col = np.empty(n, dtype=object)
     oid_col[sel] = oids  # a mirrored order is a live one: reuse its id
     chunks_by_rollout = _shadow(
-        ds, m, idx, ri, submit, code, lp, price, ref, cell, oid_col, rid_obj, types
+        ds, m, idx, ri, submit, code, lp, price, ref, cell, oid_col, rid_obj, spell0, types
     )
     for chunks, on, chunk in zip(outs, shadow_on, chunks_by_rollout, strict=True):
         if on:
@@ -442,12 +452,13 @@ def _shadow(
     cell: np.ndarray,
     oid_col: np.ndarray,
     rid_obj: np.ndarray,
+    spell0: np.ndarray,
     types: EventTypes,
 ) -> list[Chunk]:
     """Production's routing decision and the shadow path's, joined by correlation id."""
     k = len(idx)
     if k == 0:
-        return [(_EMPTY_TS, [])] * len(ds)
+        return [_EMPTY] * len(ds)
     t = m.t
     sri = ri[idx]
     u = _cat([d.shadow_u for d in ds if len(d.shadow_px)], axis=1)
@@ -515,12 +526,18 @@ def _shadow(
             oids,
         ),
     )
-    # each rollout's production decisions, then its shadow decisions
+    # each rollout's production decisions (baseline), then its shadow decisions
+    prod_codes = spell0[idx]
+    shadow_codes = prod_codes + SPELL_VARIANTS.index("shadow")
     out: list[Chunk] = []
     a = 0
     for b in np.cumsum(np.bincount(sri, minlength=len(ds))).tolist():
+        if b == a:
+            out.append(_EMPTY)
+            continue
         ts = np.concatenate([prod_ts_col[a:b], shadow_ts_col[a:b]])
-        out.append((ts, prod[a:b] + mirrored[a:b]) if b > a else (_EMPTY_TS, []))
+        codes = np.concatenate([prod_codes[a:b], shadow_codes[a:b]])
+        out.append((ts, codes, prod[a:b] + mirrored[a:b]))
         a = b
     return out
 
@@ -570,7 +587,7 @@ def _payments(
         live.tolist(),
         strict=True,
     )
-    pairs: list[list[tuple[float, Event]]] = [[] for _ in ds]
+    rows_by_rollout: list[list[tuple[float, int, Event]]] = [[] for _ in ds]
     for i, (j, can, c, t_new, t_conf, t_new2, t_conf2, is_lost, is_live) in enumerate(rows):
         if not is_live:
             continue
@@ -578,6 +595,7 @@ def _payments(
         rid = d.flow.spec.rollout_id
         oid = f"{rid}-pay-{d.first_pay + i - bounds[j]}"
         variant = _VARIANT_BY_CODE[can]
+        spell = d.flow.spell0 + can
         seg = model.SEGMENT_CELLS[c]
         steps = [
             (t_new, "payments", "pending"),
@@ -598,12 +616,13 @@ def _payments(
                 system=system,
                 state=state,
             )
-            pairs[j].append((ts, event))
-    for chunks, out in zip(outs, pairs, strict=True):
+            rows_by_rollout[j].append((ts, spell, event))
+    for chunks, out in zip(outs, rows_by_rollout, strict=True):
         chunks.append(_chunk(out))
 
 
 _EMPTY_TS = np.empty(0)
+_EMPTY: Chunk = (_EMPTY_TS, np.empty(0, dtype=np.int64), [])
 _ORDER_FIELDS = tuple(RawOrder.__struct_fields__)
 _SHADOW_FIELDS = tuple(RawShadow.__struct_fields__)
 
@@ -618,8 +637,13 @@ def _build(
     return [make(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
-def _chunk(pairs: list[tuple[float, Event]]) -> Chunk:
-    return np.array([p[0] for p in pairs], dtype=np.float64), [p[1] for p in pairs]
+def _chunk(rows: list[tuple[float, int, Event]]) -> Chunk:
+    """A chunk from (event time, spell code, event) rows."""
+    return (
+        np.array([r[0] for r in rows], dtype=np.float64),
+        np.array([r[1] for r in rows], dtype=np.int64),
+        [r[2] for r in rows],
+    )
 
 
 def _failover_target(lp: np.ndarray, iset: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Final
 
 import numpy as np
 
-from monitor.sim.flow import Chunk, RolloutFlow, RolloutSpec, build_slice
+from monitor.sim.flow import SPELL_VARIANTS, Chunk, RolloutFlow, RolloutSpec, build_slice
 from monitor.sim.market import Market
 from monitor.sim.wire import RAW, VALIDATED
 from topics.events import SCHEMA_VERSION, Event, Plan, Silence, Variant
@@ -97,11 +97,13 @@ class Simulation:
         self._types = types
         self._market = Market(np.random.default_rng(streams[0]), market_faults, start_ts)
         self._flows = {
-            r.rollout_id: RolloutFlow(r, np.random.default_rng(s), start_ts, types)
-            for r, s in zip(rollouts, streams[1:], strict=True)
+            r.rollout_id: RolloutFlow(r, np.random.default_rng(s), start_ts, types, index=i)
+            for i, (r, s) in enumerate(zip(rollouts, streams[1:], strict=True))
         }
-        self._carry: Chunk = (np.empty(0), [])
-        self._pending_plan: list[tuple[float, Event]] = []
+        # (rollout, variant) by spell code (see flow.Chunk)
+        self._spells = [(rid, v) for rid in ids for v in SPELL_VARIANTS]
+        self._carry: Chunk = (np.empty(0), np.empty(0, dtype=np.int64), [])
+        self._pending_plan: list[tuple[float, int, Event]] = []
         self._last_seen: dict[tuple[str, str], float] = {}
         self._silenced: set[tuple[str, str]] = set()
         self._t = 0.0
@@ -138,11 +140,12 @@ class Simulation:
                 action="traffic_share",
                 traffic_pct=traffic_pct,
             )
-            self._pending_plan.append((ts, event))
+            self._pending_plan.append((ts, flow.spell0 + SPELL_VARIANTS.index(variant), event))
 
     def _register(self, spec: RolloutSpec) -> None:
         variant: Variant = "canary" if spec.canary else "shadow"
         ts = self.start_ts
+        spell = self._flows[spec.rollout_id].spell0 + SPELL_VARIANTS.index(variant)
         if spec.plan is not None:
             plan = Plan(
                 v=SCHEMA_VERSION,
@@ -152,7 +155,7 @@ class Simulation:
                 action="registered",
                 plan=spec.plan,
             )
-            self._pending_plan.append((ts, plan))
+            self._pending_plan.append((ts, spell, plan))
         if spec.initial_stage is not None:
             stage = Plan(
                 v=SCHEMA_VERSION,
@@ -163,16 +166,16 @@ class Simulation:
                 stage=spec.initial_stage,
                 traffic_pct=spec.traffic_pct,
             )
-            self._pending_plan.append((ts, stage))
+            self._pending_plan.append((ts, spell, stage))
 
     def slices(self) -> Iterator[list[Event]]:
         """The stream, one slice at a time, each in event-time order (the last flushes)."""
         while self._t < self.duration_s:
             yield self.step()
-        if self._carry[1]:
+        if self._carry[2]:
             # already sorted; events past the end (late fills, confirmations) close the stream
-            yield self._carry[1]
-            self._carry = (np.empty(0), [])
+            yield self._carry[2]
+            self._carry = (np.empty(0), np.empty(0, dtype=np.int64), [])
 
     def events(self) -> Iterator[Event]:
         for batch in self.slices():
@@ -190,18 +193,21 @@ class Simulation:
         self._t += dt
         end = round(self.start_ts + self._t, 6)
         ts = np.concatenate([c[0] for c in chunks])
-        events = [e for c in chunks for e in c[1]]
+        events = [e for c in chunks for e in c[2]]
         order = np.argsort(ts, kind="stable")
         ts = ts[order]
+        codes = np.concatenate([c[1] for c in chunks])[order]
         cut = int(np.searchsorted(ts, end, side="left"))
         ordered = [events[i] for i in order.tolist()]
-        self._carry = (ts[cut:], ordered[cut:])
+        self._carry = (ts[cut:], codes[cut:], ordered[cut:])
         now_ts, now_events = ts[:cut], ordered[:cut]
         if self.silence_after_s is not None:
-            return self._with_silences(now_ts, now_events, end)
+            return self._with_silences(now_ts, codes[:cut], now_events, end)
         return now_events
 
-    def _with_silences(self, ts: np.ndarray, events: list[Event], end: float) -> list[Event]:
+    def _with_silences(
+        self, ts: np.ndarray, codes: np.ndarray, events: list[Event], end: float
+    ) -> list[Event]:
         """Insert one Silence per quiet spell of ``silence_after_s`` (see module doc).
 
         Gaps inside one slice are shorter than ``slice_s <= silence_after_s``, so a spell can
@@ -209,13 +215,26 @@ class Simulation:
         """
         after = self.silence_after_s
         assert after is not None
+        # each spell's first and latest event time, spells in order of first appearance
         first: dict[tuple[str, str], float] = {}
         latest: dict[tuple[str, str], float] = {}
-        for t, event in zip(ts.tolist(), events, strict=True):
-            key: tuple[str, str] = (event.rollout_id, event.variant)
-            if key not in first:
-                first[key] = t
-            latest[key] = t
+        if len(codes):
+            small = codes.astype(np.int16) if len(self._spells) < 2**15 else codes
+            by_spell = np.argsort(small, kind="stable")  # radix sort for int16
+            grouped = small[by_spell]
+            starts = np.flatnonzero(np.diff(grouped)) + 1
+            first_at = by_spell[np.concatenate(([0], starts))]
+            latest_at = by_spell[np.concatenate((starts, [len(codes)])) - 1]
+            appear = np.argsort(first_at)
+            for code, i, j in zip(
+                codes[first_at[appear]].tolist(),
+                first_at[appear].tolist(),
+                latest_at[appear].tolist(),
+                strict=True,
+            ):
+                spell = self._spells[code]
+                first[spell] = float(ts[i])
+                latest[spell] = float(ts[j])
         last = self._last_seen
         raised: list[tuple[float, Event]] = []
         for spell, t in first.items():
@@ -256,5 +275,9 @@ def _ts(item: tuple[float, Event]) -> float:
     return item[0]
 
 
-def _chunk(pairs: list[tuple[float, Event]]) -> Chunk:
-    return np.array([p[0] for p in pairs], dtype=np.float64), [p[1] for p in pairs]
+def _chunk(rows: list[tuple[float, int, Event]]) -> Chunk:
+    return (
+        np.array([r[0] for r in rows], dtype=np.float64),
+        np.array([r[1] for r in rows], dtype=np.int64),
+        [r[2] for r in rows],
+    )
