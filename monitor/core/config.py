@@ -71,6 +71,9 @@ THRESHOLD_KEYS: Final = frozenset(
         "short",
         "long_min_samples",
         "short_min_samples",
+        "shift",
+        "h",
+        "cap",
     }
 )
 STAGE_KEYS: Final = frozenset(
@@ -115,6 +118,9 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
     if kind == "absolute":
         if "value" not in node:
             f.bad("value", "a number")
+        if "method" in node:
+            f.choice("method", ("cusum",), None)
+            return _cusum(f, rule, signal, Threshold(**common, value=f.number("value", 0.0)))
         return Threshold(**common, value=f.number("value", 0.0))
     if kind == "learned":
         method = f.choice("method", ("sigma", "quantile", "score"), "sigma")
@@ -131,7 +137,10 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
             market_guard=f.boolean("market_guard", False),
         )
     if kind == "vs_baseline":
-        method = f.choice("method", ("ratio", "difference", "sequential"), None)
+        method = f.choice("method", ("ratio", "difference", "sequential", "cusum"), None)
+        if method == "cusum":
+            value = f.number("value", 1.0 if signal in signals.QUANTILES else 0.0)
+            return _cusum(f, rule, signal, Threshold(**common, method=method, value=value))
         if method == "sequential" and signal not in signals.RATES:
             rule.bad(
                 "signal",
@@ -162,6 +171,40 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
         long_min_samples=f.integer("long_min_samples", 0),
         short_min_samples=f.integer("short_min_samples", 0),
     )
+
+
+def _cusum(f: Fields, rule: Fields, signal: str, th: Threshold) -> Threshold:
+    """The CUSUM's fields, checked against what its bad events and reference rate will be."""
+    from dataclasses import replace
+
+    if th.kind == "vs_baseline" and signal in signals.QUANTILES:
+        if th.op not in (">", ">="):
+            f.bad("op", "'>' (slower than the baseline variant)")
+        if th.value <= 0:
+            f.bad("value", "a positive ratio to the baseline variant's quantile")
+        p0 = 1.0 - signals.QUANTILES[signal]
+    elif signal in signals.RATES:
+        p0 = th.value if th.kind == "absolute" else 0.0
+        if th.op in ("<", "<="):
+            if th.kind != "absolute":
+                f.bad("op", "'>' (a rate worse than the baseline variant's)")
+            p0 = 1.0 - th.value
+        if not 0.0 < p0 < 1.0 and th.kind == "absolute":
+            f.bad("value", "a rate strictly between 0 and 1")
+    else:
+        kinds = "a rate signal" + (" or latency_pNN_ms" if th.kind == "vs_baseline" else "")
+        rule.bad("signal", f"{kinds} for a cusum threshold")
+        p0 = 0.0
+    shift = f.number("shift", 0.0, 0.0, 1.0)
+    if shift <= 0 or p0 + shift >= 1.0:
+        f.bad("shift", f"a rise of the bad-event rate in (0, {1.0 - p0:g})")
+    h = f.number("h", 0.0, 0.0)
+    if h <= 0:
+        f.bad("h", "a positive alarm level (nats)")
+    cap = f.number("cap", 2.0 * h, 0.0)
+    if cap < h:
+        f.bad("cap", f"a ceiling >= h ({h:g})")
+    return replace(th, method="cusum", shift=shift, h=h, cap=cap)
 
 
 def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
@@ -234,6 +277,8 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
             "no for/keep_firing_for on a stage-wide sequential test (it latches, so a blip "
             "would still act once for elapsed): use threshold over: window",
         )
+    if threshold.method == "cusum" and rule.eval_interval_s:
+        f.bad("eval_interval", "none: a cusum adds every step's events (per-step evaluation)")
     if threshold.kind == "vs_baseline" and rule.variant == "baseline":
         f.bad("variant", "canary or shadow (the baseline variant is the reference)")
     return rule

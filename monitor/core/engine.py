@@ -203,7 +203,7 @@ class Core:
                 obs, rule = inst.last, inst.rule
                 if obs is None or rule.threshold.kind in _NO_WINDOW_KINDS:
                     continue
-                if rule.threshold.method == "sequential" or obs.value is None:
+                if rule.threshold.method in ("sequential", "cusum") or obs.value is None:
                     continue
                 key = (rule.signal, rule.variant, inst.segkey)
                 value = finite(obs.value)

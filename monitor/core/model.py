@@ -16,7 +16,7 @@ Op = Literal[">", ">=", "<", "<="]
 NoData = Literal["hold", "ok", "fire"]
 ThresholdKind = Literal["absolute", "learned", "vs_baseline", "burn_rate"]
 LearnedMethod = Literal["sigma", "quantile", "score"]
-CompareMethod = Literal["ratio", "difference", "sequential"]
+CompareMethod = Literal["ratio", "difference", "sequential", "cusum"]
 
 RULE_ACTIONS: Final[tuple[Action, ...]] = (
     "halt",
@@ -44,6 +44,16 @@ class Threshold:
     ``short_s`` windows, budget ``1 - slo``; each window needs its own sample minimum
     (``long_min_samples`` / ``short_min_samples``, default the rule's ``min_samples``) before
     a burn counts: a 14.4x burn of a 0.1 % budget in 100 events is two errors.
+
+    ``cusum`` (``absolute`` or ``vs_baseline``): per-event evidence that bad events became
+    more frequent, a CUSUM of each step's counts (:class:`~monitor.core.stats.BernoulliCusum`)
+    that is breached from its alarm at ``h`` nats until the evidence is paid back to zero.
+    Bad events and their reference rate ``p0``: for a rate signal, the rate's events
+    (its complement for ``op: "<"``) against ``value`` (``absolute``) or the baseline
+    variant's rate over ``window`` plus ``value`` (``vs_baseline``); for ``latency_pNN_ms``
+    (``vs_baseline``), orders slower than ``value`` x the baseline variant's pNN over
+    ``window``, whose rate is ``1 - NN/100`` exactly when the variant's pNN is ``value`` x
+    the baseline's. The alternative is ``p0 + shift``; ``cap`` bounds the statistic.
     """
 
     kind: ThresholdKind
@@ -72,6 +82,12 @@ class Threshold:
     """``burn_rate``: events the long window needs for a verdict (0: the rule's min_samples)."""
     short_min_samples: int = 0
     """``burn_rate``: events the short window needs for a verdict (0: the rule's min_samples)."""
+    shift: float = 0.0
+    """``cusum``: the rise of the bad-event rate the test is tuned to (alternative p0 + shift)."""
+    h: float = 0.0
+    """``cusum``: alarm level, nats (log-likelihood ratio)."""
+    cap: float = 0.0
+    """``cusum``: ceiling of the statistic, nats (>= h)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,8 @@ class Recorder:
                     ref = obs.stats.get("burn_short")
                 elif th.method == "sequential":  # plot the evidence, not the rates
                     value, ref = obs.stats.get("e_value"), None
+                elif th.method == "cusum":  # the statistic against its alarm level
+                    ref = None
                 elif ref is None:
                     ref = _baseline_value(r, inst.rule.signal, inst.rule.window_s, inst.segkey)
             self.result.series.setdefault(key, []).append(
@@ -111,6 +113,8 @@ def _reference_label(rule: Rule) -> str:
         return f"burn rate over {th.short_s:g} s (value: over {th.long_s:g} s)"
     if th.kind == "vs_baseline" and th.method == "sequential":
         return "e-value"
+    if th.method == "cusum":
+        return "CUSUM (nats)"
     if th.kind == "learned":
         return "learned baseline"
     return "baseline variant"

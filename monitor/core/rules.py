@@ -15,10 +15,10 @@ from typing import Any
 from detectors import AnomalyScorer, EWMeanVar, QuantileSketch, default_scorer, jensen_shannon
 from monitor.core import signals
 from monitor.core.alerting import FIRING, INACTIVE, AlertState
-from monitor.core.buckets import REJECTED
+from monitor.core.buckets import LAT_N, REJECTED, latency_bin
 from monitor.core.model import Rule
 from monitor.core.scopes import Scope
-from monitor.core.stats import msprt_two_proportions
+from monitor.core.stats import BernoulliCusum, msprt_two_proportions
 
 _OPS = {
     ">": lambda a, b: a > b,
@@ -82,6 +82,7 @@ class RuleInstance:
         "advised",
         "alert",
         "compares",
+        "cusum",
         "first_value_at",
         "last",
         "last_learn",
@@ -99,6 +100,7 @@ class RuleInstance:
         self.last_learn: float | None = None
         self.first_value_at: float | None = None  # first evaluation with a value (learned)
         self.latched = False
+        self.cusum = BernoulliCusum() if rule.threshold.method == "cusum" else None
         self.advised = False  # dry-run advisory already sent for this firing episode
         self.last: Observation | None = None
         self.compares = (
@@ -122,6 +124,8 @@ class RuleInstance:
     def no_reference(self, ts: float) -> None:
         """No baseline variant to compare with (all traffic on the new path): not gating."""
         self.alert.step(ts, False, for_s=0.0, keep_firing_for_s=0.0)
+        if self.cusum is not None:
+            self.cusum.reset()
         self.last = Observation(ts=ts, stats={"no_reference": 1.0})
 
     def step(self, obs: Observation) -> str:
@@ -182,6 +186,8 @@ class RuleInstance:
     def reset_stage(self) -> None:
         self.alert.reset()
         self.latched = False
+        if self.cusum is not None:
+            self.cusum.reset()
         self.advised = False
 
     def to_state(self) -> dict[str, Any]:
@@ -192,6 +198,7 @@ class RuleInstance:
             "last_learn": self.last_learn,
             "first_value_at": self.first_value_at,
             "latched": self.latched,
+            "cusum": None if self.cusum is None else [self.cusum.s, self.cusum.alarmed],
             "advised": self.advised,
             "last": None
             if last is None
@@ -214,6 +221,9 @@ class RuleInstance:
         self.last_learn = state["last_learn"]
         self.first_value_at = state.get("first_value_at")
         self.latched = bool(state["latched"])
+        saved = state.get("cusum")
+        if self.cusum is not None and saved is not None:
+            self.cusum = BernoulliCusum(float(saved[0]), bool(saved[1]))
         self.advised = bool(state["advised"])
         last = state["last"]
         if last is not None:
@@ -251,6 +261,8 @@ def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context)
     wsteps = round(rule.window_s / ctx.resolution_s)
     if th.kind == "burn_rate":
         return _burn_rate(rule, scope, ctx, obs)
+    if th.method == "cusum":
+        return _cusum(inst, scope, base, obs, wsteps, ctx.step)
     if rule.signal in signals.GAUGE_SIGNALS:
         value, samples = _gauge(rule, scope, ctx)
     elif rule.signal == "reject_mix_divergence":
@@ -384,6 +396,65 @@ def _sequential(
     # Anytime-valid: once the evidence crossed 1/alpha in this stage, the verdict stands.
     inst.latched = inst.latched or e_value >= obs.threshold
     obs.active = inst.latched
+    return obs
+
+
+def _cusum(
+    inst: RuleInstance, scope: Scope, base: Scope | None, obs: Observation, wsteps: int, step: int
+) -> Observation:
+    """Add this step's events to the rule's CUSUM against its reference rate (see Threshold).
+
+    A baseline variant's rate of 0 in the window would make one bad event infinite
+    evidence: the reference is the window's rate with half an event added, (x + 0.5)/(n + 1).
+    """
+    rule = inst.rule
+    th = rule.threshold
+    cusum = inst.cusum
+    assert cusum is not None
+    quantile = signals.QUANTILES.get(rule.signal)
+    obs.comparator = "cusum>="
+    limit = None
+    if th.kind == "vs_baseline":
+        if base is None:
+            return obs
+        ref_w = base.windows[wsteps]
+        if quantile is not None:
+            ref, ref_n = ref_w.quantile(quantile), float(ref_w.c[LAT_N])
+        else:
+            x_b, ref_n = signals.rate_counts(rule.signal, ref_w)
+            ref = (x_b + 0.5) / (ref_n + 1.0)
+        obs.samples = ref_n
+        obs.stats["baseline_samples"] = ref_n
+        if ref is None or ref_n <= 0 or ref_n < rule.min_samples:
+            return obs  # no trustworthy reference: no verdict, the evidence waits
+        if quantile is not None:
+            limit = ref * th.value
+            p0 = 1.0 - quantile
+            obs.stats["limit"] = limit
+            obs.stats["baseline_quantile"] = ref
+        else:
+            p0 = ref + th.value
+    else:
+        _, obs.samples = signals.window_value(rule.signal, scope.windows[wsteps], rule.window_s)
+        if obs.samples < rule.min_samples:
+            return obs
+        p0 = th.value if th.op in (">", ">=") else 1.0 - th.value
+    p0 = min(max(p0, 1e-9), 1.0 - th.shift - 1e-9)
+    p1 = p0 + th.shift
+    now = scope.history.get(step)
+    bad = n = 0.0
+    if now is not None:
+        if limit is not None:
+            over = latency_bin(limit)
+            n = float(now.c[LAT_N])
+            bad = float(sum(k for b, k in now.hist.items() if b > over))
+        else:
+            bad, n = signals.rate_counts(rule.signal, now)
+            if th.op in ("<", "<="):
+                bad = n - bad  # a rate that must stay high: its misses are the bad events
+    obs.active = cusum.step(bad, n, p0, p1, h=th.h, cap=th.cap)
+    obs.value, obs.baseline, obs.threshold = cusum.s, p0, th.h
+    obs.stats.update({"cusum": cusum.s, "p0": p0, "p1": p1, "step_bad": bad, "step_n": n})
     return obs
 
 

@@ -83,11 +83,16 @@ def _pnl_per_order(w: Bucket, window_s: float) -> tuple[float | None, float]:
     return (w.c[bk.PNL] / n if n > 0 else None), n
 
 
+QUANTILES: Final[dict[str, float]] = {
+    "latency_p50_ms": 0.50,
+    "latency_p95_ms": 0.95,
+    "latency_p99_ms": 0.99,
+}
+"""Latency quantile signals and their quantile."""
+
 WINDOW_SIGNALS: Final[dict[str, SignalFn]] = {
     **{name: _rate(name) for name in RATES},
-    "latency_p50_ms": _quantile(0.50),
-    "latency_p95_ms": _quantile(0.95),
-    "latency_p99_ms": _quantile(0.99),
+    **{name: _quantile(q) for name, q in QUANTILES.items()},
     "latency_mean_ms": _mean(bk.LAT_SUM, bk.LAT_N, bk.LAT_SCALE),
     "slippage_bps": _mean(bk.SLIP_SUM, bk.SLIP_N, bk.BPS_SCALE),
     "shadow_price_dev_bps": _mean(bk.SH_DEV_SUM, bk.SH_DEV_N, bk.BPS_SCALE),
