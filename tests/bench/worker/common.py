@@ -95,23 +95,31 @@ def worker_rate(
     """Events/s of one worker over a backlog already on ``topics.telemetry``: from the first
     event applied to the last, read from its /metrics (``rollguard_events_total``)."""
     worker = start_worker(bootstrap, topics, name, LOG_DIR, **kwargs)  # type: ignore[arg-type]
-    worker.wait_healthy(120)
-    started = done = first = 0.0
-    seen = 0.0
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        seen = metric(worker, "rollguard_events_total")
-        now = time.perf_counter()
-        if seen and not started:
-            started, first = now, seen  # count only what is applied after this moment
-        if seen >= events:
-            done = now
-            break
-        time.sleep(0.02)
-    if not done:
-        raise RuntimeError(f"worker applied only {seen} of {events} events:\n{worker.log_tail()}")
-    if first >= events:
-        raise RuntimeError(f"backlog of {events} events was done before the first sample: raise N")
+    try:
+        worker.wait_healthy(120)
+        started = done = first = 0.0
+        seen = 0.0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            seen = metric(worker, "rollguard_events_total")
+            now = time.perf_counter()
+            if seen and not started:
+                started, first = now, seen  # count only what is applied after this moment
+            if seen >= events:
+                done = now
+                break
+            time.sleep(0.02)
+        if not done:
+            raise RuntimeError(
+                f"worker applied only {seen} of {events} events:\n{worker.log_tail()}"
+            )
+        if first >= events:
+            raise RuntimeError(
+                f"backlog of {events} events was done before the first sample: raise N"
+            )
+    except BaseException:  # a worker left running spins on a stopped broker and skews others' runs
+        worker.stop()
+        raise
     return (events - first) / (done - started), worker
 
 

@@ -78,7 +78,7 @@ async def measure(bootstrap: str, topic: str, control: str, rate: float, seconds
 
 
 def main() -> None:
-    n = int(os.environ.get("N", "60000"))
+    n = int(os.environ.get("N", "300000"))  # a round applies up to 50k: several rounds
     seconds = float(os.environ.get("SECONDS", "20"))
 
     with bench_broker() as bootstrap:
