@@ -174,7 +174,8 @@ class RolloutFlow:
                 k = int(d.mirrored.sum())
                 if k:
                     d.shadow_u = rng.random(3 * k).reshape(3, k)  # moved, new route, flipped
-                    d.shadow_z = rng.standard_normal(3 * k).reshape(3, k)  # ms, ms, lag
+                    # production and shadow decision times, mirroring lag
+                    d.shadow_z = rng.standard_normal(3 * k).reshape(3, k)
                     d.shadow_px = rng.normal(0.0, 0.05, k)
         k = int(rng.poisson(spec.payment_rate * dt))
         if k:
