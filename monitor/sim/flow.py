@@ -5,8 +5,8 @@ one fixed order (:meth:`RolloutFlow.draw`); the columns of all rollouts are then
 together (:func:`build_slice`), so twenty small rollouts cost about as many numpy calls per
 slice as one big one. Object columns (names, segment dicts) come from fancy-indexing object
 arrays, and event structs are built from the columns at the end (the only per-event work).
-Each rollout gets its chunks of (event times, events) in the order it always produced them;
-:mod:`monitor.sim.generate` orders them and carries future ones to later slices.
+Each rollout gets its :data:`Chunk` s in the order it always produced them (ties in event time
+keep that order); :mod:`monitor.sim.generate` orders them and carries future ones onwards.
 """
 
 from __future__ import annotations
