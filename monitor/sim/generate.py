@@ -19,7 +19,8 @@ from typing import Final
 
 import numpy as np
 
-from monitor.sim.flow import SPELL_VARIANTS, Chunk, RolloutFlow, RolloutSpec, build_slice
+from monitor.sim.columns import build_slice
+from monitor.sim.flow import SPELL_VARIANTS, Chunk, RolloutFlow, RolloutSpec
 from monitor.sim.market import Market
 from monitor.sim.wire import RAW, VALIDATED
 from topics.events import SCHEMA_VERSION, Event, Plan, Silence, Variant
