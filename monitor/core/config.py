@@ -74,6 +74,7 @@ THRESHOLD_KEYS: Final = frozenset(
         "shift",
         "h",
         "cap",
+        "against",
     }
 )
 STAGE_KEYS: Final = frozenset(
@@ -138,9 +139,13 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
         )
     if kind == "vs_baseline":
         method = f.choice("method", ("ratio", "difference", "sequential", "cusum"), None)
+        against = cast(Any, f.choice("against", ("baseline", "rest"), "baseline"))
+        if against == "rest" and (method != "cusum" or signal not in signals.RATES):
+            f.bad("against", "baseline (rest: only for a cusum on a rate signal)")
         if method == "cusum":
             value = f.number("value", 1.0 if signal in signals.QUANTILES else 0.0)
-            return _cusum(f, rule, signal, Threshold(**common, method=method, value=value))
+            th = Threshold(**common, method=method, value=value, against=against)
+            return _cusum(f, rule, signal, th)
         if method == "sequential" and signal not in signals.RATES:
             rule.bad(
                 "signal",
@@ -277,6 +282,8 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
             "no for/keep_firing_for on a stage-wide sequential test (it latches, so a blip "
             "would still act once for elapsed): use threshold over: window",
         )
+    if threshold.against == "rest" and not rule.per_segment:
+        f.bad("threshold", "against: rest only on a per_segment rule (the rest of what?)")
     if threshold.method == "cusum" and rule.eval_interval_s:
         f.bad("eval_interval", "none: a cusum adds every step's events (per-step evaluation)")
     if threshold.kind == "vs_baseline" and rule.variant == "baseline":

@@ -96,6 +96,11 @@ def scope_needs(
             parts = bk.METRICS
         else:
             parts = 0
+        if th.against == "rest":  # the reference is the variant's total minus the segment
+            variants, extra = [rule.variant], (rule.variant, "")
+            rest = needs.setdefault(extra, {})
+            for w in window_steps(rule, res):
+                rest[w] = rest.get(w, 0) | parts
         for variant in variants:
             if th.kind == "vs_baseline" and th.method == "sequential" and th.over == "stage":
                 sequential.add((variant, kind))

@@ -88,6 +88,10 @@ class Threshold:
     """``cusum``: alarm level, nats (log-likelihood ratio)."""
     cap: float = 0.0
     """``cusum``: ceiling of the statistic, nats (>= h)."""
+    against: Literal["baseline", "rest"] = "baseline"
+    """``vs_baseline`` on a ``per_segment`` rule: ``rest`` takes the reference from the same
+    variant's other segments instead of the baseline variant's same segment, so a change of
+    the whole variant (a blip everywhere) is not a segment's regression."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from monitor.core import buckets as bk
 from monitor.core.buckets import EVENTS, FAILOVERS, LAT_N, LAT_SCALE, LAT_SUM, Bucket, latency_bin
 from monitor.core.derive import add_order, parse_segment_key, scope_needs, segment_key
 from monitor.core.joins import ShadowJoin, StatusTracker
-from monitor.core.model import RolloutPlan
-from monitor.core.rules import Context, RuleInstance, evaluate
+from monitor.core.model import RolloutPlan, Rule
+from monitor.core.rules import RECENT_STEPS, Context, RuleInstance, evaluate
 from monitor.core.scopes import Scope
 from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
 
@@ -336,10 +336,33 @@ class Rollout:
             scope = self.scope((rule.variant, scope_seg))
             if scope.last_seen is None:
                 scope.last_seen = self.registered_at  # freshness counts from registration
-            base = self.scopes.get(("baseline", scope_seg))
+            if rule.threshold.against == "rest":
+                base = self._rest(rule, scope, round(rule.window_s / self.res))
+            else:
+                base = self.scopes.get(("baseline", scope_seg))
             obs = evaluate(inst, scope, base, ctx)
             inst.step(obs)
             inst.learn(obs, self.res)
+
+    def _rest(self, rule: Rule, segment: Scope, steps: int) -> Scope | None:
+        """The variant's other segments over the rule's window: its total minus ``segment``."""
+        total = self.scopes.get((rule.variant, ""))
+        if total is None or steps not in total.windows or steps not in segment.windows:
+            return None
+        rest = Scope({steps: 0}, None)
+        acc = rest.windows[steps]
+        acc.add(total.windows[steps], 1, 0)
+        acc.add(segment.windows[steps], -1, 0)
+        for s in range(self.evaluated - RECENT_STEPS + 1, self.evaluated + 1):
+            b = total.history.get(s)
+            if b is not None:
+                part = Bucket()
+                part.add(b, 1, 0)
+                mine = segment.history.get(s)
+                if mine is not None:
+                    part.add(mine, -1, 0)
+                rest.history[s] = part
+        return rest
 
     def enter_stage(self, idx: int, ts: float) -> None:
         self.stage_idx = idx

@@ -399,13 +399,18 @@ def _sequential(
     return obs
 
 
+RECENT_STEPS = 5
+"""A ``cusum``'s rate reference is at least the reference's rate over its last steps."""
+
+
 def _cusum(
     inst: RuleInstance, scope: Scope, base: Scope | None, obs: Observation, wsteps: int, step: int
 ) -> Observation:
     """Add this step's events to the rule's CUSUM against its reference rate (see Threshold).
 
     A baseline variant's rate of 0 in the window would make one bad event infinite
-    evidence: the reference is the window's rate with half an event added, (x + 0.5)/(n + 1).
+    evidence: the reference is the window's rate with half an event added, (x + 0.5)/(n + 1),
+    and at least the same over the reference's last ``RECENT_STEPS`` steps.
     """
     rule = inst.rule
     th = rule.threshold
@@ -423,6 +428,16 @@ def _cusum(
         else:
             x_b, ref_n = signals.rate_counts(rule.signal, ref_w)
             ref = (x_b + 0.5) / (ref_n + 1.0)
+            x_r = n_r = 0.0
+            for s in range(step - RECENT_STEPS + 1, step + 1):
+                b = base.history.get(s)
+                if b is not None:
+                    x, n = signals.rate_counts(rule.signal, b)
+                    x_r, n_r = x_r + x, n_r + n
+            if n_r > 0:
+                # the window lags a sudden rise of the reference: what it shows right now
+                # (a market-wide or variant-wide jump) is not the variant's or segment's fault
+                ref = max(ref, (x_r + 0.5) / (n_r + 1.0))
         obs.samples = ref_n
         obs.stats["baseline_samples"] = ref_n
         if ref is None or ref_n <= 0 or ref_n < rule.min_samples:

@@ -211,3 +211,63 @@ def test_cusum_state_survives_export_and_import(tmp_path: Path) -> None:
     resumed.core.import_state("r1", state)
     resumed.feed({t: v for t, v in flow.items() if t >= 70}, until=119, start=70)
     assert resumed.when("pause") == straight.when("pause")
+
+
+def region_rule() -> dict[str, Any]:
+    threshold = {
+        "kind": "vs_baseline",
+        "against": "rest",
+        "method": "cusum",
+        "shift": 0.1,
+        "h": 4,
+        "cap": 5,
+    }
+    return rule(
+        "reg",
+        per_segment=["region"],
+        window="30s",
+        min_samples=100,
+        threshold=threshold,
+        no_data="ok",
+        **{"for": "10s"},
+    )
+
+
+def region_flow(bad: range, regions: tuple[str, ...], errors: int = 4) -> dict:
+    """10 canary orders a second in eu, us and apac; ``errors`` in ``regions`` in ``bad``."""
+    return {
+        t: [
+            ev
+            for region in ("eu", "us", "apac")
+            for ev in orders(
+                t,
+                10,
+                errors=errors if t in bad and region in regions else 0,
+                segment={"region": region, "tier": "retail"},
+                tag=region,
+            )
+        ]
+        for t in range(90)
+    }
+
+
+def test_against_rest_names_the_one_region_that_regresses(tmp_path: Path) -> None:
+    run = Run(plan_set(tmp_path, [region_rule()])).feed(region_flow(range(50, 90), ("apac",)), 89)
+    assert len(run.when("pause")) == 1 and 60 <= run.when("pause")[0] <= 62
+    assert run.commands[0].evidence[0].segment == {"region": "apac"}
+
+
+def test_against_rest_ignores_a_change_of_the_whole_variant(tmp_path: Path) -> None:
+    # every region at 20 % errors for 20 s: each region's rest rises with it (its last 5 s
+    # follow the jump at once; the 30 s window alone would lag it into an alarm)
+    flow = region_flow(range(50, 70), ("eu", "us", "apac"), errors=2)
+    run = Run(plan_set(tmp_path, [region_rule()])).feed(flow, 89)
+    assert run.commands == []
+    assert set(states(run, "reg{region=apac}", range(31, 89))) == {"i"}
+
+
+def test_against_rest_needs_a_per_segment_rule(tmp_path: Path) -> None:
+    bad = region_rule()
+    del bad["per_segment"]
+    with pytest.raises(ConfigError, match="per_segment"):
+        plan_set(tmp_path, [bad])
