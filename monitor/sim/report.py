@@ -44,6 +44,7 @@ def table(results: list[RunResult]) -> Table:
     tbl.add_column("expected")
     for policy in POLICIES:
         tbl.add_column(policy)
+    tbl.add_column(f"core speed-up vs {REFERENCE}\n(medians; paired)")
     tbl.add_column("core first actions")
     for name in scenarios:
         core = summary[(name, "core")]
@@ -52,9 +53,26 @@ def table(results: list[RunResult]) -> Table:
             name,
             core.expected or "none",
             *(_cell(summary[(name, p)]) if (name, p) in summary else "n/a" for p in POLICIES),
+            _speedup(
+                summary.get((name, REFERENCE)), core, [r for r in results if r.scenario == name]
+            ),
             acts or "-",
         )
     return tbl
+
+
+REFERENCE = "flagger-style"
+"""The interval-polling reference the issue's speed-up target is stated against."""
+
+
+def _speedup(ref: ScenarioSummary | None, core: ScenarioSummary, results: list[RunResult]) -> str:
+    """Reference median delay / core median delay, and the median of per-run ratios."""
+    if ref is None or ref.median_delay is None or not core.median_delay:
+        return "-"
+    paired = paired_speedup(results, REFERENCE)
+    return f"{ref.median_delay / core.median_delay:.1f}x; " + (
+        "-" if paired is None else f"{paired:.1f}x"
+    )
 
 
 def totals_table(results: list[RunResult]) -> Table:
@@ -109,6 +127,14 @@ def print_report(results: list[RunResult], console: Console | None = None) -> No
         speed = paired_speedup(results, ref)
         if speed is not None:
             console.print(f"paired median speed-up of core over {ref}: {speed:.1f}x")
+    mine, theirs = totals(results, "core"), totals(results, REFERENCE)
+    if mine.median_delay and theirs.median_delay:
+        console.print(
+            f"core vs {REFERENCE}: median delay {mine.median_delay:.0f} s vs "
+            f"{theirs.median_delay:.0f} s = {theirs.median_delay / mine.median_delay:.1f}x "
+            f"faster, at {mine.false_per_hour:.3f} vs {theirs.false_per_hour:.3f} false "
+            "actions per clean rollout-hour"
+        )
     events = sum(r.events for r in results)
     elapsed = sum(r.elapsed_s for r in results)
     console.print(
