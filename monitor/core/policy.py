@@ -187,6 +187,14 @@ def _explain(inst: RuleInstance) -> str:
     value = "no data" if obs.value is None else f"{obs.value:.6g}"
     thr = "" if obs.threshold is None else f" {obs.comparator} {obs.threshold:.6g}"
     hold = f" for {rule.for_s:g}s" if rule.for_s else ""
+    if rule.threshold.method == "cusum" and "p0" in obs.stats:
+        limit = obs.stats.get("limit")
+        bad = "bad events" if limit is None else f"orders slower than {limit:.6g} ms"
+        value = (
+            f"CUSUM of {bad} (rate {obs.stats['p0']:.3g} vs {obs.stats['p1']:.3g}) "
+            f"{obs.stats['cusum']:.3g} nats"
+        )
+        thr = "" if obs.threshold is None else f" >= {obs.threshold:.6g}"
     return (
         f"{inst.label}: {rule.signal} of {rule.variant} = {value}{thr}{hold} "
         f"(window {rule.window_s:g}s, {obs.samples:.0f} samples) -> {rule.action}"

@@ -140,6 +140,7 @@ def test_latency_quantile_shift_against_the_baseline_variant(tmp_path: Path) -> 
     assert pending[0] in (40, 41) and run.when("rollback") == [pending[0] + 15.0]
     ev = run.commands[0].evidence[0]
     assert ev.stats["limit"] == pytest.approx(1.3 * ev.stats["baseline_quantile"])
+    assert "CUSUM of orders slower than" in run.commands[0].reason
 
 
 def test_latency_below_the_ratio_never_alarms(tmp_path: Path) -> None:
