@@ -57,9 +57,9 @@ def test_sigkill_one_of_two_workers(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     # the example broker plan; ra regresses before the kill, rb across it, rc stays healthy
-    # the rules' for/window make a rollback come ~2 min after onset: ra decides before the
-    # cut (half the events, ~164 s), rb's pause and rollback (~237 s) build up across it
-    events = broker_scenario({"ra": 30.0, "rb": 110.0, "rc": None}, seconds=330)
+    # the latency CUSUM rolls back ~36 s after onset (its for: 35s): ra decides before the
+    # cut (half the events, ~164 s), rb's rule is pending at the cut and rolls back at ~171 s
+    events = broker_scenario({"ra": 30.0, "rb": 135.0, "rc": None}, seconds=330)
     expected = offline(events)
     assert {c.rollout_id for c in expected} == {"ra", "rb"}  # the scenario does regress
     workers = [start_worker(bootstrap, topics_config, f"w{i}", tmp_path) for i in range(2)]
