@@ -438,10 +438,18 @@ def _cusum(
                 # the window lags a sudden rise of the reference: what it shows right now
                 # (a market-wide or variant-wide jump) is not the variant's or segment's fault
                 ref = max(ref, (x_r + 0.5) / (n_r + 1.0))
-        obs.samples = ref_n
+        mine = scope.windows[wsteps]
+        own_n = (
+            float(mine.c[LAT_N])
+            if quantile is not None
+            else signals.rate_counts(rule.signal, mine)[1]
+        )
+        obs.samples = min(own_n, ref_n)
         obs.stats["baseline_samples"] = ref_n
-        if ref is None or ref_n <= 0 or ref_n < rule.min_samples:
-            return obs  # no trustworthy reference: no verdict, the evidence waits
+        if ref is None or ref_n <= 0 or obs.samples < rule.min_samples:
+            # No trustworthy reference, or too thin a flow on the variant: its evidence would
+            # drain too slowly after a blip for `for` to tell the two apart. No verdict.
+            return obs
         if quantile is not None:
             limit = ref * th.value
             p0 = 1.0 - quantile

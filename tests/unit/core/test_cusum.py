@@ -272,3 +272,15 @@ def test_against_rest_needs_a_per_segment_rule(tmp_path: Path) -> None:
     del bad["per_segment"]
     with pytest.raises(ConfigError, match="per_segment"):
         plan_set(tmp_path, [bad])
+
+
+def test_thin_variant_flow_gives_no_verdict(tmp_path: Path) -> None:
+    # 3 canary orders a second (90 in the 30 s window, under min_samples 100), half errors:
+    # a blip there would drain too slowly to be told from a regression, so no verdict
+    flow = {
+        t: orders(t, 3, errors=2 if t >= 40 else 0) + orders(t, 40, variant="baseline")
+        for t in range(90)
+    }
+    run = Run(plan_set(tmp_path, [errors_rule(no_data="ok")])).feed(flow, until=89)
+    assert run.commands == [] and set(states(run, "cu", range(89))) == {"i"}
+    assert run.core.view("r1")["rules"]["cu"] == "inactive"
