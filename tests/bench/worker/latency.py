@@ -75,6 +75,9 @@ class Run:
     commands: list[tuple[Command, int, float]] = field(default_factory=list)
     """(command, its Kafka timestamp in ms: when the worker sent it, arrival wall time)"""
     probes: list[float] = field(default_factory=list)
+    worker_cpu: float = 0.0
+    """CPU seconds the worker used per second while the producer sent."""
+    machine_idle: float = 0.0
 
 
 def event_index(rollout_id: str, ts: float) -> int:
@@ -101,7 +104,9 @@ async def watch(bootstrap: str, topics: list[str], on_record: Any, stop: asyncio
         await consumer.stop()
 
 
-async def measure(bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run) -> None:
+async def measure(
+    bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run, worker_pid: int
+) -> None:
     seconds = float(os.environ.get("SECONDS", "20"))
     out = tempfile.mktemp(prefix="rollguard-bench-sent-")
     child = await asyncio.create_subprocess_exec(
@@ -132,9 +137,13 @@ async def measure(bootstrap: str, topics: TopicsConfig, probe_topic: str, run: R
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(bootstrap, [topics.control, probe_topic], on_record, stop))
     await asyncio.sleep(1.0)  # the watcher is assigned and fetching
+    cpu, idle, wall = cpu_seconds(worker_pid), machine_idle(), time.monotonic()
     child.stdin.write(b"go\n")
     await child.stdin.drain()
     summary = orjson.loads(await child.stdout.readline())
+    run.worker_cpu = (cpu_seconds(worker_pid) - cpu) / (time.monotonic() - wall)
+    idle_now = machine_idle()
+    run.machine_idle = (idle_now[0] - idle[0]) / max(1, idle_now[1] - idle[1])
     if await child.wait() != 0:
         raise RuntimeError("producer process failed")
     await asyncio.sleep(TAIL_S)
@@ -195,6 +204,20 @@ def forwarded_ms(
     return asyncio.run(read())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_idle() -> tuple[float, float]:
+    """(idle, total) jiffies of all CPUs so far (Linux)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return values[3] + values[4], sum(values)
+
+
 def ms(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -218,6 +241,10 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
         f"max {max(lat) * 1000:.1f} ms  (target p99 <= 100 ms)"
     )
     print(f"  reference hop, produce -> consume on this broker: {ms(run.probes)}")
+    print(
+        f"  while the producer sent: the worker used {run.worker_cpu:.0%} of one core, "
+        f"the machine's {os.cpu_count()} cores were {run.machine_idle:.0%} idle"
+    )
     if BATCH > 1:  # message i is telemetry offset i of the one partition its key maps to
         wanted: dict[str, set[int]] = {}
         places = []
@@ -272,7 +299,7 @@ def main() -> None:
             worker.wait_healthy(120)
             wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
             run = Run(target=float(os.environ.get("RATE", "0")) or max_rate / 2)
-            asyncio.run(measure(bootstrap, topics, probe_topic, run))
+            asyncio.run(measure(bootstrap, topics, probe_topic, run, worker.proc.pid))
             for name in ("rollguard_processing_seconds", "rollguard_decision_latency_seconds"):
                 count = metric(worker, f"{name}_count")
                 total = metric(worker, f"{name}_sum")
