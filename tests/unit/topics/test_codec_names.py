@@ -1,0 +1,140 @@
+"""Name-typed strings (ids, LPs, venues, symbols, segment keys, ...) that fail the Name
+pattern, in every position the pattern applies: the verdict and reason the decoder gives, as
+single messages, as batch items and through the worker's envelope path.
+
+These pin today's verdicts so that a cheaper way of checking names (the pattern costs a
+regex call per field per event) cannot change one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor.worker.envelope import encode_envelope, take
+from topics.codec import Decoder, Source
+
+TS = 1_700_000_000.0
+PATTERN = "^[A-Za-z0-9_.:/@+-]+$"
+BAD_NAMES = ["has space", "tab\there", "é", "a,b", "x\n\n", "\n", "semi;colon", 'quote"d']
+
+BASE: dict[str, Any] = {"v": 1, "rollout_id": "r1", "variant": "canary", "ts": TS}
+VALID: dict[str, dict[str, Any]] = {
+    "order": {"kind": "order", **BASE, "order_id": "o1", "status": "filled"},
+    "metric": {"kind": "metric", **BASE, "name": "cpu", "value": 1.0},
+    "shadow": {"kind": "shadow", **BASE, "corr_id": "c1", "route": "lp1", "outcome": "accept"},
+    "status": {"kind": "status", **BASE, "object_id": "p1", "system": "crm", "state": "ok"},
+    "plan": {"kind": "plan", **BASE, "action": "stage_changed", "stage": "s1", "plan": "p"},
+    "signoff": {"kind": "signoff", **BASE, "stage": "s1", "role": "cto", "by": "Ada L."},
+    "silence": {"kind": "silence", **BASE, "silent_s": 31.0},
+}
+NAME_FIELDS = [
+    *((kind, "rollout_id") for kind in VALID),
+    ("order", "lp"),
+    ("order", "venue"),
+    ("order", "symbol"),
+    ("metric", "name"),
+    ("shadow", "route"),
+    ("status", "system"),
+    ("plan", "stage"),
+    ("plan", "plan"),
+    ("signoff", "stage"),
+    ("signoff", "role"),
+]
+POSITIONS = [*(f"{kind}.{name}" for kind, name in NAME_FIELDS), "order.segment key"]
+
+
+def with_bad_name(position: str, bad: str) -> dict[str, Any]:
+    kind, field = position.split(".")
+    event = dict(VALID[kind])
+    if field == "segment key":
+        event["segment"] = {"region": "eu", bad: "x"}
+    else:
+        event[field] = bad
+    return event
+
+
+def where(position: str) -> str:
+    field = position.split(".")[1]
+    return "`key` in `$.segment`" if field == "segment key" else f"`$.{field}`"
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_a_bad_name_is_invalid_as_a_single_message(position: str, bad: str) -> None:
+    data = orjson.dumps(with_bad_name(position, bad))
+    out = Decoder().decode(data, Source("in", 1, 7))
+    assert out.events == []
+    assert [(d.reason, d.message, d.original) for d in out.dead] == [
+        ("invalid", f"Expected `str` matching regex '{PATTERN}' - at {where(position)}", data)
+    ]
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_a_bad_name_loses_only_its_event_of_a_batch(position: str) -> None:
+    items = [VALID["metric"], with_bad_name(position, "has space"), VALID["order"]]
+    out = Decoder().decode(orjson.dumps({"kind": "batch", "v": 1, "events": items}))
+    assert [type(e).__name__ for e in out.events] == ["Metric", "Order"]
+    assert [(d.reason, d.index) for d in out.dead] == [("invalid", 1)]
+    assert where(position) in out.dead[0].message
+    assert orjson.loads(out.dead[0].original) == items[1]
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_bad_name_loses_only_its_event_of_a_worker_envelope(position: str, batched: bool) -> None:
+    bad = with_bad_name(position, "has space")
+    rid = bad["rollout_id"]
+    good = [dict(VALID["metric"], rollout_id=rid), dict(VALID["order"], rollout_id=rid)]
+    raws = [orjson.dumps(e) for e in (good[0], bad, good[1])]
+    data = encode_envelope(3, [10, 11, 12], raws, 0, rid, batched=batched)
+    hwm: dict[str, dict[int, int]] = {}
+    out = take(data, hwm, Decoder(), "in")
+    if position.endswith(".rollout_id"):  # the envelope's rid is the bad name
+        assert out.events == []
+        assert [(d.reason, d.offset) for d in out.dead] == [("invalid", 0)] * 3
+        return
+    assert [type(e).__name__ for e in out.events] == ["Metric", "Order"]
+    assert [(d.reason, d.partition, d.offset, d.index) for d in out.dead] == [
+        ("invalid", 3, 0, 11 if batched else None)
+    ]
+    assert where(position) in out.dead[0].message
+    assert hwm == {rid: {3: 12}}
+
+
+def test_segment_values_are_labels_not_names() -> None:
+    event = dict(VALID["order"], segment={"region": "eu west (2)"})
+    assert len(Decoder().decode(orjson.dumps(event)).events) == 1
+
+
+def test_a_name_may_end_in_one_newline_as_the_pattern_has_it() -> None:
+    # `$` also matches before a final newline: the published pattern accepts "lp1\n"
+    event = dict(VALID["order"], lp="lp1\n", segment={"region\n": "eu"})
+    assert Decoder().decode(orjson.dumps(event)).dead == []
+
+
+def test_an_overwritten_duplicate_key_with_a_bad_name_is_still_invalid() -> None:
+    # msgspec keeps the last of duplicate keys but checks every occurrence as it reads it
+    data = orjson.dumps(VALID["metric"]).replace(
+        b'"rollout_id":"r1"', b'"rollout_id":"has space","rollout_id":"r1"'
+    )
+    assert [d.reason for d in Decoder().decode(data).dead] == ["invalid"]
+    data = orjson.dumps(dict(VALID["order"], segment={"region": "eu"})).replace(
+        b'"segment":{', b'"segment":{"a b":"x"},"segment":{'
+    )
+    assert [d.reason for d in Decoder().decode(data).dead] == ["invalid"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"lp": "has space", "latency_ms": "fast"}, "invalid"),  # the bad name is read first
+        ({"latency_ms": "fast", "lp": "has space"}, "wrong_type"),
+        ({"lp": "has space", "qty": 1.0, "filled_qty": 2.0}, "invalid"),  # before __post_init__
+    ],
+)
+def test_the_first_fault_read_gives_the_reason(fields: dict[str, Any], reason: str) -> None:
+    ordered = {k: v for k, v in VALID["order"].items() if k not in fields} | fields
+    assert [d.reason for d in Decoder().decode(orjson.dumps(ordered)).dead] == [reason]
