@@ -89,15 +89,28 @@ def raw_reference(
     return asyncio.run(run())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rate(
-    bootstrap: str, topics: TopicsConfig, events: int, name: str, **kwargs: object
+    bootstrap: str,
+    topics: TopicsConfig,
+    events: int,
+    name: str,
+    cpu_share: list[float] | None = None,
+    **kwargs: object,
 ) -> tuple[float, WorkerProcess]:
     """Events/s of one worker over a backlog already on ``topics.telemetry``: from the first
-    event applied to the last, read from its /metrics (``rollguard_events_total``)."""
+    event applied to the last, read from its /metrics (``rollguard_events_total``).
+    ``cpu_share`` gets the share of one core the worker used meanwhile."""
     worker = start_worker(bootstrap, topics, name, LOG_DIR, **kwargs)  # type: ignore[arg-type]
     try:
         worker.wait_healthy(120)
-        started = done = first = 0.0
+        started = done = first = cpu = 0.0
         seen = 0.0
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -105,8 +118,11 @@ def worker_rate(
             now = time.perf_counter()
             if seen and not started:
                 started, first = now, seen  # count only what is applied after this moment
+                cpu = cpu_seconds(worker.proc.pid)
             if seen >= events:
                 done = now
+                if cpu_share is not None:
+                    cpu_share.append((cpu_seconds(worker.proc.pid) - cpu) / (done - started))
                 break
             time.sleep(0.02)
         if not done:

@@ -42,6 +42,7 @@ from monitor.worker.envelope import POSITION_SCALE
 from tests.bench.worker.common import (
     LOG_DIR,
     bench_broker,
+    cpu_seconds,
     flapping_events,
     fresh_topics,
     percentile,
@@ -50,6 +51,7 @@ from tests.bench.worker.common import (
 from tests.integration.worker.support import (
     T0,
     THRESHOLD_CORE,
+    WorkerProcess,
     metric,
     produce,
     start_worker,
@@ -78,6 +80,8 @@ class Run:
     worker_cpu: float = 0.0
     """CPU seconds the worker used per second while the producer sent."""
     machine_idle: float = 0.0
+    applied: float = 0.0
+    """Events/s the worker applied while the producer sent."""
 
 
 def event_index(rollout_id: str, ts: float) -> int:
@@ -105,7 +109,7 @@ async def watch(bootstrap: str, topics: list[str], on_record: Any, stop: asyncio
 
 
 async def measure(
-    bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run, worker_pid: int
+    bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run, worker: WorkerProcess
 ) -> None:
     seconds = float(os.environ.get("SECONDS", "20"))
     out = tempfile.mktemp(prefix="rollguard-bench-sent-")
@@ -137,11 +141,14 @@ async def measure(
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(bootstrap, [topics.control, probe_topic], on_record, stop))
     await asyncio.sleep(1.0)  # the watcher is assigned and fetching
-    cpu, idle, wall = cpu_seconds(worker_pid), machine_idle(), time.monotonic()
+    applied = metric(worker, "rollguard_events_total")
+    cpu, idle, wall = cpu_seconds(worker.proc.pid), machine_idle(), time.monotonic()
     child.stdin.write(b"go\n")
     await child.stdin.drain()
     summary = orjson.loads(await child.stdout.readline())
-    run.worker_cpu = (cpu_seconds(worker_pid) - cpu) / (time.monotonic() - wall)
+    elapsed = time.monotonic() - wall
+    run.worker_cpu = (cpu_seconds(worker.proc.pid) - cpu) / elapsed
+    run.applied = (metric(worker, "rollguard_events_total") - applied) / elapsed
     idle_now = machine_idle()
     run.machine_idle = (idle_now[0] - idle[0]) / max(1, idle_now[1] - idle[1])
     if await child.wait() != 0:
@@ -172,10 +179,11 @@ class _Head(msgspec.Struct):
 
 
 def forwarded_ms(
-    bootstrap: str, topic: str, partitions: int, wanted: dict[str, set[int]]
+    bootstrap: str, topic: str, partitions: int, wanted: dict[str, set[int]], counts: list[int]
 ) -> dict[Any, int]:
     """(rollout, source position) → Kafka timestamp (ms) of the ``by_rollout`` envelope the
-    ingest forwarded it in (read after the run: no CPU taken from the worker during it)."""
+    ingest forwarded it in (read after the run: no CPU taken from the worker during it).
+    ``counts`` gets the envelopes on the topic and the events in them."""
     head = msgspec.json.Decoder(_Head)
 
     async def read() -> dict[Any, int]:
@@ -189,10 +197,13 @@ def forwarded_ms(
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             done: dict[Any, int] = {}
+            counts[:] = [0, 0]
             while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                     for record in records:
                         envelope = head.decode(record.value)
+                        counts[0] += 1
+                        counts[1] += len(envelope.offsets)
                         positions = wanted.get(envelope.rid or "")
                         if positions:
                             for pos in positions.intersection(envelope.offsets):
@@ -202,13 +213,6 @@ def forwarded_ms(
             await consumer.stop()
 
     return asyncio.run(read())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_idle() -> tuple[float, float]:
@@ -242,8 +246,9 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
     )
     print(f"  reference hop, produce -> consume on this broker: {ms(run.probes)}")
     print(
-        f"  while the producer sent: the worker used {run.worker_cpu:.0%} of one core, "
-        f"the machine's {os.cpu_count()} cores were {run.machine_idle:.0%} idle"
+        f"  while the producer sent: the worker applied {run.applied:,.0f} ev/s using "
+        f"{run.worker_cpu:.0%} of one core ({run.worker_cpu / max(run.applied, 1) * 1e6:.1f} "
+        f"µs CPU/event); the machine's {os.cpu_count()} cores were {run.machine_idle:.0%} idle"
     )
     if BATCH > 1:  # message i is telemetry offset i of the one partition its key maps to
         wanted: dict[str, set[int]] = {}
@@ -253,7 +258,8 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
             pos = (index // BATCH) * POSITION_SCALE + index % BATCH
             wanted.setdefault(command.rollout_id, set()).add(pos)
             places.append((command.rollout_id, pos, arrival - latency, kts, arrival))
-        fwd = forwarded_ms(bootstrap, topics.by_rollout, topics.partitions, wanted)
+        counts = [0, 0]
+        fwd = forwarded_ms(bootstrap, topics.by_rollout, topics.partitions, wanted, counts)
         hops: list[list[float]] = [[], [], []]
         for rid, pos, sent, kts, arrival in places:
             forwarded = fwd.get((rid, pos))
@@ -266,6 +272,10 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
         print(f"    produce call -> ingest forwarded to by_rollout:  {ms(hops[0])}")
         print(f"    ingest forwarded -> processor sent the command:  {ms(hops[1])}")
         print(f"    processor sent -> command arrived here:          {ms(hops[2])}")
+        print(
+            f"  by_rollout: {counts[0]:,} envelopes, {counts[1] / max(1, counts[0]):.1f} "
+            f"events each on average"
+        )
     if not kept:
         print(
             f"  FAILED: the producer reached {run.achieved:,.0f} ev/s, more than "
@@ -288,9 +298,15 @@ def main() -> None:
             batch_size=BATCH if BATCH > 1 else 0,
             one_key=b"load" if BATCH > 1 else None,  # the same message shapes as the paced run
         )
-        max_rate, worker = worker_rate(bootstrap, backlog, n, "max", core_factory=THRESHOLD_CORE)
+        max_cpu: list[float] = []
+        max_rate, worker = worker_rate(
+            bootstrap, backlog, n, "max", max_cpu, core_factory=THRESHOLD_CORE
+        )
         worker.stop()
-        print(f"worker maximum over a backlog: {max_rate:,.0f} ev/s ({BATCH} events/message)")
+        print(
+            f"worker maximum over a backlog: {max_rate:,.0f} ev/s ({BATCH} events/message), "
+            f"using {max_cpu[0]:.0%} of one core: {max_cpu[0] / max_rate * 1e6:.1f} µs CPU/event"
+        )
 
         topics = fresh_topics(bootstrap, "latency")
         probe_topic = fresh_topics(bootstrap, "probe").telemetry
@@ -299,7 +315,7 @@ def main() -> None:
             worker.wait_healthy(120)
             wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
             run = Run(target=float(os.environ.get("RATE", "0")) or max_rate / 2)
-            asyncio.run(measure(bootstrap, topics, probe_topic, run, worker.proc.pid))
+            asyncio.run(measure(bootstrap, topics, probe_topic, run, worker))
             for name in ("rollguard_processing_seconds", "rollguard_decision_latency_seconds"):
                 count = metric(worker, f"{name}_count")
                 total = metric(worker, f"{name}_sum")
