@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -220,14 +221,14 @@ class Paced:
             await producer.stop()
 
 
-async def watch_control(
-    bootstrap: str, topic: str, on_command: Callable[[Command, float], None], stop: asyncio.Event
+async def watch_topics(
+    bootstrap: str, topics: list[str], on_record: Callable[[Any, float], None], stop: asyncio.Event
 ) -> None:
-    """Call ``on_command(command, arrival wall time)`` for everything on ``topic``."""
+    """Call ``on_record(record, arrival wall time)`` for every record on ``topics``."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
@@ -240,9 +241,18 @@ async def watch_control(
             now = time.time()
             for records in got.values():
                 for record in records:
-                    on_command(decode_command(record.value), now)
+                    on_record(record, now)
     finally:
         await consumer.stop()
+
+
+async def watch_control(
+    bootstrap: str, topic: str, on_command: Callable[[Command, float], None], stop: asyncio.Event
+) -> None:
+    """Call ``on_command(command, arrival wall time)`` for everything on ``topic``."""
+    await watch_topics(
+        bootstrap, [topic], lambda record, now: on_command(decode_command(record.value), now), stop
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -46,6 +46,7 @@ from tests.bench.worker.common import (
     flapping_events,
     fresh_topics,
     percentile,
+    watch_topics,
     worker_rate,
 )
 from tests.integration.worker.support import (
@@ -90,24 +91,6 @@ def event_index(rollout_id: str, ts: float) -> int:
     return tick * ROLLOUTS * 3 + int(rollout_id[1:]) * 3 + 2
 
 
-async def watch(bootstrap: str, topics: list[str], on_record: Any, stop: asyncio.Event) -> None:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            got = await consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for records in got.values():
-                for record in records:
-                    on_record(record, now)
-    finally:
-        await consumer.stop()
-
-
 async def measure(
     bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run, worker: WorkerProcess
 ) -> None:
@@ -139,7 +122,8 @@ async def measure(
             run.probes.append(arrival - orjson.loads(record.value))
 
     stop = asyncio.Event()
-    watcher = asyncio.create_task(watch(bootstrap, [topics.control, probe_topic], on_record, stop))
+    watched = [topics.control, probe_topic]
+    watcher = asyncio.create_task(watch_topics(bootstrap, watched, on_record, stop))
     await asyncio.sleep(1.0)  # the watcher is assigned and fetching
     applied = metric(worker, "rollguard_events_total")
     cpu, idle, wall = cpu_seconds(worker.proc.pid), machine_idle(), time.monotonic()
