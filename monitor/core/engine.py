@@ -203,10 +203,12 @@ class Core:
                 obs, rule = inst.last, inst.rule
                 if obs is None or rule.threshold.kind in _NO_WINDOW_KINDS:
                     continue
-                if rule.threshold.method in ("sequential", "cusum") or obs.value is None:
+                # a cusum's value is its statistic; the gauge is the signal it watches
+                raw = obs.signal_value if rule.threshold.method == "cusum" else obs.value
+                if rule.threshold.method == "sequential" or raw is None:
                     continue
                 key = (rule.signal, rule.variant, inst.segkey)
-                value = finite(obs.value)
+                value = finite(raw)
                 if key in done or value is None:
                     continue
                 done.add(key)

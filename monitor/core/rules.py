@@ -40,6 +40,8 @@ class Observation:
     active: bool | None = None  # None: no data or below the minimum sample gate
     comparator: str = ">"
     stats: dict[str, float] = field(default_factory=dict)
+    signal_value: float | None = None
+    """The signal over the window where ``value`` is a test statistic (cusum), for gauges."""
 
 
 @dataclass(slots=True)
@@ -211,6 +213,7 @@ class RuleInstance:
                 last.active,
                 last.comparator,
                 sorted(last.stats.items()),
+                last.signal_value,
             ],
         }
 
@@ -236,6 +239,7 @@ class RuleInstance:
                 active=last[5],
                 comparator=last[6],
                 stats=dict(last[7]),
+                signal_value=last[8] if len(last) > 8 else None,  # older checkpoints: next step
             )
 
 
@@ -439,6 +443,7 @@ def _cusum(
                 # (a market-wide or variant-wide jump) is not the variant's or segment's fault
                 ref = max(ref, (x_r + 0.5) / (n_r + 1.0))
         mine = scope.windows[wsteps]
+        obs.signal_value = signals.window_value(rule.signal, mine, rule.window_s)[0]
         own_n = (
             float(mine.c[LAT_N])
             if quantile is not None
@@ -458,7 +463,9 @@ def _cusum(
         else:
             p0 = ref + th.value
     else:
-        _, obs.samples = signals.window_value(rule.signal, scope.windows[wsteps], rule.window_s)
+        obs.signal_value, obs.samples = signals.window_value(
+            rule.signal, scope.windows[wsteps], rule.window_s
+        )
         if obs.samples < rule.min_samples:
             return obs
         p0 = th.value if th.op in (">", ">=") else 1.0 - th.value
