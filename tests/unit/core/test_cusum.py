@@ -284,3 +284,12 @@ def test_thin_variant_flow_gives_no_verdict(tmp_path: Path) -> None:
     run = Run(plan_set(tmp_path, [errors_rule(no_data="ok")])).feed(flow, until=89)
     assert run.commands == [] and set(states(run, "cu", range(89))) == {"i"}
     assert run.core.view("r1")["rules"]["cu"] == "inactive"
+
+
+def test_gauge_is_the_watched_signal_not_the_statistic(tmp_path: Path) -> None:
+    run = Run(plan_set(tmp_path, [errors_rule()])).feed(error_flow(range(60, 120)), until=90)
+    gauges = {(g.signal, g.variant): g.value for g in run.core.gauges()}
+    # 30 s window, 20 canary orders a second, 4 timeouts each in the last 30 s: 20 %
+    assert gauges[("error_rate", "canary")] == pytest.approx(0.2, abs=0.01)
+    thresholds = list(run.core.thresholds())
+    assert thresholds and all(t.value == 4 for t in thresholds)  # the statistic's h stays there
