@@ -5,7 +5,7 @@ are, and the loops meanwhile go on. The broker is a stand-in whose acks the test
 from __future__ import annotations
 
 import asyncio
-from typing import Any, NamedTuple
+from typing import Any
 
 from aiokafka import TopicPartition
 
@@ -17,18 +17,12 @@ from monitor.worker.processor import PartitionState, Processor
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from tests.integration.worker.threshold_core import ThresholdCore
+from tests.unit.worker.records import Record
 from topics.codec import encode_event
 from topics.events import Metric
 from topics.keys import KeyRing
 
 TP = TopicPartition("by", 0)
-
-
-class Record(NamedTuple):
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    timestamp: int = 0
 
 
 class Broker:

@@ -18,19 +18,13 @@ from monitor.worker.envelope import take
 from monitor.worker.ingest import IngestStage
 from monitor.worker.publisher import Publisher
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
+from tests.unit.worker.records import Record
 from topics.codec import DeadLetter, Decoder, Source, decode_dead_letter
 from topics.events import Event
 from topics.keys import KeyRing
 
 DECODER = Decoder(max_message_bytes=64_000, max_batch_events=50)
 TP = TopicPartition("tel", 2)
-
-
-class Record(NamedTuple):
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    timestamp: int = 0
 
 
 class Sent(NamedTuple):
