@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.unit.core.helpers import (
     T0,
@@ -647,10 +648,9 @@ def region_flow(eu_errors: int, us_errors: int) -> dict[int, list]:
     }
 
 
-def test_aggregate_decision_names_the_segment_driving_it(tmp_path: Path) -> None:
-    # the per-region rule is too lax to act (and would be deduped after the aggregate's
-    # pause anyway): the aggregate rule's decision must still say where the errors are
-    rules = [
+def aggregate_and_lax_region_rules() -> list[dict[str, Any]]:
+    """An aggregate error rule that acts, and a per-region one too lax to act."""
+    return [
         rule("agg", window="10s", **{"for": "3s"}),
         rule(
             "by-region",
@@ -659,6 +659,12 @@ def test_aggregate_decision_names_the_segment_driving_it(tmp_path: Path) -> None
             threshold={"kind": "absolute", "op": ">", "value": 0.9},
         ),
     ]
+
+
+def test_aggregate_decision_names_the_segment_driving_it(tmp_path: Path) -> None:
+    # the per-region rule is too lax to act (and would be deduped after the aggregate's
+    # pause anyway): the aggregate rule's decision must still say where the errors are
+    rules = aggregate_and_lax_region_rules()
     run = Run(plan_set(tmp_path, rules)).feed(region_flow(8, 0), until=29)
     (cmd,) = run.commands
     assert cmd.action == "pause" and cmd.rule == "agg"
@@ -674,15 +680,7 @@ def test_aggregate_decision_names_the_segment_driving_it(tmp_path: Path) -> None
 
 
 def test_aggregate_decision_names_no_segment_when_all_regress(tmp_path: Path) -> None:
-    rules = [
-        rule("agg", window="10s", **{"for": "3s"}),
-        rule(
-            "by-region",
-            window="10s",
-            per_segment=True,
-            threshold={"kind": "absolute", "op": ">", "value": 0.9},
-        ),
-    ]
+    rules = aggregate_and_lax_region_rules()
     run = Run(plan_set(tmp_path, rules)).feed(region_flow(6, 6), until=29)
     (cmd,) = run.commands
     assert [e.segment for e in cmd.evidence] == [None] and "driven by" not in cmd.reason
