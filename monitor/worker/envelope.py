@@ -15,12 +15,18 @@ same ``topics.codec.Decoder`` rules the ingest used to apply, so every bad event
 dead-lettered with its reason and source position and the good events beside it still count.
 
 ``src = -1`` marks events made by a worker itself (silence), which are never re-forwarded.
+
+A ``by_rollout`` message is one envelope (a JSON object) or a bundle of them (a JSON array):
+the ingest bundles the envelopes of one round bound for the same partition, so a round costs
+one record per partition rather than one per rollout and source partition (measured: the
+per-record send and decode made up about a third of the worker's CPU at 50 rollouts).
 """
 
 from __future__ import annotations
 
 import operator
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -63,6 +69,8 @@ class _RawEnvelope(msgspec.Struct, frozen=True):
 
 _DECODER: Final = msgspec.json.Decoder(Envelope)
 _RAW_DECODER: Final = msgspec.json.Decoder(_RawEnvelope)
+_BUNDLE_DECODER: Final = msgspec.json.Decoder(list[Envelope])
+_RAW_BUNDLE_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def encode_envelope(
@@ -93,6 +101,11 @@ def encode_envelope(
     )
 
 
+def encode_bundle(envelopes: list[bytes]) -> bytes:
+    """Envelopes (from :func:`encode_envelope`) as one message, in order."""
+    return b"".join((b"[", b",".join(envelopes), b"]"))
+
+
 def decode_envelope(data: bytes) -> Envelope:
     """Strict decode; raises ``msgspec.DecodeError``/``ValidationError`` (or ValueError)."""
     envelope = _DECODER.decode(data)
@@ -107,6 +120,62 @@ class Taken:
     events: list[Event] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     kts: int = 0
+    rid: str | None = None
+
+
+def take_all(
+    data: bytes,
+    hwm: dict[str, dict[int, int]],
+    decoder: Decoder,
+    topic: str,
+    now: float | None = None,
+) -> list[Taken]:
+    """:func:`take` of each envelope of a ``by_rollout`` message (one envelope, or a
+    bundle), in order. Raises (and changes nothing) when an envelope of it is not one a
+    rollguard ingest wrote.
+
+    >>> from topics.codec import encode_event
+    >>> from topics.events import Metric
+    >>> e = Metric(v=1, rollout_id="a", variant="canary", ts=1.7e9, name="x", value=1.0)
+    >>> one, bad = encode_event(e), b'{"kind":"metric","rollout_id":"b"}'
+    >>> hwm = {}
+    >>> data = encode_bundle([encode_envelope(0, [5], [one], 0, "a"),
+    ...                       encode_envelope(1, [7], [bad], 0, "b")])
+    >>> [(t.rid, len(t.events), [d.reason for d in t.dead]) for t in take_all(data, hwm,
+    ...                                                                    Decoder(), "t")]
+    [('a', 1, []), ('b', 0, ['missing_field'])]
+    >>> hwm
+    {'a': {0: 5}, 'b': {1: 7}}
+    """
+    if data[:1] != b"[":
+        return [take(data, hwm, decoder, topic, now)]
+    try:
+        envelopes = _BUNDLE_DECODER.decode(data)
+    except msgspec.ValidationError:  # some envelope holds a bad event: each on its own
+        parts = [bytes(part) for part in _RAW_BUNDLE_DECODER.decode(data)]
+        for part in parts:  # refuse the message before anything changes
+            raw = _RAW_DECODER.decode(part)
+            if raw.rid is None:
+                raise ValueError("envelope without rid holds invalid events") from None
+            _check(raw.offsets, len(raw.events), raw.rid)
+        return [take(part, hwm, decoder, topic, now) for part in parts]
+    for envelope in envelopes:
+        _check(envelope.offsets, len(envelope.events), envelope.rid)
+    return [
+        _take_valid(envelope, _BundlePart(data, index), hwm, decoder, topic, now)
+        for index, envelope in enumerate(envelopes)
+    ]
+
+
+@dataclass(slots=True)
+class _BundlePart:
+    """The raw form of a bundle's ``index``-th envelope, made only when it is needed."""
+
+    data: bytes
+    index: int
+
+    def __call__(self) -> _RawEnvelope:
+        return _RAW_DECODER.decode(_RAW_BUNDLE_DECODER.decode(self.data)[self.index])
 
 
 def take(
@@ -143,15 +212,28 @@ def take(
         _check(raw.offsets, len(raw.events), raw.rid)
         start = _advance(raw.rid, raw.src, raw.offsets, hwm)
         if start is None:
-            return Taken([], [], raw.kts)
+            return Taken([], [], raw.kts, raw.rid)
         return _validate(raw, start, decoder, topic, now)
     _check(envelope.offsets, len(envelope.events), envelope.rid)
+    return _take_valid(envelope, lambda: _RAW_DECODER.decode(data), hwm, decoder, topic, now)
+
+
+def _take_valid(
+    envelope: Envelope,
+    raw_of: Callable[[], _RawEnvelope],
+    hwm: dict[str, dict[int, int]],
+    decoder: Decoder,
+    topic: str,
+    now: float | None,
+) -> Taken:
+    """:func:`take` of an envelope that passed the strict decode (``raw_of``: its raw form,
+    for the event-by-event look when a check the decode cannot make fails)."""
     rid = envelope.rid
     if rid is None:
         return Taken(fresh_events(envelope, hwm), [], envelope.kts)
     start = _advance(rid, envelope.src, envelope.offsets, hwm)
     if start is None:
-        return Taken([], [], envelope.kts)
+        return Taken([], [], envelope.kts, rid)
     events = envelope.events[start:] if start else envelope.events
     if envelope.src == SELF_SOURCE:
         now = None  # worker-made: their ts is the last event's, however old
@@ -164,9 +246,8 @@ def take(
             or event.rollout_id != rid
             or (now is not None and not low <= event.ts <= high)
         ):
-            raw = _RAW_DECODER.decode(data)
-            return _validate(raw, start, decoder, topic, now)
-    return Taken(events, [], envelope.kts)
+            return _validate(raw_of(), start, decoder, topic, now)
+    return Taken(events, [], envelope.kts, rid)
 
 
 def _check(offsets: list[int], count: int, rid: str | None) -> None:
@@ -220,7 +301,7 @@ def _validate(
                     )
                 )
         out.dead += one.dead
-    return Taken(out.events, out.dead, raw.kts)
+    return Taken(out.events, out.dead, raw.kts, raw.rid)
 
 
 def fresh_events(envelope: Envelope, hwm: dict[str, dict[int, int]]) -> list[Event]:

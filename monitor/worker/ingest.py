@@ -35,7 +35,7 @@ from aiokafka import ConsumerRebalanceListener
 
 from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import POSITION_SCALE, encode_envelope
+from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
@@ -239,18 +239,24 @@ class IngestStage:
                     group.add((base + index,), [raw], batched, record.timestamp)
         for reason in dead_reasons:
             self.metrics.dlq.labels(reason).inc()
+        bundles: dict[int, list[bytes]] = {}  # by_rollout partition -> its envelopes, in order
         for (src, rollout_id), group in groups.items():
-            key = rollout_id.encode()
+            target = await self.publisher.partition_for(self.by_rollout_topic, rollout_id.encode())
+            envelopes = bundles.setdefault(target, [])
             for start, end, batched in _chunks(group.raws, self.envelope_max_events, group.runs):
-                envelope = encode_envelope(
-                    src,
-                    group.offsets[start:end],
-                    group.raws[start:end],
-                    group.kts,
-                    rollout_id,
-                    batched=batched,
+                envelopes.append(
+                    encode_envelope(
+                        src,
+                        group.offsets[start:end],
+                        group.raws[start:end],
+                        group.kts,
+                        rollout_id,
+                        batched=batched,
+                    )
                 )
-                await self.publisher.send(self.by_rollout_topic, envelope, key)
+        for target, envelopes in bundles.items():
+            for bundle in _bundles(envelopes):
+                await self.publisher.send(self.by_rollout_topic, bundle, None, target)
 
     async def _decode_whole(self, tp: Any, record: Any, dead_reasons: list[str]) -> Routed:
         """A message :func:`route` refused: dead-letter what is bad, forward what is valid
@@ -319,6 +325,25 @@ def _chunks(
                 break
             start = end
     return spans
+
+
+def _bundles(envelopes: list[bytes]) -> list[bytes]:
+    """The envelopes, in order, as few messages of about ENVELOPE_MAX_BYTES as they fit in
+    (an envelope bigger than that goes alone).
+
+    >>> [len(b) for b in _bundles([b"x" * 500_000, b"y" * 300_000, b"z" * 200_000])]
+    [800003, 200002]
+    """
+    out: list[bytes] = []
+    start = size = 0
+    for index, envelope in enumerate(envelopes):
+        if index > start and size + len(envelope) + 1 > ENVELOPE_MAX_BYTES:
+            out.append(encode_bundle(envelopes[start:index]))
+            start, size = index, 0
+        size += len(envelope) + 1
+    if start < len(envelopes):
+        out.append(encode_bundle(envelopes[start:]))
+    return out
 
 
 class IngestListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped

@@ -39,7 +39,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
-from monitor.worker.envelope import SELF_SOURCE, encode_envelope, take
+from monitor.worker.envelope import SELF_SOURCE, encode_envelope, take_all
 from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
@@ -133,20 +133,21 @@ class Processor:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
                     continue
                 try:
-                    taken = take(record.value, state.hwm, self.decoder, self.source_topic, now)
+                    takens = take_all(record.value, state.hwm, self.decoder, self.source_topic, now)
                 except Exception as exc:  # not written by a rollguard ingest: never act on it
                     await self._dead(tp, record, f"by_rollout envelope: {exc}")
-                else:
+                    takens = []
+                for taken in takens:
                     for dead in taken.dead:
                         self.metrics.dlq.labels(dead.reason).inc()
-                        await self.publisher.send(
-                            self.dlq_topic, encode_dead_letter(dead), record.key
-                        )
+                        key = taken.rid.encode() if taken.rid is not None else record.key
+                        await self.publisher.send(self.dlq_topic, encode_dead_letter(dead), key)
                     if taken.events:
                         events += taken.events
                         newest.update(newest_ts(taken.events))  # per envelope: one rollout
-                        used.append(record)
                         kts = max(kts, taken.kts)
+                if any(taken.events for taken in takens):
+                    used.append(record)
                 state.next_offset = record.offset + 1
                 state.dirty = True
             if events:
@@ -240,7 +241,9 @@ class Processor:
                     envelope = encode_envelope(
                         SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
                     )
-                    await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
+                    key = event.rollout_id.encode()
+                    target = await self.publisher.partition_for(self.topic, key)
+                    await self.publisher.send(self.topic, envelope, key, target)
                     self.metrics.silences.labels(event.rollout_id, event.variant).inc()
                 if due and not await self.publisher.flush():
                     return

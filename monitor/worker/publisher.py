@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from topics.commands import Command, encode_command, sign
 from topics.keys import KeyRing
 
@@ -43,6 +45,21 @@ class Publisher:
     control_topic: str
     stopping: Callable[[], bool] = field(default=lambda: False)
     _pending: list[Pending] = field(default_factory=list)
+    _partitions: dict[str, tuple[list[int], dict[bytes, int]]] = field(default_factory=dict)
+
+    async def partition_for(self, topic: str, key: bytes) -> int:
+        """The partition a record keyed ``key`` goes to, as the producer's default
+        partitioner picks it (murmur2 over all partitions): records sent there explicitly
+        land where keyed sends of the same key do (silence events, older workers)."""
+        partitions = sorted(await self.producer.partitions_for(topic))
+        known, memo = self._partitions.get(topic, ([], {}))
+        if known != partitions:
+            memo = {}
+            self._partitions[topic] = (partitions, memo)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = DefaultPartitioner()(key, partitions, partitions)
+        return found
 
     async def send(
         self,

@@ -167,8 +167,9 @@ def forwarded_ms(
 ) -> dict[Any, int]:
     """(rollout, source position) → Kafka timestamp (ms) of the ``by_rollout`` envelope the
     ingest forwarded it in (read after the run: no CPU taken from the worker during it).
-    ``counts`` gets the envelopes on the topic and the events in them."""
+    ``counts`` gets the messages on the topic, the events in them and their envelopes."""
     head = msgspec.json.Decoder(_Head)
+    bundle = msgspec.json.Decoder(list[_Head])
 
     async def read() -> dict[Any, int]:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -181,17 +182,22 @@ def forwarded_ms(
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             done: dict[Any, int] = {}
-            counts[:] = [0, 0]
+            counts[:] = [0, 0, 0]
             while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                     for record in records:
-                        envelope = head.decode(record.value)
+                        value = record.value
+                        envelopes = (
+                            bundle.decode(value) if value[:1] == b"[" else [head.decode(value)]
+                        )
                         counts[0] += 1
-                        counts[1] += len(envelope.offsets)
-                        positions = wanted.get(envelope.rid or "")
-                        if positions:
-                            for pos in positions.intersection(envelope.offsets):
-                                done.setdefault((envelope.rid, pos), record.timestamp)
+                        counts[2] += len(envelopes)
+                        for envelope in envelopes:
+                            counts[1] += len(envelope.offsets)
+                            positions = wanted.get(envelope.rid or "")
+                            if positions:
+                                for pos in positions.intersection(envelope.offsets):
+                                    done.setdefault((envelope.rid, pos), record.timestamp)
             return done
         finally:
             await consumer.stop()
@@ -242,7 +248,7 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
             pos = (index // BATCH) * POSITION_SCALE + index % BATCH
             wanted.setdefault(command.rollout_id, set()).add(pos)
             places.append((command.rollout_id, pos, arrival - latency, kts, arrival))
-        counts = [0, 0]
+        counts = [0, 0, 0]
         fwd = forwarded_ms(bootstrap, topics.by_rollout, topics.partitions, wanted, counts)
         hops: list[list[float]] = [[], [], []]
         for rid, pos, sent, kts, arrival in places:
@@ -257,8 +263,8 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
         print(f"    ingest forwarded -> processor sent the command:  {ms(hops[1])}")
         print(f"    processor sent -> command arrived here:          {ms(hops[2])}")
         print(
-            f"  by_rollout: {counts[0]:,} envelopes, {counts[1] / max(1, counts[0]):.1f} "
-            f"events each on average"
+            f"  by_rollout: {counts[0]:,} messages holding {counts[2]:,} envelopes, "
+            f"{counts[1] / max(1, counts[0]):.1f} events per message on average"
         )
     if not kept:
         print(

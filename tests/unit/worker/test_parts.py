@@ -25,9 +25,11 @@ from monitor.worker.envelope import (
     SELF_SOURCE,
     Envelope,
     decode_envelope,
+    encode_bundle,
     encode_envelope,
     fresh_events,
     take,
+    take_all,
 )
 from monitor.worker.http import build_web_app
 from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks
@@ -58,6 +60,39 @@ def test_envelope_with_mismatched_offsets_is_refused() -> None:
         decode_envelope(data)
     with pytest.raises(ValueError, match="offsets"):
         take(data, {}, Decoder(), "t")
+
+
+@pytest.mark.parametrize("bad_event", [False, True])
+def test_a_bundle_with_a_broken_envelope_is_refused_whole_and_changes_nothing(
+    bad_event: bool,
+) -> None:
+    good = encode_envelope(0, [1], [encode_event(metric("a", 1.7e9))], 0, "a")
+    raw = b'{"kind":"metric"}' if bad_event else encode_event(metric("b", 1.7e9))
+    broken = encode_envelope(0, [3, 2], [raw] * 2, 0, "b")  # positions go back
+    hwm: dict[str, dict[int, int]] = {}
+    with pytest.raises(ValueError, match="increasing"):
+        take_all(encode_bundle([good, broken]), hwm, DEC, "t")
+    assert hwm == {}
+
+
+def test_a_bundle_is_taken_envelope_by_envelope_in_order() -> None:
+    first = [metric("a", 1.7e9 + i) for i in range(3)]
+    envelopes = [
+        encode_envelope(0, [1, 2], [encode_event(e) for e in first[:2]], 7, "a"),
+        encode_envelope(1, [4], [encode_event(metric("b", 1.7e9, value=0.5))], 8, "b"),
+        encode_envelope(0, [2, 3], [encode_event(e) for e in first[1:]], 9, "a"),  # 2 repeats
+        encode_envelope(1, [5], [b'{"kind":"metric","rollout_id":"b"}'], 9, "b"),
+    ]
+    hwm: dict[str, dict[int, int]] = {}
+    taken = take_all(encode_bundle(envelopes), hwm, DEC, "t")
+    assert [(t.rid, t.events, t.kts) for t in taken[:3]] == [
+        ("a", first[:2], 7),
+        ("b", [metric("b", 1.7e9, value=0.5)], 8),
+        ("a", first[2:], 9),
+    ]
+    assert [(d.reason, d.partition, d.offset) for d in taken[3].dead] == [("missing_field", 1, 0)]
+    assert hwm == {"a": {0: 3}, "b": {1: 5}}
+    assert all(not t.events for t in take_all(encode_bundle(envelopes), hwm, DEC, "t"))
 
 
 def test_envelope_whose_positions_go_back_is_refused_and_changes_nothing() -> None:

@@ -36,6 +36,9 @@ class Broker:
         self.sent.append((topic, value, future))
         return future
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
     def topics(self) -> list[str]:
         return [topic for topic, _, _ in self.sent]
 

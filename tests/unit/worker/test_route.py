@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import take
+from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage
 from monitor.worker.publisher import Publisher
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
@@ -44,6 +44,9 @@ class Producer:
         future.set_result(None)
         return future
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
 
 def two_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadLetter]]:
     """The messages through the ingest stage, then its envelopes through :func:`take`."""
@@ -66,10 +69,10 @@ def two_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadL
         if sent.topic == "dlq":
             dead.append(decode_dead_letter(sent.value))
             continue
-        taken = take(sent.value, hwm, DECODER, TP.topic)
-        for event in taken.events:
-            events.setdefault(event.rollout_id, []).append(event)
-        dead += taken.dead
+        for taken in take_all(sent.value, hwm, DECODER, TP.topic):
+            for event in taken.events:
+                events.setdefault(event.rollout_id, []).append(event)
+            dead += taken.dead
     return events, dead
 
 
