@@ -176,7 +176,9 @@ class Worker:
         publisher = Publisher(producer, s.keyring, s.topics.control, self.stop_event.is_set)
         self.ingest = IngestStage(
             consumer=ingest_consumer,
-            publisher=Publisher(producer, s.keyring, s.topics.control, self.stop_event.is_set),
+            publisher=Publisher(
+                producer, s.keyring, s.topics.control, self.stop_event.is_set, resend=False
+            ),
             metrics=self.metrics,
             by_rollout_topic=s.topics.by_rollout,
             dlq_topic=s.topics.dlq,

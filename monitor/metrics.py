@@ -125,6 +125,16 @@ class WorkerMetrics:
         self.rebalances = Counter(
             "rollguard_rebalances", "Partition assignments received", registry=r
         )
+        self.rewinds = Counter(
+            "rollguard_ingest_rewinds",
+            "Times the ingest read its input again from the last commit (a forward failed)",
+            registry=r,
+        )
+        self.gaps = Counter(
+            "rollguard_envelope_gaps",
+            "by_rollout envelopes set aside because one sent before them never arrived",
+            registry=r,
+        )
         self.assigned_partitions = Gauge(
             "rollguard_assigned_partitions",
             "Partitions of the by-rollout topic owned",

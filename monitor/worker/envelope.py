@@ -16,6 +16,14 @@ dead-lettered with its reason and source position and the good events beside it 
 
 ``src = -1`` marks events made by a worker itself (silence), which are never re-forwarded.
 
+Envelopes also name the position forwarded just before them (``prev``, same rollout and
+source partition, same ingest run). A record the producer failed to deliver can be followed
+by later ones that were delivered (a partition without a leader for longer than the request
+timeout expires queued batches one by one); the high-water mark alone would then drop the
+failed events as repeats once the ingest sends them again. An envelope whose ``prev`` is past
+the mark is therefore set aside, mark unchanged ("gap"): the ingest saw the failure and reads
+its input again from its last commit, which lies before it.
+
 A ``by_rollout`` message is one envelope (a JSON object) or a bundle of them (a JSON array):
 the ingest bundles the envelopes of one round bound for the same partition, so a round costs
 one record per partition rather than one per rollout and source partition (measured: the
@@ -56,6 +64,9 @@ class Envelope(msgspec.Struct, frozen=True):
     forwarding (events of any rollouts, all valid)."""
     batched: bool = False
     """The events came out of batch messages (a dead letter then names its index)."""
+    prev: int | None = None
+    """Position of the event the ingest forwarded before these (rollout ``rid``, partition
+    ``src``); None after the ingest (re)started reading: no claim."""
 
 
 class _RawEnvelope(msgspec.Struct, frozen=True):
@@ -65,6 +76,7 @@ class _RawEnvelope(msgspec.Struct, frozen=True):
     kts: int = 0
     rid: str | None = None
     batched: bool = False
+    prev: int | None = None
 
 
 _DECODER: Final = msgspec.json.Decoder(Envelope)
@@ -81,6 +93,7 @@ def encode_envelope(
     rid: str,
     *,
     batched: bool = False,
+    prev: int | None = None,
 ) -> bytes:
     """Join event JSON into an envelope without decoding or re-encoding the events."""
     return b"".join(
@@ -90,6 +103,7 @@ def encode_envelope(
             b',"rid":',
             orjson.dumps(rid),
             b',"batched":true' if batched else b"",
+            b"" if prev is None else b',"prev":%d' % prev,
             b',"offsets":',
             orjson.dumps(offsets),
             b',"kts":',
@@ -121,6 +135,8 @@ class Taken:
     dead: list[DeadLetter] = field(default_factory=list)
     kts: int = 0
     rid: str | None = None
+    gap: bool = False
+    """Set aside: an envelope sent before it has not arrived (see the module's notes)."""
 
 
 def take_all(
@@ -210,9 +226,9 @@ def take(
         if raw.rid is None:
             raise ValueError("envelope without rid holds invalid events") from None
         _check(raw.offsets, len(raw.events), raw.rid)
-        start = _advance(raw.rid, raw.src, raw.offsets, hwm)
-        if start is None:
-            return Taken([], [], raw.kts, raw.rid)
+        start = _advance(raw.rid, raw.src, raw.offsets, hwm, raw.prev)
+        if start is None or isinstance(start, _Gap):
+            return Taken([], [], raw.kts, raw.rid, start is GAP)
         return _validate(raw, start, decoder, topic, now)
     _check(envelope.offsets, len(envelope.events), envelope.rid)
     return _take_valid(envelope, lambda: _RAW_DECODER.decode(data), hwm, decoder, topic, now)
@@ -231,9 +247,9 @@ def _take_valid(
     rid = envelope.rid
     if rid is None:
         return Taken(fresh_events(envelope, hwm), [], envelope.kts)
-    start = _advance(rid, envelope.src, envelope.offsets, hwm)
-    if start is None:
-        return Taken([], [], envelope.kts, rid)
+    start = _advance(rid, envelope.src, envelope.offsets, hwm, envelope.prev)
+    if start is None or isinstance(start, _Gap):
+        return Taken([], [], envelope.kts, rid, start is GAP)
     events = envelope.events[start:] if start else envelope.events
     if envelope.src == SELF_SOURCE:
         now = None  # worker-made: their ts is the last event's, however old
@@ -257,15 +273,30 @@ def _check(offsets: list[int], count: int, rid: str | None) -> None:
         raise ValueError("envelope positions are not strictly increasing")
 
 
-def _advance(rid: str, src: int, offsets: list[int], hwm: dict[str, dict[int, int]]) -> int | None:
+class _Gap:
+    def __repr__(self) -> str:
+        return "GAP"
+
+
+GAP: Final = _Gap()
+
+
+def _advance(
+    rid: str, src: int, offsets: list[int], hwm: dict[str, dict[int, int]], prev: int | None
+) -> int | _Gap | None:
     """Index of the envelope's first event not applied before (None: all were), with
-    ``hwm`` moved past the envelope."""
+    ``hwm`` moved past the envelope; GAP, ``hwm`` unchanged, when events forwarded before
+    it were not applied (also when none of its rollout and partition ever was: marks are
+    kept as long as the partition is owned, and checkpointed with it)."""
     marks = hwm.get(rid)
     if marks is None:
         marks = hwm[rid] = {}
     if src == SELF_SOURCE:
         return 0 if offsets else None
-    start = bisect_right(offsets, marks.get(src, -1))
+    mark = marks.get(src, -1)
+    if prev is not None and prev > mark:
+        return GAP
+    start = bisect_right(offsets, mark)
     if start == len(offsets):
         return None
     marks[src] = offsets[-1]

@@ -15,9 +15,12 @@ reasons and its valid ones are forwarded.
 Crash safety (at-least-once here, made exactly-once downstream): input offsets are committed
 only after every envelope and dead letter forwarded for them was acked by the broker (acks
 are awaited every ``COMMIT_EVERY_S``, not per round, so rounds overlap their round trips).
-If forwarding a round fails, that round is read again from its first offsets. Events forwarded
-twice (crash between ack and commit) carry the same source offsets and are dropped by the
-processor (see :mod:`monitor.worker.envelope`).
+If forwarding a round fails, that round is read again from its first offsets. A forward the
+broker never acked is not sent again on its own (it could land after envelopes sent later):
+the stage reads again from its last commit and forwards everything after it. Events forwarded
+twice (crash between ack and commit, rewind) carry the same source offsets and are dropped by
+the processor; each envelope names the position forwarded before it, so the processor sets
+aside one that arrived without its predecessor (see :mod:`monitor.worker.envelope`).
 """
 
 from __future__ import annotations
@@ -137,6 +140,11 @@ class IngestStage:
     last_round_s: float = field(default_factory=time.monotonic)
     stopping: bool = False
     _to_commit: dict[Any, int] = field(default_factory=dict)
+    _prev: dict[tuple[int, str], int] = field(default_factory=dict)
+    """(source partition, rollout) -> last position forwarded since reading (re)started."""
+    _rewind_due: bool = False
+    _failures: int = 0
+    """Forwards found failed so far (a commit counted before one must not happen)."""
     _last_commit_s: float = field(default_factory=time.monotonic)
     _committing: asyncio.Task[None] | None = None
 
@@ -154,6 +162,9 @@ class IngestStage:
                 continue
             self.last_round_s = time.monotonic()
             async with self.lock:
+                if self._rewind_due:  # what was fetched before the seek comes again
+                    await self._rewind()
+                    continue
                 if batches:
                     await self.round(batches)
                 if not batches or time.monotonic() - self._last_commit_s >= COMMIT_EVERY_S:
@@ -172,6 +183,7 @@ class IngestStage:
             log.exception("ingest: round failed; reading it again")
             for tp, offset in first.items():
                 self.consumer.seek(tp, offset)
+            self._prev.clear()  # what it sent before failing may not arrive
             return
         for tp, records in batches.items():
             if records:
@@ -188,7 +200,7 @@ class IngestStage:
             await self._committing
         self._last_commit_s = time.monotonic()
         offsets, self._to_commit = self._to_commit, {}
-        await self._commit(offsets)
+        await self._commit(offsets, self._failures)
 
     def _commit_soon(self) -> None:
         """:meth:`commit` in a task of its own: the acks and the commit are two broker round
@@ -198,19 +210,50 @@ class IngestStage:
             return
         self._last_commit_s = time.monotonic()
         offsets, self._to_commit = self._to_commit, {}
-        self._committing = asyncio.create_task(self._commit(offsets)) if offsets else None
+        self._committing = (
+            asyncio.create_task(self._commit(offsets, self._failures)) if offsets else None
+        )
 
-    async def _commit(self, offsets: dict[Any, int]) -> None:
+    async def _commit(self, offsets: dict[Any, int], failures: int) -> None:
         """Commit ``offsets`` once everything forwarded so far is acked; everything read
-        below them was forwarded before this was called."""
-        if not offsets:
+        below them was forwarded before this was called. Never past a failed forward:
+        not while a rewind is due, nor when one failed since ``failures`` was counted."""
+        if not offsets or self._rewind_due:
             return
-        if not await self.publisher.flush():
-            return  # stopping: nothing committed, the next owner reads it again
+        if not await self.publisher.flush():  # stopping, or a forward failed
+            self._failures += 1
+            self._rewind_due = True  # nothing committed: read again from the last commit
+            return
+        if self._failures != failures:
+            return
         try:
             await self.consumer.commit(offsets)
         except Exception as exc:  # rebalance or broker away: a later commit covers it
             log.warning("ingest: commit failed (%r); the processor drops repeats", exc)
+
+    async def _rewind(self) -> None:
+        """Read again from the last commit: a forward after it failed (its events and all
+        after them are forwarded again; the processor drops what it had)."""
+        try:
+            for tp in self.consumer.assignment():
+                committed = await self.consumer.committed(tp)
+                if committed is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, committed)
+        except Exception as exc:  # broker away: try again next round
+            log.warning("ingest: rewind failed (%r); trying again", exc)
+            await asyncio.sleep(0.5)
+            return
+        self._rewind_due = False
+        self._prev.clear()
+        self._to_commit.clear()
+        self.metrics.rewinds.inc()
+        log.warning("ingest: a forward failed; reading again from the last commit")
+
+    def forget_positions(self) -> None:
+        """A rebalance: envelopes claim no predecessor until reading resumed."""
+        self._prev.clear()
 
     async def _forward(self, batches: dict[Any, list[Any]]) -> None:
         groups: dict[tuple[int, str], _Group] = {}
@@ -252,8 +295,10 @@ class IngestStage:
                         group.kts,
                         rollout_id,
                         batched=batched,
+                        prev=self._prev.get((src, rollout_id)),
                     )
                 )
+                self._prev[(src, rollout_id)] = group.offsets[end - 1]
         for target, envelopes in bundles.items():
             for bundle in _bundles(envelopes):
                 await self.publisher.send(self.by_rollout_topic, bundle, None, target)
@@ -355,6 +400,7 @@ class IngestListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
     async def on_partitions_revoked(self, revoked: list[Any]) -> None:
         async with self._stage.lock:
             await self._stage.commit()
+            self._stage.forget_positions()
 
     async def on_partitions_assigned(self, assigned: list[Any]) -> None:
-        return  # committed offsets are where to resume; nothing of ours to restore
+        self._stage.forget_positions()  # committed offsets are where to resume

@@ -138,6 +138,15 @@ class Processor:
                     await self._dead(tp, record, f"by_rollout envelope: {exc}")
                     takens = []
                 for taken in takens:
+                    if taken.gap:
+                        self.metrics.gaps.inc()
+                        log.warning(
+                            "processor: envelope of %s at %s:%d set aside: an earlier one is "
+                            "missing (the ingest sends both again)",
+                            taken.rid,
+                            tp.topic,
+                            record.offset,
+                        )
                     for dead in taken.dead:
                         self.metrics.dlq.labels(dead.reason).inc()
                         key = taken.rid.encode() if taken.rid is not None else record.key

@@ -44,6 +44,10 @@ class Publisher:
     keyring: KeyRing
     control_topic: str
     stopping: Callable[[], bool] = field(default=lambda: False)
+    resend: bool = True
+    """False: a failed record is not sent again; :meth:`flush` reports it (False) once every
+    record queued is settled, and the caller sends it and what followed it again itself (a
+    re-send alone can land after records sent later; the ingest rewinds instead)."""
     _pending: list[Pending] = field(default_factory=list)
     _partitions: dict[str, tuple[list[int], dict[bytes, int]]] = field(default_factory=dict)
 
@@ -80,16 +84,23 @@ class Publisher:
         )
 
     async def flush(self) -> bool:
-        """Wait until every queued record is acked, re-sending failures; False if stopping."""
+        """Wait until every queued record is acked, re-sending failures; False if stopping
+        (or, without ``resend``, if a record failed)."""
         pending, self._pending = self._pending, []
+        failed = False
         for item in pending:
             while True:
                 try:
                     await item.future
+                    acked = True
                     break
                 except Exception as exc:  # broker gone, timeout: send the same bytes again
                     if self.stopping():
                         return False
+                    if not self.resend:
+                        log.warning("send to %s failed (%r)", item.topic, exc)
+                        failed, acked = True, False
+                        break
                     log.warning("send to %s failed (%r); retrying", item.topic, exc)
                     await asyncio.sleep(RETRY_BACKOFF_S)
                     try:
@@ -99,9 +110,9 @@ class Publisher:
                     except Exception as again:  # the producer refused at once: keep trying
                         log.warning("re-send to %s refused (%r)", item.topic, again)
                         item.future = _failed(again)
-            if item.on_ack is not None:
+            if item.on_ack is not None and acked:
                 item.on_ack()
-        return True
+        return not failed
 
     async def _send_once(
         self, topic: str, value: bytes | None, key: bytes | None, partition: int | None
