@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal, NamedTuple
 import msgspec
 
 from topics.events import SCHEMA_VERSION, Batch, Event, doc
+from topics.names import name_error
 
 DlqReason = Literal[
     "not_json",
@@ -218,6 +219,11 @@ class Decoder:
             out.dead.append(
                 _dead("unknown_version", _version_msg(event.v), original, source, index)
             )
+            return
+        bad_name = name_error(event)  # where a pattern check during decoding would fail
+        if bad_name is not None:
+            original = data if index is None else _ENCODER.encode(event)
+            out.dead.append(_dead("invalid", bad_name, original, source, index))
             return
         if now is not None and not (now - self.max_past_s <= event.ts <= now + self.max_future_s):
             original = data if index is None else _ENCODER.encode(event)

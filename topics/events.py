@@ -24,6 +24,8 @@ from typing import Annotated, Final, Literal
 import msgspec
 from msgspec import Meta
 
+from topics.names import NAME_PATTERN
+
 SCHEMA_VERSION: Final = 1
 """The one schema version this build understands (``v`` on every message)."""
 
@@ -36,7 +38,10 @@ share; shadow: the new path seeing production inputs without executing."""
 
 VARIANTS: Final[tuple[Variant, ...]] = ("baseline", "canary", "shadow")
 
-Name = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
+Name = Annotated[
+    str, Meta(min_length=1, max_length=128, extra_json_schema={"pattern": NAME_PATTERN})
+]
+"""Checked after decoding (:mod:`topics.names`): every decoding path calls ``name_error``."""
 Label = Annotated[str, Meta(min_length=1, max_length=128)]
 Text = Annotated[str, Meta(max_length=1024)]
 EventTime = Annotated[

@@ -43,6 +43,7 @@ import orjson
 
 from topics.codec import DeadLetter, Decoded, Decoder, Source
 from topics.events import SCHEMA_VERSION, Event
+from topics.names import names_known
 
 SELF_SOURCE: Final = -1
 POSITION_SCALE: Final = 1 << 14
@@ -263,6 +264,8 @@ def _take_valid(
             or (now is not None and not low <= event.ts <= high)
         ):
             return _validate(raw_of(), start, decoder, topic, now)
+    if not names_known(events):  # a new name, maybe a bad one: judge event by event
+        return _validate(raw_of(), start, decoder, topic, now)
     return Taken(events, [], envelope.kts, rid)
 
 
