@@ -84,6 +84,7 @@ def totals_table(results: list[RunResult]) -> Table:
         "pre-empted",
         "wrong action",
         "median delay (s)",
+        "median delay - for (s)",
         "delay vs core",
     ):
         tbl.add_column(col)
@@ -102,6 +103,7 @@ def totals_table(results: list[RunResult]) -> Table:
             str(t.preempted),
             str(t.wrong_action),
             _fmt(t.median_delay),
+            _fmt(t.median_over_for),
             ratio,
         )
     return tbl
@@ -134,6 +136,12 @@ def print_report(results: list[RunResult], console: Console | None = None) -> No
             f"{theirs.median_delay:.0f} s = {theirs.median_delay / mine.median_delay:.1f}x "
             f"faster, at {mine.false_per_hour:.3f} vs {theirs.false_per_hour:.3f} false "
             "actions per clean rollout-hour"
+        )
+    if mine.median_over_for is not None and theirs.median_delay:
+        # the issue's target: a decision within 2 s of event time after the rule's own `for`
+        console.print(
+            f"core median delay - the deciding rule's `for`: {mine.median_over_for:+.0f} s "
+            f"(target <= +2 s) beside {REFERENCE}'s median delay {theirs.median_delay:.0f} s"
         )
     events = sum(r.events for r in results)
     elapsed = sum(r.elapsed_s for r in results)

@@ -141,6 +141,8 @@ class PolicyTotals:
     preempted: int
     wrong_action: int
     median_delay: float | None
+    median_over_for: float | None = None
+    """Median over detected runs of delay minus the deciding rule's ``for``."""
 
 
 def totals(results: list[RunResult], policy: str) -> PolicyTotals:
@@ -148,6 +150,7 @@ def totals(results: list[RunResult], policy: str) -> PolicyTotals:
     hours = 0.0
     missed = sustained = wrong = preempted = 0
     delays: list[float] = []
+    over_for: list[float] = []
     for result in results:
         if policy not in result.decisions:
             continue
@@ -160,8 +163,9 @@ def totals(results: list[RunResult], policy: str) -> PolicyTotals:
             missed += not sc.detected and not sc.preempted
         if sc.detected:
             wrong += not sc.correct
-            assert sc.delay_s is not None
+            assert sc.delay_s is not None and sc.over_for_s is not None
             delays.append(sc.delay_s)
+            over_for.append(sc.over_for_s)
     return PolicyTotals(
         policy,
         false / hours if hours else 0.0,
@@ -172,4 +176,5 @@ def totals(results: list[RunResult], policy: str) -> PolicyTotals:
         preempted,
         wrong,
         statistics.median(delays) if delays else None,
+        statistics.median(over_for) if over_for else None,
     )

@@ -123,4 +123,6 @@ def test_saved_results_load_back_and_render(tmp_path: Path) -> None:
     print_report(results, console)
     text = console.export_text()
     assert "1/1 det, 1 ok" in text and "1 false" in text
+    # the criterion beside the delay: the regression decided 10 s after its rule's `for`
+    assert "median delay - for" in text and totals(results, "core").median_over_for == 10.0
     assert plot(results, tmp_path / "p.png").stat().st_size > 10_000
