@@ -209,8 +209,12 @@ def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
     )
     scope_key = inst.segkey if rule.per_segment else ("~" + seg if rule.segment else "")
     scope = r.scopes.get((rule.variant, scope_key))
+    for_s = rule.for_s
     if rule.signal == "status_mismatches":
         examples = r.mismatches.get(rule.variant, [])[:5]
+        # an object counts only once its states disagreed for the plan's tolerance: that is
+        # a persistence the condition had to hold, like `for` (and it is on top of `for`)
+        for_s += r.plan.status_tolerance_s
     else:
         steps = max(1, round(rule.window_s / r.res))
         examples = [] if scope is None else scope.examples(step, steps)
@@ -229,7 +233,7 @@ def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
         threshold=None if obs is None else finite(obs.threshold),
         comparator=rule.threshold.op if obs is None else obs.comparator,
         window_s=rule.window_s,
-        for_s=rule.for_s,
+        for_s=for_s,
         samples=None if obs is None else int(obs.samples),
         from_ts=ts - rule.window_s,
         to_ts=ts,

@@ -279,6 +279,8 @@ def test_status_mismatch_beyond_tolerance(tmp_path: Path) -> None:
     run = Run(plans).feed(flow, until=40)
     assert run.when("freeze") == [30.0]
     assert run.commands[0].evidence[0].examples == ["pay2"]
+    # the disagreement had to persist the tolerance: the evidence says so, like a `for`
+    assert run.commands[0].evidence[0].for_s == 10.0
 
 
 def test_shadow_match_rate_with_join_window(tmp_path: Path) -> None:
