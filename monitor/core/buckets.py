@@ -164,11 +164,15 @@ class Bucket:
         return bin_value(max(self.hist))  # pragma: no cover - ranks always land above
 
     def to_state(self) -> list[Any]:
+        # most buckets (history seconds) hold counters only: skip sorting their empty parts,
+        # a checkpoint exports thousands of them per rollout on the worker's event loop
+        hist, reasons, metrics = self.hist, self.reasons, self.metrics
         return [
             self.c,
-            sorted(self.hist.items()),
-            sorted(self.reasons.items()),
-            sorted((k, str(v[0]), v[1]) for k, v in self.metrics.items()),  # sums may exceed int64
+            sorted(hist.items()) if hist else [],
+            sorted(reasons.items()) if reasons else [],
+            # sums may exceed int64
+            sorted((k, str(v[0]), v[1]) for k, v in metrics.items()) if metrics else [],
             self.examples,
             None if self.max_ts == -math.inf else self.max_ts,
         ]
