@@ -57,8 +57,8 @@ def test_sigkill_one_of_two_workers(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     # the example broker plan; ra regresses before the kill, rb across it, rc stays healthy
-    # the latency CUSUM rolls back ~36 s after onset (its for: 35s): ra decides before the
-    # cut (half the events, ~164 s), rb's rule is pending at the cut and rolls back at ~171 s
+    # the latency CUSUM rolls back ~46 s after onset (its for: 45s): ra decides before the
+    # cut (half the events, ~164 s), rb's rule is pending at the cut and rolls back at ~181 s
     events = broker_scenario({"ra": 30.0, "rb": 135.0, "rc": None}, seconds=330)
     expected = offline(events)
     assert {c.rollout_id for c in expected} == {"ra", "rb"}  # the scenario does regress

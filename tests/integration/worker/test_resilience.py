@@ -42,8 +42,8 @@ def test_broker_restart_mid_stream(own_broker: list[devbroker.Broker], tmp_path:
     broker = own_broker[0]
     topics = TopicsConfig(partitions=4).with_prefix("restart")
     create_topics(broker.bootstrap, topics)
-    # ra rolls back at ~56 s, before the restart (half the events, ~119 s); rb's latency
-    # rule is pending across it and rolls back at ~136 s
+    # ra rolls back at ~66 s, before the restart (half the events, ~119 s); rb's latency
+    # rule is pending across it and rolls back at ~146 s
     events = broker_scenario({"ra": 20.0, "rb": 100.0, "rc": None}, seconds=240)
     expected = offline(events)
     assert {c.rollout_id for c in expected} == {"ra", "rb"}  # the scenario does regress
