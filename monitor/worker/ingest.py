@@ -283,8 +283,9 @@ class IngestStage:
         for reason in dead_reasons:
             self.metrics.dlq.labels(reason).inc()
         bundles: dict[int, list[bytes]] = {}  # by_rollout partition -> its envelopes, in order
+        partition_of = await self.publisher.partitioner(self.by_rollout_topic)
         for (src, rollout_id), group in groups.items():
-            target = await self.publisher.partition_for(self.by_rollout_topic, rollout_id.encode())
+            target = partition_of(rollout_id.encode())
             envelopes = bundles.setdefault(target, [])
             for start, end, batched in _chunks(group.raws, self.envelope_max_events, group.runs):
                 envelopes.append(

@@ -250,9 +250,8 @@ class Processor:
                     envelope = encode_envelope(
                         SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
                     )
-                    key = event.rollout_id.encode()
-                    target = await self.publisher.partition_for(self.topic, key)
-                    await self.publisher.send(self.topic, envelope, key, target)
+                    # keyed: the producer picks the partition the ingest sends this rollout to
+                    await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
                     self.metrics.silences.labels(event.rollout_id, event.variant).inc()
                 if due and not await self.publisher.flush():
                     return

@@ -51,19 +51,24 @@ class Publisher:
     _pending: list[Pending] = field(default_factory=list)
     _partitions: dict[str, tuple[list[int], dict[bytes, int]]] = field(default_factory=dict)
 
-    async def partition_for(self, topic: str, key: bytes) -> int:
-        """The partition a record keyed ``key`` goes to, as the producer's default
-        partitioner picks it (murmur2 over all partitions): records sent there explicitly
-        land where keyed sends of the same key do (silence events, older workers)."""
+    async def partitioner(self, topic: str) -> Callable[[bytes], int]:
+        """Where a record keyed ``key`` goes, as the producer's default partitioner picks it
+        (murmur2 over all partitions): records sent there explicitly land where keyed sends
+        of the same key do (silence events, older workers). One metadata look-up per call;
+        callers take one per round."""
         partitions = sorted(await self.producer.partitions_for(topic))
         known, memo = self._partitions.get(topic, ([], {}))
         if known != partitions:
             memo = {}
             self._partitions[topic] = (partitions, memo)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = DefaultPartitioner()(key, partitions, partitions)
-        return found
+
+        def partition_of(key: bytes) -> int:
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = DefaultPartitioner()(key, partitions, partitions)
+            return found
+
+        return partition_of
 
     async def send(
         self,
