@@ -1,8 +1,11 @@
 """Decision latency: from the decisive event's produce call to the command's arrival on the
 control topic, p50/p99, with the input paced at half of the worker's maximum measured in the
-same run. Target: p99 ≤ 100 ms.
+same run. Target: p99 ≤ 100 ms. The paced run is repeated ``REPEATS`` (3) times, each on
+fresh topics with a fresh worker, and the median of their p99s is the figure: one run's p99
+moves by up to 2x with whatever else the 2-core machine does for a second.
 
     python -m tests.bench.worker.latency              # own broker
+    REPEATS=1 python -m tests.bench.worker.latency    # one paced run
     ROLLGUARD_BENCH_BOOTSTRAP=host:port SECONDS=20 python -m tests.bench.worker.latency
     RATE=12000 python -m tests.bench.worker.latency   # a fixed input rate instead
 
@@ -26,7 +29,9 @@ one event, hence one message and its send time.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +72,7 @@ BATCH = int(os.environ.get("BATCH", "100"))  # events per input message (1: sing
 WARMUP_S = 2.0
 TAIL_S = 2.0  # after the last send, decisions still arriving are counted
 MIN_ACHIEVED = 0.9
+REPEATS = int(os.environ.get("REPEATS", "3"))
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Run:
     machine_idle: float = 0.0
     applied: float = 0.0
     """Events/s the worker applied while the producer sent."""
+    scrape_s: float = 0.0
+    """How long one scrape of the worker's /metrics took at the end of the sends."""
 
 
 def event_index(rollout_id: str, ts: float) -> int:
@@ -125,14 +133,18 @@ async def measure(
     watched = [topics.control, probe_topic]
     watcher = asyncio.create_task(watch_topics(bootstrap, watched, on_record, stop))
     await asyncio.sleep(1.0)  # the watcher is assigned and fetching
-    applied = metric(worker, "rollguard_events_total")
+    applied = await asyncio.to_thread(metric, worker, "rollguard_events_total")
     cpu, idle, wall = cpu_seconds(worker.proc.pid), machine_idle(), time.monotonic()
     child.stdin.write(b"go\n")
     await child.stdin.drain()
     summary = orjson.loads(await child.stdout.readline())
     elapsed = time.monotonic() - wall
     run.worker_cpu = (cpu_seconds(worker.proc.pid) - cpu) / elapsed
-    run.applied = (metric(worker, "rollguard_events_total") - applied) / elapsed
+    # in a thread: a blocked loop here would stamp arrivals late (the scrape takes a while)
+    scraped = time.perf_counter()
+    run.applied = await asyncio.to_thread(metric, worker, "rollguard_events_total") - applied
+    run.scrape_s = time.perf_counter() - scraped
+    run.applied /= elapsed
     idle_now = machine_idle()
     run.machine_idle = (idle_now[0] - idle[0]) / max(1, idle_now[1] - idle[1])
     if await child.wait() != 0:
@@ -219,7 +231,8 @@ def ms(values: list[float]) -> str:
     return f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
 
 
-def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> bool:
+def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> float:
+    """Print one paced run's figures; its p99 (NaN when the producer missed the rate)."""
     found = latencies(run)
     if not found:
         raise RuntimeError("no decisions arrived")
@@ -240,6 +253,7 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
         f"{run.worker_cpu:.0%} of one core ({run.worker_cpu / max(run.applied, 1) * 1e6:.1f} "
         f"µs CPU/event); the machine's {os.cpu_count()} cores were {run.machine_idle:.0%} idle"
     )
+    print(f"  one scrape of the worker's /metrics took {run.scrape_s * 1000:.0f} ms")
     if BATCH > 1:  # message i is telemetry offset i of the one partition its key maps to
         wanted: dict[str, set[int]] = {}
         places = []
@@ -273,7 +287,26 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> b
             f"not driven at the rate claimed",
             flush=True,
         )
-    return kept
+    return percentile(lat, 0.99) if kept else float("nan")
+
+
+def paced_run(bootstrap: str, max_rate: float) -> float:
+    """One paced run on fresh topics with a fresh worker; its p99 (NaN: not driven at rate)."""
+    topics = fresh_topics(bootstrap, "latency")
+    probe_topic = fresh_topics(bootstrap, "probe").telemetry
+    worker = start_worker(bootstrap, topics, "latency", LOG_DIR, core_factory=THRESHOLD_CORE)
+    try:
+        worker.wait_healthy(120)
+        wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
+        run = Run(target=float(os.environ.get("RATE", "0")) or max_rate / 2)
+        asyncio.run(measure(bootstrap, topics, probe_topic, run, worker))
+        for name in ("rollguard_processing_seconds", "rollguard_decision_latency_seconds"):
+            count = metric(worker, f"{name}_count")
+            total = metric(worker, f"{name}_sum")
+            print(f"  worker's {name}: mean {total / max(count, 1) * 1000:.1f} ms over {count:.0f}")
+    finally:
+        worker.stop()
+    return report(bootstrap, topics, run, max_rate)
 
 
 def main() -> None:
@@ -300,27 +333,18 @@ def main() -> None:
             f"using {max_cpu[0]:.0%} of one core: {max_cpu[0] / max_rate * 1e6:.1f} µs CPU/event"
         )
 
-        topics = fresh_topics(bootstrap, "latency")
-        probe_topic = fresh_topics(bootstrap, "probe").telemetry
-        worker = start_worker(bootstrap, topics, "latency", LOG_DIR, core_factory=THRESHOLD_CORE)
-        try:
-            worker.wait_healthy(120)
-            wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
-            run = Run(target=float(os.environ.get("RATE", "0")) or max_rate / 2)
-            asyncio.run(measure(bootstrap, topics, probe_topic, run, worker))
-            for name in ("rollguard_processing_seconds", "rollguard_decision_latency_seconds"):
-                count = metric(worker, f"{name}_count")
-                total = metric(worker, f"{name}_sum")
-                print(
-                    f"  worker's {name}: mean {total / max(count, 1) * 1000:.1f} ms "
-                    f"over {count:.0f}"
-                )
-        finally:
-            worker.stop()
-        kept = report(bootstrap, topics, run, max_rate)
+        p99s = []
+        for index in range(REPEATS):
+            print(f"paced run {index + 1} of {REPEATS}:", flush=True)
+            p99s.append(paced_run(bootstrap, max_rate))
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
-    if not kept:
-        raise SystemExit(1)
+    if any(math.isnan(p99) for p99 in p99s):
+        raise SystemExit(1)  # a run not driven at the rate claimed proves nothing
+    each = ", ".join(f"{p99 * 1000:.1f}" for p99 in p99s)
+    print(
+        f"decision latency p99, median of {REPEATS} paced runs: "
+        f"{statistics.median(p99s) * 1000:.1f} ms (each: {each} ms; target <= 100 ms)"
+    )
 
 
 if __name__ == "__main__":
