@@ -6,6 +6,7 @@ a test fails when these files drift from the models.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -22,8 +23,23 @@ DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _schema(model: Any, title: str, description: str) -> dict[str, Any]:
-    schema: dict[str, Any] = msgspec.json.schema(model)
+    schema: dict[str, Any] = _clean_docs(msgspec.json.schema(model))
     return {"$schema": DIALECT, "title": title, "description": description, **schema}
+
+
+def _clean_docs(node: Any) -> Any:
+    """Descriptions (docstrings) without their source indentation: msgspec 0.23 strips it
+    itself, older versions do not, and the published files must not depend on which."""
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else _clean_docs(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_docs(item) for item in node]
+    return node
 
 
 def schemas() -> dict[str, dict[str, Any]]:
