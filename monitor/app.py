@@ -99,7 +99,13 @@ class Worker:
             "processor": self.processor is not None and now - self.processor.last_round_s < STALL_S,
         }
         owned = sorted(self.processor.owned) if self.processor else []
-        return {"ok": all(loops.values()), "loops": loops, "partitions": owned}
+        applied = self.processor.applied if self.processor else 0
+        return {
+            "ok": all(loops.values()),
+            "loops": loops,
+            "partitions": owned,
+            "events_applied": applied,
+        }
 
     async def run(self) -> None:
         """Start, run until :meth:`request_stop` (or a signal), stop cleanly."""

@@ -91,6 +91,8 @@ class Processor:
     """Last time every changed partition's checkpoint was written (the age metric)."""
     on_published: Callable[[Command], None] | None = None
     """Called once the broker acked a command (e.g. a Grafana annotation)."""
+    applied: int = 0
+    """Events handed to the core so far (``/healthz``: progress, without a metrics render)."""
     _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
     _last_flush_s: float = field(default_factory=time.monotonic)
     _flushing: asyncio.Task[None] | None = None
@@ -207,6 +209,7 @@ class Processor:
                 await self._dead(tp, record, f"core error: {exc!r}")
             return
         # per-event work here is C-level (map/Counter): it runs for every event applied
+        self.applied += len(events)
         state.changed.update(map(_ROLLOUT, events))
         for kind, count in Counter(map(type, events)).items():
             self.metrics.events.labels(kind.__name__.lower()).inc(count)

@@ -94,6 +94,12 @@ def test_sigkill_one_of_two_workers(
         assert survivor.get("/rollouts/nope")[0] == 404
         metrics = survivor.get("/metrics")[1].decode()
         assert "rollguard_events_total" in metrics
+
+        # /healthz counts the same progress without rendering every series
+        def applied() -> float:
+            return float(orjson.loads(survivor.get("/healthz")[1])["events_applied"])
+
+        wait_for(lambda: applied() == metric(survivor, "rollguard_events_total") > 0)
         assert "rollguard_rule_state" in metrics and 'rollout="rb"' in metrics
         assert "rollguard_checkpoints_total" in metrics
     finally:
