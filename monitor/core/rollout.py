@@ -174,8 +174,9 @@ class Rollout:
                 hb = latency_bin(lat)
                 b.hist[hb] = b.hist.get(hb, 0) + 1
             b.max_ts = max(b.max_ts, ts)
-        elif isinstance(ev, Status):
-            b.max_ts = max(b.max_ts, ts)
+        # A Status is what the payments system or the back office reports about the variant's
+        # objects, seconds after the fact (propagation, confirmations): not a sign that the
+        # variant itself still reports, so it does not refresh its freshness (max_ts).
         self.pending.setdefault(step, []).append((ev, segkey))
         return due
 

@@ -3,7 +3,9 @@
 A signal value is computed from a window :class:`~monitor.core.buckets.Bucket` (sums over
 the rule's window) and returns ``(value, samples)``; ``samples`` feeds the rule's minimum
 sample gate (0 means no data). Gauges (freshness, status mismatches, cumulative P&L,
-drawdown) are read from the scope's running state instead of a window.
+drawdown) are read from the scope's running state instead of a window; freshness is the
+time since the variant's own last order, shadow decision or metric (a ``Status`` is another
+system's report about it).
 """
 
 from __future__ import annotations

@@ -102,6 +102,28 @@ def test_no_data_fire_for_silence(tmp_path: Path) -> None:
     assert run.when("freeze") == [15.0]  # 15 - 9 = 6 > 5 s
 
 
+def test_status_reports_do_not_refresh_freshness(tmp_path: Path) -> None:
+    plans = plan_set(
+        tmp_path,
+        [
+            rule(
+                "silent",
+                signal="freshness_s",
+                no_data="fire",
+                threshold={"kind": "absolute", "op": ">", "value": 5},
+                action="freeze",
+            )
+        ],
+    )
+    flow: dict[int, list[Any]] = {t: orders(t, 3) for t in range(10)}  # canary stops at 9
+    # the back office goes on confirming the canary's earlier payments: other systems'
+    # reports about it, not the canary reporting
+    for t in (11, 13):
+        flow[t] = [status(t, f"p{t}", "backoffice", "confirmed")]
+    run = Run(plans).feed(flow, until=20)
+    assert run.when("freeze") == [15.0]
+
+
 def test_learned_sigma_band(tmp_path: Path) -> None:
     plans = plan_set(
         tmp_path,
