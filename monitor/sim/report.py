@@ -16,6 +16,15 @@ def _fmt(x: float | None, digits: int = 0) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _signed(x: float) -> str:
+    """``+2`` for a whole number of seconds, ``+2.5`` otherwise (never rounded to the target).
+
+    >>> _signed(2.0), _signed(2.5), _signed(-1.0)
+    ('+2', '+2.5', '-1')
+    """
+    return f"{x:+.0f}" if float(x).is_integer() else f"{x:+.1f}"
+
+
 def _cell(s: ScenarioSummary) -> str:
     if s.expected is None:
         return f"[{'red' if s.false_actions else 'green'}]{s.false_actions} false[/]"
@@ -27,7 +36,7 @@ def _cell(s: ScenarioSummary) -> str:
     if s.median_delay is not None:
         text += f"\nmedian {s.median_delay:.0f} s"
         if s.policy == "core" and s.median_over_for is not None:
-            text += f" (for+{s.median_over_for:.0f})"
+            text += f" (for{_signed(s.median_over_for)})"
     if s.false_actions:
         text += f"\n[red]{s.false_actions} early[/]"
     if s.preempted:
@@ -103,7 +112,7 @@ def totals_table(results: list[RunResult]) -> Table:
             str(t.preempted),
             str(t.wrong_action),
             _fmt(t.median_delay),
-            _fmt(t.median_over_for),
+            "-" if t.median_over_for is None else _signed(t.median_over_for),
             ratio,
         )
     return tbl
@@ -140,8 +149,20 @@ def print_report(results: list[RunResult], console: Console | None = None) -> No
     if mine.median_over_for is not None and theirs.median_delay:
         # the issue's target: a decision within 2 s of event time after the rule's own `for`
         console.print(
-            f"core median delay - the deciding rule's `for`: {mine.median_over_for:+.0f} s "
+            f"core median delay - the deciding rule's `for`: {_signed(mine.median_over_for)} s "
             f"(target <= +2 s) beside {REFERENCE}'s median delay {theirs.median_delay:.0f} s"
+        )
+        summary = summarise(results)
+        over = [
+            (s.median_over_for, name)
+            for (name, policy), s in summary.items()
+            if policy == "core" and s.median_over_for is not None
+        ]
+        above = sorted((x, name) for x, name in over if x > 2.0)
+        listed = ", ".join(f"{name} {_signed(x)} s" for x, name in above)
+        console.print(
+            f"scenarios within for + 2 s (median): {len(over) - len(above)} of {len(over)}"
+            + (f"; above: {listed}" if above else "")
         )
     events = sum(r.events for r in results)
     elapsed = sum(r.elapsed_s for r in results)
