@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from monitor.core import PlanSet
 from tests.unit.core.helpers import (
     T0,
     Run,
@@ -84,8 +85,9 @@ def test_min_samples_gate_and_no_data_hold(tmp_path: Path) -> None:
     assert any("no verdict" in gap for gap in view["promotion_gaps"])
 
 
-def test_no_data_fire_for_silence(tmp_path: Path) -> None:
-    plans = plan_set(
+def silence_plans(tmp_path: Path) -> PlanSet:
+    """Freeze when the canary's freshness passes 5 s; no data counts as a breach."""
+    return plan_set(
         tmp_path,
         [
             rule(
@@ -97,24 +99,17 @@ def test_no_data_fire_for_silence(tmp_path: Path) -> None:
             )
         ],
     )
+
+
+def test_no_data_fire_for_silence(tmp_path: Path) -> None:
+    plans = silence_plans(tmp_path)
     flow = {t: orders(t, 3) for t in range(10)}  # canary stops at 9
     run = Run(plans).feed(flow, until=20)
     assert run.when("freeze") == [15.0]  # 15 - 9 = 6 > 5 s
 
 
 def test_status_reports_do_not_refresh_freshness(tmp_path: Path) -> None:
-    plans = plan_set(
-        tmp_path,
-        [
-            rule(
-                "silent",
-                signal="freshness_s",
-                no_data="fire",
-                threshold={"kind": "absolute", "op": ">", "value": 5},
-                action="freeze",
-            )
-        ],
-    )
+    plans = silence_plans(tmp_path)
     flow: dict[int, list[Any]] = {t: orders(t, 3) for t in range(10)}  # canary stops at 9
     # the back office goes on confirming the canary's earlier payments: other systems'
     # reports about it, not the canary reporting
