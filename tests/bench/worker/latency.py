@@ -48,6 +48,7 @@ from tests.bench.worker.common import (
     LOG_DIR,
     bench_broker,
     cpu_seconds,
+    events_applied,
     flapping_events,
     fresh_topics,
     percentile,
@@ -89,8 +90,6 @@ class Run:
     machine_idle: float = 0.0
     applied: float = 0.0
     """Events/s the worker applied while the producer sent."""
-    scrape_s: float = 0.0
-    """How long one scrape of the worker's /metrics took at the end of the sends."""
 
 
 def event_index(rollout_id: str, ts: float) -> int:
@@ -133,18 +132,15 @@ async def measure(
     watched = [topics.control, probe_topic]
     watcher = asyncio.create_task(watch_topics(bootstrap, watched, on_record, stop))
     await asyncio.sleep(1.0)  # the watcher is assigned and fetching
-    applied = await asyncio.to_thread(metric, worker, "rollguard_events_total")
+    applied = await asyncio.to_thread(events_applied, worker)
     cpu, idle, wall = cpu_seconds(worker.proc.pid), machine_idle(), time.monotonic()
     child.stdin.write(b"go\n")
     await child.stdin.drain()
     summary = orjson.loads(await child.stdout.readline())
     elapsed = time.monotonic() - wall
     run.worker_cpu = (cpu_seconds(worker.proc.pid) - cpu) / elapsed
-    # in a thread: a blocked loop here would stamp arrivals late (the scrape takes a while)
-    scraped = time.perf_counter()
-    run.applied = await asyncio.to_thread(metric, worker, "rollguard_events_total") - applied
-    run.scrape_s = time.perf_counter() - scraped
-    run.applied /= elapsed
+    # in a thread: a blocked loop here would stamp arrivals late
+    run.applied = (await asyncio.to_thread(events_applied, worker) - applied) / elapsed
     idle_now = machine_idle()
     run.machine_idle = (idle_now[0] - idle[0]) / max(1, idle_now[1] - idle[1])
     if await child.wait() != 0:
@@ -253,7 +249,6 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> f
         f"{run.worker_cpu:.0%} of one core ({run.worker_cpu / max(run.applied, 1) * 1e6:.1f} "
         f"µs CPU/event); the machine's {os.cpu_count()} cores were {run.machine_idle:.0%} idle"
     )
-    print(f"  one scrape of the worker's /metrics took {run.scrape_s * 1000:.0f} ms")
     if BATCH > 1:  # message i is telemetry offset i of the one partition its key maps to
         wanted: dict[str, set[int]] = {}
         places = []
