@@ -90,7 +90,7 @@ _REASON_PATTERNS: Final[tuple[tuple[re.Pattern[str], DlqReason], ...]] = (
     ),
     (re.compile(r"Expected `[\w |]+`, got `\w+`|Expected `(object|array)`"), "wrong_type"),
     (
-        re.compile(r"Expected `\w+` [<>]=?|Number out of range|must be a finite|exceeds|needs"),
+        re.compile(r"Expected `\w+` [<>]=?|Number out of range|exceeds|needs"),
         "absurd_value",
     ),
 )
