@@ -125,3 +125,31 @@ def name_error(event: msgspec.Struct) -> str | None:
                     return f"{_EXPECTED} - at `key` in `$.{json_name}`"
                 _known.add(key)
     return None
+
+
+_NAME_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:/@+-"
+_STRUCTURE: Final = b'{}[],"'
+
+
+def names_proven(data: bytes) -> bool:
+    """True when every string in ``data`` — JSON that msgspec has already decoded — is made
+    of name characters only, so every name in it matches NAME_PATTERN (msgspec's own
+    ``min_length=1`` refuses an empty one). False means "look closer", not "invalid".
+
+    A byte scan instead of a look at each decoded event (:func:`names_known`, whose attribute
+    reads cost ~0.4 µs an event): without a backslash every ``"`` delimits a string, so the
+    strings are what lies between the 2k-th and the next quote. Deleting the name characters
+    (numbers, ``true``/``false``/``null`` and ``:`` go with them) leaves each all-name string
+    as ``""`` next to the ``{}[],`` between them; any other string keeps a character between
+    its quotes, and that breaks the pairing which ``count`` checks, left to right.
+
+    >>> names_proven(b'{"rollout_id":"r-1","segment":{"region":"eu"},"ts":1.7e9,"x":null}')
+    True
+    >>> [names_proven(b) for b in (b'{"id":"a b"}', b'{"id":"a,b"}', b'{"id":"\\\\u0041"}',
+    ...                            b'{"id":"caf\\xc3\\xa9"}', b'{"a":"",",":1}', b'{"a": 1}')]
+    [False, False, False, False, False, False]
+    """
+    if b"\\" in data:
+        return False
+    rest = data.translate(None, _NAME_BYTES)
+    return 2 * rest.count(b'""') == rest.count(b'"') and not rest.translate(None, _STRUCTURE)

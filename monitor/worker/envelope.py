@@ -36,6 +36,7 @@ import operator
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
 import msgspec
@@ -43,7 +44,7 @@ import orjson
 
 from topics.codec import DeadLetter, Decoded, Decoder, Source
 from topics.events import SCHEMA_VERSION, Event
-from topics.names import names_known
+from topics.names import names_known, names_proven
 
 SELF_SOURCE: Final = -1
 POSITION_SCALE: Final = 1 << 14
@@ -178,8 +179,9 @@ def take_all(
         return [take(part, hwm, decoder, topic, now) for part in parts]
     for envelope in envelopes:
         _check(envelope.offsets, len(envelope.events), envelope.rid)
+    proven = names_proven(data)
     return [
-        _take_valid(envelope, _BundlePart(data, index), hwm, decoder, topic, now)
+        _take_valid(envelope, _BundlePart(data, index), hwm, decoder, topic, now, proven)
         for index, envelope in enumerate(envelopes)
     ]
 
@@ -232,7 +234,8 @@ def take(
             return Taken([], [], raw.kts, raw.rid, start is GAP)
         return _validate(raw, start, decoder, topic, now)
     _check(envelope.offsets, len(envelope.events), envelope.rid)
-    return _take_valid(envelope, lambda: _RAW_DECODER.decode(data), hwm, decoder, topic, now)
+    raw_of = partial(_RAW_DECODER.decode, data)
+    return _take_valid(envelope, raw_of, hwm, decoder, topic, now, names_proven(data))
 
 
 def _take_valid(
@@ -242,9 +245,11 @@ def _take_valid(
     decoder: Decoder,
     topic: str,
     now: float | None,
+    names_ok: bool,
 ) -> Taken:
     """:func:`take` of an envelope that passed the strict decode (``raw_of``: its raw form,
-    for the event-by-event look when a check the decode cannot make fails)."""
+    for the event-by-event look when a check the decode cannot make fails; ``names_ok``:
+    its names are known valid, :func:`~topics.names.names_proven`)."""
     rid = envelope.rid
     if rid is None:
         return Taken(fresh_events(envelope, hwm), [], envelope.kts)
@@ -254,19 +259,29 @@ def _take_valid(
     events = envelope.events[start:] if start else envelope.events
     if envelope.src == SELF_SOURCE:
         now = None  # worker-made: their ts is the last event's, however old
-    low = high = 0.0
-    if now is not None:
-        low, high = now - decoder.max_past_s, now + decoder.max_future_s
-    for event in events:  # what the strict pass leaves to check: version, owner, clock
-        if (
-            event.v != SCHEMA_VERSION
-            or event.rollout_id != rid
-            or (now is not None and not low <= event.ts <= high)
-        ):
-            return _validate(raw_of(), start, decoder, topic, now)
-    if not names_known(events):  # a new name, maybe a bad one: judge event by event
-        return _validate(raw_of(), start, decoder, topic, now)
+    # what the strict pass leaves to check: version, owner, clock (C-level loops: they run
+    # for every event applied)
+    count = len(events)
+    if (
+        list(map(_VERSION, events)).count(SCHEMA_VERSION) != count
+        or list(map(_ROLLOUT, events)).count(rid) != count
+        or (
+            now is not None
+            and not _within(events, now - decoder.max_past_s, now + decoder.max_future_s)
+        )
+        or not (names_ok or names_known(events))  # a new name, maybe a bad one
+    ):
+        return _validate(raw_of(), start, decoder, topic, now)  # judge event by event
     return Taken(events, [], envelope.kts, rid)
+
+
+_VERSION: Final = operator.attrgetter("v")
+_ROLLOUT: Final = operator.attrgetter("rollout_id")
+_TS: Final = operator.attrgetter("ts")
+
+
+def _within(events: list[Event], low: float, high: float) -> bool:
+    return bool(low <= min(map(_TS, events)) and max(map(_TS, events)) <= high)
 
 
 def _check(offsets: list[int], count: int, rid: str | None) -> None:

@@ -10,13 +10,18 @@ kept is checked (the last test).
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.worker.envelope import encode_envelope, take
 from topics.codec import Decoder, Source
+from topics.names import _NAME_BYTES, names_proven
 
 TS = 1_700_000_000.0
 PATTERN = "^[A-Za-z0-9_.:/@+-]+$"
@@ -150,3 +155,46 @@ def test_any_other_fault_gives_the_reason_before_a_bad_name(
 ) -> None:
     ordered = {k: v for k, v in VALID["order"].items() if k not in fields} | fields
     assert [d.reason for d in Decoder().decode(orjson.dumps(ordered)).dead] == [reason]
+
+
+def test_the_byte_proof_knows_the_patterns_characters() -> None:
+    assert set(_NAME_BYTES) == {b for b in range(128) if re.fullmatch(PATTERN, chr(b))}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+NAME_TEXT = st.text(alphabet=_NAME_BYTES.decode(), min_size=1)
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
+@given(JSON_VALUES, st.booleans())
+def test_the_byte_proof_holds_only_when_every_string_is_a_name(value: Any, spaced: bool) -> None:
+    data = json.dumps(value).encode() if spaced else orjson.dumps(value)
+    if names_proven(data):  # an empty name is msgspec's to refuse (min_length=1)
+        assert all(re.fullmatch(PATTERN, s) for s in strings_in(value) if s)
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | NAME_TEXT,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(NAME_TEXT, inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_the_byte_proof_holds_for_compact_json_of_names(value: Any) -> None:
+    assert names_proven(orjson.dumps(value))
