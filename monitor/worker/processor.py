@@ -39,13 +39,13 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
-from monitor.worker.envelope import SELF_SOURCE, encode_envelope, take_all
+from monitor.worker.envelope import SELF_SOURCE, Taken, encode_envelope, take_all
 from monitor.worker.fetch import fetch_round
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from topics.codec import DeadLetter, Decoder, encode_dead_letter, encode_event
 from topics.commands import Command
-from topics.events import Event, Silence
+from topics.events import VARIANTS, Event, Silence
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,7 @@ class Processor:
             state = self.owned.get(tp.partition)
             if state is None:  # fetched just before a rebalance took it away
                 continue
-            events: list[Event] = []
-            newest: dict[tuple[str, str], float] = {}
-            used: list[Any] = []
-            kts = 0
+            applied = _Applied()
             for record in records:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
                     continue
@@ -154,15 +151,13 @@ class Processor:
                         key = taken.rid.encode() if taken.rid is not None else record.key
                         await self.publisher.send(self.dlq_topic, encode_dead_letter(dead), key)
                     if taken.events:
-                        events += taken.events
-                        newest.update(newest_ts(taken.events))  # per envelope: one rollout
-                        kts = max(kts, taken.kts)
+                        applied.add(taken)
                 if any(taken.events for taken in takens):
-                    used.append(record)
+                    applied.records.append(record)
                 state.next_offset = record.offset + 1
                 state.dirty = True
-            if events:
-                await self._process(tp, state, events, newest, used, kts)
+            if applied.events:
+                await self._process(tp, state, applied)
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
@@ -192,32 +187,23 @@ class Processor:
         if not await self.publisher.flush():
             self._unsafe = True
 
-    async def _process(
-        self,
-        tp: Any,
-        state: PartitionState,
-        events: list[Event],
-        newest: dict[tuple[str, str], float],
-        used: list[Any],
-        kts: int,
-    ) -> None:
+    async def _process(self, tp: Any, state: PartitionState, applied: _Applied) -> None:
         try:
-            commands = self.core.process(events)
+            commands = self.core.process(applied.events)
         except Exception as exc:  # a core bug must not stop the fleet; the input is kept
-            log.exception("core failed on %d events at %s", len(events), tp)
-            for record in used:
+            log.exception("core failed on %d events at %s", len(applied.events), tp)
+            for record in applied.records:
                 await self._dead(tp, record, f"core error: {exc!r}")
             return
-        # per-event work here is C-level (map/Counter): it runs for every event applied
-        self.applied += len(events)
-        state.changed.update(map(_ROLLOUT, events))
-        for kind, count in Counter(map(type, events)).items():
+        self.applied += len(applied.events)
+        state.changed |= applied.rollouts
+        for kind, count in applied.kinds.items():
             self.metrics.events.labels(kind.__name__.lower()).inc(count)
         wall = time.time()  # edge: silence detection only
-        for (rollout_id, variant), ts in newest.items():
+        for (rollout_id, variant), ts in applied.newest.items():
             self.silence.seen(rollout_id, variant, ts, wall)
         for command in commands:
-            await self.publisher.send_command(command, self._on_ack(command, kts))
+            await self.publisher.send_command(command, self._on_ack(command, applied.kts))
 
     def _on_ack(self, command: Command, kts: int) -> Any:
         def acked() -> None:
@@ -387,27 +373,54 @@ _KEY = attrgetter("rollout_id", "variant")
 _TS = attrgetter("ts")
 
 
-def newest_ts(events: list[Event]) -> dict[tuple[str, str], float]:
-    """(rollout, variant) -> ``ts`` of its last event, Silence events aside.
+@dataclass(slots=True)
+class _Applied:
+    """One partition's events of a round, for one ``core.process`` call, and what the worker
+    keeps of them. Per-event work here is C-level (map, Counter): it runs for every event."""
+
+    events: list[Event] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
+    """The ``by_rollout`` records they came from (dead-lettered if the core fails)."""
+    kinds: Counter[type] = field(default_factory=Counter)
+    rollouts: set[str] = field(default_factory=set)
+    newest: dict[tuple[str, str], float] = field(default_factory=dict)
+    kts: int = 0
+
+    def add(self, taken: Taken) -> None:
+        events = taken.events
+        kinds = Counter(map(type, events))
+        self.kinds.update(kinds)
+        self.events += events
+        self.kts = max(self.kts, taken.kts)
+        if taken.rid is None:  # events of any rollouts (an ingest that validated)
+            self.rollouts.update(map(_ROLLOUT, events))
+        else:
+            self.rollouts.add(taken.rid)
+        self.newest.update(newest_ts(events, taken.rid, Silence in kinds))
+
+
+def newest_ts(
+    events: list[Event], rollout: str | None = None, silences: bool = True
+) -> dict[tuple[str, str], float]:
+    """(rollout, variant) -> ``ts`` of its last event, Silence events aside (``rollout``:
+    all are of that rollout; ``silences``: there may be Silence events among them).
 
     >>> from topics.events import Metric
     >>> m = [Metric(v=1, rollout_id=r, variant=v, ts=t, name="x", value=1.0)
     ...      for r, v, t in [("a", "canary", 1e9), ("a", "baseline", 2e9), ("a", "canary", 3e9)]]
-    >>> newest_ts(m) == {("a", "canary"): 3e9, ("a", "baseline"): 2e9}
+    >>> newest_ts(m) == newest_ts(m, "a", False) == {("a", "canary"): 3e9, ("a", "baseline"): 2e9}
     True
     >>> newest_ts([*m, Metric(v=1, rollout_id="b", variant="canary", ts=4e9, name="x", value=1.0)])[
     ...     ("b", "canary")]
     4000000000.0
     """
-    if Silence in set(map(type, events)):
+    if silences:
         events = [event for event in events if type(event) is not Silence]
-    if not events:
-        return {}
-    rollout = events[0].rollout_id
-    if all(map(rollout.__eq__, map(_ROLLOUT, events))):  # the usual: one rollout's envelopes
-        backwards = list(map(_VARIANT, events))[::-1]
-        return {(rollout, v): events[-1 - backwards.index(v)].ts for v in set(backwards)}
-    return dict(zip(map(_KEY, events), map(_TS, events), strict=True))
+    if rollout is None:
+        return dict(zip(map(_KEY, events), map(_TS, events), strict=True))
+    backwards = list(map(_VARIANT, events))
+    backwards.reverse()
+    return {(rollout, v): events[-1 - backwards.index(v)].ts for v in VARIANTS if v in backwards}
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
