@@ -3,7 +3,11 @@ the same messages, for single-event messages and for 1,000-event batch envelopes
 do-nothing faust agent's figure beside them. Target: worker ≥ 0.3 × reference.
 
     python -m tests.bench.worker.throughput            # own broker
-    ROLLGUARD_BENCH_BOOTSTRAP=host:port N=200000 python -m tests.bench.worker.throughput
+    SHAPES=batch python -m tests.bench.worker.throughput  # of single, batch, real
+    ROLLGUARD_BENCH_BOOTSTRAP=host:port N=200000 REPEATS=5 python -m tests.bench.worker.throughput
+
+Each worker figure is REPEATS runs (default 3) on fresh topics, each beside references taken
+just before and after it; the median ratio is the figure.
 
 The worker's rate is taken from its first event applied to its last. Its ingest starts
 forwarding before that clock starts, so a short backlog overstates the rate: 100k single
@@ -19,11 +23,16 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
 import sys
 
 from tests.bench.worker.common import bench_broker, fresh_topics, raw_reference, worker_rate
 from tests.integration.worker.support import THRESHOLD_CORE, broker_scenario, produce, scenario
+from topics.events import Event
+
+REPEATS = int(os.environ.get("REPEATS", "3"))
+SHAPES = os.environ.get("SHAPES", "single,batch,real").split(",")
 
 
 def faust_noop(bootstrap: str, topic: str, count: int) -> float:
@@ -45,57 +54,83 @@ def row(name: str, rate: float, reference: float | None = None) -> None:
     print(f"  {name:<52} {rate:>11,.0f} ev/s  {ratio}", flush=True)
 
 
+def paired_runs(
+    bootstrap: str,
+    name: str,
+    events: list[Event],
+    *,
+    batch_size: int = 0,
+    label: str = "rollguard worker, end to end (test core)",
+    **worker_options: object,
+) -> None:
+    """REPEATS runs of the worker, each on fresh topics beside the reference measured just
+    before and just after it over the same messages (their mean: the machine's speed drifts
+    from minute to minute here); prints each run and the median ratio."""
+    ratios: list[float] = []
+    for run in range(REPEATS):
+        topics = fresh_topics(bootstrap, f"{name}{run}")
+        produce(bootstrap, topics.telemetry, events, batch_size=batch_size)
+        batches = batch_size > 0
+        before = raw_reference(bootstrap, topics.telemetry, len(events), batches=batches)
+        rate, worker = worker_rate(bootstrap, topics, len(events), f"{name}{run}", **worker_options)
+        worker.stop()
+        after = raw_reference(bootstrap, topics.telemetry, len(events), batches=batches)
+        reference = (before + after) / 2
+        ratios.append(rate / reference)
+        row(f"run {run + 1}: reference (before {before:,.0f}, after {after:,.0f})", reference)
+        row(f"run {run + 1}: {label}", rate, reference)
+    print(f"  {label}, median of {REPEATS}: {statistics.median(ratios):.2f}x", flush=True)
+
+
 def main() -> None:
     n = int(os.environ.get("N", "400000"))
     faust_n = min(n, int(os.environ.get("FAUST_N", "30000")))
     with bench_broker() as bootstrap:
-        events = scenario(rollouts=20, seconds=n // 60 + 1, step_s=1.0)[:n]  # test-core input
+        if "single" in SHAPES:
+            single_events(bootstrap, n, faust_n)
+        if "batch" in SHAPES:
+            batch_envelopes(bootstrap, 5 * n)  # 5x: a run of a second or two overstates the rate
+        if "real" in SHAPES:
+            real_events = broker_scenario({"ra": 60.0, "rb": None, "rc": None}, seconds=n // 200)
+            print(
+                f"single-event messages, product Core + example plan ({len(real_events):,} events)"
+            )
+            paired_runs(bootstrap, "real", real_events, label="rollguard worker (product Core)")
 
-        single = fresh_topics(bootstrap, "single")
-        produce(bootstrap, single.telemetry, events)
-        ref = raw_reference(bootstrap, single.telemetry, n, batches=False)
-        print(f"single-event messages ({n:,} events, 1 per message)")
-        row("reference: aiokafka getmany + orjson.loads", ref)
-        row(
-            "reference, validating: getmany + codec.Decoder",
-            raw_reference(bootstrap, single.telemetry, n, batches=False, validate=True),
-            ref,
-        )
-        row(
-            f"faust do-nothing agent ({faust_n:,} messages)",
-            faust_noop(bootstrap, single.telemetry, faust_n),
-            ref,
-        )
-        rate, worker = worker_rate(bootstrap, single, n, "single", core_factory=THRESHOLD_CORE)
-        worker.stop()
-        row("rollguard worker, end to end (test core)", rate, ref)
 
-        # 5x the events: envelopes go fast, and a run of a second or two overstates the rate
-        nb = 5 * n
-        many = scenario(rollouts=20, seconds=nb // 60 + 1, step_s=1.0)[:nb]
-        batched = fresh_topics(bootstrap, "batch")
-        produce(bootstrap, batched.telemetry, many, batch_size=1000)
-        ref_b = raw_reference(bootstrap, batched.telemetry, nb, batches=True)
-        print(f"1,000-event batch envelopes ({nb:,} events)")
-        row("reference: aiokafka getmany + orjson.loads", ref_b)
-        row(
-            "reference, validating: getmany + codec.Decoder",
-            raw_reference(bootstrap, batched.telemetry, nb, batches=True, validate=True),
-            ref_b,
-        )
-        rate, worker = worker_rate(bootstrap, batched, nb, "batch", core_factory=THRESHOLD_CORE)
-        worker.stop()
-        row("rollguard worker, end to end (test core)", rate, ref_b)
+def single_events(bootstrap: str, n: int, faust_n: int) -> None:
+    events = scenario(rollouts=20, seconds=n // 60 + 1, step_s=1.0)[:n]  # test-core input
+    single = fresh_topics(bootstrap, "single")
+    produce(bootstrap, single.telemetry, events)
+    ref = raw_reference(bootstrap, single.telemetry, n, batches=False)
+    print(f"single-event messages ({n:,} events, 1 per message)")
+    row("reference: aiokafka getmany + orjson.loads", ref)
+    row(
+        "reference, validating: getmany + codec.Decoder",
+        raw_reference(bootstrap, single.telemetry, n, batches=False, validate=True),
+        ref,
+    )
+    row(
+        f"faust do-nothing agent ({faust_n:,} messages)",
+        faust_noop(bootstrap, single.telemetry, faust_n),
+        ref,
+    )
+    paired_runs(bootstrap, "single", events, core_factory=THRESHOLD_CORE)
 
-        real_events = broker_scenario({"ra": 60.0, "rb": None, "rc": None}, seconds=n // 200)
-        real = fresh_topics(bootstrap, "real")
-        produce(bootstrap, real.telemetry, real_events)
-        ref_r = raw_reference(bootstrap, real.telemetry, len(real_events), batches=False)
-        print(f"single-event messages, product Core + example plan ({len(real_events):,} events)")
-        row("reference: aiokafka getmany + orjson.loads", ref_r)
-        rate, worker = worker_rate(bootstrap, real, len(real_events), "real")
-        worker.stop()
-        row("rollguard worker, end to end (product Core)", rate, ref_r)
+
+def batch_envelopes(bootstrap: str, nb: int) -> None:
+    many = scenario(rollouts=20, seconds=nb // 60 + 1, step_s=1.0)[:nb]
+    batched = fresh_topics(bootstrap, "batch")
+    produce(bootstrap, batched.telemetry, many, batch_size=1000)
+    ref_b = raw_reference(bootstrap, batched.telemetry, nb, batches=True)
+    print(f"1,000-event batch envelopes ({nb:,} events)")
+    row("reference: aiokafka getmany + orjson.loads", ref_b)
+    row(
+        "reference, validating: getmany + codec.Decoder",
+        raw_reference(bootstrap, batched.telemetry, nb, batches=True, validate=True),
+        ref_b,
+    )
+    paired_runs(bootstrap, "batch", many, batch_size=1000, core_factory=THRESHOLD_CORE)
 
 
 if __name__ == "__main__":
