@@ -14,6 +14,10 @@ is the validation; only when that pass fails does :func:`take` check event by ev
 same ``topics.codec.Decoder`` rules the ingest used to apply, so every bad event is
 dead-lettered with its reason and source position and the good events beside it still count.
 
+A batch message whose events are all of one rollout is forwarded whole (``first`` and
+``batch`` in place of ``offsets`` and ``events``): splitting it into its events' bytes and
+joining them again cost the ingest ~0.3 µs an event, a tenth of the worker's cost.
+
 ``src = -1`` marks events made by a worker itself (silence), which are never re-forwarded.
 
 Envelopes also name the position forwarded just before them (``prev``, same rollout and
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
@@ -43,7 +47,7 @@ import msgspec
 import orjson
 
 from topics.codec import DeadLetter, Decoded, Decoder, Source
-from topics.events import SCHEMA_VERSION, Event
+from topics.events import SCHEMA_VERSION, Batch, Event
 from topics.names import names_known, names_proven
 
 SELF_SOURCE: Final = -1
@@ -56,9 +60,9 @@ hold at most ``topics.codec.MAX_BATCH_EVENTS`` (10,000) events, below this scale
 class Envelope(msgspec.Struct, frozen=True):
     src: int
     """Telemetry partition the events were read from; -1 for worker-made events."""
-    offsets: list[int]
+    offsets: list[int] = []
     """Source position of each event (see POSITION_SCALE), strictly increasing."""
-    events: list[Event]
+    events: list[Event] = []
     kts: int = 0
     """Kafka timestamp (ms) of the newest input message, for the decision latency metric."""
     rid: str | None = None
@@ -69,16 +73,45 @@ class Envelope(msgspec.Struct, frozen=True):
     prev: int | None = None
     """Position of the event the ingest forwarded before these (rollout ``rid``, partition
     ``src``); None after the ingest (re)started reading: no claim."""
+    first: int | None = None
+    """With ``batch``: position of its first event (the others follow one by one)."""
+    batch: Batch | None = None
+    """A batch message forwarded whole, all its events of rollout ``rid`` (instead of
+    ``offsets`` and ``events``): the ingest then skips splitting it into events."""
+
+    def body(self) -> tuple[Sequence[int], list[Event]]:
+        """Each event's source position, and the events."""
+        if self.batch is None:
+            return self.offsets, self.events
+        return _positions(self.first, self.batch.events), self.batch.events
+
+
+class _RawItems(msgspec.Struct):
+    events: list[msgspec.Raw]
+    v: object = None
 
 
 class _RawEnvelope(msgspec.Struct, frozen=True):
     src: int
-    offsets: list[int]
-    events: list[msgspec.Raw]
+    offsets: list[int] = []
+    events: list[msgspec.Raw] = []
     kts: int = 0
     rid: str | None = None
     batched: bool = False
     prev: int | None = None
+    first: int | None = None
+    batch: _RawItems | None = None
+
+    def body(self) -> tuple[Sequence[int], list[msgspec.Raw]]:
+        if self.batch is None:
+            return self.offsets, self.events
+        return _positions(self.first, self.batch.events), self.batch.events
+
+
+def _positions(first: int | None, events: Sequence[object]) -> range:
+    if first is None:
+        raise ValueError("forwarded batch without the position of its first event")
+    return range(first, first + len(events))
 
 
 _DECODER: Final = msgspec.json.Decoder(Envelope)
@@ -117,6 +150,24 @@ def encode_envelope(
     )
 
 
+def encode_whole(
+    src: int, first: int, batch: bytes, kts: int, rid: str, *, prev: int | None = None
+) -> bytes:
+    """A batch message of rollout ``rid`` as an envelope, its bytes as they came: events at
+    positions ``first``, ``first + 1``, ... (the ingest checked its version and rollouts)."""
+    return b"".join(
+        (
+            b'{"src":%d,"rid":' % src,
+            orjson.dumps(rid),
+            b',"batched":true',
+            b"" if prev is None else b',"prev":%d' % prev,
+            b',"first":%d,"kts":%d,"batch":' % (first, kts),
+            batch,
+            b"}",
+        )
+    )
+
+
 def encode_bundle(envelopes: list[bytes]) -> bytes:
     """Envelopes (from :func:`encode_envelope`) as one message, in order."""
     return b"".join((b"[", b",".join(envelopes), b"]"))
@@ -125,7 +176,7 @@ def encode_bundle(envelopes: list[bytes]) -> bytes:
 def decode_envelope(data: bytes) -> Envelope:
     """Strict decode; raises ``msgspec.DecodeError``/``ValidationError`` (or ValueError)."""
     envelope = _DECODER.decode(data)
-    _check(envelope.offsets, len(envelope.events), envelope.rid)
+    _check(envelope)
     return envelope
 
 
@@ -172,13 +223,10 @@ def take_all(
     except msgspec.ValidationError:  # some envelope holds a bad event: each on its own
         parts = [bytes(part) for part in _RAW_BUNDLE_DECODER.decode(data)]
         for part in parts:  # refuse the message before anything changes
-            raw = _RAW_DECODER.decode(part)
-            if raw.rid is None:
-                raise ValueError("envelope without rid holds invalid events") from None
-            _check(raw.offsets, len(raw.events), raw.rid)
+            _check(_RAW_DECODER.decode(part), raw=True)
         return [take(part, hwm, decoder, topic, now) for part in parts]
     for envelope in envelopes:
-        _check(envelope.offsets, len(envelope.events), envelope.rid)
+        _check(envelope)
     proven = names_proven(data)
     return [
         _take_valid(envelope, _BundlePart(data, index), hwm, decoder, topic, now, proven)
@@ -226,14 +274,13 @@ def take(
         envelope = _DECODER.decode(data)
     except msgspec.ValidationError:  # an event (or the header) is bad: look closer
         raw = _RAW_DECODER.decode(data)
-        if raw.rid is None:
-            raise ValueError("envelope without rid holds invalid events") from None
-        _check(raw.offsets, len(raw.events), raw.rid)
-        start = _advance(raw.rid, raw.src, raw.offsets, hwm, raw.prev)
+        _check(raw, raw=True)
+        assert raw.rid is not None  # _check
+        start = _advance(raw.rid, raw.src, raw.body()[0], hwm, raw.prev)
         if start is None or isinstance(start, _Gap):
             return Taken([], [], raw.kts, raw.rid, start is GAP)
         return _validate(raw, start, decoder, topic, now)
-    _check(envelope.offsets, len(envelope.events), envelope.rid)
+    _check(envelope)
     raw_of = partial(_RAW_DECODER.decode, data)
     return _take_valid(envelope, raw_of, hwm, decoder, topic, now, names_proven(data))
 
@@ -253,10 +300,12 @@ def _take_valid(
     rid = envelope.rid
     if rid is None:
         return Taken(fresh_events(envelope, hwm), [], envelope.kts)
-    start = _advance(rid, envelope.src, envelope.offsets, hwm, envelope.prev)
+    offsets, events = envelope.body()
+    start = _advance(rid, envelope.src, offsets, hwm, envelope.prev)
     if start is None or isinstance(start, _Gap):
         return Taken([], [], envelope.kts, rid, start is GAP)
-    events = envelope.events[start:] if start else envelope.events
+    if start:
+        events = events[start:]
     if envelope.src == SELF_SOURCE:
         now = None  # worker-made: their ts is the last event's, however old
     # what the strict pass leaves to check: version, owner, clock (C-level loops: they run
@@ -284,10 +333,26 @@ def _within(events: list[Event], low: float, high: float) -> bool:
     return bool(low <= min(map(_TS, events)) and max(map(_TS, events)) <= high)
 
 
-def _check(offsets: list[int], count: int, rid: str | None) -> None:
+def _check(envelope: Envelope | _RawEnvelope, raw: bool = False) -> None:
+    """Raises ValueError when ``envelope`` is not one a rollguard ingest wrote (``raw``: it
+    holds an invalid event, which only an envelope with ``rid`` may)."""
+    if envelope.rid is None and (raw or envelope.batch is not None):
+        raise ValueError("envelope without rid holds invalid events or a whole batch")
+    if envelope.batch is not None:
+        count = len(envelope.batch.events)
+        if envelope.offsets or envelope.events or not envelope.batched:
+            raise ValueError("envelope of a whole batch with events of its own")
+        if envelope.batch.v != SCHEMA_VERSION:
+            raise ValueError(f"forwarded batch of version {envelope.batch.v}")
+        if envelope.first is None:
+            raise ValueError("forwarded batch without the position of its first event")
+        if envelope.first < 0 or count > POSITION_SCALE:
+            raise ValueError(f"forwarded batch of {count} events at position {envelope.first}")
+        return
+    offsets, count = envelope.offsets, len(envelope.events)
     if len(offsets) != count:
         raise ValueError(f"envelope has {count} events but {len(offsets)} offsets")
-    if rid is not None and not all(map(operator.lt, offsets, offsets[1:])):
+    if envelope.rid is not None and not all(map(operator.lt, offsets, offsets[1:])):
         raise ValueError("envelope positions are not strictly increasing")
 
 
@@ -300,7 +365,7 @@ GAP: Final = _Gap()
 
 
 def _advance(
-    rid: str, src: int, offsets: list[int], hwm: dict[str, dict[int, int]], prev: int | None
+    rid: str, src: int, offsets: Sequence[int], hwm: dict[str, dict[int, int]], prev: int | None
 ) -> int | _Gap | None:
     """Index of the envelope's first event not applied before (None: all were), with
     ``hwm`` moved past the envelope; GAP, ``hwm`` unchanged, when events forwarded before
@@ -326,7 +391,8 @@ def _validate(
 ) -> Taken:
     """Event by event, as the ``Decoder`` would judge them in their original messages."""
     out = Decoded()
-    for position, item in zip(raw.offsets[start:], raw.events[start:], strict=True):
+    offsets, items = raw.body()
+    for position, item in zip(offsets[start:], items[start:], strict=True):
         offset, index = divmod(position, POSITION_SCALE)
         source = Source(topic, raw.src, offset)
         if raw.batched:

@@ -27,15 +27,16 @@ from monitor.worker.envelope import (
     decode_envelope,
     encode_bundle,
     encode_envelope,
+    encode_whole,
     fresh_events,
     take,
     take_all,
 )
 from monitor.worker.http import build_web_app
-from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks
+from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks, _Group
 from monitor.worker.settings import WorkerSettings
 from tests.integration.worker.threshold_core import ThresholdCore
-from topics.codec import MAX_BATCH_EVENTS, Decoder, encode_event
+from topics.codec import MAX_BATCH_EVENTS, Decoder, encode_batch, encode_event
 from topics.events import Metric
 from topics.keys import KeyRing
 
@@ -115,6 +116,51 @@ def test_take_drops_repeats_per_rollout_and_source() -> None:
     assert hwm == {"a": {0: 104, 1: 100}}
 
 
+def test_a_batch_forwarded_whole_is_taken_from_its_first_position_on() -> None:
+    events = [metric("a", 1.7e9 + i) for i in range(4)]
+    batch = encode_batch(events, producer="gw 1")  # a label with a space: names looked at
+    base = 9 * POSITION_SCALE
+    hwm: dict[str, dict[int, int]] = {"a": {0: base + 1}}  # the first two were applied
+    taken = take_all(
+        encode_bundle([encode_whole(0, base, batch, 5, "a", prev=base + 1)]), hwm, DEC, "t"
+    )
+    assert [(t.rid, t.events, t.kts, t.dead) for t in taken] == [("a", events[2:], 5, [])]
+    assert hwm == {"a": {0: base + 3}}
+    assert take(encode_whole(0, base, batch, 5, "a"), hwm, DEC, "t").events == []
+    gap = take(encode_whole(0, base + POSITION_SCALE, batch, 6, "a", prev=base + 7), hwm, DEC, "t")
+    assert gap.gap and hwm == {"a": {0: base + 3}}
+
+
+def test_a_batch_forwarded_whole_with_bad_events_keeps_its_good_ones() -> None:
+    good = encode_event(metric("a", 1.7e9))
+    batch = b'{"kind":"batch","v":1,"events":[%s,{"kind":"metric","v":1},%s]}' % (good, good)
+    out = take(encode_whole(2, 3 * POSITION_SCALE, batch, 0, "a"), {}, DEC, "t")
+    assert out.events == [metric("a", 1.7e9)] * 2
+    assert [(d.reason, d.partition, d.offset, d.index) for d in out.dead] == [
+        ("missing_field", 2, 3, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "error"),
+    [
+        (b'{"src":0,"batched":true,"first":0,"batch":%s}', "without rid"),
+        (b'{"src":0,"rid":"a","batched":true,"batch":%s}', "first event"),
+        (b'{"src":0,"rid":"a","first":0,"batch":%s}', "events of its own"),
+        (b'{"src":0,"rid":"a","batched":true,"first":0,"offsets":[0],"batch":%s}', "own"),
+        (b'{"src":0,"rid":"a","batched":true,"first":0,"batch":%s}', "version 2"),
+    ],
+)
+def test_a_whole_batch_not_written_by_an_ingest_is_refused(envelope: bytes, error: str) -> None:
+    batch = encode_batch([metric("a", 1.7e9)])
+    if error == "version 2":
+        batch = batch.replace(b'"v":1,"events"', b'"v":2,"events"')
+    hwm: dict[str, dict[int, int]] = {}
+    with pytest.raises(ValueError, match=error):
+        take_all(envelope % batch, hwm, DEC, "t")
+    assert hwm == {}
+
+
 def test_take_refuses_an_event_of_another_rollout() -> None:
     raw = encode_event(metric("b", 1.7e9))
     out = take(encode_envelope(3, [7 * POSITION_SCALE], [raw], 0, "a"), {}, DEC, "tel")
@@ -158,17 +204,26 @@ def test_worker_made_events_are_never_deduplicated() -> None:
     assert len(fresh_events(Envelope(SELF_SOURCE, [0], [e]), hwm)) == 1
 
 
-def test_chunks_respect_event_count_bytes_and_message_kind() -> None:
-    assert _chunks([b"x"] * 5, 2) == [(0, 2, False), (2, 4, False), (4, 5, False)]
+def test_chunks_respect_event_count_and_bytes() -> None:
+    assert _chunks([b"x"] * 5, 2) == [(0, 2), (2, 4), (4, 5)]
     big = b"y" * (ENVELOPE_MAX_BYTES // 2)
-    assert _chunks([big, big, big], 1000) == [(0, 1, False), (1, 2, False), (2, 3, False)]
-    runs = [(0, False), (2, True), (5, False)]
-    assert _chunks([b"x"] * 6, 2, runs) == [
-        (0, 2, False),
-        (2, 4, True),
-        (4, 5, True),
-        (5, 6, False),
+    assert _chunks([big, big, big], 1000) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_a_group_keeps_runs_of_one_kind_of_message_in_read_order() -> None:
+    group = _Group()
+    group.add(range(0, 2), [b"a", b"b"], False, 1)
+    group.add(range(16384, 16386), [b"c", b"d"], True, 2)
+    group.add_whole(32768, 3, b"batch", 3)
+    group.add(range(49152, 49153), [b"e"], True, 4)
+    group.add(range(65536, 65537), [b"f"], True, 5)
+    assert [(r.batched, list(r.offsets), r.raws, r.whole) for r in group.runs] == [
+        (False, [0, 1], [b"a", b"b"], None),
+        (True, [16384, 16385], [b"c", b"d"], None),
+        (True, [32768, 32769, 32770], [], b"batch"),
+        (True, [49152, 65536], [b"e", b"f"], None),
     ]
+    assert group.kts == 5
 
 
 def _records(q: int, prefix: str, checkpoint: Checkpoint, split: int) -> list[tuple[bytes, bytes]]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import take_all
-from monitor.worker.ingest import IngestStage
+from monitor.worker.ingest import IngestStage, route
 from monitor.worker.publisher import Publisher
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
 from tests.unit.worker.records import Record
@@ -159,3 +159,41 @@ def test_unroutable_events_are_judged_by_the_ingest() -> None:
     assert [len(v) for v in events.values()] == [1]
     assert [(d.reason, d.index) for d in dead] == [("missing_field", 1)]
     assert_same([batch])
+
+
+@st.composite
+def one_rollout_batch(draw: st.DrawFn) -> bytes:
+    """A batch the ingest forwards whole (one rollout, at most ``envelope_max_events``
+    events), its events and its header sometimes wrong in ways only the processor sees."""
+    events = draw(st.lists(st.one_of(near_valid_event(), st.sampled_from(VALID)), max_size=4))
+    batch: dict[str, Any] = {"kind": "batch", "v": 1, "events": []}
+    batch["events"] = [dict(e, rollout_id="r7") for e in events]
+    producer = draw(st.sampled_from([None, "gw-1", "fix gateway", "", "x" * 200]))
+    if producer is not None:
+        batch["producer"] = producer
+    return dumps(batch)
+
+
+@settings(max_examples=200, suppress_health_check=SLOW_OK)
+@given(st.lists(one_rollout_batch(), min_size=1, max_size=4))
+def test_batches_forwarded_whole_are_judged_like_the_decoder(messages: list[bytes]) -> None:
+    assert all(route(m, DECODER, 4).whole for m in messages if b'"events": []' not in m)
+    assert_same(messages)
+
+
+def test_an_overlong_rollout_id_is_judged_by_the_ingest() -> None:
+    """Forwarded, it would sit in the envelope header beside its event: a big enough one
+    would outgrow a Kafka message and stall the ingest, which reads the round again."""
+    long_id = "r" * 129
+    single = dumps(dict(VALID[1], rollout_id=long_id))
+    batch = dumps(
+        {"kind": "batch", "v": 1, "events": [VALID[1], dict(VALID[1], rollout_id=long_id)]}
+    )
+    assert route(single, DECODER) is None and route(batch, DECODER, 4) is None
+    events, dead = two_stage([single, batch])
+    assert [len(v) for v in events.values()] == [1]
+    assert [(d.reason, d.offset, d.index) for d in dead] == [
+        ("invalid", 10, None),
+        ("invalid", 11, 1),
+    ]
+    assert_same([single, batch])
