@@ -100,37 +100,49 @@ def main() -> None:
 
 def single_events(bootstrap: str, n: int, faust_n: int) -> None:
     events = scenario(rollouts=20, seconds=n // 60 + 1, step_s=1.0)[:n]  # test-core input
-    single = fresh_topics(bootstrap, "single")
-    produce(bootstrap, single.telemetry, events)
-    ref = raw_reference(bootstrap, single.telemetry, n, batches=False)
-    print(f"single-event messages ({n:,} events, 1 per message)")
-    row("reference: aiokafka getmany + orjson.loads", ref)
-    row(
-        "reference, validating: getmany + codec.Decoder",
-        raw_reference(bootstrap, single.telemetry, n, batches=False, validate=True),
-        ref,
+    shape(
+        bootstrap,
+        "single",
+        events,
+        f"single-event messages ({n:,} events, 1 per message)",
+        faust_n=faust_n,
     )
-    row(
-        f"faust do-nothing agent ({faust_n:,} messages)",
-        faust_noop(bootstrap, single.telemetry, faust_n),
-        ref,
-    )
-    paired_runs(bootstrap, "single", events, core_factory=THRESHOLD_CORE)
 
 
 def batch_envelopes(bootstrap: str, nb: int) -> None:
     many = scenario(rollouts=20, seconds=nb // 60 + 1, step_s=1.0)[:nb]
-    batched = fresh_topics(bootstrap, "batch")
-    produce(bootstrap, batched.telemetry, many, batch_size=1000)
-    ref_b = raw_reference(bootstrap, batched.telemetry, nb, batches=True)
-    print(f"1,000-event batch envelopes ({nb:,} events)")
-    row("reference: aiokafka getmany + orjson.loads", ref_b)
+    shape(bootstrap, "batch", many, f"1,000-event batch envelopes ({nb:,} events)", batch_size=1000)
+
+
+def shape(
+    bootstrap: str,
+    name: str,
+    events: list[Event],
+    title: str,
+    *,
+    batch_size: int = 0,
+    faust_n: int = 0,
+) -> None:
+    """The references over ``events`` as produced (one per message, or ``batch_size`` a
+    message), the faust no-op agent over ``faust_n`` of them, then the worker's paired runs."""
+    topics = fresh_topics(bootstrap, name)
+    produce(bootstrap, topics.telemetry, events, batch_size=batch_size)
+    batches = batch_size > 0
+    ref = raw_reference(bootstrap, topics.telemetry, len(events), batches=batches)
+    print(title)
+    row("reference: aiokafka getmany + orjson.loads", ref)
     row(
         "reference, validating: getmany + codec.Decoder",
-        raw_reference(bootstrap, batched.telemetry, nb, batches=True, validate=True),
-        ref_b,
+        raw_reference(bootstrap, topics.telemetry, len(events), batches=batches, validate=True),
+        ref,
     )
-    paired_runs(bootstrap, "batch", many, batch_size=1000, core_factory=THRESHOLD_CORE)
+    if faust_n:
+        row(
+            f"faust do-nothing agent ({faust_n:,} messages)",
+            faust_noop(bootstrap, topics.telemetry, faust_n),
+            ref,
+        )
+    paired_runs(bootstrap, name, events, batch_size=batch_size, core_factory=THRESHOLD_CORE)
 
 
 if __name__ == "__main__":
