@@ -41,7 +41,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -79,12 +79,6 @@ class Envelope(msgspec.Struct, frozen=True):
     """A batch message forwarded whole, all its events of rollout ``rid`` (instead of
     ``offsets`` and ``events``): the ingest then skips splitting it into events."""
 
-    def body(self) -> tuple[Sequence[int], list[Event]]:
-        """Each event's source position, and the events."""
-        if self.batch is None:
-            return self.offsets, self.events
-        return _positions(self.first, self.batch.events), self.batch.events
-
 
 class _RawItems(msgspec.Struct):
     events: list[msgspec.Raw]
@@ -102,16 +96,14 @@ class _RawEnvelope(msgspec.Struct, frozen=True):
     first: int | None = None
     batch: _RawItems | None = None
 
-    def body(self) -> tuple[Sequence[int], list[msgspec.Raw]]:
-        if self.batch is None:
-            return self.offsets, self.events
-        return _positions(self.first, self.batch.events), self.batch.events
 
-
-def _positions(first: int | None, events: Sequence[object]) -> range:
-    if first is None:
-        raise ValueError("forwarded batch without the position of its first event")
-    return range(first, first + len(events))
+def _body(envelope: Envelope | _RawEnvelope) -> tuple[Sequence[int], list[Any]]:
+    """Each event's source position, and the events (of an envelope :func:`_check` passed)."""
+    if envelope.batch is None:
+        return envelope.offsets, envelope.events
+    first = envelope.first
+    assert first is not None  # _check
+    return range(first, first + len(envelope.batch.events)), envelope.batch.events
 
 
 _DECODER: Final = msgspec.json.Decoder(Envelope)
@@ -276,7 +268,7 @@ def take(
         raw = _RAW_DECODER.decode(data)
         _check(raw, raw=True)
         assert raw.rid is not None  # _check
-        start = _advance(raw.rid, raw.src, raw.body()[0], hwm, raw.prev)
+        start = _advance(raw.rid, raw.src, _body(raw)[0], hwm, raw.prev)
         if start is None or isinstance(start, _Gap):
             return Taken([], [], raw.kts, raw.rid, start is GAP)
         return _validate(raw, start, decoder, topic, now)
@@ -300,7 +292,7 @@ def _take_valid(
     rid = envelope.rid
     if rid is None:
         return Taken(fresh_events(envelope, hwm), [], envelope.kts)
-    offsets, events = envelope.body()
+    offsets, events = _body(envelope)
     start = _advance(rid, envelope.src, offsets, hwm, envelope.prev)
     if start is None or isinstance(start, _Gap):
         return Taken([], [], envelope.kts, rid, start is GAP)
@@ -391,7 +383,7 @@ def _validate(
 ) -> Taken:
     """Event by event, as the ``Decoder`` would judge them in their original messages."""
     out = Decoded()
-    offsets, items = raw.body()
+    offsets, items = _body(raw)
     for position, item in zip(offsets[start:], items[start:], strict=True):
         offset, index = divmod(position, POSITION_SCALE)
         source = Source(topic, raw.src, offset)

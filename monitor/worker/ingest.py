@@ -52,10 +52,9 @@ ENVELOPE_MAX_BYTES: Final = 900_000  # under the producer's and broker's 1 MiB m
 WHOLE_MAX_BYTES: Final = ENVELOPE_MAX_BYTES - 1024  # a batch forwarded whole, and its header
 DLQ_ORIGINAL_MAX_BYTES: Final = 600_000  # base64 in the DLQ record: 4/3 of this
 COMMIT_EVERY_S: Final = 0.1
-
-
-ROLLOUT_ID_MAX: Final = 128  # topics.events.Name: a longer one is bad, and must not be
-# forwarded either: the envelope would hold it beside the event and outgrow a Kafka message
+# topics.events.Name's limit. A longer rollout id is bad, and is not forwarded either: the
+# envelope would hold it beside its event and could outgrow a Kafka message.
+ROLLOUT_ID_MAX: Final = 128
 
 
 class _Key(msgspec.Struct):
