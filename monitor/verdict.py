@@ -53,8 +53,9 @@ MAX_BODY_BYTES: Final = 64 * 1024
 MAX_LIST_ITEMS: Final = 50
 MAX_TEXT_CHARS: Final = 512
 
-ROLLOUT_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
-"""The same alphabet as ``topics.events.Name``."""
+ROLLOUT_ID_RE: Final = re.compile(r"[A-Za-z0-9_.:/@+-]{1,128}")
+"""The same alphabet as ``topics.events.Name``; use with ``fullmatch`` (``$`` would let a
+trailing newline through)."""
 
 PASSING: Final = frozenset({"proceed", "promote", "resume"})
 FAILING: Final = frozenset({"halt", "rollback"})
@@ -183,7 +184,7 @@ def add_verdict_routes(
         if not token_ok(request, token, metadata.get("token")):
             return _json({"error": "missing or wrong token"}, 401)
         rollout_id = metadata.get("rollout_id") or payload["name"]
-        if not isinstance(rollout_id, str) or not ROLLOUT_ID_RE.match(rollout_id):
+        if not isinstance(rollout_id, str) or not ROLLOUT_ID_RE.fullmatch(rollout_id):
             return _json({"error": "rollout id not in [A-Za-z0-9_.:/@+-]{1,128}"}, 400)
         response, body = _answer(rollout_id, views)
         if body is None:

@@ -10,6 +10,8 @@ one dead letter).
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Literal, NamedTuple
@@ -17,7 +19,10 @@ from typing import Annotated, Any, Final, Literal, NamedTuple
 import msgspec
 
 from topics.events import SCHEMA_VERSION, Batch, Event, doc
+from topics.limits import MAX_JSON_DEPTH, json_depth_error
 from topics.names import name_error
+
+log = logging.getLogger(__name__)
 
 DlqReason = Literal[
     "not_json",
@@ -30,11 +35,20 @@ DlqReason = Literal[
     "invalid",
     "oversized_message",
     "oversized_batch",
+    "too_deep",  # nested deeper than topics.limits.MAX_JSON_DEPTH: refused before parsing
+    "future_timestamp",  # ts further ahead of the worker's clock than its allowed skew
+    "stale_timestamp",  # ts older than the worker's max event age (when one is set)
+    "rollout_limit",  # a new rollout while the worker holds its maximum of rollouts
+    "internal_error",  # rollguard failed on it (a bug, logged with its traceback)
 ]
 DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]
 
 MAX_MESSAGE_BYTES: Final = 1 << 20
 MAX_BATCH_EVENTS: Final = 10_000
+MAX_CLOCK_SKEW_S: Final = 2.0
+"""How far ahead of the worker's clock an event may be stamped (the default allowed
+lateness of plans: an event inside it cannot make an on-time event late; see
+``docs/event-time.md``)."""
 
 
 class Source(NamedTuple):
@@ -113,10 +127,13 @@ class Decoder:
         Larger messages are dead-lettered as ``oversized_message`` without parsing.
     max_batch_events
         Larger batch envelopes are dead-lettered whole as ``oversized_batch``.
+    max_depth
+        Messages nested deeper are dead-lettered as ``too_deep`` without parsing.
     max_future_s, max_past_s
-        With ``now`` passed to :meth:`decode`, events whose ``ts`` is further than this
-        from ``now`` are ``bad_timestamp``. Without ``now`` (offline replay) only the
-        schema's absolute range (years 2000-2100) applies.
+        With ``now`` passed to :meth:`decode`, events stamped more than ``max_future_s``
+        after ``now`` are ``future_timestamp``, and (unless ``max_past_s`` is None) more than
+        ``max_past_s`` before it ``stale_timestamp``. Without ``now`` (offline replay) only
+        the schema's absolute range (years 2000-2100, ``bad_timestamp``) applies.
 
     Examples
     --------
@@ -134,20 +151,27 @@ class Decoder:
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_batch_events: int = MAX_BATCH_EVENTS,
-        max_future_s: float = 300.0,
-        max_past_s: float = 7 * 86_400.0,
+        max_depth: int = MAX_JSON_DEPTH,
+        max_future_s: float = MAX_CLOCK_SKEW_S,
+        max_past_s: float | None = None,
     ) -> None:
         self.max_message_bytes = max_message_bytes
         self.max_batch_events = max_batch_events
+        self.max_depth = max_depth
         self.max_future_s = max_future_s
         self.max_past_s = max_past_s
+
+    def time_bounds(self, now: float) -> tuple[float, float]:
+        """The ``ts`` range accepted at wall-clock time ``now``."""
+        low = -math.inf if self.max_past_s is None else now - self.max_past_s
+        return low, now + self.max_future_s
 
     def decode(self, data: bytes, source: Source = NO_SOURCE, now: float | None = None) -> Decoded:
         out = Decoded()
         try:
             self._decode_into(data, source, now, out)
-        except Exception as exc:  # the promise is: never an exception to the caller
-            out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source))
+        except Exception as exc:  # the boundary of one message: never an exception out
+            out = Decoded(dead=[_internal_error(exc, data, source)])
         return out
 
     def decode_item(
@@ -167,8 +191,8 @@ class Decoder:
         out = Decoded()
         try:
             self._single(bytes(data), source, now, out, index)
-        except Exception as exc:  # the promise is: never an exception to the caller
-            out.dead.append(_dead("invalid", f"decoder error: {exc!r}", data, source, index))
+        except Exception as exc:  # the boundary of one event: never an exception out
+            out = Decoded(dead=[_internal_error(exc, data, source, index)])
         return out
 
     def _decode_into(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
@@ -185,6 +209,11 @@ class Decoder:
                     source,
                 )
             )
+            return
+        shape = json_depth_error(data, self.max_depth)
+        if shape is not None:
+            reason: DlqReason = "not_json" if "pair" in shape else "too_deep"
+            out.dead.append(_dead(reason, shape, data, source))
             return
         try:
             message = _MESSAGE_DECODER.decode(data)
@@ -225,21 +254,34 @@ class Decoder:
             original = data if index is None else _ENCODER.encode(event)
             out.dead.append(_dead("invalid", bad_name, original, source, index))
             return
-        if now is not None and not (now - self.max_past_s <= event.ts <= now + self.max_future_s):
-            original = data if index is None else _ENCODER.encode(event)
-            skew = event.ts - now
-            out.dead.append(
-                _dead(
-                    "bad_timestamp",
-                    f"ts {event.ts} is {skew:+.0f} s from now (allowed "
-                    f"-{self.max_past_s:.0f}..+{self.max_future_s:.0f})",
-                    original,
-                    source,
-                    index,
-                )
-            )
-            return
+        if now is not None:
+            low, high = self.time_bounds(now)
+            if not low <= event.ts <= high:
+                original = data if index is None else _ENCODER.encode(event)
+                out.dead.append(self._clock_dead(event.ts, now, original, source, index))
+                return
         out.events.append(event)
+
+    def _clock_dead(
+        self, ts: float, now: float, original: bytes, source: Source, index: int | None
+    ) -> DeadLetter:
+        ahead = ts - now
+        if ahead > 0:
+            return _dead(
+                "future_timestamp",
+                f"ts {ts} is {ahead:.3f} s ahead of this worker's clock (allowed "
+                f"{self.max_future_s:g} s): it would move the rollout's watermark ahead",
+                original,
+                source,
+                index,
+            )
+        return _dead(
+            "stale_timestamp",
+            f"ts {ts} is {-ahead:.0f} s old (allowed {self.max_past_s:g} s)",
+            original,
+            source,
+            index,
+        )
 
     def _slow_path(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
         """The fast typed decode failed: find out why, keeping what can be kept."""
@@ -311,6 +353,14 @@ class Decoder:
             out.dead.append(_dead("not_json", str(exc), data, source, index))
             return
         self._accept(event, data, source, now, out, index)
+
+
+def _internal_error(
+    exc: Exception, data: bytes, source: Source, index: int | None = None
+) -> DeadLetter:
+    """A message the decoder failed on: a bug, logged with its traceback, never raised."""
+    log.error("codec: decoder failed on a message (%s)", type(exc).__name__, exc_info=exc)
+    return _dead("internal_error", f"decoder error: {exc!r}", data, source, index)
 
 
 def _peek_version(data: bytes) -> object:

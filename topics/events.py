@@ -62,7 +62,11 @@ MinorUnits = Annotated[
         description="Money in integer minor units of `currency` (e.g. cents).",
     ),
 ]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")]
+# max_length: msgspec checks a pattern with Python's re.search, whose `$` also matches before
+# a trailing newline ("USD\n"); JSON Schema's (ECMA-262) `$` does not. The length makes both agree.
+Currency = Annotated[
+    str, Meta(pattern=r"^[A-Z]{3}$", max_length=3, description="ISO 4217 code, e.g. USD.")
+]
 Segment = Annotated[
     dict[Name, Label],
     Meta(

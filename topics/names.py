@@ -7,6 +7,10 @@ Names repeat — a few rollouts, venues, LPs and segment keys — so a value onc
 looked up in a set; only a new value meets the regex. The JSON Schema still states the
 pattern (``extra_json_schema``) and a failure reads as msgspec's own message. One difference
 from checking while decoding: of duplicate JSON keys only the value kept (the last) is checked.
+
+Python's ``$`` also matches before a final newline, so ``re.search(NAME_PATTERN, "r1\\n")``
+matches while JSON Schema's (ECMA-262, no multiline) refuses it: names are checked with
+``fullmatch``, which agrees with the schema (``tests/unit/topics/test_names_agree.py``).
 """
 
 from __future__ import annotations
@@ -115,13 +119,13 @@ def name_error(event: msgspec.Struct) -> str | None:
     for attribute, json_name in fields.plain:
         value = getattr(event, attribute)
         if value not in _known:
-            if not _NAME.search(value):
+            if not _NAME.fullmatch(value):
                 return f"{_EXPECTED} - at `$.{json_name}`"
             _known.add(value)
     for attribute, json_name in fields.keyed:
         for key in getattr(event, attribute) or ():
             if key not in _known:
-                if not _NAME.search(key):
+                if not _NAME.fullmatch(key):
                     return f"{_EXPECTED} - at `key` in `$.{json_name}`"
                 _known.add(key)
     return None

@@ -66,7 +66,7 @@ def _kafka_options(security_protocol: str | None) -> dict[str, Any]:
 def _rollout_target(rollout: str | None, all_rollouts: bool) -> str:
     if all_rollouts == (rollout is not None):
         fail("name one rollout, or pass --all")
-    if rollout is not None and not ROLLOUT_RE.match(rollout):
+    if rollout is not None and not ROLLOUT_RE.fullmatch(rollout):
         fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
     return rollout or "*"
 
@@ -299,7 +299,7 @@ def register(app: typer.Typer) -> None:
         from monitor import export as evidence
         from monitor.client.keyfiles import trusted_keys
 
-        if not ROLLOUT_RE.match(rollout):
+        if not ROLLOUT_RE.fullmatch(rollout):
             fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
         for path in plan or []:
             if not path.is_file():

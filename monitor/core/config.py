@@ -224,7 +224,7 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
     )
     f = Fields(ctx, node, where)
     f.unknown(RULE_KEYS)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         f.bad("name", "a name of letters, digits and _.:/@+- (1-128 chars)")
         name = f"?line{node.line}"
     signal = f.text("signal")
@@ -325,7 +325,7 @@ def _stage(
     where = f"plan '{plan}' stage '{name}'"
     f = Fields(ctx, node, where)
     f.unknown(STAGE_KEYS)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         f.bad("name", "a stage name of letters, digits and _.:/@+-")
         name = f"?line{node.line}"
     traffic = f.number("traffic_pct", -1.0, 0.0, 100.0) if "traffic_pct" in node else None

@@ -179,8 +179,27 @@ def test_timestamps_are_checked_against_now_only_when_given() -> None:
     data = raw(order())
     assert len(d.decode(data).events) == 1  # offline replay: only the absolute range
     assert len(d.decode(data, now=TS + 10).events) == 1
-    assert [x.reason for x in d.decode(data, now=TS - 120).dead] == ["bad_timestamp"]
-    assert [x.reason for x in d.decode(data, now=TS + 7_200).dead] == ["bad_timestamp"]
+    assert [x.reason for x in d.decode(data, now=TS - 120).dead] == ["future_timestamp"]
+    assert [x.reason for x in d.decode(data, now=TS + 7_200).dead] == ["stale_timestamp"]
+
+
+def test_by_default_only_the_future_is_bounded_and_tightly() -> None:
+    """2 s ahead at most (an event inside that cannot make an on-time event late under the
+    default 2 s allowed lateness); any age is fine: an old event cannot move a watermark."""
+    d = Decoder()
+    data = raw(order())
+    assert len(d.decode(data, now=TS - 2).events) == 1
+    [dead] = d.decode(data, now=TS - 2.5).dead
+    assert dead.reason == "future_timestamp" and "2.500 s ahead" in dead.message
+    assert len(d.decode(data, now=TS + 365 * 86_400).events) == 1
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    deep = b'{"kind":"metric","v":1,"x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    [dead] = Decoder().decode(deep).dead
+    assert (dead.reason, dead.message) == ("too_deep", "JSON nested deeper than 32 levels")
+    [dead] = Decoder().decode(b"[" * 1000).dead
+    assert dead.reason == "not_json"
 
 
 def test_non_bytes_input_is_a_dead_letter_not_an_exception() -> None:
