@@ -39,12 +39,21 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from monitor.core.api import CoreProtocol
+from monitor.logs import limit_log_volume
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import CheckpointStore
-from monitor.worker.http import build_web_app, serve
+from monitor.worker.health import (
+    Health,
+    failures_check,
+    loop_check,
+    memory_check,
+    progress_check,
+)
+from monitor.worker.http import build_web_app
 from monitor.worker.ingest import IngestListener, IngestStage
 from monitor.worker.processor import Processor
 from monitor.worker.publisher import Publisher
+from monitor.worker.server import serve
 from monitor.worker.settings import WorkerSettings
 from monitor.worker.silence import SilenceWatch
 from topics.codec import Decoder
@@ -52,7 +61,6 @@ from topics.commands import Command
 
 log = logging.getLogger(__name__)
 
-STALL_S = 30.0  # /healthz fails when a loop has not turned for this long
 CONNECT_RETRY_S = 1.0
 
 
@@ -87,25 +95,34 @@ class Worker:
     """A loop died: the process exits non-zero so its supervisor restarts it (restore)."""
     ingest: IngestStage | None = None
     processor: Processor | None = None
+    checks: Health = field(default_factory=Health)
+    """What ``/healthz`` judges; add a check with ``checks.add(name, fn)``."""
     _clients: list[Any] = field(default_factory=list)
 
     def request_stop(self) -> None:
         self.stop_event.set()
 
     def health(self) -> dict[str, Any]:
-        now = time.monotonic()
-        loops = {
-            "ingest": self.ingest is not None and now - self.ingest.last_round_s < STALL_S,
-            "processor": self.processor is not None and now - self.processor.last_round_s < STALL_S,
-        }
-        owned = sorted(self.processor.owned) if self.processor else []
-        applied = self.processor.applied if self.processor else 0
-        return {
-            "ok": all(loops.values()),
-            "loops": loops,
-            "partitions": owned,
-            "events_applied": applied,
-        }
+        report = self.checks.report(time.monotonic())
+        if self.processor is None:  # not started yet
+            report["ok"] = False
+        report["partitions"] = sorted(self.processor.owned) if self.processor else []
+        report["events_applied"] = self.processor.applied if self.processor else 0
+        report["rollouts"] = self.processor.tracked_rollouts() if self.processor else 0
+        return report
+
+    def _add_checks(self) -> None:
+        """The stock checks (``monitor.worker.health``); more can be added later."""
+        assert self.ingest is not None and self.processor is not None
+        limits = self.settings.limits
+        for stage in (self.ingest.progress, self.processor.progress):
+            self.checks.add(f"{stage.name}_loop", loop_check(stage, limits.health_stall_s))
+            self.checks.add(f"{stage.name}_progress", progress_check(stage, limits.health_stall_s))
+        self.checks.add(
+            "ingest_failures", failures_check(self.ingest.progress, limits.health_max_failures)
+        )
+        if limits.max_rss_mb is not None:
+            self.checks.add("memory", memory_check(limits.max_rss_mb << 20))
 
     async def run(self) -> None:
         """Start, run until :meth:`request_stop` (or a signal), stop cleanly."""
@@ -115,6 +132,8 @@ class Worker:
             build_web_app(self.core, self.metrics, self.health, self.settings.http_token),
             self.settings.http_host,
             self.settings.http_port,
+            self.settings.limits.http,
+            self.metrics,
         )
         log.info(
             "worker %s: http on %s:%d",
@@ -180,6 +199,8 @@ class Worker:
             self._clients.append(client)
 
         publisher = Publisher(producer, s.keyring, s.topics.control, self.stop_event.is_set)
+        limits = s.limits
+        decoder = Decoder(max_future_s=limits.max_clock_skew_s, max_past_s=limits.max_event_age_s)
         self.ingest = IngestStage(
             consumer=ingest_consumer,
             publisher=Publisher(
@@ -188,10 +209,10 @@ class Worker:
             metrics=self.metrics,
             by_rollout_topic=s.topics.by_rollout,
             dlq_topic=s.topics.dlq,
-            decoder=Decoder(),
+            decoder=decoder,
             max_records=s.ingest_max_records,
             envelope_max_events=s.envelope_max_events,
-            reject_clock_skew=s.reject_clock_skew,
+            reject_clock_skew=limits.reject_clock_skew,
         )
         self.processor = Processor(
             consumer=apply_consumer,
@@ -203,12 +224,14 @@ class Worker:
             dlq_topic=s.topics.dlq,
             silence=SilenceWatch(s.silence_after_s),
             source_topic=s.topics.telemetry,
-            decoder=Decoder(),
-            reject_clock_skew=s.reject_clock_skew,
+            decoder=decoder,
+            reject_clock_skew=limits.reject_clock_skew,
             checkpoint_interval_s=s.checkpoint_interval_s,
             max_records=s.apply_max_records,
+            max_rollouts=limits.max_rollouts,
             on_published=self._annotator(),
         )
+        self._add_checks()
         self.processor.subscribe()
         ingest_consumer.subscribe([s.topics.telemetry], listener=IngestListener(self.ingest))
         for client in (apply_consumer, ingest_consumer):
@@ -277,6 +300,7 @@ def create_worker(settings: WorkerSettings, core: CoreProtocol | None = None) ->
 
 def run_worker(settings: WorkerSettings) -> None:
     """Blocking entry point of ``rollguard worker``: SIGTERM/SIGINT stop it cleanly."""
+    limit_log_volume()
 
     async def main() -> None:
         worker = create_worker(settings)

@@ -130,6 +130,19 @@ class WorkerMetrics:
             "Times the ingest read its input again from the last commit (a forward failed)",
             registry=r,
         )
+        self.loop_failures = Counter(
+            "rollguard_loop_failures",
+            "Rounds of a worker loop that failed and were tried again (stage: ingest, core; "
+            "error: the exception's type)",
+            ["stage", "error"],
+            registry=r,
+        )
+        self.http_closed = Counter(
+            "rollguard_http_connections_closed",
+            "HTTP connections the worker closed to stay within its limits, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.gaps = Counter(
             "rollguard_envelope_gaps",
             "by_rollout envelopes set aside because one sent before them never arrived",

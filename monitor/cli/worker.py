@@ -19,6 +19,7 @@ import yaml
 
 from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
 from monitor.errors import ConfigError
+from monitor.worker.limits import HttpLimits, WorkerLimits
 from monitor.worker.settings import KafkaSecurity, WorkerSettings
 from topics.config import TopicsConfig
 from topics.keys import load_keyring
@@ -83,8 +84,71 @@ def worker(
         bool | None,
         _opt(
             "ROLLGUARD_REJECT_CLOCK_SKEW",
-            "Dead-letter events far from the wall clock (live traffic only).",
+            "Dead-letter events stamped ahead of this host's clock (default on; "
+            "--accept-any-time only to replay a recording stamped in the future).",
             "--reject-clock-skew/--accept-any-time",
+        ),
+    ] = None,
+    max_clock_skew: Annotated[
+        float | None,
+        _opt(
+            "ROLLGUARD_MAX_CLOCK_SKEW_S",
+            "Seconds an event may be stamped ahead of this host's clock (default 2).",
+            "--max-clock-skew",
+        ),
+    ] = None,
+    max_event_age: Annotated[
+        float | None,
+        _opt(
+            "ROLLGUARD_MAX_EVENT_AGE_S",
+            "Also dead-letter events older than this many seconds (default: any age).",
+            "--max-event-age",
+        ),
+    ] = None,
+    max_rollouts: Annotated[
+        int | None,
+        _opt(
+            "ROLLGUARD_MAX_ROLLOUTS", "Rollouts one worker tracks (default 1000).", "--max-rollouts"
+        ),
+    ] = None,
+    max_segments: Annotated[
+        int | None,
+        _opt(
+            "ROLLGUARD_MAX_SEGMENTS",
+            "Segment label sets per rollout (default 64).",
+            "--max-segments",
+        ),
+    ] = None,
+    max_series: Annotated[
+        int | None,
+        _opt(
+            "ROLLGUARD_MAX_SERIES",
+            "Per-rollout series on /metrics (default 20000).",
+            "--max-series",
+        ),
+    ] = None,
+    health_stall: Annotated[
+        float | None,
+        _opt(
+            "ROLLGUARD_HEALTH_STALL_S",
+            "/healthz fails after this many seconds without progress (default 30).",
+            "--health-stall",
+        ),
+    ] = None,
+    max_rss_mb: Annotated[
+        int | None,
+        _opt(
+            "ROLLGUARD_MAX_RSS_MB",
+            "/healthz fails above this resident memory, MiB (default: not checked).",
+            "--max-rss-mb",
+        ),
+    ] = None,
+    http_max_connections: Annotated[
+        int | None,
+        _opt(
+            "ROLLGUARD_HTTP_MAX_CONNECTIONS",
+            "Open HTTP connections at most (default 256).",
+            "--http-max-connections",
         ),
     ] = None,
     security_protocol: Annotated[
@@ -170,7 +234,18 @@ def worker(
             http_token=os.environ.get("ROLLGUARD_HTTP_TOKEN") or file.get("http_token"),
             checkpoint_interval_s=float(pick(checkpoint_interval, "checkpoint_interval_s", 5.0)),
             silence_after_s=float(pick(silence_after, "silence_after_s", 30.0)),
-            reject_clock_skew=bool(pick(reject_clock_skew, "reject_clock_skew", False)),
+            limits=_limits(
+                pick,
+                reject_clock_skew=reject_clock_skew,
+                max_clock_skew_s=max_clock_skew,
+                max_event_age_s=max_event_age,
+                max_rollouts=max_rollouts,
+                max_segments=max_segments,
+                max_series=max_series,
+                health_stall_s=health_stall,
+                max_rss_mb=max_rss_mb,
+                http_max_connections=http_max_connections,
+            ),
             grafana_url=pick(grafana_url, "grafana_url", None),
             grafana_token=os.environ.get("ROLLGUARD_GRAFANA_TOKEN") or file.get("grafana_token"),
             **extra,
@@ -178,6 +253,14 @@ def worker(
     except ConfigError as exc:
         fail(str(exc))
     run_worker(settings)
+
+
+def _limits(pick: Any, **given: Any) -> WorkerLimits:
+    """The limits from options, the settings file (same names), else their defaults."""
+    chosen = {name: pick(value, name, None) for name, value in given.items()}
+    http = chosen.pop("http_max_connections")
+    kept = {name: value for name, value in chosen.items() if value is not None}
+    return WorkerLimits(**kept, http=HttpLimits(max_connections=int(http or 256)))
 
 
 def _load_file(path: Path | None) -> dict[str, Any]:

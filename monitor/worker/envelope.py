@@ -306,10 +306,7 @@ def _take_valid(
     if (
         list(map(_VERSION, events)).count(SCHEMA_VERSION) != count
         or list(map(_ROLLOUT, events)).count(rid) != count
-        or (
-            now is not None
-            and not _within(events, now - decoder.max_past_s, now + decoder.max_future_s)
-        )
+        or (now is not None and not _within(events, *decoder.time_bounds(now)))
         or not (names_ok or names_known(events))  # a new name, maybe a bad one
     ):
         return _validate(raw_of(), start, decoder, topic, now)  # judge event by event

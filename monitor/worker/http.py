@@ -36,7 +36,7 @@ def build_web_app(
         return web.json_response(report, status=200 if report.get("ok") else 503)
 
     async def rollout(request: web.Request) -> web.Response:
-        rollout_id = request.match_info["rollout_id"]
+        rollout_id = request.match_info["rollout_id"]  # a valid name: the route's pattern
         view = core.view(rollout_id)
         if view is None:
             return web.json_response({"error": f"unknown rollout {rollout_id!r}"}, status=404)
@@ -44,23 +44,11 @@ def build_web_app(
 
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/rollouts/{rollout_id}", rollout)
+    # aiohttp matches a route's whole path: an id outside the name alphabet is a plain 404
+    app.router.add_get("/rollouts/{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}", rollout)
     add_verdict_routes(app, core.view, token=token)
     return app
 
 
 def _dumps(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving; returns the runner (for cleanup) and the bound port."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = port
-    server = getattr(site, "_server", None)
-    if server is not None and server.sockets:
-        bound = int(server.sockets[0].getsockname()[1])
-    return runner, bound

@@ -42,9 +42,11 @@ from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope, encode_whole
 from monitor.worker.fetch import fetch_round
+from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
 from topics.events import SCHEMA_VERSION
+from topics.limits import json_depth_error
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,11 @@ def route(data: bytes | None, decoder: Decoder, whole_events: int = 0) -> Routed
     >>> route(b'{"kind":"batch","v":1,"events":[{"rollout_id":"a"}]}', Decoder(), 1).whole
     True
     >>> route(b'{"kind":"metric","rollout_id":"%s"}' % (b"r" * 129), Decoder())
+    >>> route(b'{"kind":"metric","rollout_id":"r1","x":%s}' % (b"[" * 99 + b"]" * 99), Decoder())
     """
     if type(data) is not bytes or len(data) > decoder.max_message_bytes:
+        return None
+    if json_depth_error(data, decoder.max_depth) is not None:  # before any parsing
         return None
     try:
         head = _HEAD.decode(data)
@@ -174,9 +179,14 @@ class IngestStage:
     envelope_max_events: int = 1000
     reject_clock_skew: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_round_s: float = field(default_factory=time.monotonic)
+    progress: StageProgress = field(
+        default_factory=lambda: StageProgress("ingest", time.monotonic())
+    )
+    """Offsets committed, input waiting, rounds failing: what ``/healthz`` judges."""
     stopping: bool = False
     _to_commit: dict[Any, int] = field(default_factory=dict)
+    _committed: dict[Any, int] = field(default_factory=dict)
+    _lag: dict[Any, int] = field(default_factory=dict)
     _prev: dict[tuple[int, str], int] = field(default_factory=dict)
     """(source partition, rollout) -> last position forwarded since reading (re)started."""
     _rewind_due: bool = False
@@ -197,7 +207,7 @@ class IngestStage:
             batches = await fetch_round(self.consumer, self.max_records, "ingest")
             if batches is None:
                 continue
-            self.last_round_s = time.monotonic()
+            self.progress.turned(time.monotonic())
             async with self.lock:
                 if self._rewind_due:  # what was fetched before the seek comes again
                     await self._rewind()
@@ -216,19 +226,26 @@ class IngestStage:
         first = {tp: records[0].offset for tp, records in batches.items() if records}
         try:
             await self._forward(batches)
-        except Exception:
+        except Exception as exc:  # sending failed (each message's own faults are handled)
             log.exception("ingest: round failed; reading it again")
+            self.metrics.loop_failures.labels("ingest", type(exc).__name__).inc()
+            self.progress.failed(sorted(first.items()), type(exc).__name__)
             for tp, offset in first.items():
                 self.consumer.seek(tp, offset)
+                self._note_lag(tp, offset)
             self._prev.clear()  # what it sent before failing may not arrive
             return
         for tp, records in batches.items():
             if records:
                 self._to_commit[tp] = records[-1].offset + 1
-                highwater = self.consumer.highwater(tp)
-                if highwater is not None:
-                    lag = max(0, highwater - records[-1].offset - 1)
-                    self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+                self._note_lag(tp, records[-1].offset + 1)
+
+    def _note_lag(self, tp: Any, position: int) -> None:
+        highwater = self.consumer.highwater(tp)
+        if highwater is not None:
+            lag = self._lag[tp] = max(0, highwater - position)
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+            self.progress.lag = sum(self._lag.values())
 
     async def commit(self) -> None:
         """Wait for every forwarded envelope and dead letter to be acked, then commit (on
@@ -267,6 +284,10 @@ class IngestStage:
             await self.consumer.commit(offsets)
         except Exception as exc:  # rebalance or broker away: a later commit covers it
             log.warning("ingest: commit failed (%r); the processor drops repeats", exc)
+            return
+        done = sum(max(1, offset - self._committed.get(tp, 0)) for tp, offset in offsets.items())
+        self._committed.update(offsets)
+        self.progress.advanced(done, time.monotonic())
 
     async def _rewind(self) -> None:
         """Read again from the last commit: a forward after it failed (its events and all
@@ -286,11 +307,14 @@ class IngestStage:
         self._prev.clear()
         self._to_commit.clear()
         self.metrics.rewinds.inc()
+        self.progress.failed(sorted(self._committed.items()), "forward not acked")
         log.warning("ingest: a forward failed; reading again from the last commit")
 
     def forget_positions(self) -> None:
         """A rebalance: envelopes claim no predecessor until reading resumed."""
         self._prev.clear()
+        self._lag.clear()
+        self.progress.lag = None
 
     async def _forward(self, batches: dict[Any, list[Any]]) -> None:
         groups: dict[tuple[int, str], _Group] = {}
@@ -299,9 +323,12 @@ class IngestStage:
             self.metrics.messages.labels(tp.topic).inc(len(records))
             for record in records:
                 base = record.offset * POSITION_SCALE
-                routed = route(record.value, self.decoder, self.envelope_max_events)
-                if routed is None:
-                    routed = await self._decode_whole(tp, record, dead_reasons)
+                routed, dead = self._route_one(tp, record)
+                for letter in dead:
+                    dead_reasons.append(letter.reason)
+                    await self.publisher.send(
+                        self.dlq_topic, _dead_letter_bytes(letter), record.key
+                    )
                 rids, raws, batched, whole = routed
                 if not rids:
                     continue
@@ -351,22 +378,40 @@ class IngestStage:
             self._prev[key] = offsets[-1]
         return out
 
-    async def _decode_whole(self, tp: Any, record: Any, dead_reasons: list[str]) -> Routed:
-        """A message :func:`route` refused: dead-letter what is bad, forward what is valid
-        (re-encoded, with each event's place in its message)."""
+    def _route_one(self, tp: Any, record: Any) -> tuple[Routed, list[DeadLetter]]:
+        """Where one message's events go, and its dead letters. The boundary of one
+        message: whatever it holds, and whatever bug it meets here, the stage goes on."""
+        try:
+            routed = route(record.value, self.decoder, self.envelope_max_events)
+            if routed is not None:
+                return routed, []
+            return self._decode_whole(tp, record)
+        except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
+            log.exception("ingest: failed on the message at %s:%d", tp, record.offset)
+            value = record.value if type(record.value) is bytes else b""
+            letter = DeadLetter(
+                reason="internal_error",
+                message=f"ingest error: {exc!r}"[:1024],
+                original=value,
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=record.offset,
+            )
+            return Routed([], [], False), [letter]
+
+    def _decode_whole(self, tp: Any, record: Any) -> tuple[Routed, list[DeadLetter]]:
+        """A message :func:`route` refused: what is bad goes to the DLQ, what is valid is
+        forwarded (re-encoded, with each event's place in its message)."""
         value = record.value
         now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         out = self.decoder.decode(value, Source(tp.topic, tp.partition, record.offset), now)
-        for dead in out.dead:
-            dead_reasons.append(dead.reason)
-            await self.publisher.send(self.dlq_topic, _dead_letter_bytes(dead), record.key)
+        dead = list(out.dead)
         batched = len(out.events) != 1 or bool(out.dead) or b'"batch"' in value
         rids: list[str] = []
         raws: list[bytes] = []
         for index, event in enumerate(out.events):
             raw = encode_event(event) if batched else value
             if len(raw) > ENVELOPE_MAX_BYTES:  # valid but cannot be forwarded
-                dead_reasons.append("oversized_message")
                 too_big = DeadLetter(
                     reason="oversized_message",
                     message=f"{len(raw)} bytes > forwarding limit {ENVELOPE_MAX_BYTES}",
@@ -376,11 +421,11 @@ class IngestStage:
                     offset=record.offset,
                     index=index if batched else None,
                 )
-                await self.publisher.send(self.dlq_topic, _dead_letter_bytes(too_big))
+                dead.append(too_big)
                 continue
             rids.append(event.rollout_id)
             raws.append(raw)
-        return Routed(rids, raws, batched)
+        return Routed(rids, raws, batched), dead
 
 
 def _dead_letter_bytes(dead: DeadLetter) -> bytes:

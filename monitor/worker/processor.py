@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from monitor.core.api import CoreProtocol
@@ -41,15 +42,25 @@ from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
 from monitor.worker.envelope import SELF_SOURCE, Taken, encode_envelope, take_all
 from monitor.worker.fetch import fetch_round
+from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
-from topics.codec import DeadLetter, Decoder, encode_dead_letter, encode_event
+from topics.codec import (
+    DeadLetter,
+    Decoder,
+    DlqReason,
+    encode_batch,
+    encode_dead_letter,
+    encode_event,
+)
 from topics.commands import Command
 from topics.events import VARIANTS, Event, Silence
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 0.1  # acks are awaited this often (and before every checkpoint), not per round
+MAX_ROLLOUTS = 1000
+"""Rollouts one worker tracks at most (``--max-rollouts``); see :meth:`Processor.admit`."""
 
 
 @dataclass
@@ -63,6 +74,8 @@ class PartitionState:
     packed: dict[str, bytes] = field(default_factory=dict)
     """rollout id -> its state as last packed (valid while it receives no events: the core
     changes a rollout's state only through that rollout's events)."""
+    lag: int = 0
+    """``by_rollout`` records behind the end of the partition, as last seen."""
 
 
 @dataclass
@@ -81,10 +94,14 @@ class Processor:
     reject_clock_skew: bool = False
     checkpoint_interval_s: float = 5.0
     max_records: int = 500
+    max_rollouts: int = MAX_ROLLOUTS
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     owned: dict[int, PartitionState] = field(default_factory=dict)
     stopping: bool = False
-    last_round_s: float = field(default_factory=time.monotonic)
+    progress: StageProgress = field(
+        default_factory=lambda: StageProgress("processor", time.monotonic())
+    )
+    """Records applied, input waiting: what ``/healthz`` judges."""
     last_checkpoint_s: float = field(default_factory=time.monotonic)
     """Last checkpoint attempt (paces the interval)."""
     last_written_s: float = field(default_factory=time.monotonic)
@@ -108,7 +125,7 @@ class Processor:
             batches = await fetch_round(self.consumer, self.max_records, "processor")
             if batches is None:
                 continue
-            self.last_round_s = time.monotonic()
+            self.progress.turned(time.monotonic())
             async with self.lock:
                 if batches:
                     await self.round(batches)
@@ -128,19 +145,20 @@ class Processor:
             if state is None:  # fetched just before a rebalance took it away
                 continue
             applied = _Applied()
+            handled = 0
             for record in records:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
                     continue
-                try:
-                    takens = take_all(record.value, state.hwm, self.decoder, self.source_topic, now)
-                except Exception as exc:  # not written by a rollguard ingest: never act on it
-                    await self._dead(tp, record, f"by_rollout envelope: {exc}")
-                    takens = []
+                handled += 1
+                tracked = len(state.hwm)
+                takens = await self._take(tp, record, state, now)
+                if len(state.hwm) > tracked:  # rollouts met for the first time
+                    takens = await self.admit(tp, record, state, tracked, takens)
                 for taken in takens:
                     if taken.gap:
                         self.metrics.gaps.inc()
                         log.warning(
-                            "processor: envelope of %s at %s:%d set aside: an earlier one is "
+                            "processor: envelope of %r at %s:%d set aside: an earlier one is "
                             "missing (the ingest sends both again)",
                             taken.rid,
                             tp.topic,
@@ -158,13 +176,75 @@ class Processor:
                 state.dirty = True
             if applied.events:
                 await self._process(tp, state, applied)
+            self.progress.advanced(handled, time.monotonic())
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - state.next_offset)
-                )
+                state.lag = max(0, highwater - state.next_offset)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(state.lag)
+        self.progress.lag = sum(state.lag for state in self.owned.values())
         self.metrics.messages.labels(self.topic).inc(sum(len(r) for r in batches.values()))
         self.metrics.processing.observe(time.perf_counter() - started)
+
+    async def _take(
+        self, tp: Any, record: Any, state: PartitionState, now: float | None
+    ) -> list[Taken]:
+        """The envelopes of one ``by_rollout`` record (:func:`take_all`): the boundary of
+        one message, whatever it holds."""
+        value = record.value
+        if type(value) is not bytes:
+            await self._dead(tp, record, "invalid", "by_rollout record without a value")
+            return []
+        try:
+            return take_all(value, state.hwm, self.decoder, self.source_topic, now)
+        except (msgspec.DecodeError, ValueError) as exc:  # no rollguard ingest wrote this
+            await self._dead(tp, record, "invalid", f"by_rollout envelope: {exc}")
+        except RecursionError:  # the ingest forwards nothing this deep: written by another
+            await self._dead(tp, record, "too_deep", "by_rollout envelope nested too deep")
+        except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
+            log.exception("processor: failed on the envelope at %s:%d", tp, record.offset)
+            await self._dead(tp, record, "internal_error", f"processor error: {exc!r}")
+        return []
+
+    def tracked_rollouts(self) -> int:
+        """Rollouts whose events this worker applies (their marks, in its partitions)."""
+        return sum(len(state.hwm) for state in self.owned.values())
+
+    async def admit(
+        self, tp: Any, record: Any, state: PartitionState, known: int, takens: list[Taken]
+    ) -> list[Taken]:
+        """Keep a record's new rollouts (those after the first ``known`` of ``state.hwm``)
+        while the worker tracks at most ``max_rollouts``; the events of the others go to the
+        DLQ (``rollout_limit``, as one batch message that can be sent again) and they stay
+        unknown, so their later events are judged again. Bounds the core's state, the
+        silence watch and the per-rollout metrics, whatever rollout ids producers invent."""
+        new = list(state.hwm)[known:]
+        room = self.max_rollouts - (self.tracked_rollouts() - len(new))
+        refused = set(new[max(0, room) :])
+        if not refused:
+            return takens
+        for rid in refused:
+            del state.hwm[rid]
+        events: list[Event] = []
+        for taken in takens:
+            if taken.rid is None:  # events of any rollouts (an ingest that validated)
+                events += [e for e in taken.events if e.rollout_id in refused]
+                taken.events = [e for e in taken.events if e.rollout_id not in refused]
+            elif taken.rid in refused:
+                events += taken.events
+                taken.events = []  # its dead letters, if any, still go out
+        if events:
+            self.metrics.dlq.labels("rollout_limit").inc(len(events))
+            letter = DeadLetter(
+                reason="rollout_limit",
+                message=f"{len(events)} events of {len(refused)} new rollouts not applied: "
+                f"this worker already tracks {self.max_rollouts} rollouts (--max-rollouts)",
+                original=encode_batch(events),
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=record.offset,
+            )
+            await self.publisher.send(self.dlq_topic, encode_dead_letter(letter), record.key)
+        return takens
 
     async def flush(self) -> bool:
         """Wait for the broker to ack every queued command (they went out when queued)."""
@@ -192,8 +272,9 @@ class Processor:
             commands = self.core.process(applied.events)
         except Exception as exc:  # a core bug must not stop the fleet; the input is kept
             log.exception("core failed on %d events at %s", len(applied.events), tp)
+            self.metrics.loop_failures.labels("core", type(exc).__name__).inc()
             for record in applied.records:
-                await self._dead(tp, record, f"core error: {exc!r}")
+                await self._dead(tp, record, "internal_error", f"core error: {exc!r}")
             return
         self.applied += len(applied.events)
         state.changed |= applied.rollouts
@@ -215,10 +296,10 @@ class Processor:
 
         return acked
 
-    async def _dead(self, tp: Any, record: Any, message: str) -> None:
-        self.metrics.dlq.labels("invalid").inc()
+    async def _dead(self, tp: Any, record: Any, reason: DlqReason, message: str) -> None:
+        self.metrics.dlq.labels(reason).inc()
         dead = DeadLetter(
-            reason="invalid",
+            reason=reason,
             message=message[:1024],
             original=record.value or b"",
             topic=tp.topic,

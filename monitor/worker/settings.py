@@ -16,6 +16,7 @@ from aiokafka.helpers import create_ssl_context
 
 from monitor import __version__
 from monitor.errors import ConfigError
+from monitor.worker.limits import WorkerLimits
 from topics.config import TopicsConfig
 from topics.keys import KeyRing
 
@@ -80,8 +81,8 @@ class WorkerSettings:
     (aiokafka's default 500 ms showed as ~100 ms+ p50 decision latency at low rates)."""
     session_timeout_ms: int = 6000  # the broker's group.min.session.timeout.ms default
     heartbeat_interval_ms: int = 1000
-    reject_clock_skew: bool = False
-    """Dead-letter events whose ts is far from the wall clock (off for replays of old data)."""
+    limits: WorkerLimits = field(default_factory=WorkerLimits)
+    """Clock skew, rollouts, segments, series, health, HTTP: see ``docs/security.md``."""
     default_plan: str | None = None
     """Plan for rollouts whose events arrive before a ``registered`` plan event."""
     grafana_url: str | None = None
