@@ -80,6 +80,7 @@ def build_core(settings: WorkerSettings) -> CoreProtocol:
         default_plan=settings.default_plan,
         monitor_version=settings.monitor_version,
         command_ttl_s=settings.command_ttl_s,
+        max_segments=settings.limits.max_segments,
     )
     return core
 
@@ -218,7 +219,13 @@ class Worker:
             consumer=apply_consumer,
             core=self.core,
             publisher=publisher,
-            checkpoints=CheckpointStore(producer, reader, s.topics.state, s.worker_id),
+            checkpoints=CheckpointStore(
+                producer,
+                reader,
+                s.topics.state,
+                s.worker_id,
+                on_unusable=lambda reason: self.metrics.checkpoints_unusable.labels(reason).inc(),
+            ),
             metrics=self.metrics,
             topic=s.topics.by_rollout,
             dlq_topic=s.topics.dlq,
@@ -294,7 +301,7 @@ def create_worker(settings: WorkerSettings, core: CoreProtocol | None = None) ->
     """The factory: a worker for ``settings`` (the core built from them unless given)."""
     core = core if core is not None else build_core(settings)
     metrics = WorkerMetrics(settings.worker_id, settings.monitor_version)
-    metrics.attach_core(lambda: core)
+    metrics.attach_core(lambda: core, settings.limits.max_series)
     return Worker(settings=settings, core=core, metrics=metrics)
 
 

@@ -9,6 +9,7 @@ active rollouts × signals × variants × segments declared in plans.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -24,6 +25,18 @@ RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
 
 REASON_LABEL_MAX: Final = 240
 """Decision reasons are cut to this many characters in ``rollguard_last_decision_info``."""
+
+
+MAX_SERIES: Final = 20_000
+"""Per-rollout series one worker exports at most (Prometheus' ``sample_limit`` fails a whole
+scrape that exceeds it; 2,000 invented rollouts once made 38,000)."""
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """Optional extra of a core: events counted and not applied, by reason."""
+
+    def counters(self) -> dict[str, int]: ...
 
 
 @runtime_checkable
@@ -143,6 +156,13 @@ class WorkerMetrics:
             ["reason"],
             registry=r,
         )
+        self.checkpoints_unusable = Counter(
+            "rollguard_checkpoints_unusable",
+            "State-topic records or checkpoints that could not be used (record, checkpoint, "
+            "import): the partition restores from an older checkpoint or replays",
+            ["reason"],
+            registry=r,
+        )
         self.gaps = Counter(
             "rollguard_envelope_gaps",
             "by_rollout envelopes set aside because one sent before them never arrived",
@@ -191,9 +211,12 @@ class WorkerMetrics:
         self.last_decision_info.labels(*labels).set(command.issued_at)
         self._last_info_labels[command.rollout_id] = labels
 
-    def attach_core(self, core: Callable[[], CoreProtocol | None]) -> None:
-        """Export per-rollout values read from the core at scrape time."""
-        self.registry.register(CoreCollector(core))
+    def attach_core(
+        self, core: Callable[[], CoreProtocol | None], max_series: int = MAX_SERIES
+    ) -> None:
+        """Export per-rollout values read from the core at scrape time (at most
+        ``max_series`` of them, whole rollouts at a time)."""
+        self.registry.register(CoreCollector(core, max_series))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -202,8 +225,12 @@ class WorkerMetrics:
 class CoreCollector(Collector):
     """Reads gauges, rule states and rollout views from the core when Prometheus scrapes."""
 
-    def __init__(self, core: Callable[[], CoreProtocol | None]) -> None:
+    def __init__(
+        self, core: Callable[[], CoreProtocol | None], max_series: int = MAX_SERIES
+    ) -> None:
         self._core = core
+        self._max_series = max_series
+        self._shown: set[str] = set()
 
     def describe(self) -> list[Metric]:
         return []  # dynamic: described by collect()
@@ -238,29 +265,61 @@ class CoreCollector(Collector):
             "Learned normal band of a signal (bound: lower | upper)",
             labels=["rollout", "signal", "variant", "segment", "bound"],
         )
+        # every sample of a rollout first, then whole rollouts within the series budget
+        per: dict[str, list[tuple[GaugeMetricFamily, list[str], float]]] = defaultdict(list)
+        skipped = GaugeMetricFamily(
+            "rollguard_events_skipped",
+            "Events the core counted and did not apply, by reason, over the rollouts held",
+            labels=["reason"],
+        )
         if core is not None:
             for g in core.gauges():
-                signal.add_metric([g.rollout_id, g.signal, g.variant, g.segment], g.value)
+                per[g.rollout_id].append(
+                    (signal, [g.rollout_id, g.signal, g.variant, g.segment], g.value)
+                )
             for s in core.rule_states():
-                rule.add_metric([s.rollout_id, s.rule], RULE_STATE_VALUE.get(s.state, 0.0))
+                per[s.rollout_id].append(
+                    (rule, [s.rollout_id, s.rule], RULE_STATE_VALUE.get(s.state, 0.0))
+                )
             for rollout_id in core.rollouts():
                 view: dict[str, Any] = core.view(rollout_id) or {}
-                stage.add_metric(
-                    [rollout_id, str(view.get("stage", "")), str(view.get("verdict", ""))], 1.0
-                )
+                labels = [rollout_id, str(view.get("stage", "")), str(view.get("verdict", ""))]
+                per[rollout_id].append((stage, labels, 1.0))
                 pct = view.get("traffic_pct")
                 if isinstance(pct, int | float):
-                    traffic.add_metric([rollout_id], float(pct))
+                    per[rollout_id].append((traffic, [rollout_id], float(pct)))
             if isinstance(core, ThresholdsAndBands):
                 for t in core.thresholds():
-                    threshold.add_metric([t.rollout_id, t.rule, t.signal], t.value)
+                    per[t.rollout_id].append((threshold, [t.rollout_id, t.rule, t.signal], t.value))
                 for b in core.bands():
                     labels = [b.rollout_id, b.signal, b.variant, b.segment]
-                    band.add_metric([*labels, "lower"], b.lower)
-                    band.add_metric([*labels, "upper"], b.upper)
-        yield signal
-        yield rule
-        yield stage
-        yield traffic
-        yield threshold
-        yield band
+                    per[b.rollout_id].append((band, [*labels, "lower"], b.lower))
+                    per[b.rollout_id].append((band, [*labels, "upper"], b.upper))
+            if isinstance(core, Counted):
+                for reason, count in sorted(core.counters().items()):
+                    if reason != "events":
+                        skipped.add_metric([reason], float(count))
+        omitted = GaugeMetricFamily(
+            "rollguard_rollouts_omitted",
+            "Rollouts left out of the per-rollout series to stay within --max-series",
+        )
+        omitted.add_metric([], float(self._admit(per)))
+        yield from (signal, rule, stage, traffic, threshold, band, skipped, omitted)
+
+    def _admit(self, per: dict[str, list[tuple[GaugeMetricFamily, list[str], float]]]) -> int:
+        """Add whole rollouts' samples while they fit in ``max_series``: those exported last
+        time first (their series stay put when invented rollouts flood in), then the others
+        by id. Returns how many rollouts were left out."""
+        budget, left_out, shown = self._max_series, 0, set()
+        ordered = [r for r in self._shown if r in per] + sorted(set(per) - self._shown)
+        for rollout_id in ordered:
+            samples = per[rollout_id]
+            if len(samples) > budget:
+                left_out += 1
+                continue
+            budget -= len(samples)
+            shown.add(rollout_id)
+            for family, labels, value in samples:
+                family.add_metric(labels, value)
+        self._shown = shown
+        return left_out

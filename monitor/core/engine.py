@@ -9,7 +9,7 @@ import monitor
 from monitor.core import policy
 from monitor.core.api import BandSample, Gauge, RuleStateSample, ThresholdSample
 from monitor.core.model import PlanSet
-from monitor.core.rollout import Rollout, parse_segment_key
+from monitor.core.rollout import MAX_SEGMENTS, Rollout, parse_segment_key
 from monitor.core.rules import finite
 from monitor.core.state import export_rollout, import_rollout
 from topics.commands import Command
@@ -37,6 +37,8 @@ class Core:
         Written into every command.
     command_ttl_s
         ``expires_at = issued_at + command_ttl_s``.
+    max_segments
+        Segment label sets each rollout keeps apart (more count for the whole rollout).
 
     Examples
     --------
@@ -58,6 +60,7 @@ class Core:
         default_plan: str | None = None,
         monitor_version: str = monitor.__version__,
         command_ttl_s: float = 300.0,
+        max_segments: int = MAX_SEGMENTS,
     ) -> None:
         if default_plan is not None and default_plan not in plans:
             from monitor.errors import ConfigError
@@ -66,6 +69,7 @@ class Core:
         self.plans = plans
         self.default_plan = default_plan
         self.issuer = policy.Issuer(monitor_version, command_ttl_s)
+        self.max_segments = max_segments
         self._rollouts: dict[str, Rollout] = {}
         self._counts = {"unbound": 0, "unknown_plan": 0}
         self.observer: Callable[[Rollout, int], None] | None = None
@@ -109,6 +113,7 @@ class Core:
             self._counts["unbound"] += 1
             return None
         r = Rollout(ev.rollout_id, self.plans[name], ev.ts)
+        r.max_segments = self.max_segments
         self._rollouts[ev.rollout_id] = r
         return r
 
@@ -133,7 +138,8 @@ class Core:
 
     def import_state(self, rollout_id: str, state: dict[str, Any]) -> None:
         """Replace (or create) a rollout from :meth:`export_state` output."""
-        self._rollouts[rollout_id] = import_rollout(self.plans, rollout_id, state)
+        r = self._rollouts[rollout_id] = import_rollout(self.plans, rollout_id, state)
+        r.max_segments = self.max_segments
 
     def forget(self, rollout_id: str) -> None:
         self._rollouts.pop(rollout_id, None)

@@ -28,6 +28,10 @@ _ceil = math.ceil
 MAX_JUMP_S: Final = 86_400.0
 """An event more than this ahead of its rollout's newest event is refused (counted as
 ``future``): one absurd timestamp must not fast-forward a rollout past every window."""
+MAX_SEGMENTS: Final = 64
+"""Distinct segment label sets a rollout keeps apart; an event with one more counts for the
+whole rollout only (``segment_overflow``): invented labels cannot grow state or series
+without bound, and still cannot hide what they report from the rollout-wide rules."""
 
 
 class Rollout:
@@ -41,6 +45,8 @@ class Rollout:
         self.lateness = plan.allowed_lateness_s
         self.registered_at = registered_at
         self.max_jump_s = MAX_JUMP_S
+        self.max_segments = MAX_SEGMENTS
+        self._segments: set[str] | None = None  # segment keys with leaves (built when needed)
         self.set_evaluated(self.step_of(registered_at) - 1)
         self.max_ts = registered_at
         self.stage_idx = 0
@@ -49,7 +55,7 @@ class Rollout:
         self.status = "running"
         self.dry_run = plan.dry_run
         self.signoffs: set[tuple[str, str]] = set()
-        self.counts = {"late": 0, "duplicates": 0, "future": 0}
+        self.counts = {"late": 0, "duplicates": 0, "future": 0, "segment_overflow": 0}
         self.n_events = 0  # applied (an attribute, not in counts: bumped per event)
         # per (variant, segkey): step -> bucket, not yet evaluated
         self.leaves: dict[tuple[str, str], dict[int, Bucket]] = {}
@@ -144,7 +150,12 @@ class Rollout:
             segkey = ""
         leaf = self.leaves.get((variant, segkey))
         if leaf is None:
-            leaf = self._new_leaf(variant, segkey)
+            if segkey and not self._segment_room(segkey):
+                self.counts["segment_overflow"] += 1
+                segkey = ""
+                leaf = self.leaves.get((variant, segkey))
+            if leaf is None:
+                leaf = self._new_leaf(variant, segkey)
         b = leaf.get(step)
         if b is None:
             b = leaf[step] = Bucket()
@@ -180,8 +191,16 @@ class Rollout:
         self.pending.setdefault(step, []).append((ev, segkey))
         return due
 
+    def _segment_room(self, segkey: str) -> bool:
+        """Whether ``segkey`` is kept apart: it is known, or fewer than ``max_segments`` are."""
+        if self._segments is None:
+            self._segments = {seg for _, seg in self.leaves if seg}
+        return segkey in self._segments or len(self._segments) < self.max_segments
+
     def _new_leaf(self, variant: str, segkey: str) -> dict[int, Bucket]:
         leaf: dict[int, Bucket] = {}
+        if segkey and self._segments is not None:
+            self._segments.add(segkey)
         self.leaves[(variant, segkey)] = leaf
         self._route((variant, segkey))
         return leaf

@@ -24,9 +24,11 @@ import logging
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 import orjson
 from aiokafka import TopicPartition
 
@@ -120,12 +122,27 @@ def chunk_key(partition: int, prefix: str, index: int) -> bytes:
     return f"ckpt:{partition}:{prefix}:{index}".encode()
 
 
+class _Marker(msgspec.Struct):
+    prefix: str
+    chunks: int
+    sha256: str
+
+
+_MARKER: Final = msgspec.json.Decoder(_Marker)
+UNUSABLE: Final = (ValueError, KeyError, TypeError, IndexError, struct.error, zlib.error)
+"""What a malformed checkpoint record raises as it is read (orjson's and msgspec's decode
+errors are ValueErrors): one record's fault, never a reason to stop restoring."""
+
+
 @dataclass
 class CheckpointStore:
     producer: Any  # started AIOKafkaProducer (idempotent)
     reader: Any  # started AIOKafkaConsumer without a group, used with assign()
     topic: str
     writer_id: str
+    on_unusable: Callable[[str], None] = field(default=lambda reason: None)
+    """Told each time a record or a checkpoint of the state topic cannot be used (a bounded
+    reason: ``record`` or ``checkpoint``)."""
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _live: dict[int, tuple[str, int]] = field(default_factory=dict)
     """partition -> (prefix, chunks) of the newest checkpoint we know is on the topic."""
@@ -185,7 +202,7 @@ class CheckpointStore:
         self.reader.assign(list(tps))
         await self.reader.seek_to_beginning(*tps)
         ends = await self.reader.end_offsets(list(tps))
-        scans = {q: _Scan(q) for q in partitions}
+        scans = {q: _Scan(q, self.on_unusable) for q in partitions}
         positions = dict.fromkeys(tps, 0)
         deadline = time.monotonic() + READ_TIMEOUT_S
         while any(positions[tp] < ends[tp] for tp in tps):
@@ -211,19 +228,28 @@ class CheckpointStore:
 
 @dataclass
 class _Scan:
-    """Folds one state partition's records into its newest complete checkpoint."""
+    """Folds one state partition's records into its newest complete checkpoint. A record
+    it cannot read is skipped (counted): one bad record must not stop every restore."""
 
     partition: int
-    marker: dict[str, Any] | None = None
+    on_unusable: Callable[[str], None] = field(default=lambda reason: None)
+    marker: _Marker | None = None
     chunks: dict[str, dict[int, bytes]] = field(default_factory=dict)
 
     def add(self, key: bytes | None, value: bytes | None) -> None:
+        try:
+            self._add(key, value)
+        except UNUSABLE as exc:
+            log.warning("state partition %d: record %r skipped (%r)", self.partition, key, exc)
+            self.on_unusable("record")
+
+    def _add(self, key: bytes | None, value: bytes | None) -> None:
         text = (key or b"").decode(errors="replace")
         head = f"ckpt:{self.partition}"
         if text == head:
             if value is not None:
-                self.marker = orjson.loads(value)
-                keep = str(self.marker["prefix"])
+                self.marker = _MARKER.decode(value)
+                keep = self.marker.prefix
                 self.chunks = {keep: self.chunks.get(keep, {})}  # older prefixes are dead
         elif value is not None and text.startswith(head + ":"):
             prefix, _, index = text[len(head) + 1 :].rpartition(":")
@@ -232,13 +258,20 @@ class _Scan:
     def result(self) -> tuple[Checkpoint, tuple[str, int]] | None:
         if self.marker is None:
             return None
-        prefix, count = str(self.marker["prefix"]), int(self.marker["chunks"])
+        prefix, count = self.marker.prefix, self.marker.chunks
         parts = self.chunks.get(prefix, {})
-        if len(parts) != count:
+        if len(parts) != count or any(i not in parts for i in range(count)):
             log.warning("checkpoint %s of partition %d is incomplete", prefix, self.partition)
             return None
         blob = b"".join(parts[i] for i in range(count))
-        if hashlib.sha256(blob).hexdigest() != self.marker["sha256"]:
+        if hashlib.sha256(blob).hexdigest() != self.marker.sha256:
             log.warning("checkpoint %s of partition %d fails its digest", prefix, self.partition)
             return None
-        return Checkpoint.decode(blob), (prefix, count)
+        try:
+            return Checkpoint.decode(blob), (prefix, count)
+        except UNUSABLE as exc:  # complete and as written, yet not a checkpoint we can read
+            log.warning(
+                "checkpoint %s of partition %d unreadable (%r)", prefix, self.partition, exc
+            )
+            self.on_unusable("checkpoint")
+            return None

@@ -423,6 +423,7 @@ class Processor:
             state.hwm = checkpoint.hwm
         except Exception:  # unusable checkpoint: replaying the partition is slower, still exact
             log.exception("checkpoint of partition %d unusable; replaying from the start", q)
+            self.metrics.checkpoints_unusable.labels("import").inc()
             for rid in checkpoint.hwm:
                 self.core.forget(rid)
             return PartitionState()
