@@ -186,6 +186,7 @@ class IngestStage:
     stopping: bool = False
     _to_commit: dict[Any, int] = field(default_factory=dict)
     _committed: dict[Any, int] = field(default_factory=dict)
+    _first_read: dict[Any, int] = field(default_factory=dict)
     _lag: dict[Any, int] = field(default_factory=dict)
     _prev: dict[tuple[int, str], int] = field(default_factory=dict)
     """(source partition, rollout) -> last position forwarded since reading (re)started."""
@@ -238,12 +239,14 @@ class IngestStage:
         for tp, records in batches.items():
             if records:
                 self._to_commit[tp] = records[-1].offset + 1
-                self._note_lag(tp, records[-1].offset + 1)
+                self._note_lag(tp, records[0].offset)
 
-    def _note_lag(self, tp: Any, position: int) -> None:
+    def _note_lag(self, tp: Any, first_read: int) -> None:
+        """Messages of ``tp`` not committed yet (read or not): what /healthz calls waiting."""
         highwater = self.consumer.highwater(tp)
         if highwater is not None:
-            lag = self._lag[tp] = max(0, highwater - position)
+            done = self._committed.get(tp, self._first_read.setdefault(tp, first_read))
+            lag = self._lag[tp] = max(0, highwater - done)
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
             self.progress.lag = sum(self._lag.values())
 
@@ -288,6 +291,8 @@ class IngestStage:
         done = sum(max(1, offset - self._committed.get(tp, 0)) for tp, offset in offsets.items())
         self._committed.update(offsets)
         self.progress.advanced(done, time.monotonic())
+        for tp, offset in offsets.items():
+            self._note_lag(tp, offset)
 
     async def _rewind(self) -> None:
         """Read again from the last commit: a forward after it failed (its events and all
@@ -314,6 +319,7 @@ class IngestStage:
         """A rebalance: envelopes claim no predecessor until reading resumed."""
         self._prev.clear()
         self._lag.clear()
+        self._first_read.clear()
         self.progress.lag = None
 
     async def _forward(self, batches: dict[Any, list[Any]]) -> None:

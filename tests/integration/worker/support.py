@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import heapq
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -313,6 +314,7 @@ def start_worker(
     extra_args: Sequence[str] = (),
     core_factory: str | None = None,
     plans: Sequence[Path] = PLANS,
+    open_files: int | None = None,
 ) -> WorkerProcess:
     port = free_port()
     prefix = topics.telemetry.rsplit(".", 1)[0]
@@ -350,8 +352,20 @@ def start_worker(
     }
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab")
+    limit = None
+    if open_files is not None:  # e.g. the common 1,024: what a flood of connections meets
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     proc = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=limit,  # noqa: PLW1509  # only setrlimit, before exec
     )
     log.close()
     return WorkerProcess(proc, port, log_path)

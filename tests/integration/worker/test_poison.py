@@ -1,0 +1,179 @@
+"""No message can silence, crash or blind a worker, and its /healthz says when it is stuck.
+
+On the real broker, with real worker processes:
+
+- poison telemetry between good events (1,000 nested brackets, which once wedged the ingest
+  forever behind a green /healthz, and its company): the worker keeps deciding, its decisions
+  equal the offline replay of the good events, every poison message is in the DLQ with its
+  reason, and the log stays small;
+- an ingest whose forwards the broker refuses (``by_rollout`` lowered to 64-byte messages,
+  as a misconfigured topic would) keeps failing at the same offset and turns /healthz red
+  within its configured stall time, and green again once it can go on;
+- 2,000 idle HTTP connections against a worker limited to 1,024 open files: /healthz answers
+  within 1 s throughout and the log stays under 1 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.integration.worker.support import (
+    THRESHOLD_CORE,
+    offline,
+    produce,
+    read_control,
+    read_topic,
+    scenario,
+    start_worker,
+    wait_for,
+)
+from tests.integration.worker.test_fleet import assert_same_decisions
+from topics.codec import decode_dead_letter
+from topics.config import TopicsConfig
+
+NESTED = b'{"kind":"metric","v":1,"rollout_id":"r0","x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+POISON = [
+    (NESTED, "too_deep"),
+    (b"[" * 1000 + b"]" * 1000, "too_deep"),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"r1","variant":"canary","ts":%d,'
+        b'"name":"error_rate","value":0.9}' % (time.time() + 86_400 * 300),
+        "future_timestamp",
+    ),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"r0\\n","variant":"canary","ts":1763000000,'
+        b'"name":"error_rate","value":0.9}',
+        "invalid",
+    ),
+    (b'{"kind":"metric","v":1,"rollout_id":"r1","value":NaN}', "not_json"),
+    (b'{"kind":"metric","v":1,"rollout_id":"r1","value":1e400}', "absurd_value"),
+    (b'{"kind":"metric","rollout_id":"r1","note":"\xff\xfe"}', "not_json"),
+]
+
+
+def test_poison_between_good_events_changes_no_decision(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    events = scenario(rollouts=4, seconds=60, regressions={0: (10, 30), 2: (20, 40)})
+    expected = offline(events, core="threshold")
+    assert len(expected) >= 4
+    sent: Counter[str] = Counter()
+
+    def poison(i: int) -> bytes | None:
+        if i % 40 != 5:
+            return None
+        raw, reason = POISON[(i // 40) % len(POISON)]
+        sent[reason] += 1
+        return raw
+
+    worker = start_worker(bootstrap, topics_config, "w0", tmp_path, core_factory=THRESHOLD_CORE)
+    try:
+        worker.wait_healthy()
+        produce(bootstrap, topics_config.telemetry, events, extra=poison)
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected)
+        )
+        assert_same_decisions(log, expected)
+        total = sum(sent.values())
+        dead = read_topic(bootstrap, topics_config.dlq, lambda records: len(records) >= total)
+        letters = [decode_dead_letter(r.value) for r in dead]
+        assert Counter(d.reason for d in letters) == sent
+        wait_for(lambda: _health(worker)["events_applied"] == len(events))
+        status, _ = worker.get("/healthz")
+        assert status == 200
+        assert worker.log_path.stat().st_size < 200_000, worker.log_tail()
+    finally:
+        worker.stop()
+
+
+def test_a_stuck_ingest_turns_healthz_red_within_its_stall_time(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    stall_s = 5.0
+    worker = start_worker(
+        bootstrap,
+        topics_config,
+        "w0",
+        tmp_path,
+        core_factory=THRESHOLD_CORE,
+        extra_args=["--health-stall", str(stall_s)],
+    )
+    try:
+        worker.wait_healthy()
+        _set_topic(
+            bootstrap, topics_config.by_rollout, "max.message.bytes", "64"
+        )  # no forward fits
+        produce(bootstrap, topics_config.telemetry, scenario(rollouts=2, seconds=10))
+        produced = time.monotonic()
+        wait_for(lambda: worker.get("/healthz", timeout=2.0)[0] == 503, timeout_s=stall_s + 20)
+        red_after = time.monotonic() - produced
+        wait_for(lambda: not _health(worker)["checks"]["ingest_progress"]["ok"], stall_s + 20)
+        checks = _health(worker)["checks"]
+        assert "input messages wait" in checks["ingest_progress"]["detail"], checks
+        assert "at the same input position" in checks["ingest_failures"]["detail"], checks
+        assert red_after < stall_s + 15  # the stall time, plus a loaded machine's slack
+        print(f"/healthz red {red_after:.1f} s after the input arrived (stall {stall_s:g} s)")
+
+        _set_topic(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
+        wait_for(lambda: worker.get("/healthz", timeout=2.0)[0] == 200, timeout_s=90)
+        wait_for(lambda: _health(worker)["events_applied"] == 2 * 20 * 3, timeout_s=30)
+    finally:
+        _set_topic(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
+        worker.stop()
+
+
+def test_two_thousand_idle_connections_leave_healthz_answering(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
+) -> None:
+    worker = start_worker(
+        bootstrap, topics_config, "w0", tmp_path, core_factory=THRESHOLD_CORE, open_files=1024
+    )
+    idle: list[socket.socket] = []
+    try:
+        worker.wait_healthy()
+        log_before = worker.log_path.stat().st_size
+        slowest = 0.0
+        for i in range(2000):
+            idle.append(socket.create_connection(("127.0.0.1", worker.http_port)))
+            if i % 250 == 249:
+                slowest = max(slowest, _probe(worker))
+        for _ in range(10):
+            slowest = max(slowest, _probe(worker))
+            time.sleep(0.2)
+        logged = worker.log_path.stat().st_size - log_before
+        print(f"2,000 idle connections: slowest /healthz {slowest * 1000:.0f} ms, log +{logged} B")
+        assert slowest < 1.0
+        assert logged < 1_000_000
+        assert worker.proc.poll() is None
+    finally:
+        for sock in idle:
+            sock.close()
+        worker.stop()
+
+
+def _probe(worker) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    status, _ = worker.get("/healthz", timeout=5.0)
+    assert status == 200
+    return time.monotonic() - started
+
+
+def _health(worker) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    return json.loads(worker.get("/healthz", timeout=5.0)[1])  # type: ignore[no-any-return]
+
+
+def _set_topic(bootstrap: str, topic: str, name: str, value: str) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: value})]
+        )
+    finally:
+        admin.close()
