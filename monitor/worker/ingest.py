@@ -103,11 +103,14 @@ def route(data: bytes | None, decoder: Decoder, whole_events: int = 0) -> Routed
     True
     >>> route(b'{"kind":"metric","rollout_id":"%s"}' % (b"r" * 129), Decoder())
     >>> route(b'{"kind":"metric","rollout_id":"r1","x":%s}' % (b"[" * 99 + b"]" * 99), Decoder())
+    >>> route(b'{"kind":"metric","rollout_id":"r1","x":"\\xff"}', Decoder())
     """
     if type(data) is not bytes or len(data) > decoder.max_message_bytes:
         return None
     if json_depth_error(data, decoder.max_depth) is not None:  # before any parsing
         return None
+    if not data.isascii() and not _utf8(data):  # msgspec skips what it does not decode
+        return None  # unchecked: forwarded, it would spoil the processor's whole record
     try:
         head = _HEAD.decode(data)
     except msgspec.DecodeError:  # ValidationError included
@@ -133,6 +136,14 @@ def route(data: bytes | None, decoder: Decoder, whole_events: int = 0) -> Routed
     if len(data) > ENVELOPE_MAX_BYTES:
         return None
     return Routed([rollout_id], [data], False)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(slots=True)
