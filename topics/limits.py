@@ -56,11 +56,10 @@ def json_depth_error(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | None
     marks = data.translate(None, _NOT_STRUCTURE)  # brackets, quotes and backslashes, in order
     if b"\\" not in marks and 2 * marks.count(b'""') == marks.count(b'"'):
         # no escapes, and every string shows as "" here: no string holds a bracket
-        marks = marks.replace(b'""', b"")
+        brackets = marks.translate(_ONE_KIND, b'"')
     else:  # strings hold brackets or escapes: cut them out exactly (C-level regex)
-        marks = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    # one kind of bracket (a mismatch is the parser's to refuse; its depth is the same)
-    brackets = marks.translate(_ONE_KIND)
+        brackets = _STRING.sub(b"", data).translate(_ONE_KIND, _NOT_BRACKETS)
+    # one kind of bracket now (a mismatch is the parser's to refuse; its depth is the same)
     for _ in range(max_depth):  # each pass removes the innermost level everywhere
         if not brackets:
             return None

@@ -261,17 +261,17 @@ class _Scan:
         prefix, count = self.marker.prefix, self.marker.chunks
         parts = self.chunks.get(prefix, {})
         if len(parts) != count or any(i not in parts for i in range(count)):
-            log.warning("checkpoint %s of partition %d is incomplete", prefix, self.partition)
+            log.warning("checkpoint %r of partition %d is incomplete", prefix, self.partition)
             return None
         blob = b"".join(parts[i] for i in range(count))
         if hashlib.sha256(blob).hexdigest() != self.marker.sha256:
-            log.warning("checkpoint %s of partition %d fails its digest", prefix, self.partition)
+            log.warning("checkpoint %r of partition %d fails its digest", prefix, self.partition)
             return None
         try:
             return Checkpoint.decode(blob), (prefix, count)
         except UNUSABLE as exc:  # complete and as written, yet not a checkpoint we can read
             log.warning(
-                "checkpoint %s of partition %d unreadable (%r)", prefix, self.partition, exc
+                "checkpoint %r of partition %d unreadable (%r)", prefix, self.partition, exc
             )
             self.on_unusable("checkpoint")
             return None

@@ -10,7 +10,10 @@ forwards the producer's own bytes; the processor validates them as it decodes th
 (:mod:`monitor.worker.envelope`), so each event is decoded into a typed event once. A message
 that cannot be routed (unreadable, no string ``rollout_id``, wrong batch version, too big) is
 decoded whole here by ``topics.codec.Decoder``: its bad events go to the DLQ with their
-reasons and its valid ones are forwarded.
+reasons and its valid ones are forwarded. Routing forwards nothing it has not bounded first
+(size, JSON nesting, UTF-8: bytes the processor could not parse would spoil the whole record
+they travel in), and each message is handled at its own boundary (:meth:`IngestStage._route_one`):
+whatever it holds, and whatever bug it meets, it ends in the DLQ and the stage goes on.
 
 Crash safety (at-least-once here, made exactly-once downstream): input offsets are committed
 only after every envelope and dead letter forwarded for them was acked by the broker (acks
@@ -107,7 +110,8 @@ def route(data: bytes | None, decoder: Decoder, whole_events: int = 0) -> Routed
     """
     if type(data) is not bytes or len(data) > decoder.max_message_bytes:
         return None
-    if json_depth_error(data, decoder.max_depth) is not None:  # before any parsing
+    depth = decoder.max_depth  # checked before any parsing; one event has few brackets
+    if (b"[" in data or data.count(b"{") > depth) and json_depth_error(data, depth) is not None:
         return None
     if not data.isascii() and not _utf8(data):  # msgspec skips what it does not decode
         return None  # unchecked: forwarded, it would spoil the processor's whole record

@@ -12,6 +12,8 @@ tolerates timeouts would have kept a stuck one), and asyncio logged every failed
   that never finishes its first request's headers (aiohttp's keep-alive timer, which runs
   from the connection's start);
 - reading a request's body and answering it must fit in ``request_timeout_s`` (408);
+- a view that fails answers 503 (ask again), logged once a minute at most, never 500 with a
+  traceback per request;
 - request and header lines are bounded (aiohttp's parser limits);
 - the soft limit on open files is raised to the hard one at start (as Go's runtime does).
 """
@@ -94,6 +96,11 @@ class _Connections:
                     status=408,
                     headers={"Connection": "close"},
                 )
+            except web.HTTPException:  # aiohttp's own answers (404, 405, 413, ...)
+                raise
+            except Exception:  # a view's bug: "ask again", never a verdict nor a crash
+                log.exception("http: %s %r failed", request.method, request.path[:200])
+                return web.json_response({"error": "view unavailable"}, status=503)
             finally:
                 self.busy.discard(protocol)
 

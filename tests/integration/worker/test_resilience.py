@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,24 @@ JUNK = [
         b'"status":"filled"}',
         "unknown_enum",
     ),
+    # poison: 1,000 nested brackets once wedged the ingest forever behind a green /healthz
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"ra","x":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        "too_deep",
+    ),
+    (b"[" * 1000 + b"]" * 1000, "too_deep"),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"ra","variant":"canary","ts":%d,"name":"error_rate",'
+        b'"value":0.9}' % (time.time() + 86_400 * 300),
+        "future_timestamp",
+    ),
+    (
+        b'{"kind":"metric","v":1,"rollout_id":"ra\\n","variant":"canary","ts":1763000000,'
+        b'"name":"error_rate","value":0.9}',
+        "invalid",
+    ),
+    (b'{"kind":"metric","v":1,"rollout_id":"ra","value":NaN}', "not_json"),
+    (b'{"kind":"metric","rollout_id":"ra","note":"\xff\xfe"}', "not_json"),
 ]
 
 
@@ -134,6 +153,8 @@ def test_malformed_flood_goes_to_dlq_and_changes_nothing(
         letters = [decode_dead_letter(r.value) for r in dead]
         assert Counter(d.reason for d in letters) == sent
         assert all(d.topic == topics_config.telemetry and d.offset >= 0 for d in letters)
+        assert worker.get("/healthz")[0] == 200
+        assert worker.log_path.stat().st_size < 200_000, "a bad message is not a log line"
     finally:
         worker.stop()
 

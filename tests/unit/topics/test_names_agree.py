@@ -17,19 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.verdict import ROLLOUT_ID_RE
+from tests.unit.topics.test_codec_names import VALID
 from topics.codec import Decoder
 from topics.names import NAME_PATTERN
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "topics" / "schemas"
-EVENT = {
-    "kind": "metric",
-    "v": 1,
-    "rollout_id": "r1",
-    "variant": "canary",
-    "ts": 1.7e9,
-    "name": "cpu",
-    "value": 1.0,
-}
 EDGES = ["r1", "r1\n", "\nr1", "r 1", "r1\r", "r1\x00", "r1\u2028", "é", "a" * 128, "a:b/c@d+e-f"]
 NAMES = st.one_of(
     st.sampled_from(EDGES),
@@ -42,7 +34,7 @@ def ecma_accepts(pattern: str, value: str) -> bool:
 
 
 def decoder_accepts(name: str) -> bool:
-    return bool(Decoder().decode(orjson.dumps(dict(EVENT, name=name))).events)
+    return bool(Decoder().decode(orjson.dumps(dict(VALID["metric"], name=name))).events)
 
 
 @settings(max_examples=300, deadline=None)
@@ -78,15 +70,6 @@ def test_every_whole_name_pattern_in_the_schemas_refuses_a_trailing_newline() ->
 
 
 def test_a_currency_with_a_trailing_newline_is_refused() -> None:
-    order = {
-        "kind": "order",
-        "v": 1,
-        "rollout_id": "r1",
-        "variant": "canary",
-        "ts": 1.7e9,
-        "order_id": "o1",
-        "status": "filled",
-        "pnl_minor": 5,
-    }
+    order = dict(VALID["order"], pnl_minor=5)
     assert Decoder().decode(orjson.dumps(dict(order, currency="USD"))).events
     assert not Decoder().decode(orjson.dumps(dict(order, currency="USD\n"))).events

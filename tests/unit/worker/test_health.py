@@ -182,3 +182,23 @@ def test_slow_headers_are_cut_at_the_idle_timeout_and_slow_answers_at_the_reques
             await server.cleanup()
 
     asyncio.run(go())
+
+
+def test_a_failing_view_answers_503_and_the_server_goes_on() -> None:
+    async def go() -> None:
+        app = web.Application()
+
+        async def broken(_: web.Request) -> web.Response:
+            raise KeyError("r1\n")
+
+        app.router.add_get("/rollouts/x", broken)
+        server, port = await serve(app, "127.0.0.1", 0)
+        try:
+            for _ in range(3):
+                status, _took = await asyncio.wait_for(_get(port, "/rollouts/x"), 5)
+                assert status == 503
+            assert (await asyncio.wait_for(_get(port, "/nope"), 5))[0] == 404
+        finally:
+            await server.cleanup()
+
+    asyncio.run(go())
