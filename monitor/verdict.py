@@ -42,6 +42,7 @@ import orjson
 from aiohttp import web
 
 from monitor.errors import ConfigError
+from topics.limits import json_depth_error
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,12 @@ async def _read_flagger_payload(request: web.Request) -> dict[str, Any] | web.Re
         if size > MAX_BODY_BYTES:
             return _json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
         chunks.append(chunk)
+    body = b"".join(chunks)
+    shape = json_depth_error(body)  # before parsing, as for every untrusted JSON
+    if shape is not None:
+        return _json({"error": shape}, 400)
     try:
-        payload = orjson.loads(b"".join(chunks))
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return _json({"error": "body is not JSON"}, 400)
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):

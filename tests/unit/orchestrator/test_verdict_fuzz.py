@@ -116,3 +116,12 @@ def test_fuzzed_flagger_payloads(
         assert metadata.get("token") == TOKEN
         assert (metadata.get("rollout_id") or payload["name"]) == "known"
         assert hook != "rollback"  # "promote" never triggers a rollback
+
+
+def test_a_deeply_nested_body_is_refused_before_parsing(
+    token_server: VerdictServer, http: httpx.Client
+) -> None:
+    body = b'{"name":"known","metadata":' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    response = http.post(f"{token_server.base_url}/flagger/rollout", content=body)
+    assert response.status_code == 400
+    assert response.json() == {"error": "JSON nested deeper than 32 levels"}
