@@ -167,3 +167,15 @@ def test_dead_letters_name_their_reason_offset_and_bytes() -> None:
     assert out.dead[0].original == deep
     assert "ahead of this worker's clock" in out.dead[1].message
     assert pipeline.processor.applied == 1
+
+
+def test_a_batch_nested_too_deep_is_one_dead_letter_whole() -> None:
+    """Its events cannot be told apart without parsing it, which is what the bound prevents;
+    they travel in the dead letter's original bytes."""
+    pipeline = Pipeline(ThresholdCore())
+    deep = b'{"kind":"metric","v":1,"x":' + b"[" * 40 + b"]" * 40 + b"}"
+    good = encode_event(metric("r1", 1))
+    batch = b'{"kind":"batch","v":1,"events":[' + b",".join([good, deep, good]) + b"]}"
+    out = asyncio.run(pipeline.feed([batch]))
+    assert [(d.reason, d.index, d.original) for d in out.dead] == [("too_deep", None, batch)]
+    assert pipeline.processor.applied == 0
