@@ -10,7 +10,7 @@ bucket counts. Negative values use a mirrored store; values with ``|x| < min_val
 
 Why this one (``python -m tests.bench.detectors.cost`` prints the comparison): river's P²
 quantile is ~3x faster per update and can be accurate on a stationary stream, but it states no
-error bound (``notes/libraries.md`` measured +6% on a lognormal p99), cannot merge the sketches
+error bound (measured here: +6% on a lognormal p99), cannot merge the sketches
 of several segments or workers, and cannot decay in event time. A pure-Python dict of buckets
 costs ~0.25 µs per update with α = 1%, and its state is a few hundred numbers. With ``max_bins``
 the lowest buckets are collapsed (as DDSketch's collapsing-lowest store): the guarantee then

@@ -5,8 +5,8 @@ Two ``rollguard worker`` processes (the product core over the example plan and r
 from the session's Apache Kafka what two ``rollguard simulate --kafka`` processes produce:
 the ``latency_regression`` scenario as a canary at 50 % (→ rollback) and the
 ``shadow_mismatch`` scenario under the shadow plan (→ advisory freeze), 900 s of event time
-each, plus three malformed messages (→ dead-letter topic). Debian's Prometheus
-scrapes both workers every second with the shipped alerting/recording rules loaded. Then
+each, plus three malformed messages (→ dead-letter topic). Prometheus (Debian's
+binaries) scrapes both workers every second with the shipped alerting/recording rules loaded. Then
 each panel target and annotation query of the three rendered dashboards is sent to
 ``/api/v1/query`` with Grafana's variables expanded as Grafana would: every one must succeed
 and return at least one finite sample (per rollout where the dashboard is per rollout; the
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import yaml
 from dashboards import render
 from dashboards.detail import WHOLE_ROLLOUT, named
 from monitor.devbroker import Broker, free_port
+from tests.tools import missing_reason, prometheus_tool
 from tests.integration.worker.support import (
     ROOT,
     WorkerProcess,
@@ -48,10 +48,8 @@ from tests.integration.worker.support import (
 from topics.admin import create_topics
 from topics.config import TopicsConfig
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None, reason="prometheus not installed (Debian package `prometheus`)"
-)
+PROMETHEUS = prometheus_tool("prometheus")
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason=missing_reason("prometheus"))
 PLANS = ("examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml")
 RULES = ROOT / "dashboards" / "prometheus" / "rules.yml"
 CANARY, SHADOW = "latency_regression", "shadow_mismatch"  # rollout ids = scenario names

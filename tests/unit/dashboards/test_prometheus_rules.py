@@ -21,12 +21,11 @@ import yaml
 
 from dashboards import render
 from dashboards.detail import WHOLE_ROLLOUT
+from tests.tools import missing_reason, prometheus_tool
 
 PROM_DIR = Path(render.__file__).resolve().parent / "prometheus"
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool not installed (Debian package `prometheus`)"
-)
+PROMTOOL = prometheus_tool("promtool")
+pytestmark = pytest.mark.skipif(PROMTOOL is None, reason=missing_reason("promtool"))
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
