@@ -13,9 +13,9 @@ App/agent layer, for three measured or read reasons:
 2. recovery: our correctness rests on "restore checkpoint → seek to its offset → resume" in
    one rebalance callback. faust's consumer keeps its own read offsets, acks, gap tracking
    and commits (``faust/transport/consumer.py``: ``_read_offset``, ``_add_gap``,
-   ``seek_to_committed`` on assignment) and restores tables from its own changelogs; we persist our own state explicitly instead of
-   trusting a framework's after a rebalance, and seeking under faust's bookkeeping would be
-   exactly that;
+   ``seek_to_committed`` on assignment) and restores tables from its own changelogs; we
+   persist our own state explicitly instead of trusting a framework's after a rebalance,
+   and seeking under faust's bookkeeping would be exactly that;
 3. the two stages need group offsets committed only after the broker acked the outputs,
    which aiokafka's manual ``commit`` with a ``ConsumerRebalanceListener`` gives directly.
 

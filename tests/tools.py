@@ -7,6 +7,7 @@ service); a copy on PATH is used when the cache has none. Chromium comes from ap
 from __future__ import annotations
 
 import shutil
+
 from monitor.devbroker import cache_dir
 
 

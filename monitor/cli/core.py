@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.common import err_console, fail
@@ -17,14 +18,28 @@ console = Console(width=None if Console().is_terminal else 160)
 
 
 def _yaml_files(paths: list[Path]) -> list[Path]:
-    """Files as given; directories expand to their *.yaml / *.yml files (sorted)."""
+    """Files as given; directories expand to their *.yaml / *.yml files (sorted). A missing
+    path or a directory without YAML is an error (exit 1), not an empty plan set."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted([*p.rglob("*.yaml"), *p.rglob("*.yml")]))
+            found = sorted([*p.rglob("*.yaml"), *p.rglob("*.yml")])
+            if not found:
+                fail(f"{p}: no plan or rule files (*.yaml, *.yml) in this directory", code=1)
+            out.extend(found)
+        elif not p.exists():
+            fail(f"{p}: no such plan or rule file", code=1)
         else:
             out.append(p)
+    if not out:
+        fail("no plan or rule files given", code=1)
     return out
+
+
+def _config_errors(exc: Exception) -> NoReturn:
+    for line in str(exc).splitlines():
+        err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def check(
@@ -38,9 +53,7 @@ def check(
     try:
         plans = load_plans(paths)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _config_errors(exc)
     table = Table(title=f"{len(plans.names())} plan(s) OK", show_lines=False)
     for col in (
         "plan",
@@ -81,38 +94,82 @@ def replay(
         typer.Option("--plan", "-p", help="Plan/rule YAML files or directories (repeatable)."),
     ],
     default_plan: Annotated[
-        str | None, typer.Option(help="Plan for rollouts that were never registered.")
+        str | None,
+        typer.Option(help="Plan for rollouts with no `registered` event (or an unknown plan)."),
     ] = None,
     decisions: Annotated[
-        Path | None, typer.Option(help="Decisions JSONL (default: <events>.decisions.jsonl).")
+        Path | None,
+        typer.Option(help="Decisions JSONL (default: ./<events>.decisions.jsonl)."),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option(help="HTML report (default: <events>.report.html).")
+        Path | None, typer.Option(help="HTML report (default: ./<events>.report.html).")
     ] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the plots.")] = False,
+    no_report: Annotated[
+        bool,
+        typer.Option("--no-report", help="No HTML report (the timeline and decisions stay)."),
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Events per core.process call.")] = 256,
 ) -> None:
-    """Run the core over a recorded stream: timeline, decisions JSONL, HTML report."""
-    from monitor.core import Core, load_plans
-    from monitor.core.replay import replay as run_replay
-    from monitor.errors import ConfigError
-    from topics.commands import encode_command
+    """Run the core over a recorded stream: timeline, decisions JSONL, HTML report.
 
+    Outputs go to the working directory. Every rollout in the stream needs a plan: its
+    `registered` plan event names one, or --default-plan gives it; a rollout left without
+    one is an error (exit 1) after the outputs are written.
+    """
+    from monitor.core import Core, load_plans
+    from monitor.errors import ConfigError
+
+    if not events.is_file():
+        fail(f"{events}: no such file", code=1)
     try:
         plans = load_plans(_yaml_files(plan))
         core = Core(plans, default_plan=default_plan)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    if not events.is_file():
-        fail(f"{events}: no such file")
+        _config_errors(exc)
+    result = _run(events, core, batch_size, record=not no_report)
+    _print_timeline(result, events.name)
+    stem = Path((events.with_suffix("") if events.suffix == ".gz" else events).name)
+    out_decisions = decisions or stem.with_suffix(".decisions.jsonl")
+    _write_decisions(result, out_decisions)
+    dead = sum(result.dead.values())
+    reasons = " (" + ", ".join(f"{k} {v}" for k, v in sorted(result.dead.items())) + ")"
+    skipped = ", ".join(f"{k} {v}" for k, v in result.counters.items() if k != "events")
+    console.print(
+        f"{result.lines} lines, {dead} dead letters{reasons if dead else ''}; "
+        f"{result.events} events decoded, {result.counters.get('events', 0)} applied "
+        f"(not applied: {skipped}); {len(result.commands)} decisions -> {out_decisions}",
+        highlight=False,
+    )
+    if not no_report:
+        from monitor.report import render_html
+
+        out_report = report or stem.with_suffix(".report.html")
+        out_report.write_text(
+            render_html(result, f"rollguard replay: {events.name}"), encoding="utf-8"
+        )
+        console.print(f"report -> {out_report}")
+    _fail_on_unbound(core.unbound(), plans.names(), default_plan)
+    if result.events == 0:
+        fail(f"{events}: no events (lines: {result.lines}, dead letters: {dead})", code=1)
+
+
+def _run(events: Path, core: Any, batch_size: int, *, record: bool) -> Any:
+    """The replay, with a progress bar over the file's bytes on a terminal."""
     import gzip
 
-    opener = gzip.open if events.suffix == ".gz" else open
-    with opener(events, "rb") as fh:
-        result = run_replay(fh, core, batch_size=batch_size, record=not no_report)
-    table = Table(title=f"replay of {events.name}")
+    from monitor.cli.progress import progress
+    from monitor.core.replay import replay as run_replay
+
+    size = events.stat().st_size
+    with events.open("rb") as raw, progress(f"replay {events.name}", size) as update:
+        fh: Any = gzip.GzipFile(fileobj=raw) if events.suffix == ".gz" else raw
+        return run_replay(
+            fh, core, batch_size=batch_size, record=record, on_batch=lambda _: update(raw.tell())
+        )
+
+
+def _print_timeline(result: Any, name: str) -> None:
+    table = Table(title=f"replay of {name}")
     for col in ("event time (UTC)", "rollout", "stage", "what", "reason"):
         table.add_column(col, overflow="fold")
     rows: list[tuple[float, int, tuple[str, ...]]] = []
@@ -132,34 +189,52 @@ def replay(
             else ("green" if cmd.action == "promote" else "yellow")
         )
         what = f"[{style}]{cmd.action}[/{style}]" + (" (advisory)" if cmd.advisory else "")
+        headline, _, stats = cmd.reason.partition("\n")
+        reason = escape(headline) + (f"\n[dim]{escape(stats)}[/dim]" if stats else "")
         rows.append(
-            (cmd.issued_at, 0, (_iso(cmd.issued_at), cmd.rollout_id, cmd.stage, what, cmd.reason))
+            (cmd.issued_at, 0, (_iso(cmd.issued_at), cmd.rollout_id, cmd.stage, what, reason))
         )
     for _, _, row in sorted(rows, key=lambda r: (r[0], r[1])):
         table.add_row(*row)
     console.print(table)
-    stem = events.with_suffix("") if events.suffix == ".gz" else events
-    out_decisions = decisions or stem.with_suffix(".decisions.jsonl")
-    with out_decisions.open("wb") as fh:
+
+
+def _write_decisions(result: Any, path: Path) -> None:
+    from topics.commands import encode_command
+
+    with path.open("wb") as fh:
         for cmd in result.commands:
             fh.write(encode_command(cmd) + b"\n")
-    dead = sum(result.dead.values())
-    reasons = " (" + ", ".join(f"{k} {v}" for k, v in sorted(result.dead.items())) + ")"
-    skipped = ", ".join(f"{k} {v}" for k, v in result.counters.items() if k != "events")
-    console.print(
-        f"{result.lines} lines, {dead} dead letters{reasons if dead else ''}; "
-        f"{result.events} events decoded, {result.counters.get('events', 0)} applied "
-        f"(not applied: {skipped}); {len(result.commands)} decisions -> {out_decisions}",
-        highlight=False,
-    )
-    if not no_report:
-        from monitor.report import render_html
 
-        out_report = report or stem.with_suffix(".report.html")
-        out_report.write_text(
-            render_html(result, f"rollguard replay: {events.name}"), encoding="utf-8"
-        )
-        console.print(f"report -> {out_report}")
+
+def _fail_on_unbound(
+    unbound: dict[str, str | None], known: list[str], default_plan: str | None
+) -> None:
+    """Rollouts of the stream that no plan covered: one error line, exit 1."""
+    if not unbound:
+        return
+    import difflib
+
+    parts = []
+    for rollout_id, named in sorted(unbound.items())[:5]:
+        if named is None:
+            parts.append(f"{rollout_id} (no `registered` plan event)")
+            continue
+        close = difflib.get_close_matches(named, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        parts.append(f"{rollout_id} (plan {named!r} is not loaded{hint})")
+    more = f" and {len(unbound) - 5} more" if len(unbound) > 5 else ""
+    fix = (
+        "pass the plan's file with -p"
+        if default_plan is None
+        else f"--default-plan {default_plan} covers only rollouts never registered"
+    )
+    loaded = ", ".join(known) or "none"
+    fail(
+        f"{len(unbound)} rollout(s) without a plan, their events not applied: "
+        f"{'; '.join(parts)}{more}. Loaded plans: {loaded}; {fix}, or --default-plan NAME.",
+        code=1,
+    )
 
 
 def _iso(ts: float) -> str:

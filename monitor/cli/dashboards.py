@@ -22,9 +22,9 @@ def register(app: typer.Typer) -> None:
     @group.command("render")
     def render_cmd(
         out: Annotated[
-            Path | None,
-            typer.Option(help="Directory for the JSON (default: dashboards/generated)."),
-        ] = None,
+            Path,
+            typer.Option("--out", "-o", help="Directory for the JSON (in the working directory)."),
+        ] = Path("dashboards/generated"),
         check: Annotated[
             bool, typer.Option("--check", help="Write nothing; fail if the JSON is stale.")
         ] = False,
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """Write rollouts-overview.json, rollout-detail.json, fleet-health.json (deterministic)."""
         from dashboards import render  # lazy: keep `rollguard --help` fast
 
-        target = out or render.GENERATED
+        target = out
         if check:
             stale = render.stale(target)
             if stale:
@@ -63,7 +63,10 @@ def register(app: typer.Typer) -> None:
         *,
         grafana_url: Annotated[
             str,
-            typer.Option(envvar="GRAFANA_URL", help="Grafana base URL, e.g. http://localhost:3000"),
+            typer.Option(
+                envvar=["ROLLGUARD_GRAFANA_URL", "GRAFANA_URL"],
+                help="Grafana base URL, e.g. http://localhost:3000",
+            ),
         ],
         prometheus_url: Annotated[
             str,
@@ -73,7 +76,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "http://prometheus:9090",
         token: Annotated[
-            str, typer.Option(envvar="GRAFANA_TOKEN", help="Service account token (Bearer).")
+            str,
+            typer.Option(
+                envvar=["ROLLGUARD_GRAFANA_TOKEN", "GRAFANA_TOKEN"],
+                help="Service account token (Bearer).",
+            ),
         ] = "",
         user: Annotated[str, typer.Option(envvar="GRAFANA_USER", help="Basic auth user.")] = "",
         password: Annotated[

@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
-from monitor.client.tail import ACTION_STYLE
 from monitor.errors import ConfigError
 from topics.config import TopicsConfig
 
@@ -122,7 +121,9 @@ def _operator_command(
         with producer(servers, options) as prod:
             meta = publish_command(prod, topics.control, command)
     except Exception as exc:  # the Kafka client's many error types: one clear message
-        fail(f"{action.upper()} NOT PUBLISHED: {exc}", code=1)
+        fail(f"{action.upper()} NOT PUBLISHED: {_kafka_error(exc)}", code=1)
+    from monitor.client.tail import ACTION_STYLE
+
     out = _out()
     out.print(
         f"[{ACTION_STYLE[action]}]{action.upper()}[/] published: rollout={escape(target)} "
@@ -147,6 +148,12 @@ def _operator_command(
         err_console.print(f"[yellow]warning:[/] lifecycle event not recorded on telemetry: {exc}")
         return
     out.print(f"recorded plan action={PLAN_ACTION_OF[action]} for {len(rollouts)} rollout(s)")
+
+
+def _kafka_error(exc: Exception) -> str:
+    """A Kafka client's exception as one line (kafka-python repeats its class name)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
 
 
 def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any]) -> list[str]:
@@ -233,11 +240,12 @@ def register(app: typer.Typer) -> None:
             fail(f"invalid sign-off: {dead[0].message}")
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
+        options = _kafka_options(kafka_security_protocol)
         try:
-            with producer(servers, _kafka_options(kafka_security_protocol)) as prod:
+            with producer(servers, options) as prod:
                 meta = publish_event(prod, topics.telemetry, event)
         except Exception as exc:  # the Kafka client's many error types: one clear message
-            fail(f"sign-off NOT recorded: {exc}", code=1)
+            fail(f"sign-off NOT recorded: {_kafka_error(exc)}", code=1)
         _out().print(
             f"sign-off recorded: rollout={escape(rollout)} stage={escape(stage)} "
             f"role={escape(role)} by={escape(by)} "
@@ -265,17 +273,24 @@ def register(app: typer.Typer) -> None:
         from monitor.client.tail import render_tail
 
         topics = TopicsConfig().with_prefix(prefix)
-        render_tail(
-            resolve_bootstrap(bootstrap),
-            topics.control,
-            rollout=rollout,
-            from_beginning=from_beginning,
-            follow=follow,
-            worker_keys=worker_keys,
-            operator_keys=operator_keys,
-            as_json=as_json,
-            kafka_options=_kafka_options(kafka_security_protocol),
-        )
+        servers = resolve_bootstrap(bootstrap)
+        options = _kafka_options(kafka_security_protocol)
+        try:
+            render_tail(
+                servers,
+                topics.control,
+                rollout=rollout,
+                from_beginning=from_beginning,
+                follow=follow,
+                worker_keys=worker_keys,
+                operator_keys=operator_keys,
+                as_json=as_json,
+                kafka_options=options,
+            )
+        except (LookupError, ConfigError) as exc:
+            fail(str(exc), code=1)
+        except Exception as exc:  # the Kafka client's many error types: one clear line
+            fail(f"reading {topics.control} from {servers} failed: {_kafka_error(exc)}", code=1)
 
     @app.command("export")
     def export(
@@ -284,7 +299,7 @@ def register(app: typer.Typer) -> None:
             "evidence"
         ),
         plan: Annotated[
-            list[Path] | None, typer.Option("--plan", help="Plan/rule file (repeatable).")
+            list[Path] | None, typer.Option("--plan", "-p", help="Plan/rule file (repeatable).")
         ] = None,
         worker_keys: Annotated[
             Path | None,
@@ -309,17 +324,16 @@ def register(app: typer.Typer) -> None:
         except ConfigError:
             keys = None  # no keys at all: decisions are exported as "unverified"
         topics = TopicsConfig().with_prefix(prefix)
+        servers = resolve_bootstrap(bootstrap)
+        options = _kafka_options(kafka_security_protocol)
         try:
             pack = evidence.collect(
-                resolve_bootstrap(bootstrap),
-                topics,
-                rollout,
-                plan_files=plan or [],
-                keys=keys,
-                kafka_options=_kafka_options(kafka_security_protocol),
+                servers, topics, rollout, plan_files=plan or [], keys=keys, kafka_options=options
             )
         except (LookupError, ValueError) as exc:
             fail(str(exc), code=1)
+        except Exception as exc:  # the Kafka client's many error types: one clear line
+            fail(f"reading the evidence from Kafka failed: {_kafka_error(exc)}", code=1)
         files = evidence.write(pack, out)
         manifest = pack.manifest()
         _out().print(

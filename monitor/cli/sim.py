@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, old_name, resolve_bootstrap
+
+if TYPE_CHECKING:
+    from topics.events import Event
 
 console = Console(stderr=True)
 
@@ -63,9 +67,10 @@ def simulate(
     now: Annotated[
         bool, typer.Option("--now", help="Anchor event time at the wall clock (live runs).")
     ] = False,
-    plan: Annotated[str, typer.Option(help="Plan named in the registered event.")] = (
-        "bridge-routing-v2"
-    ),
+    plan_name: Annotated[
+        str, typer.Option("--plan-name", help="Plan named in each rollout's registered event.")
+    ] = "bridge-routing-v2",
+    old_plan_name: Annotated[str | None, old_name("--plan")] = None,
     stage: Annotated[str | None, typer.Option(help="Announce this stage at the start.")] = None,
     traffic: Annotated[float, typer.Option(help="Canary share of orders, percent.")] = 20.0,
     order_rate: Annotated[float, typer.Option(help="Orders per second per rollout.")] = 80.0,
@@ -76,6 +81,7 @@ def simulate(
     ] = False,
 ) -> None:
     """Simulate trading telemetry with injected faults, to JSONL or Kafka (deterministic)."""
+    from monitor.cli.progress import progress
     from monitor.sim.demo import demo_streams
     from monitor.sim.flow import RolloutSpec
     from monitor.sim.generate import DEFAULT_START_TS, Simulation
@@ -107,7 +113,7 @@ def simulate(
             RolloutSpec(
                 f"{sc.name}-{i}" if rollouts > 1 else sc.name,
                 sc,
-                plan=plan,
+                plan=old_plan_name or plan_name,
                 traffic_pct=traffic,
                 shadow=shadow,
                 order_rate=order_rate,
@@ -120,14 +126,22 @@ def simulate(
             sim = Simulation(specs, seed=seed, start_ts=start, duration_s=length, raw=True)
         except ValueError as exc:
             fail(str(exc))
+    servers = resolve_bootstrap(bootstrap) if kafka else ""  # before any output: fail fast
     console.print(_truth_table(sim))
     started = time.perf_counter()
     if out is not None:
-        if str(out) == "-":
-            n = write_jsonl(sim.slices(), sys.stdout.buffer)
-        else:
-            with out.open("wb") as fh:
-                n = write_jsonl(sim.slices(), fh)
+        with progress("simulate (event time)", length) as update:
+
+            def slices() -> Iterator[list[Event]]:
+                for events in sim.slices():
+                    yield events
+                    update(sim.now - sim.start_ts)
+
+            if str(out) == "-":
+                n = write_jsonl(slices(), sys.stdout.buffer)
+            else:
+                with out.open("wb") as fh:
+                    n = write_jsonl(slices(), fh)
         elapsed = time.perf_counter() - started
         console.print(
             f"{n:,} events to {out} in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} events/s)"
@@ -136,12 +150,23 @@ def simulate(
     from topics.config import TopicsConfig
 
     target = topic or TopicsConfig().with_prefix(topic_prefix).telemetry
-    producer = kafka_producer(resolve_bootstrap(bootstrap))
     pacer = Pacer(speed=speed, rate=rate) if (speed or rate) else None
     try:
-        stats = produce(sim, producer, target, pacer=pacer, batch=batch)
-    finally:
-        producer.close()
+        producer = kafka_producer(servers)
+        try:
+            with progress(f"simulate -> {target}", length) as update:
+                stats = produce(
+                    sim,
+                    producer,
+                    target,
+                    pacer=pacer,
+                    batch=batch,
+                    on_slice=lambda s, _: update(s.now - s.start_ts),
+                )
+        finally:
+            producer.close()
+    except Exception as exc:  # the Kafka client's many error types: one clear line
+        fail(f"producing to {target} at {servers} failed: {type(exc).__name__}: {exc}", code=1)
     console.print(
         f"{stats.events:,} events in {stats.messages:,} messages to {target} in "
         f"{stats.seconds:.1f} s ({stats.events_per_s:,.0f} events/s)"
@@ -156,28 +181,34 @@ def bench_detection(
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     plan_file: Annotated[
         list[Path] | None,
-        typer.Option("--plan", help="Plan/rule YAML files (default: the examples)."),
+        typer.Option("--plan", "-p", help="Plan/rule YAML files (default: the examples)."),
     ] = None,
     stage: Annotated[str, typer.Option(help="Stage the canary rollouts run in.")] = "canary-20",
     traffic: Annotated[float, typer.Option(help="Canary share, percent.")] = 20.0,
     order_rate: Annotated[float, typer.Option(help="Orders per second.")] = 40.0,
-    plot: Annotated[Path, typer.Option(help="PNG to write.")] = Path("build/bench/detection.png"),
+    plot: Annotated[Path, typer.Option(help="PNG to write.")] = Path(
+        "rollguard-out/bench/detection.png"
+    ),
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write every decision as JSON here.")
+        Path | None,
+        typer.Option("--decisions", help="Write every run's decisions as JSON here."),
     ] = None,
+    old_json_out: Annotated[Path | None, old_name("--json")] = None,
     from_file: Annotated[
         Path | None,
-        typer.Option("--from", help="Report on results saved with --json instead of running."),
+        typer.Option("--from", help="Report on results saved with --decisions instead of running."),
     ] = None,
 ) -> None:
     """Score the plan's decisions on every scenario x seed, beside Flagger- and Kayenta-style."""
     import msgspec
 
+    from monitor.cli.progress import progress
     from monitor.sim.bench import BenchConfig, RunResult, load_results, run_grid
     from monitor.sim.report import plot as write_plot
     from monitor.sim.report import print_report
     from monitor.sim.scenarios import SCENARIO_NAMES
 
+    json_out = json_out or old_json_out
     if from_file is not None:
         saved = load_results(from_file)
         print_report(saved, Console())
@@ -203,17 +234,22 @@ def bench_detection(
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(b"")
 
-    def progress(result: RunResult, done: int, total: int) -> None:
-        if partial is not None:  # usable results even if the grid is stopped half-way
-            with partial.open("ab") as fh:
-                fh.write(msgspec.json.encode(result) + b"\n")
-        core = [d.action for d in result.decisions.get("core", []) if not d.advisory]
-        console.print(
-            f"[{done}/{total}] {result.scenario} seed {result.seed}: core {core[:3] or 'none'} "
-            f"({result.events:,} events, {result.elapsed_s:.1f} s)"
-        )
+    total_runs = len(names) * seeds
+    with progress("bench detection (runs)", total_runs, counts=True, console=console) as update:
 
-    results = run_grid(names, range(seeds), config, jobs=jobs, progress=progress)
+        def each(result: RunResult, done: int, total: int) -> None:
+            if partial is not None:  # usable results even if the grid is stopped half-way
+                with partial.open("ab") as fh:
+                    fh.write(msgspec.json.encode(result) + b"\n")
+            core = [d.action for d in result.decisions.get("core", []) if not d.advisory]
+            console.print(
+                f"[{done}/{total}] {result.scenario} seed {result.seed}: "
+                f"core {core[:3] or 'none'} ({result.events:,} events, {result.elapsed_s:.1f} s)",
+                highlight=False,
+            )
+            update(done)
+
+        results = run_grid(names, range(seeds), config, jobs=jobs, progress=each)
     print_report(results, Console())
     Console().print(f"plot: {write_plot(results, plot)}")
     if json_out is not None:

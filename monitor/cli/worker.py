@@ -1,6 +1,7 @@
 """``rollguard worker``: run one stream worker of the fleet (scale out by starting more).
 
-Every option has an environment variable (``ROLLGUARD_*``); an optional YAML file
+Every option has an environment variable (``ROLLGUARD_*``, the option's name in capitals:
+``--kafka-sasl-username`` is ``ROLLGUARD_KAFKA_SASL_USERNAME``); an optional YAML file
 (``--config``) supplies defaults for the same names (``bootstrap``, ``plans``, ``group``,
 ``http_port``, ...). Precedence: command line > environment > file > built-in default.
 Secrets never come from the command line: signing keys from a file or
@@ -12,17 +13,15 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
-from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, old_name, resolve_bootstrap
 from monitor.errors import ConfigError
-from monitor.worker.limits import HttpLimits, WorkerLimits
-from monitor.worker.settings import KafkaSecurity, WorkerSettings
-from topics.config import TopicsConfig
-from topics.keys import load_keyring
+
+if TYPE_CHECKING:
+    from monitor.worker.limits import WorkerLimits
 
 
 def _opt(envvar: str, help_: str, *names: str) -> Any:
@@ -34,7 +33,7 @@ def worker(
     topic_prefix: PrefixOption = "",
     plan: Annotated[
         list[Path] | None,
-        _opt("ROLLGUARD_PLANS", "Rollout plan / rule file (repeat for several).", "--plan"),
+        _opt("ROLLGUARD_PLANS", "Rollout plan / rule file (repeat for several).", "--plan", "-p"),
     ] = None,
     keys_file: Annotated[
         Path | None,
@@ -156,25 +155,32 @@ def worker(
         _opt(
             "ROLLGUARD_KAFKA_SECURITY_PROTOCOL",
             "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL.",
-            "--security-protocol",
+            "--kafka-security-protocol",
         ),
     ] = None,
     sasl_mechanism: Annotated[
         str | None,
-        _opt("ROLLGUARD_KAFKA_SASL_MECHANISM", "PLAIN|SCRAM-SHA-256|...", "--sasl-mechanism"),
+        _opt("ROLLGUARD_KAFKA_SASL_MECHANISM", "PLAIN|SCRAM-SHA-256|...", "--kafka-sasl-mechanism"),
     ] = None,
     sasl_username: Annotated[
-        str | None, _opt("ROLLGUARD_KAFKA_SASL_USERNAME", "SASL user.", "--sasl-username")
+        str | None, _opt("ROLLGUARD_KAFKA_SASL_USERNAME", "SASL user.", "--kafka-sasl-username")
     ] = None,
     ssl_cafile: Annotated[
-        str | None, _opt("ROLLGUARD_KAFKA_SSL_CAFILE", "CA bundle.", "--ssl-cafile")
+        str | None, _opt("ROLLGUARD_KAFKA_SSL_CAFILE", "CA bundle.", "--kafka-ssl-cafile")
     ] = None,
     ssl_certfile: Annotated[
-        str | None, _opt("ROLLGUARD_KAFKA_SSL_CERTFILE", "Client certificate.", "--ssl-certfile")
+        str | None,
+        _opt("ROLLGUARD_KAFKA_SSL_CERTFILE", "Client certificate.", "--kafka-ssl-certfile"),
     ] = None,
     ssl_keyfile: Annotated[
-        str | None, _opt("ROLLGUARD_KAFKA_SSL_KEYFILE", "Client key.", "--ssl-keyfile")
+        str | None, _opt("ROLLGUARD_KAFKA_SSL_KEYFILE", "Client key.", "--kafka-ssl-keyfile")
     ] = None,
+    old_security_protocol: Annotated[str | None, old_name("--security-protocol")] = None,
+    old_sasl_mechanism: Annotated[str | None, old_name("--sasl-mechanism")] = None,
+    old_sasl_username: Annotated[str | None, old_name("--sasl-username")] = None,
+    old_ssl_cafile: Annotated[str | None, old_name("--ssl-cafile")] = None,
+    old_ssl_certfile: Annotated[str | None, old_name("--ssl-certfile")] = None,
+    old_ssl_keyfile: Annotated[str | None, old_name("--ssl-keyfile")] = None,
     grafana_url: Annotated[
         str | None,
         _opt(
@@ -196,7 +202,16 @@ def worker(
     """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
     # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
     from monitor.app import run_worker
+    from monitor.worker.settings import KafkaSecurity, WorkerSettings
+    from topics.config import TopicsConfig
+    from topics.keys import load_keyring
 
+    security_protocol = security_protocol or old_security_protocol
+    sasl_mechanism = sasl_mechanism or old_sasl_mechanism
+    sasl_username = sasl_username or old_sasl_username
+    ssl_cafile = ssl_cafile or old_ssl_cafile
+    ssl_certfile = ssl_certfile or old_ssl_certfile
+    ssl_keyfile = ssl_keyfile or old_ssl_keyfile
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -221,7 +236,7 @@ def worker(
         if worker_id or file.get("worker_id"):
             extra["worker_id"] = pick(worker_id, "worker_id", "")
         settings = WorkerSettings(
-            bootstrap=resolve_bootstrap(bootstrap or str(file.get("bootstrap", ""))),
+            bootstrap=resolve_bootstrap(bootstrap or str(file.get("bootstrap", "")), probe=False),
             keyring=keyring,
             topics=topics,
             plan_paths=tuple(plans),
@@ -257,6 +272,8 @@ def worker(
 
 def _limits(pick: Any, **given: Any) -> WorkerLimits:
     """The limits from options, the settings file (same names), else their defaults."""
+    from monitor.worker.limits import HttpLimits, WorkerLimits
+
     chosen = {name: pick(value, name, None) for name, value in given.items()}
     http = chosen.pop("http_max_connections")
     kept = {name: value for name, value in chosen.items() if value is not None}
@@ -266,6 +283,8 @@ def _limits(pick: Any, **given: Any) -> WorkerLimits:
 def _load_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    import yaml
+
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:

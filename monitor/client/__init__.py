@@ -10,19 +10,51 @@ See ``docs/orchestrators.md`` and ``examples/orchestrator.py``.
 
 from __future__ import annotations
 
-from monitor.client.checks import (
-    REJECT_REASONS,
-    Accepted,
-    Policy,
-    Rejected,
-    RejectReason,
-    TrustedKeys,
-    check,
-)
-from monitor.client.consumer import ClientConfig, ClientMetrics, ControlClient, Handler, Outcome
-from monitor.client.keyfiles import operator_keyring, trusted_keys, worker_keyring
-from monitor.client.store import HandledStore
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from monitor.client.checks import (
+        REJECT_REASONS,
+        Accepted,
+        Policy,
+        Rejected,
+        RejectReason,
+        TrustedKeys,
+        check,
+    )
+    from monitor.client.consumer import (
+        ClientConfig,
+        ClientMetrics,
+        ControlClient,
+        Handler,
+        Outcome,
+    )
+    from monitor.client.keyfiles import operator_keyring, trusted_keys, worker_keyring
+    from monitor.client.store import HandledStore
+
+_HOME = {
+    **dict.fromkeys(
+        (
+            "REJECT_REASONS",
+            "Accepted",
+            "Policy",
+            "Rejected",
+            "RejectReason",
+            "TrustedKeys",
+            "check",
+        ),
+        "monitor.client.checks",
+    ),
+    **dict.fromkeys(
+        ("ClientConfig", "ClientMetrics", "ControlClient", "Handler", "Outcome"),
+        "monitor.client.consumer",
+    ),
+    **dict.fromkeys(
+        ("operator_keyring", "trusted_keys", "worker_keyring"), "monitor.client.keyfiles"
+    ),
+    "HandledStore": "monitor.client.store",
+}
 __all__ = [
     "REJECT_REASONS",
     "Accepted",
@@ -41,3 +73,14 @@ __all__ = [
     "trusted_keys",
     "worker_keyring",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use (PEP 562): the operator commands import ``monitor.client.tail``
+    or ``.keyfiles`` without paying for the consumer's Kafka client."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -25,8 +25,29 @@ join, status mismatches), :mod:`alerting` (Prometheus state machine), :mod:`rule
 
 from __future__ import annotations
 
-from monitor.core.config import load_plans
-from monitor.core.engine import Core
-from monitor.core.model import PlanSet, RolloutPlan, Rule, Stage, Threshold
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.core.config import load_plans
+    from monitor.core.engine import Core
+    from monitor.core.model import PlanSet, RolloutPlan, Rule, Stage, Threshold
 
 __all__ = ["Core", "PlanSet", "RolloutPlan", "Rule", "Stage", "Threshold", "load_plans"]
+
+_HOME = {
+    "load_plans": "monitor.core.config",
+    "Core": "monitor.core.engine",
+    **dict.fromkeys(("PlanSet", "RolloutPlan", "Rule", "Stage", "Threshold"), "monitor.core.model"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use (PEP 562): ``rollguard check`` needs the loader, not the
+    engine's detectors (scipy, river), which cost a second or more to import."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -16,6 +16,8 @@ from topics.commands import Command
 from topics.events import Event, Plan
 
 _NO_WINDOW_KINDS: Final = frozenset({"burn_rate"})
+UNBOUND_KEPT: Final = 1000
+"""Rollout ids without a plan remembered for :meth:`Core.unbound` (bounded: ids are input)."""
 
 
 class Core:
@@ -72,6 +74,7 @@ class Core:
         self.max_segments = max_segments
         self._rollouts: dict[str, Rollout] = {}
         self._counts = {"unbound": 0, "unknown_plan": 0}
+        self._unbound: dict[str, str | None] = {}
         self.observer: Callable[[Rollout, int], None] | None = None
         """Called after every evaluated step (replay reports); None in production."""
 
@@ -105,17 +108,28 @@ class Core:
 
     def _bind(self, ev: Event) -> Rollout | None:
         name = ev.plan if isinstance(ev, Plan) and ev.action == "registered" else None
+        unknown = None
         if name is not None and name not in self.plans:
             self._counts["unknown_plan"] += 1
-            name = None
+            unknown, name = name, None
         name = name or self.default_plan
         if name is None:
             self._counts["unbound"] += 1
+            rid = ev.rollout_id
+            if rid in self._unbound or len(self._unbound) < UNBOUND_KEPT:
+                self._unbound[rid] = unknown or self._unbound.get(rid)
             return None
+        self._unbound.pop(ev.rollout_id, None)
         r = Rollout(ev.rollout_id, self.plans[name], ev.ts)
         r.max_segments = self.max_segments
         self._rollouts[ev.rollout_id] = r
         return r
+
+    def unbound(self) -> dict[str, str | None]:
+        """Rollouts with events but no plan (so none applied), up to ``UNBOUND_KEPT``: id ->
+        the plan their ``registered`` event named that is not loaded, or None (never
+        registered, and no ``default_plan``)."""
+        return dict(self._unbound)
 
     def _advance(self, r: Rollout, due: int, out: list[Command]) -> None:
         for step in range(r.evaluated + 1, due + 1):

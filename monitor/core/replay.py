@@ -59,11 +59,15 @@ class ReplayResult:
 
 
 class Recorder:
-    """Per-step observer: samples each stage rule every ``every_s`` and tracks stages."""
+    """Per-step observer: tracks stages and (``samples``) samples each stage rule every
+    ``every_s`` seconds and at every step it is pending or firing."""
 
-    def __init__(self, result: ReplayResult, every_s: float = 10.0) -> None:
+    def __init__(
+        self, result: ReplayResult, every_s: float = 10.0, *, samples: bool = True
+    ) -> None:
         self.result = result
         self.every_s = every_s
+        self.samples = samples
         self._last: dict[str, tuple[str, str]] = {}
 
     def __call__(self, r: Rollout, step: int) -> None:
@@ -72,6 +76,8 @@ class Recorder:
         if self._last.get(r.rollout_id) != (stage, r.status):
             self._last[r.rollout_id] = (stage, r.status)
             self.result.stages.append(StageChange(ts, r.rollout_id, stage, r.status, r.traffic_pct))
+        if not self.samples:
+            return
         every = max(1, round(self.every_s / r.res))
         for inst in r.stage_rules():
             obs = inst.last
@@ -148,8 +154,8 @@ def replay(
     cache until the core has applied them (256: about 20 % faster than 2000).
     """
     result = ReplayResult()
-    if record:
-        core.observer = Recorder(result, every_s)
+    # stage changes are always kept (the timeline shows them); rule series only to plot
+    core.observer = Recorder(result, every_s, samples=record)
     # The core makes no reference cycles per event; pausing the cyclic collector while the
     # state grows saves about a fifth of the time (refcounting still frees everything).
     gc_was_enabled = gc.isenabled()

@@ -13,6 +13,9 @@ import yaml
 
 from monitor.errors import ConfigError
 
+# libyaml's composer when PyYAML has it (same nodes and marks, ~5x faster than Python's)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class LocatedDict(dict[str, Any]):
     """A mapping from YAML that knows its own line and the line of each key (1-based)."""
@@ -58,7 +61,7 @@ def _convert(node: yaml.Node, source: str) -> Any:
 def load_located(text: str, source: str) -> Any:
     """Parse one YAML document into Located containers; raise ConfigError with the line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 0

@@ -177,7 +177,7 @@ def run_grid(
 
 
 def load_results(path: Path) -> list[RunResult]:
-    """Results saved by ``rollguard bench detection --json`` (JSON list or JSON lines)."""
+    """Results saved by ``rollguard bench detection --decisions`` (JSON list or JSON lines)."""
     import msgspec
 
     data = path.read_bytes()

@@ -38,13 +38,13 @@ import yaml
 from dashboards import render
 from dashboards.detail import WHOLE_ROLLOUT, named
 from monitor.devbroker import Broker, free_port
-from tests.tools import missing_reason, prometheus_tool
 from tests.integration.worker.support import (
     ROOT,
     WorkerProcess,
     start_worker,
     wait_for,
 )
+from tests.tools import missing_reason, prometheus_tool
 from topics.admin import create_topics
 from topics.config import TopicsConfig
 
@@ -174,7 +174,7 @@ def stack(kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Ite
         prefix = topics.telemetry.rsplit(".", 1)[0]
         sims = [
             simulate(bootstrap, prefix, CANARY, "--stage=canary-5"),
-            simulate(bootstrap, prefix, SHADOW, "--plan=bridge-routing-v2-shadow"),
+            simulate(bootstrap, prefix, SHADOW, "--plan-name=bridge-routing-v2-shadow"),
         ]
         for sim in sims:
             output, _ = sim.communicate(timeout=120)

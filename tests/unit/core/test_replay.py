@@ -59,7 +59,7 @@ def test_bad_lines_are_counted_never_fatal(tmp_path: Path) -> None:
 def test_replay_missing_file_and_bad_plan(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["replay", str(tmp_path / "none.jsonl"), *PLANS])
-    assert res.exit_code == 2 and "no such file" in " ".join(res.output.split())
+    assert res.exit_code == 1 and "no such file" in " ".join(res.output.split())
     bad = tmp_path / "bad.yaml"
     bad.write_text("plans: {p: {stages: []}}\n")
     res = runner.invoke(app, ["replay", str(SAMPLE), "-p", str(bad)])
