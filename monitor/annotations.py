@@ -10,7 +10,8 @@ delay or change a decision.
 The annotation is an organisation annotation (no ``dashboardUID`` unless one is given),
 tagged ``rollguard``, ``rollout:<id>``, ``action:<action>`` (plus ``advisory``), so the
 *Rollouts overview* and *Rollout detail* dashboards pick it up by tag filter. Its time is
-the command's ``issued_at`` (event time); its text is the command's reason and rule.
+the command's ``issued_at`` (event time); its text: title, the reason's headline, the rule,
+then the reason's statistics line (:func:`monitor.core.explain.lines`).
 Grafana API: https://grafana.com/docs/grafana/latest/developers/http_api/annotations/
 """
 
@@ -22,6 +23,7 @@ import logging
 from grafana_api.annotations import Annotations
 from grafana_api.model import AnnotationObject, APIModel
 
+from monitor.core.explain import lines
 from topics.commands import Command
 
 log = logging.getLogger(__name__)
@@ -34,17 +36,14 @@ def annotation_for(command: Command, dashboard_uid: str | None = None) -> Annota
     if command.advisory:
         tags.append("advisory")
     title = f"{command.action.upper()} {command.rollout_id} (stage {command.stage})"
-    lines = [title, command.reason]
-    if command.rule:
-        lines.append(f"rule: {command.rule}")
-    for ev in command.evidence:
-        if ev.observed is not None and ev.threshold is not None:
-            lines.append(
-                f"{ev.rule}: {ev.signal}[{ev.variant}] = {ev.observed:g} "
-                f"{ev.comparator} {ev.threshold:g}"
-            )
+    headline, statistics = lines(command.reason)
+    text = [title, headline] + ([f"rule: {command.rule}"] if command.rule else [])
     return AnnotationObject(
-        time=ms, time_end=ms, tags=tags, text="\n".join(lines), dashboard_uid=dashboard_uid
+        time=ms,
+        time_end=ms,
+        tags=tags,
+        text="\n".join([*text, statistics] if statistics else text),
+        dashboard_uid=dashboard_uid,
     )
 
 

@@ -18,13 +18,15 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.core.api import BandSample, CoreProtocol, ThresholdSample
+from monitor.core.explain import lines
 from topics.commands import Command
 
 RULE_STATE_VALUE: Final = {"inactive": 0.0, "pending": 1.0, "firing": 2.0}
 """rollguard_rule_state encodes the Prometheus alerting states as numbers."""
 
 REASON_LABEL_MAX: Final = 240
-"""Decision reasons are cut to this many characters in ``rollguard_last_decision_info``."""
+"""Decision reasons' headlines are cut to this many characters in
+``rollguard_last_decision_info`` (its ``reason`` label; the statistics line is left out)."""
 
 
 MAX_SERIES: Final = 20_000
@@ -203,7 +205,7 @@ class WorkerMetrics:
             command.action,
             command.rule or "",
             advisory,
-            command.reason[:REASON_LABEL_MAX],
+            lines(command.reason)[0][:REASON_LABEL_MAX],  # the headline, as annotations show
         )
         previous = self._last_info_labels.get(command.rollout_id)
         if previous is not None and previous != labels:

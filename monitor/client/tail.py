@@ -1,4 +1,6 @@
-"""``rollguard tail``: one line per control command, with what a verifying client would do.
+"""``rollguard tail``: each control command with what a verifying client would do: a line
+with time, action, rollout, issuer and verification, then the reason's headline and, dimmed,
+its statistics (the reason as the core wrote it, :func:`monitor.core.explain.lines`).
 
 Text from the topic is untrusted: control characters are removed and rich markup escaped
 before anything reaches the terminal (no ANSI injection through a ``reason``).
@@ -21,6 +23,7 @@ from rich.markup import escape
 from monitor.client.checks import Accepted, Policy, TrustedKeys, check
 from monitor.client.keyfiles import trusted_keys
 from monitor.client.reader import read_topic
+from monitor.core.explain import lines
 from monitor.errors import ConfigError
 from topics.commands import ALL_ROLLOUTS, Command, decode_command
 
@@ -100,11 +103,14 @@ def _line(status: str, command: Command | None, partition: int, offset: int) -> 
     when = datetime.fromtimestamp(command.issued_at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     style = ACTION_STYLE.get(command.action, "")
     advisory = " [dim](advisory)[/]" if command.advisory else ""
+    headline, statistics = lines(command.reason)
     return (
         f"{when} [{style}]{command.action.upper():12}[/]{advisory} "
         f"{_safe(command.rollout_id)} stage={_safe(command.stage)} "
-        f"by={_safe(command.issuer)} {verdict}  {_safe(command.reason, 160)}"
-        f"{'  rule=' + _safe(command.rule) if command.rule else ''}"
+        f"by={_safe(command.issuer)} {verdict}"
+        f"{'  rule=' + _safe(command.rule) if command.rule else ''}\n"
+        f"    {_safe(headline, 400)}"
+        + (f"\n    [dim]{_safe(statistics, 400)}[/]" if statistics else "")
     )
 
 

@@ -28,9 +28,11 @@ import msgspec
 
 from monitor.core import signals
 from monitor.core.alerting import FIRING
+from monitor.core.explain import ARROW, decision_reason, driver_text, explain_rule
 from monitor.core.rollout import Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
 from monitor.core.stats import msprt_two_proportions
+from monitor.core.wording import span
 from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
 from topics.events import Event, Plan, Signoff
 
@@ -95,8 +97,8 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
     for inst in insts:
         if inst.rule.dry_run and inst.alert.state == FIRING and not inst.advised:
             inst.advised = True
-            reason = f"dry-run rule (advisory): {_explain(inst)}"
-            out.append(_emit(r, issuer, inst.rule.action, ts, step, reason, [inst], True))
+            prefix = "dry-run rule (advisory): "
+            out.append(_emit(r, issuer, inst.rule.action, ts, step, [inst], True, prefix=prefix))
     if r.status in TERMINAL:
         return out
     live = [i for i in insts if not i.rule.dry_run and i.alert.state == FIRING]
@@ -107,8 +109,7 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
         stronger = last is None or RANK[action] < RANK[last]
         cooled = last_ts is None or ts - last_ts >= r.plan.cooldown_s
         if stronger or (cooled and r.status == "running"):
-            reason = "; ".join(_explain(i) for i in cause)
-            out.append(_emit(r, issuer, action, ts, step, reason, cause, r.dry_run))
+            out.append(_emit(r, issuer, action, ts, step, cause, r.dry_run))
             _effect(r, action, ts)
         return out
     if r.status != "running":
@@ -117,13 +118,22 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
     missing = promotion_gaps(r, ts)
     if not missing:
         final = r.stage_idx + 1 >= len(r.plan.stages)
-        where = "rollout complete" if final else f"next: {r.plan.stages[r.stage_idx + 1].name}"
+        where = (
+            "promote: rollout complete"
+            if final
+            else (f"promote to {r.plan.stages[r.stage_idx + 1].name}")
+        )
+        dwell, samples = ts - r.stage_started_at, r.stage_samples()
+        signed = f", signed off by {', '.join(stage.signoffs)}" if stage.signoffs else ""
         reason = (
-            f"stage {stage.name} passed: dwell {ts - r.stage_started_at:.0f}s, "
-            f"{r.stage_samples():.0f} samples, {len(insts)} rules healthy; {where}"
+            f"stage {stage.name} passed after {span(dwell)} (rule: {span(stage.min_dwell_s)}) "
+            f"with {samples:,.0f} samples (rule: {stage.min_samples:,}), all {len(insts)} "
+            f"rules healthy{signed} {ARROW} {where}\n"
+            f"dwell {dwell:.0f}s >= {stage.min_dwell_s:g}s, samples {samples:.0f} >= "
+            f"{stage.min_samples}, rules healthy {len(insts)}/{len(insts)}"
         )
         healthy = [i for i in insts if not i.rule.dry_run]
-        out.append(_emit(r, issuer, "promote", ts, step, reason, healthy, r.dry_run))
+        out.append(_emit(r, issuer, "promote", ts, step, healthy, r.dry_run, reason=reason))
         _effect(r, "promote", ts)
         return out
     box = stage.max_duration_s
@@ -131,10 +141,11 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
         r.policy["timebox_done"] = True
         unknown = [i for i in insts if not i.rule.dry_run and not i.healthy]
         reason = (
-            f"inconclusive: stage {stage.name} reached its time box ({box:.0f}s) without "
-            f"a verdict; missing: {', '.join(missing)}"
+            f"inconclusive: stage {stage.name} reached its time box ({span(box)}) without a "
+            f"verdict; still missing: {', '.join(missing)} {ARROW} hold until a human decides"
+            f"\ntime box {box:.0f}s, missing: {'; '.join(missing)}"
         )
-        out.append(_emit(r, issuer, "hold", ts, step, reason, unknown, r.dry_run))
+        out.append(_emit(r, issuer, "hold", ts, step, unknown, r.dry_run, reason=reason))
         r.status = "inconclusive"
     return out
 
@@ -178,27 +189,6 @@ def _effect(r: Rollout, action: str, ts: float) -> None:
             r.enter_stage(r.stage_idx + 1, ts)
         else:
             r.status = "completed"
-
-
-def _explain(inst: RuleInstance) -> str:
-    rule, obs = inst.rule, inst.last
-    if obs is None:
-        return f"{inst.label}: firing"
-    value = "no data" if obs.value is None else f"{obs.value:.6g}"
-    thr = "" if obs.threshold is None else f" {obs.comparator} {obs.threshold:.6g}"
-    hold = f" for {rule.for_s:g}s" if rule.for_s else ""
-    if rule.threshold.method == "cusum" and "p0" in obs.stats:
-        limit = obs.stats.get("limit")
-        bad = "bad events" if limit is None else f"orders slower than {limit:.6g} ms"
-        value = (
-            f"CUSUM of {bad} (rate {obs.stats['p0']:.3g} vs {obs.stats['p1']:.3g}) "
-            f"{obs.stats['cusum']:.3g} nats"
-        )
-        thr = "" if obs.threshold is None else f" >= {obs.threshold:.6g}"
-    return (
-        f"{inst.label}: {rule.signal} of {rule.variant} = {value}{thr}{hold} "
-        f"(window {rule.window_s:g}s, {obs.samples:.0f} samples) -> {rule.action}"
-    )
 
 
 def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
@@ -327,33 +317,36 @@ def drill_down(r: Rollout, inst: RuleInstance, step: int) -> list[Evidence]:
     return out
 
 
-def _seg_text(seg: dict[str, str] | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted((seg or {}).items()))
-
-
 def _emit(
     r: Rollout,
     issuer: Issuer,
     action: Action,
     ts: float,
     step: int,
-    reason: str,
     insts: list[RuleInstance],
     advisory: bool,
+    *,
+    reason: str | None = None,
+    prefix: str = "",
 ) -> Command:
+    """One command; its reason is ``reason`` or else worded from the rules' evidence."""
     seq = r.policy["seq"]
     r.policy["seq"] = seq + 1
     stage = r.plan.stages[r.stage_idx].name
     items = [evidence(r, i, step) for i in insts]
-    if action != "promote":
-        drivers = [d for i in insts for d in drill_down(r, i, step)]
-        if drivers:
-            items += drivers
-            reason += "; driven by " + ", ".join(
-                f"{_seg_text(d.segment)} ({d.signal} {d.observed:.3g} vs {d.baseline:.3g} "
-                "in the other segments)"
-                for d in drivers
+    drivers = [] if action == "promote" else [d for i in insts for d in drill_down(r, i, step)]
+    if reason is None:
+        parts = [
+            explain_rule(
+                ev,
+                rule=i.rule,
+                bad_for_s=None if i.alert.active_at is None else ts - i.alert.active_at,
+                signal_value=None if i.last is None else i.last.signal_value,
             )
+            for i, ev in zip(insts, items, strict=True)
+        ]
+        reason = decision_reason(action, parts, driven_by=driver_text(drivers), prefix=prefix)
+    items += drivers
     cmd = Command(
         v=1,
         command_id=command_id(r.rollout_id, stage, r.plan.version, action, seq),

@@ -12,6 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from monitor.core.explain import lines
 from monitor.demo.control import Seen
 
 ACTION_STYLE = {
@@ -83,5 +84,5 @@ def decision_text(seen: Seen) -> Text:
     if command.advisory:
         text.append(" (advisory)", style="dim")
     text.append(f" [{seen.status}] ", style="green" if seen.status.startswith("ok") else "red")
-    text.append(command.reason[:160])
+    text.append(lines(command.reason)[0])  # the headline; the statistics are in the report
     return text

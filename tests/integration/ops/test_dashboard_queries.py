@@ -261,7 +261,8 @@ def test_decisions_reach_annotations_and_alerts(stack: Prometheus) -> None:
     (sample,) = info["data"]["result"]  # one series per rollout: its last decision
     assert sample["metric"]["action"] == "rollback"
     assert sample["metric"]["rule"] == "canary-p99-latency"
-    assert "latency_p99_ms" in sample["metric"]["reason"]
+    reason = sample["metric"]["reason"]  # the reason's headline, in the operator's words
+    assert reason.startswith("canary p99 latency ") and reason.endswith("→ rollback")
     shadow = prom.query(f'rollguard_last_decision_info{{rollout="{SHADOW}"}}')["data"]["result"]
     assert [(x["metric"]["action"], x["metric"]["advisory"]) for x in shadow] == [
         ("freeze", "true")  # dry-run plan: advisory, so no RollguardRollout* alert for it

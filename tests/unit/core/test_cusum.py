@@ -140,7 +140,11 @@ def test_latency_quantile_shift_against_the_baseline_variant(tmp_path: Path) -> 
     assert pending[0] in (40, 41) and run.when("rollback") == [pending[0] + 15.0]
     ev = run.commands[0].evidence[0]
     assert ev.stats["limit"] == pytest.approx(1.3 * ev.stats["baseline_quantile"])
-    assert "CUSUM of orders slower than" in run.commands[0].reason
+    headline, statistics = run.commands[0].reason.split("\n")
+    assert headline.startswith("canary p50 latency 15.2 ms vs baseline 9.85 ms: more orders slower")
+    assert "than 12.8 ms (1.3 × baseline p50) than the 50 % expected" in headline
+    assert headline.endswith("bad for 15 s (rule: 15 s) → rollback")
+    assert statistics.startswith("lat: CUSUM of latency_p50_ms of canary 6 nats, alarm at 3")
 
 
 def test_latency_below_the_ratio_never_alarms(tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ def _command(**overrides: object) -> Command:
         "rollout_id": "bridge-routing-v2",
         "stage": "canary-5",
         "action": "rollback",
-        "reason": "p99 latency of canary 1.6x baseline for 2m",
+        "reason": "canary p99 latency 48 ms vs baseline 30 ms (+60 %, limit +30 %) → rollback"
+        "\nlatency-p99-vs-baseline: latency_p99_ms of canary = 48 ratio> 39",
         "rule": "latency-p99-vs-baseline",
         "evidence": [
             Evidence(
@@ -154,8 +155,12 @@ def test_annotator_posts_decision_with_tags_and_reason(grafana: FakeGrafana) -> 
     first, second = grafana.annotations
     assert first["time"] == first["timeEnd"] == 1_790_000_000_250
     assert first["tags"] == ["rollguard", "rollout:bridge-routing-v2", "action:rollback"]
-    assert "p99 latency of canary 1.6x baseline for 2m" in first["text"]
-    assert "latency_p99_ms[canary] = 48 > 39" in first["text"]
+    assert first["text"].splitlines() == [  # title, headline, rule, statistics
+        "ROLLBACK bridge-routing-v2 (stage canary-5)",
+        "canary p99 latency 48 ms vs baseline 30 ms (+60 %, limit +30 %) → rollback",
+        "rule: latency-p99-vs-baseline",
+        "latency-p99-vs-baseline: latency_p99_ms of canary = 48 ratio> 39",
+    ]
     assert "dashboardUID" not in first  # organisation annotation, matched by tags
     assert second["tags"][-1] == "advisory"
 
