@@ -26,13 +26,20 @@ from topics.events import Event
 
 @dataclass(slots=True)
 class Sample:
-    """One rule instance at one evaluated step (for plots)."""
+    """One rule instance at one evaluated step (for charts), in the signal's own unit."""
 
     ts: float
     value: float | None
-    reference: float | None  # the baseline variant's value of the same signal (or learned)
+    """The watched variant's signal over the rule's window (a CUSUM's too, not its statistic)."""
+    reference: float | None
+    """The baseline variant's value of the same signal, or the learned baseline."""
     threshold: float | None
+    """The limit in the signal's unit, where the rule has one."""
     state: str
+    statistic: float | None = None
+    """A test's statistic: CUSUM (nats), e-value, burn rate (x), anomaly score."""
+    level: float | None = None
+    """The statistic's alarm level."""
 
 
 @dataclass(slots=True)
@@ -88,6 +95,7 @@ class Recorder:
             if key not in self.result.rule_info:
                 rule = inst.rule
                 self.result.rule_info[key] = {
+                    "rule": rule,
                     "signal": rule.signal,
                     "variant": rule.variant,
                     "action": rule.action,
@@ -95,35 +103,63 @@ class Recorder:
                     "dry_run": rule.dry_run,
                     "for_s": rule.for_s,
                     "reference": _reference_label(rule),
+                    "statistic": _statistic_label(rule),
                 }
-            value = ref = threshold = None
-            if obs is not None:
-                value, ref, threshold = obs.value, obs.baseline, obs.threshold
-                th = inst.rule.threshold
-                if th.kind == "burn_rate":
-                    ref = obs.stats.get("burn_short")
-                elif th.method == "sequential":  # plot the evidence, not the rates
-                    value, ref = obs.stats.get("e_value"), None
-                elif th.method == "cusum":  # the statistic against its alarm level
-                    ref = None
-                elif ref is None:
-                    ref = _baseline_value(r, inst.rule.signal, inst.rule.window_s, inst.segkey)
             self.result.series.setdefault(key, []).append(
-                Sample(ts, finite(value), finite(ref), finite(threshold), inst.alert.state)
+                _sample(r, inst.rule, inst.segkey, obs, ts, inst.alert.state)
             )
 
 
+def _sample(r: Rollout, rule: Rule, segkey: str, obs: Any, ts: float, state: str) -> Sample:
+    """What a chart draws of one evaluation: the signal beside its reference and limit in
+    the signal's unit, and a test's statistic beside its alarm level."""
+    if obs is None:
+        return Sample(ts, None, None, None, state)
+    th = rule.threshold
+    stats = obs.stats
+    value, ref, limit = obs.value, obs.baseline, obs.threshold
+    statistic = level = None
+    if th.kind == "burn_rate":
+        value, ref = stats.get("rate_long"), None
+        limit = th.factor * (1.0 - th.slo)  # the rate whose burn is `factor`
+        statistic, level = obs.value, th.factor
+    elif th.method == "sequential":
+        statistic, level = stats.get("e_value"), obs.threshold
+        limit = None
+    elif th.method == "cusum":
+        statistic, level = obs.value, obs.threshold
+        value = obs.signal_value
+        if "limit" in stats:  # latency: orders slower than the limit are the bad events
+            ref, limit = stats.get("baseline_quantile"), stats["limit"]
+        else:
+            ref = _baseline_value(r, rule.signal, rule.window_s, segkey)
+            limit = th.value if th.kind == "absolute" else stats.get("p0")
+    elif th.method == "score":
+        statistic, level, limit = stats.get("score"), obs.threshold, None
+    if ref is None and th.kind != "burn_rate":
+        ref = _baseline_value(r, rule.signal, rule.window_s, segkey)
+    return Sample(
+        ts, finite(value), finite(ref), finite(limit), state, finite(statistic), finite(level)
+    )
+
+
 def _reference_label(rule: Rule) -> str:
+    if rule.threshold.kind == "learned":
+        return "learned baseline"
+    return "baseline"
+
+
+def _statistic_label(rule: Rule) -> str | None:
     th = rule.threshold
     if th.kind == "burn_rate":
-        return f"burn rate over {th.short_s:g} s (value: over {th.long_s:g} s)"
-    if th.kind == "vs_baseline" and th.method == "sequential":
-        return "e-value"
+        return "error-budget burn (x)"
+    if th.method == "sequential":
+        return "evidence (e-value)"
     if th.method == "cusum":
-        return "CUSUM (nats)"
-    if th.kind == "learned":
-        return "learned baseline"
-    return "baseline variant"
+        return "evidence (CUSUM, nats)"
+    if th.method == "score":
+        return "anomaly score"
+    return None
 
 
 def _baseline_value(r: Rollout, signal: str, window_s: float, segkey: str) -> float | None:

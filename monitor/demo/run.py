@@ -397,20 +397,12 @@ def _live(board: Board, console: Console, enabled: bool) -> Iterator[None]:
         yield
 
 
-# the panels worth a glance per rollout (the HTML report has every rule)
-HIGHLIGHTS = {
-    f"{PREFIX}-healthy": ["canary-p99-latency", "canary-error-rate"],
-    f"{PREFIX}-latency": ["canary-p99-latency", "canary-error-rate"],
-    f"{PREFIX}-shadow": ["shadow-route-match", "shadow-price-deviation"],
-}
-
-
 def _report(replayed: ReplayResult, out: Path) -> Path:
     from monitor.report import render_html, write_pngs
 
     path = out / "report.html"
     path.write_text(render_html(replayed, title="rollguard demo: three rollouts, one market"))
-    write_pngs(replayed, out / "plots", HIGHLIGHTS)
+    write_pngs(replayed, out / "plots")
     return path
 
 
@@ -426,6 +418,20 @@ def run_offline(
     The live demo must decide exactly what this decides (its own check); tests use this to
     keep the story true cheaply.
     """
+    outcomes, offline = _offline_story(options, start_ts)
+    return outcomes, offline.core
+
+
+def offline_report(options: DemoOptions, start_ts: float = 1_700_000_000.0) -> Path:
+    """The demo's report (``options.out_dir``/report.html) from the offline run alone: the
+    same events and decisions the live demo's report shows, without Kafka."""
+    _, offline = _offline_story(options, start_ts)
+    offline.result.counters = offline.core.counters()
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    return _report(offline.result, options.out_dir)
+
+
+def _offline_story(options: DemoOptions, start_ts: float) -> tuple[list[Outcome], _Offline]:
     plans = load_plans(PLAN_FILES)
     sim = build_simulation(options, start_ts)
     offline = _Offline(plans)
@@ -437,4 +443,4 @@ def run_offline(
         fresh = [Seen("ok:worker", c, 0.0) for c in offline.apply(events)]
         extra = list(orchestrator.act(sim, fresh))
         seen += fresh + [Seen("ok:worker", c, 0.0) for c in offline.apply(extra)]
-    return judge(seen, options.timeline, start_ts, PREFIX), offline.core
+    return judge(seen, options.timeline, start_ts, PREFIX), offline

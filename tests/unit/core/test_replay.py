@@ -36,8 +36,15 @@ def test_replay_cli_is_deterministic_and_writes_report(tmp_path: Path) -> None:
     assert [c.action for c in cmds] == ["promote", "rollback"]
     assert [c.seq for c in cmds] == [0, 1]
     html = (tmp_path / "r.html").read_text()
+    # the verdict first, then the deciding rule's chart, the other active rules, the
+    # healthy ones folded
+    verdict = html.index("<p class='verdict'>Rolled back at 2026-01-01 00:22:09 UTC")
+    assert verdict < html.index("<img class='deciding' alt='bridge-v2-rollout: canary-p99-")
+    assert html.index("<img class='deciding'") < html.index("<details><summary>Healthy rules")
     png = base64.b64decode(html.split("data:image/png;base64,")[1].split("'")[0])
-    assert png.startswith(b"\x89PNG") and len(png) > 50_000  # one tall figure, 14 panels
+    assert png.startswith(b"\x89PNG") and png[16:24] == (1320).to_bytes(4, "big") + (460).to_bytes(
+        4, "big"
+    )  # the deciding chart, large
     assert "canary p99 latency 42.6 ms vs baseline 20.9 ms (+104 %, limit +30 %)" in html
     assert "rollback" in res.output and "canary-5" in res.output
 
