@@ -3,6 +3,7 @@ over a recorded stream, print the timeline, write decisions and a report)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -241,7 +242,25 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write it here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of plan and rule files (for editors; check adds what a schema
+    cannot see, such as references across files)."""
+    from monitor.core.plan_schema import render
+
+    data = render()
+    if out is None:
+        sys.stdout.buffer.write(data)
+        return
+    out.write_bytes(data)
+    err_console.print(f"wrote {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``check`` and ``replay`` to ``app``."""
+    """Add ``check``, ``schema`` and ``replay`` to ``app``."""
     app.command("check")(check)
+    app.command("schema")(schema)
     app.command("replay")(replay)

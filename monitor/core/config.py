@@ -8,6 +8,7 @@ expected ...; got ...``. The format is documented with the examples in ``example
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -18,128 +19,64 @@ import orjson
 
 from monitor.core import signals
 from monitor.core.fields import Ctx, Fields, parse_duration
-from monitor.core.model import RULE_ACTIONS, PlanSet, RolloutPlan, Rule, Stage, Threshold
+from monitor.core.model import PlanSet, RolloutPlan, Rule, Stage, Threshold
+from monitor.core.planspec import (
+    FILE,
+    HOURS_PATTERN,
+    KINDS,
+    NAME_PATTERN,
+    PLAN,
+    RULE,
+    STAGE,
+    signal_names,
+    threshold_fields,
+)
 from monitor.core.yamlload import LocatedDict, LocatedList, load_file
 from monitor.errors import ConfigError
 
 __all__ = ["load_plans", "parse_duration"]
 
-_NAME: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
-_HOURS: Final = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
-_OPS: Final = (">", ">=", "<", "<=")
+_NAME: Final = re.compile(NAME_PATTERN)
+_HOURS: Final = re.compile(HOURS_PATTERN)
 _WHERE: Final = re.compile(r"^(.*?):(\d+): ")
-_VARIANTS: Final = ("baseline", "canary", "shadow")
-
-RULE_KEYS: Final = frozenset(
-    {
-        "name",
-        "signal",
-        "threshold",
-        "action",
-        "variant",
-        "segment",
-        "per_segment",
-        "window",
-        "for",
-        "keep_firing_for",
-        "eval_interval",
-        "min_samples",
-        "no_data",
-        "severity",
-        "dry_run",
-        "description",
-    }
-)
-THRESHOLD_KEYS: Final = frozenset(
-    {
-        "kind",
-        "op",
-        "value",
-        "method",
-        "k",
-        "q",
-        "margin",
-        "min_delta",
-        "half_life",
-        "min_history",
-        "market_guard",
-        "alpha",
-        "over",
-        "slo",
-        "factor",
-        "long",
-        "short",
-        "long_min_samples",
-        "short_min_samples",
-        "shift",
-        "h",
-        "cap",
-        "against",
-    }
-)
-STAGE_KEYS: Final = frozenset(
-    {
-        "name",
-        "traffic_pct",
-        "segment",
-        "hours_utc",
-        "min_dwell",
-        "min_samples",
-        "max_duration",
-        "signoffs",
-        "rules",
-        "sample_variant",
-    }
-)
-PLAN_KEYS: Final = frozenset(
-    {
-        "description",
-        "dry_run",
-        "allowed_lateness",
-        "resolution",
-        "cooldown",
-        "status_tolerance",
-        "shadow_join_window",
-        "shadow_price_band_bps",
-        "rules",
-        "stages",
-    }
-)
+_NAMED: Final = "a name of letters, digits and _.:/@+- (1-128 chars)"
 
 
 def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
     if not isinstance(node, LocatedDict):
         rule.bad("threshold", "a mapping with kind: absolute | learned | vs_baseline | burn_rate")
         return Threshold(kind="absolute")
-    f = Fields(ctx, node, rule.where, "threshold.")
-    f.unknown(THRESHOLD_KEYS)
-    kind = f.choice("kind", ("absolute", "learned", "vs_baseline", "burn_rate"), None)
-    op = f.choice("op", _OPS, ">")
+    raw_kind = node.get("kind")
+    known_kind = raw_kind if raw_kind in KINDS else None
+    # a kind's own fields only (a `k` on an absolute threshold would silently do nothing)
+    f = Fields(ctx, node, rule.where, "threshold.", threshold_fields(known_kind))
+    f.unknown(what=f"a field of kind {known_kind}:" if known_kind else "")
+    kind = f.choice("kind")
+    op = f.choice("op")
     common: dict[str, Any] = {"kind": kind, "op": op}
     if kind == "absolute":
         if "value" not in node:
             f.bad("value", "a number")
         if "method" in node:
-            f.choice("method", ("cusum",), None)
-            return _cusum(f, rule, signal, Threshold(**common, value=f.number("value", 0.0)))
-        return Threshold(**common, value=f.number("value", 0.0))
+            f.choice("method")
+            return _cusum(f, rule, signal, Threshold(**common, value=f.number("value")))
+        return Threshold(**common, value=f.number("value"))
     if kind == "learned":
-        method = f.choice("method", ("sigma", "quantile", "score"), "sigma")
         return Threshold(
             **common,
-            method=method,
-            k=f.number("k", 3.0, 0.0),
-            q=f.number("q", 0.99, 0.0, 1.0),
-            margin=f.number("margin", 0.0, 0.0),
-            value=f.number("value", 0.9, 0.0, 1.0),
-            min_delta=f.number("min_delta", 0.0, 0.0),
-            half_life_s=f.duration("half_life", 3600.0, positive=True) or 3600.0,
-            min_history=f.integer("min_history", 10),
-            market_guard=f.boolean("market_guard", False),
+            method=f.choice("method"),
+            k=f.number("k"),
+            q=f.number("q"),
+            margin=f.number("margin"),
+            value=f.number("value"),
+            min_delta=f.number("min_delta"),
+            half_life_s=f.duration("half_life") or 3600.0,
+            min_history=f.integer("min_history"),
+            market_guard=f.boolean("market_guard"),
         )
     if kind == "vs_baseline":
-        method = f.choice("method", ("ratio", "difference", "sequential", "cusum"), None)
-        against = cast(Any, f.choice("against", ("baseline", "rest"), "baseline"))
+        method = f.choice("method")
+        against = cast(Any, f.choice("against"))
         if against == "rest" and (method != "cusum" or signal not in signals.RATES):
             f.bad("against", "baseline (rest: only for a cusum on a rate signal)")
         if method == "cusum":
@@ -157,24 +94,24 @@ def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
             **common,
             method=method,
             value=f.number("value", 0.0),
-            alpha=f.number("alpha", 0.05, 1e-9, 0.5),
-            over=cast(Any, f.choice("over", ("stage", "window"), "stage")),
+            alpha=f.number("alpha"),
+            over=cast(Any, f.choice("over")),
         )
     # burn_rate
     if signal not in signals.RATES:
         rule.bad("signal", "a rate signal (bad events / all) for a burn-rate rule")
-    long_s = f.duration("long", 3600.0, positive=True) or 3600.0
-    short_s = f.duration("short", 300.0, positive=True) or 300.0
+    long_s = f.duration("long") or 3600.0
+    short_s = f.duration("short") or 300.0
     if short_s >= long_s:
         f.bad("short", f"a window shorter than long ({long_s:g} s)")
     return Threshold(
         **common,
-        slo=f.number("slo", 0.999, 0.0, 0.999999),
-        factor=f.number("factor", 14.4, 0.0),
+        slo=f.number("slo"),
+        factor=f.number("factor"),
         long_s=long_s,
         short_s=short_s,
-        long_min_samples=f.integer("long_min_samples", 0),
-        short_min_samples=f.integer("short_min_samples", 0),
+        long_min_samples=f.integer("long_min_samples"),
+        short_min_samples=f.integer("short_min_samples"),
     )
 
 
@@ -200,13 +137,13 @@ def _cusum(f: Fields, rule: Fields, signal: str, th: Threshold) -> Threshold:
         kinds = "a rate signal" + (" or latency_pNN_ms" if th.kind == "vs_baseline" else "")
         rule.bad("signal", f"{kinds} for a cusum threshold")
         p0 = 0.0
-    shift = f.number("shift", 0.0, 0.0, 1.0)
+    shift = f.number("shift", 0.0)
     if shift <= 0 or p0 + shift >= 1.0:
         f.bad("shift", f"a rise of the bad-event rate in (0, {1.0 - p0:g})")
-    h = f.number("h", 0.0, 0.0)
+    h = f.number("h", 0.0)
     if h <= 0:
         f.bad("h", "a positive alarm level (nats)")
-    cap = f.number("cap", 2.0 * h, 0.0)
+    cap = f.number("cap", 2.0 * h)
     if cap < h:
         f.bad("cap", f"a ceiling >= h ({h:g})")
     return replace(th, method="cusum", shift=shift, h=h, cap=cap)
@@ -222,16 +159,22 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         if isinstance(name, str)
         else (f"rule set '{set_name}'")
     )
-    f = Fields(ctx, node, where)
-    f.unknown(RULE_KEYS)
+    f = Fields(ctx, node, where, spec=RULE)
+    f.unknown()
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        f.bad("name", "a name of letters, digits and _.:/@+- (1-128 chars)")
+        f.bad("name", _NAMED)
         name = f"?line{node.line}"
     signal = f.text("signal")
     if not signals.is_known(signal):
-        f.bad("signal", "one of " + ", ".join(sorted(signals.ALL_SIGNALS)) + ", metric:<name>")
+        close = difflib.get_close_matches(signal, signal_names(), n=1, cutoff=0.6)
+        f.bad(
+            "signal",
+            f"a known signal (did you mean '{close[0]}'?)"
+            if close
+            else "one of " + ", ".join(signal_names()) + ", metric:<name>",
+        )
     threshold = _threshold(ctx, node.get("threshold"), f, signal)
-    window = f.duration("window", 60.0, positive=True) or 60.0
+    window = f.duration("window") or 60.0
     if threshold.kind == "burn_rate":
         window = threshold.long_s
     raw_per_segment = node.get("per_segment", False)
@@ -246,7 +189,7 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         f.bad("per_segment", "true, false or a list of segment label names")
         per_segment = False
     else:
-        per_segment = f.boolean("per_segment", False)
+        per_segment = f.boolean("per_segment")
     segment = f.segment("segment")
     if signal in signals.GAUGE_SIGNALS and (per_segment or segment) and signal != "freshness_s":
         f.bad("per_segment", f"no segment scope: {signal} is tracked per variant")
@@ -256,19 +199,19 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         name=name,
         signal=signal,
         threshold=threshold,
-        action=cast(Any, f.choice("action", RULE_ACTIONS, None)),
-        variant=f.choice("variant", _VARIANTS, "canary"),
+        action=cast(Any, f.choice("action")),
+        variant=f.choice("variant"),
         segment=segment,
         per_segment=per_segment,
         segment_by=segment_by,
         window_s=window,
-        for_s=f.duration("for", 0.0) or 0.0,
-        keep_firing_for_s=f.duration("keep_firing_for", 0.0) or 0.0,
-        eval_interval_s=f.duration("eval_interval", 0.0) or 0.0,
-        min_samples=f.integer("min_samples", 1),
-        no_data=cast(Any, f.choice("no_data", ("hold", "ok", "fire"), "hold")),
-        severity=f.text("severity", "warning"),
-        dry_run=f.boolean("dry_run", False),
+        for_s=f.duration("for") or 0.0,
+        keep_firing_for_s=f.duration("keep_firing_for") or 0.0,
+        eval_interval_s=f.duration("eval_interval") or 0.0,
+        min_samples=f.integer("min_samples"),
+        no_data=cast(Any, f.choice("no_data")),
+        severity=f.text("severity"),
+        dry_run=f.boolean("dry_run"),
         description=f.text("description"),
         source=f"{ctx.source}:{node.line}",
     )
@@ -295,7 +238,7 @@ def _hours(f: Fields) -> tuple[float, float] | None:
     v = f.node.get("hours_utc")
     if v is None:
         return None
-    m = _HOURS.match(v) if isinstance(v, str) else None
+    m = _HOURS.fullmatch(v) if isinstance(v, str) else None
     if m is None or int(m.group(1)) > 24 or int(m.group(3)) > 24:
         f.bad("hours_utc", "a UTC time window like 22:00-06:00")
         return None
@@ -323,12 +266,12 @@ def _stage(
         return None
     name = node.get("name")
     where = f"plan '{plan}' stage '{name}'"
-    f = Fields(ctx, node, where)
-    f.unknown(STAGE_KEYS)
+    f = Fields(ctx, node, where, spec=STAGE)
+    f.unknown()
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         f.bad("name", "a stage name of letters, digits and _.:/@+-")
         name = f"?line{node.line}"
-    traffic = f.number("traffic_pct", -1.0, 0.0, 100.0) if "traffic_pct" in node else None
+    traffic = f.number("traffic_pct") if "traffic_pct" in node else None
     segment = f.segment("segment")
     hours = _hours(f)
     if traffic is None and segment is None and hours is None:
@@ -349,12 +292,12 @@ def _stage(
         traffic_pct=traffic,
         segment=segment,
         hours_utc=hours,
-        min_dwell_s=f.duration("min_dwell", 0.0) or 0.0,
-        min_samples=f.integer("min_samples", 0),
-        max_duration_s=f.duration("max_duration", None, positive=True),
+        min_dwell_s=f.duration("min_dwell") or 0.0,
+        min_samples=f.integer("min_samples"),
+        max_duration_s=f.duration("max_duration"),
         signoffs=_names(f, "signoffs", ()),
         rules=tuple(rules.values()),
-        sample_variant=f.choice("sample_variant", _VARIANTS, "canary"),
+        sample_variant=f.choice("sample_variant"),
     )
 
 
@@ -371,8 +314,8 @@ def _plan(
     if not isinstance(node, LocatedDict):
         ctx.error(line, where, "plans." + name, "a mapping with stages", node)
         return None
-    f = Fields(ctx, node, where)
-    f.unknown(PLAN_KEYS)
+    f = Fields(ctx, node, where, spec=PLAN)
+    f.unknown()
     plan_rules = _names(f, "rules", ())
     unknown_sets = [n for n in plan_rules if n not in rule_sets]
     if unknown_sets:
@@ -389,16 +332,16 @@ def _plan(
                 if any(s.name == stage.name for s in stages):
                     ctx.error(item_line, where, "stages[].name", "unique stage names", stage.name)
                 stages.append(stage)
-    resolution = f.duration("resolution", 1.0, positive=True) or 1.0
+    resolution = f.duration("resolution") or 1.0
     settings: dict[str, Any] = {
         "description": f.text("description"),
-        "dry_run": f.boolean("dry_run", False),
-        "allowed_lateness_s": f.duration("allowed_lateness", 2.0) or 0.0,
+        "dry_run": f.boolean("dry_run"),
+        "allowed_lateness_s": f.duration("allowed_lateness") or 0.0,
         "resolution_s": resolution,
-        "cooldown_s": f.duration("cooldown", 300.0) or 0.0,
-        "status_tolerance_s": f.duration("status_tolerance", 30.0) or 0.0,
-        "join_window_s": f.duration("shadow_join_window", 5.0, positive=True) or 5.0,
-        "price_band_bps": f.number("shadow_price_band_bps", 1.0, 0.0),
+        "cooldown_s": f.duration("cooldown") or 0.0,
+        "status_tolerance_s": f.duration("status_tolerance") or 0.0,
+        "join_window_s": f.duration("shadow_join_window") or 5.0,
+        "price_band_bps": f.number("shadow_price_band_bps"),
     }
     for stage in stages:
         for rule in stage.rules:
@@ -451,8 +394,8 @@ of loaded rule sets (none loaded); got ['broker-gates']
         if not isinstance(doc, LocatedDict):
             ctx.error(1, "file", "(top level)", "a mapping with rule_sets: and/or plans:", doc)
             continue
-        top = Fields(ctx, doc, "file")
-        top.unknown(frozenset({"version", "rule_sets", "plans"}))
+        top = Fields(ctx, doc, "file", spec=FILE)
+        top.unknown()
         if doc.get("version", 1) != 1:
             top.bad("version", "1")
         docs.append((ctx, doc))
@@ -460,6 +403,8 @@ of loaded rule sets (none loaded); got ['broker-gates']
     for ctx, doc in docs:
         for set_name, rules in (doc.get("rule_sets") or {}).items():
             line = doc["rule_sets"].key_lines[set_name]
+            if not _NAME.fullmatch(set_name):  # plans name it in their rules:
+                ctx.error(line, f"rule set '{set_name}'", "rule_sets", _NAMED, set_name)
             if set_name in rule_sets:
                 ctx.error(line, f"rule set '{set_name}'", "rule_sets", "a unique name", set_name)
                 continue
@@ -483,6 +428,8 @@ of loaded rule sets (none loaded); got ['broker-gates']
     for ctx, doc in docs:
         for name, node in (doc.get("plans") or {}).items():
             line = doc["plans"].key_lines[name]
+            if not _NAME.fullmatch(name):  # `registered` events name it (topics.names)
+                ctx.error(line, f"plan '{name}'", "plans", _NAMED, name)
             if name in plans:
                 ctx.error(line, f"plan '{name}'", "plans", "a unique plan name", name)
                 continue

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from monitor.core import Core, PlanSet, load_plans
+from tests.unit.core.schema_agreement import assert_agree
 from topics.commands import Command
 from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Status
 
@@ -30,6 +31,7 @@ def plan_set(
     doc = {"version": 1, "rule_sets": {"set": rules}, "plans": {"p": plan}}
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert_agree([path])  # the JSON Schema judges every plan the tests write as check does
     return load_plans([path])
 
 

@@ -12,6 +12,7 @@ from monitor.cli import app
 from monitor.core import load_plans
 from monitor.core.config import parse_duration
 from monitor.errors import ConfigError
+from tests.unit.core.schema_agreement import assert_agree
 
 EXAMPLES = ["examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml"]
 
@@ -34,12 +35,14 @@ def write(tmp_path: Path, text: str, name: str = "f.yaml") -> Path:
 
 
 def errors_of(*paths: Path) -> list[str]:
+    assert_agree(paths)  # the JSON Schema refuses the same objects (tests/unit/core/...)
     with pytest.raises(ConfigError) as exc:
         load_plans(list(paths))
     return str(exc.value).splitlines()
 
 
 def test_examples_load_and_cover_every_mission_rule() -> None:
+    assert_agree([*EXAMPLES, "examples/plans/demo.yaml"])
     plans = load_plans(EXAMPLES)
     plan = plans["bridge-routing-v2"]
     assert [s.traffic_pct for s in plan.stages] == [1, 5, 20, 50, 100]
