@@ -18,7 +18,11 @@ from dashboards.annotations import decisions_annotation, grafana_decisions_annot
 # -- queries (module constants so tests and docs can name them) ---------------------------
 ACTIVE = "count(rollguard_rollout_info) or vector(0)"
 FIRING_ROLLOUTS = "count(count by (rollout) (rollguard_rule_state == 2)) or vector(0)"
-STOPPED = 'count(rollguard_rollout_info{verdict=~"halt|rollback|freeze|pause"}) or vector(0)'
+# rollguard_rollout_info's verdict is pass/fail/inconclusive: a stop is the last decision
+STOPPED = (
+    'count(rollguard_last_decision_info{action=~"halt|rollback|freeze|pause", '
+    'advisory="false"}) or vector(0)'
+)
 DECISIONS = "sum(rollguard_decisions_total) or vector(0)"
 
 T_INFO = "max by (rollout, stage, verdict) (rollguard_rollout_info)"

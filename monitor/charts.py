@@ -156,18 +156,36 @@ def _signal(
     scale = 100.0 if is_percent(rule.signal) else 1.0
     segkey = label[len(rule.name) + 1 : -1] if label != rule.name else ""
     watched, reference, limit = _labels(info, segkey)
-    ax.plot(minutes, _nan([s.value for s in samples], scale), lw=1.6, color=VARIANT_COLOUR,
-            label=watched)  # fmt: skip
+    ax.plot(
+        minutes,
+        _nan([s.value for s in samples], scale),
+        lw=1.6,
+        color=VARIANT_COLOUR,
+        label=watched,
+    )
     if any(s.reference is not None for s in samples):
-        ax.plot(minutes, _nan([s.reference for s in samples], scale), lw=1.3,
-                color=BASELINE_COLOUR, label=reference)  # fmt: skip
+        ax.plot(
+            minutes,
+            _nan([s.reference for s in samples], scale),
+            lw=1.3,
+            color=BASELINE_COLOUR,
+            label=reference,
+        )
     if any(s.threshold is not None for s in samples):
-        ax.step(minutes, _nan([s.threshold for s in samples], scale), where="post", lw=1.1,
-                ls="--", color="#111827", label=limit)  # fmt: skip
+        ax.step(
+            minutes,
+            _nan([s.threshold for s in samples], scale),
+            where="post",
+            lw=1.1,
+            ls="--",
+            color="#111827",
+            label=limit,
+        )
     ax.set_ylabel(f"{w.label} ({w.unit})" if w.unit else w.label, fontsize=font)
     dry = ", dry-run" if info["dry_run"] else ""
-    ax.set_title(f"{label}: {w.label} of {rule.variant} → {rule.action}{dry}",
-                 fontsize=font + 1, loc="left")  # fmt: skip
+    ax.set_title(
+        f"{label}: {w.label} of {rule.variant} → {rule.action}{dry}", fontsize=font + 1, loc="left"
+    )
     ax.legend(fontsize=font - 1, loc="upper left", framealpha=0.85)
 
 
@@ -178,10 +196,22 @@ def _statistic(
     info = result.rule_info[(rollout_id, label)]
     samples = result.series[(rollout_id, label)]
     minutes = [(s.ts - start) / 60 for s in samples]
-    ax.plot(minutes, _nan([s.statistic for s in samples]), lw=1.2, color="#7c3aed",
-            label=info["statistic"] or "statistic")  # fmt: skip
-    ax.step(minutes, _nan([s.level for s in samples]), where="post", lw=1.0, ls="--",
-            color="#111827", label="alarm level")  # fmt: skip
+    ax.plot(
+        minutes,
+        _nan([s.statistic for s in samples]),
+        lw=1.2,
+        color="#7c3aed",
+        label=info["statistic"] or "statistic",
+    )
+    ax.step(
+        minutes,
+        _nan([s.level for s in samples]),
+        where="post",
+        lw=1.0,
+        ls="--",
+        color="#111827",
+        label="alarm level",
+    )
     ax.set_ylabel("evidence", fontsize=font)
     ax.legend(fontsize=font - 1.5, loc="upper left", framealpha=0.85)
 

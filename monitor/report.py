@@ -34,8 +34,13 @@ PAST: Final = {
     "promote": "Promoted",
 }
 STOPPED: Final = {"halted": 0, "rolled_back": 1, "frozen": 2, "paused": 3, "inconclusive": 4}
-STATUS_OF: Final = {"halt": "halted", "rollback": "rolled_back", "freeze": "frozen",
-                    "pause": "paused", "hold": "inconclusive"}  # fmt: skip
+STATUS_OF: Final = {
+    "halt": "halted",
+    "rollback": "rolled_back",
+    "freeze": "frozen",
+    "pause": "paused",
+    "hold": "inconclusive",
+}
 CSS: Final = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:14px 24px;color:#111827}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:19px;margin:18px 0 4px}
@@ -111,9 +116,10 @@ def story(result: ReplayResult, rollout_id: str) -> RolloutStory:
         promotions = [c for c in commands if c.action == "promote"]
         path = " → ".join(dict.fromkeys([c.stage for c in changes]))
         verdict = (
-            ("Completed" if status == "completed" else f"Running in stage {stage} when the "
-             "stream ended") + f": {len(promotions)} promotion(s) ({path}); no rule fired."
-        )  # fmt: skip
+            "Completed"
+            if status == "completed"
+            else f"Running in stage {stage} when the stream ended"
+        ) + f": {len(promotions)} promotion(s) ({path}); no rule fired."
         statistics = lines(promotions[-1].reason)[0] if promotions else ""
     out = RolloutStory(rollout_id, status, stage, deciding, verdict, statistics)
     labels = sorted(label for rid, label in result.rule_info if rid == rollout_id)
@@ -148,9 +154,13 @@ def _summary(result: ReplayResult, items: list[RolloutStory]) -> Iterable[str]:
         f"<p class='muted'>{len(items)} rollout(s), {result.events:,} events, "
         f"{len(result.commands)} decision(s); "
         f"{f'{dead:,} dead letters' if dead else 'no dead letters'}"
-        + (", not applied: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()) if skipped
-           else "") + ". Times are event times (UTC).</p>"
-    )  # fmt: skip
+        + (
+            ", not applied: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items())
+            if skipped
+            else ""
+        )
+        + ". Times are event times (UTC).</p>"
+    )
     yield "<table><tr><th>rollout</th><th>outcome</th><th>when (UTC)</th><th>rule</th></tr>"
     for s in items:
         d = s.deciding
@@ -211,10 +221,17 @@ def _timeline(result: ReplayResult, rollout_id: str) -> Iterable[str]:
         if cmd.rollout_id == rollout_id:
             headline, statistics = lines(cmd.reason)
             adv = " (advisory)" if cmd.advisory else ""
-            rows.append((cmd.issued_at, 0, (
-                f"<tr><td>{_iso(cmd.issued_at)}</td><td>{esc(cmd.stage)}</td>"
-                f"<td><b>{esc(cmd.action)}</b>{adv}</td><td>{esc(headline)}"
-                f"<div class='stats'>{esc(statistics)}</div></td></tr>")))  # fmt: skip
+            rows.append(
+                (
+                    cmd.issued_at,
+                    0,
+                    (
+                        f"<tr><td>{_iso(cmd.issued_at)}</td><td>{esc(cmd.stage)}</td>"
+                        f"<td><b>{esc(cmd.action)}</b>{adv}</td><td>{esc(headline)}"
+                        f"<div class='stats'>{esc(statistics)}</div></td></tr>"
+                    ),
+                )
+            )
     yield (
         f"<details><summary>Timeline: {sum(1 for r in rows if r[1] == 0)} decision(s), "
         f"{sum(1 for r in rows if r[1] == 1)} stage change(s)</summary><table><tr>"

@@ -110,11 +110,18 @@ class Chromium:
                             return result
 
                 await call("Page.enable")
-                await call("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                           deviceScaleFactor=1, mobile=False)  # fmt: skip
+                await call(
+                    "Emulation.setDeviceMetricsOverride",
+                    width=width,
+                    height=height,
+                    deviceScaleFactor=1,
+                    mobile=False,
+                )
                 await call("Page.navigate", url=url)
-                ready = "document.readyState === 'complete' && [...document.images]" \
-                    ".every(i => i.complete)"  # fmt: skip
+                ready = (
+                    "document.readyState === 'complete' && [...document.images]"
+                    ".every(i => i.complete)"
+                )
                 for _ in range(600):
                     done = await call("Runtime.evaluate", expression=ready, returnByValue=True)
                     if done["result"].get("value"):

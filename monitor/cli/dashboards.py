@@ -48,15 +48,46 @@ def register(app: typer.Typer) -> None:
 
     @group.command("preview")
     def preview_cmd(
-        out: Annotated[Path, typer.Option(help="Directory for the PNG files.")] = Path(
-            "rollguard-out/dashboards"
-        ),
+        prometheus_url: Annotated[
+            str,
+            typer.Option(
+                envvar="ROLLGUARD_PROMETHEUS_URL",
+                help="Prometheus that scrapes the workers (its HTTP API is queried).",
+            ),
+        ] = "http://localhost:9090",
+        rollout: Annotated[
+            str | None, typer.Option(help="Rollout of the per-rollout panels (default: first).")
+        ] = None,
+        signal: Annotated[
+            str | None, typer.Option(help="Signal of the repeated signal panel (default: first).")
+        ] = None,
+        since: Annotated[str, typer.Option(help="Time range up to now, e.g. 15m, 1h.")] = "15m",
+        out: Annotated[
+            Path, typer.Option("--out", "-o", help="Directory for the PNG files.")
+        ] = Path("rollguard-out/dashboards"),
     ) -> None:
-        """Draw each dashboard's panel layout as a PNG (a preview without Grafana)."""
+        """Draw each dashboard with its panels' data from a Prometheus (what Grafana shows)."""
         from dashboards.preview import write_previews  # lazy: matplotlib
+        from dashboards.prom import Prometheus, PrometheusError
+        from monitor.core.fields import parse_duration
 
-        for path in write_previews(out):
+        range_s = parse_duration(since)
+        if not range_s:
+            fail(f"--since {since!r}: expected a duration like 15m or 1h")
+        try:
+            paths, reports = write_previews(
+                Prometheus(prometheus_url), out, rollout=rollout, signal=signal, range_s=range_s
+            )
+        except PrometheusError as exc:
+            fail(str(exc), code=1)
+        empty = [f"{r.dashboard} / {r.title}" for r in reports if r.series == 0]
+        for path in paths:
             Console().print(f"wrote {path}")
+        Console().print(
+            f"{len(reports)} panels, {len(reports) - len(empty)} with data"
+            + (f"; no data: {', '.join(empty)}" if empty else ""),
+            highlight=False,
+        )
 
     @group.command("push")
     def push_cmd(

@@ -267,7 +267,41 @@ def test_decisions_reach_annotations_and_alerts(stack: Prometheus) -> None:
     assert [(x["metric"]["action"], x["metric"]["advisory"]) for x in shadow] == [
         ("freeze", "true")  # dry-run plan: advisory, so no RollguardRollout* alert for it
     ]
+    from dashboards.overview import STOPPED
+
+    assert prom.scalar(STOPPED) == 1  # the rolled-back canary (the shadow's freeze is advice)
     alerts = prom.query('ALERTS{alertname="RollguardRolloutRolledBack", alertstate="firing"}')
     assert [a["metric"]["rollout"] for a in alerts["data"]["result"]] == [CANARY]
     dlq = prom.query("sum by (reason) (rollguard_dlq_total)")["data"]["result"]
     assert sum(float(s["value"][1]) for s in dlq) == 3
+
+
+def test_preview_draws_every_panel_with_data(stack: Prometheus, tmp_path: Path) -> None:
+    """``rollguard dashboards preview`` against the same Prometheus: every panel drawn with
+    the data Grafana would show for the rolled-back canary."""
+    from dashboards.preview import write_previews
+    from dashboards.prom import Prometheus as Api
+
+    paths, reports = write_previews(
+        Api(stack.url), tmp_path, rollout=CANARY, signal="latency_p99_ms", range_s=600
+    )
+    assert sorted(p.name for p in paths) == [
+        "fleet-health.png",
+        "rollout-detail.png",
+        "rollouts-overview.png",
+    ]
+    for path in paths:
+        png = path.read_bytes()
+        assert png.startswith(b"\x89PNG") and int.from_bytes(png[16:20], "big") > 1400
+    assert len(reports) >= 30
+    shadow_panels = [
+        "Rollout detail / Shadow match rate",
+        "Rollout detail / Shadow price deviation (bps)",
+    ]
+    # the canary's plan has no shadow path: only its two shadow panels are empty
+    assert [f"{r.dashboard} / {r.title}" for r in reports if r.series == 0] == shadow_panels
+    signal_panel = next(r for r in reports if r.title.startswith("latency_p99_ms  (one per"))
+    assert signal_panel.series >= 2  # canary and baseline (and the rule's threshold)
+    _, shadow = write_previews(Api(stack.url), tmp_path / "shadow", rollout=SHADOW, range_s=600)
+    drawn = {f"{r.dashboard} / {r.title}": r.series for r in shadow}
+    assert all(drawn[title] > 0 for title in shadow_panels)
