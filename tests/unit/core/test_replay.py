@@ -71,3 +71,34 @@ def test_replay_missing_file_and_bad_plan(tmp_path: Path) -> None:
     bad.write_text("plans: {p: {stages: []}}\n")
     res = runner.invoke(app, ["replay", str(SAMPLE), "-p", str(bad)])
     assert res.exit_code == 1 and "expected a non-empty list" in " ".join(res.output.split())
+
+
+def test_a_recorded_stream_attaches_a_plan_and_starts_at_a_later_stage(tmp_path: Path) -> None:
+    """The README's recipe: a registered event names the plan, a stage_changed event (and
+    traffic_share) puts the rollout in a later stage before the recorded events."""
+    with gzip.open(SAMPLE, "rb") as fh:
+        recorded = [line for line in fh if b'"kind":"plan"' not in line]  # no plan of its own
+    first_ts = msgspec.json.decode(recorded[0])["ts"]
+    head = [
+        {"action": "registered", "plan": "bridge-routing-v2"},
+        {"action": "stage_changed", "stage": "canary-20"},
+        {"action": "traffic_share", "traffic_pct": 20},
+    ]
+    lines = [
+        msgspec.json.encode(
+            {"kind": "plan", "v": 1, "rollout_id": "mine", "variant": "canary", "ts": first_ts}
+            | fields
+        )
+        + b"\n"
+        for fields in head
+    ]
+    events = tmp_path / "mine.jsonl"
+    events.write_bytes(b"".join(lines) + b"".join(r.replace(b"bridge-v2-rollout", b"mine")
+                                                  for r in recorded))  # fmt: skip
+    out = ["--decisions", str(tmp_path / "d.jsonl")]
+    res = CliRunner().invoke(app, ["replay", str(events), *PLANS, "--no-report", *out],
+                             catch_exceptions=False)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "│ mine │ canary-20 │ stage running (20 %) │" in text and "canary-1 " not in text
+    assert "canary-20 │ rollback" in text
