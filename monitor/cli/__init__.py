@@ -9,8 +9,9 @@ import typer
 
 from monitor import __version__
 from monitor.cli import core, dashboards, demo, dev, orchestrator, sim, topics, worker
+from monitor.cli.common import group
 
-app = typer.Typer(
+app = group(
     name="rollguard",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -8,18 +8,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from monitor.cli.common import fail
+from monitor.cli.common import fail, group
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
-    group = typer.Typer(
-        help="Render the Grafana dashboards to JSON, or push them to a Grafana.",
+    family = group(
+        help="Grafana dashboards: render to JSON, preview with data, push.",
         no_args_is_help=True,
     )
-    app.add_typer(group, name="dashboards")
+    app.add_typer(family, name="dashboards")
 
-    @group.command("render")
+    @family.command("render", short_help="Write the dashboards' JSON (deterministic).")
     def render_cmd(
         out: Annotated[
             Path,
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         for path in render.write(target):
             Console().print(f"wrote {path}")
 
-    @group.command("preview")
+    @family.command("preview", short_help="Draw each dashboard with data from Prometheus.")
     def preview_cmd(
         prometheus_url: Annotated[
             str,
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
-    @group.command("push")
+    @family.command("push", short_help="Install folder, datasource and dashboards.")
     def push_cmd(
         *,
         grafana_url: Annotated[

@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 
 from monitor import devbroker
-from monitor.cli.common import err_console, fail
+from monitor.cli.common import err_console, fail, group
 
 
 def register(app: typer.Typer) -> None:
-    dev = typer.Typer(help="Development helpers.", no_args_is_help=True)
-    broker = typer.Typer(
+    dev = group(help="Development helpers.", no_args_is_help=True)
+    broker = group(
         help="A local single-node Apache Kafka (KRaft) from Maven Central jars.",
         no_args_is_help=True,
     )

@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli.common import BootstrapOption, PrefixOption, fail, old_name, resolve_bootstrap
+from monitor.cli.common import (
+    BootstrapOption,
+    PrefixOption,
+    fail,
+    group,
+    old_name,
+    resolve_bootstrap,
+)
 
 if TYPE_CHECKING:
     from topics.events import Event
@@ -261,7 +268,7 @@ def bench_detection(
 
 def register(app: typer.Typer) -> None:
     """Add ``simulate`` and ``bench detection`` to ``app``."""
-    app.command("simulate")(simulate)
-    bench = typer.Typer(help="Benchmarks of detection quality.", no_args_is_help=True)
+    app.command("simulate", short_help="Simulate trading telemetry with faults.")(simulate)
+    bench = group(help="Benchmarks of detection quality.", no_args_is_help=True)
     bench.command("detection")(bench_detection)
     app.add_typer(bench, name="bench")

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli.common import BootstrapOption, PrefixOption, fail, resolve_bootstrap
+from monitor.cli.common import BootstrapOption, PrefixOption, fail, group, resolve_bootstrap
 from topics.config import TopicsConfig
 
 if TYPE_CHECKING:
@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Create or describe rollguard's Kafka topics.", no_args_is_help=True)
-    app.add_typer(group, name="topics")
+    family = group(help="Create or describe rollguard's Kafka topics.", no_args_is_help=True)
+    app.add_typer(family, name="topics")
 
-    @group.command("create")
+    @family.command("create")
     def create(
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
             fail(f"creating topics failed: {exc}")
         _print(infos)
 
-    @group.command("describe")
+    @family.command("describe")
     def describe(bootstrap: BootstrapOption = "", prefix: PrefixOption = "rollguard") -> None:
         """Show partitions and settings of rollguard's topics."""
         from topics.admin import describe_topics
