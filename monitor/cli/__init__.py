@@ -1,5 +1,6 @@
-"""The ``rollguard`` command. Each command family lives in its own module and registers
-itself here; this file only wires them together (no work at import time beyond that)."""
+"""The ``rollguard`` command. Each command family lives in its own module with a
+``register(app)``; :data:`COMMANDS` names them, and the root group (:mod:`.lazy`) imports and
+builds a command's module only when that command runs (``--help`` lists the summaries)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,30 @@ from typing import Annotated
 import typer
 
 from monitor import __version__
-from monitor.cli import core, dashboards, demo, dev, orchestrator, sim, topics, worker
 from monitor.cli.common import group
+from monitor.cli.lazy import Entry, LazyGroup
+
+COMMANDS: dict[str, Entry] = {
+    "demo": Entry("monitor.cli.demo", "The whole product on a local Kafka (~2 min)."),
+    "worker": Entry("monitor.cli.worker", "Run one stream worker of the fleet."),
+    "check": Entry("monitor.cli.core", "Validate plan and rule files (file:line)."),
+    "schema": Entry("monitor.cli.core", "JSON Schema of plan and rule files (editors)."),
+    "replay": Entry("monitor.cli.core", "Run the core over a recorded stream."),
+    "simulate": Entry("monitor.cli.sim", "Simulate trading telemetry with faults."),
+    "kill": Entry("monitor.cli.orchestrator", "HALT a rollout now (needs no worker)."),
+    "resume": Entry("monitor.cli.orchestrator", "Resume a paused, frozen or halted rollout."),
+    "signoff": Entry("monitor.cli.orchestrator", "Sign off a stage promotion (cto, coo, ...)."),
+    "tail": Entry("monitor.cli.orchestrator", "Follow decisions as they come, verified."),
+    "export": Entry("monitor.cli.orchestrator", "Evidence pack of a rollout (JSONL + CSV)."),
+    "bench": Entry("monitor.cli.sim", "Benchmarks of detection quality."),
+    "dashboards": Entry("monitor.cli.dashboards", "Grafana dashboards: render, preview, push."),
+    "topics": Entry("monitor.cli.topics", "Create or describe rollguard's Kafka topics."),
+    "dev": Entry("monitor.cli.dev", "Development helpers (a local Kafka)."),
+}
+"""Every command: the module that registers it, and its line in ``rollguard --help``."""
 
 app = group(
+    cls=LazyGroup,
     name="rollguard",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,10 +56,6 @@ def _root(
     ] = False,
 ) -> None:
     """Guard software rollouts: learn baselines, apply rules, publish signed decisions."""
-
-
-for module in (demo, worker, core, sim, orchestrator, dashboards, topics, dev):
-    module.register(app)
 
 
 def main() -> None:

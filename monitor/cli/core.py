@@ -261,6 +261,6 @@ def schema(
 
 def register(app: typer.Typer) -> None:
     """Add ``check``, ``schema`` and ``replay`` to ``app``."""
-    app.command("check", short_help="Validate plan and rule files (file:line).")(check)
-    app.command("schema", short_help="JSON Schema of plan and rule files (editors).")(schema)
-    app.command("replay", short_help="Run the core over a recorded stream.")(replay)
+    app.command("check")(check)
+    app.command("schema")(schema)
+    app.command("replay")(replay)

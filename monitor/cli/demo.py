@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo", short_help="The whole product on a local Kafka (~2 min).")
+    @app.command("demo")
     def demo(
         out: Annotated[
             Path | None,

@@ -177,7 +177,7 @@ def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any])
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
 
-    @app.command("kill", short_help="HALT a rollout now (needs no worker).")
+    @app.command("kill")
     def kill(
         rollout: Annotated[str | None, typer.Argument(help="Rollout to halt.")] = None,
         all_rollouts: Annotated[bool, typer.Option("--all", help="Halt every rollout.")] = False,
@@ -196,7 +196,7 @@ def register(app: typer.Typer) -> None:
             kafka_security_protocol,
         )  # fmt: skip
 
-    @app.command("resume", short_help="Resume a paused, frozen or halted rollout.")
+    @app.command("resume")
     def resume(
         rollout: Annotated[str | None, typer.Argument(help="Rollout to resume.")] = None,
         all_rollouts: Annotated[bool, typer.Option("--all", help="Resume every rollout.")] = False,
@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
             kafka_security_protocol,
         )  # fmt: skip
 
-    @app.command("signoff", short_help="Sign off a stage promotion (cto, coo, ...).")
+    @app.command("signoff")
     def signoff(
         rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
         stage: Annotated[str, typer.Option("--stage", help="Stage whose promotion is approved.")],
@@ -252,7 +252,7 @@ def register(app: typer.Typer) -> None:
             f"({topics.telemetry}[{meta.partition}]@{meta.offset})"
         )
 
-    @app.command("tail", short_help="Follow decisions as they come, verified.")
+    @app.command("tail")
     def tail(
         rollout: Annotated[str | None, typer.Option(help="Only this rollout (and '*').")] = None,
         from_beginning: Annotated[
@@ -292,7 +292,7 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:  # the Kafka client's many error types: one clear line
             fail(f"reading {topics.control} from {servers} failed: {_kafka_error(exc)}", code=1)
 
-    @app.command("export", short_help="Evidence pack of a rollout (JSONL + CSV).")
+    @app.command("export")
     def export(
         rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write.")] = Path(

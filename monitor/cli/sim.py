@@ -268,7 +268,7 @@ def bench_detection(
 
 def register(app: typer.Typer) -> None:
     """Add ``simulate`` and ``bench detection`` to ``app``."""
-    app.command("simulate", short_help="Simulate trading telemetry with faults.")(simulate)
+    app.command("simulate")(simulate)
     bench = group(help="Benchmarks of detection quality.", no_args_is_help=True)
     bench.command("detection")(bench_detection)
     app.add_typer(bench, name="bench")

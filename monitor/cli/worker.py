@@ -305,4 +305,4 @@ def _picker(file: dict[str, Any]) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to ``app``."""
-    app.command("worker", short_help="Run one stream worker of the fleet.")(worker)
+    app.command("worker")(worker)

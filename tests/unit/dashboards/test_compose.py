@@ -149,7 +149,7 @@ def test_service_commands_parse_with_the_real_cli() -> None:
         command: Any = root
         rest = list(args)
         while hasattr(command, "commands"):  # a group: descend to the named subcommand
-            command = command.commands[rest.pop(0)]
+            command = command.get_command(None, rest.pop(0))
         assert command.name in {"worker", "simulate", "create"}, name
         ctx = command.make_context(command.name, rest)  # raises on unknown options / extra args
         assert not ctx.args, (name, ctx.args)
