@@ -156,21 +156,12 @@ def _signal(
     scale = 100.0 if is_percent(rule.signal) else 1.0
     segkey = label[len(rule.name) + 1 : -1] if label != rule.name else ""
     watched, reference, limit = _labels(info, segkey)
-    ax.plot(
-        minutes,
-        _nan([s.value for s in samples], scale),
-        lw=1.6,
-        color=VARIANT_COLOUR,
-        label=watched,
-    )
-    if any(s.reference is not None for s in samples):
-        ax.plot(
-            minutes,
-            _nan([s.reference for s in samples], scale),
-            lw=1.3,
-            color=BASELINE_COLOUR,
-            label=reference,
-        )
+    lines = ((True, "value", VARIANT_COLOUR, 1.6, watched),
+             (False, "reference", BASELINE_COLOUR, 1.3, reference))  # fmt: skip
+    for always, attr, colour, width, name in lines:
+        values = [getattr(s, attr) for s in samples]
+        if always or any(v is not None for v in values):
+            ax.plot(minutes, _nan(values, scale), lw=width, color=colour, label=name)
     if any(s.threshold is not None for s in samples):
         ax.step(
             minutes,

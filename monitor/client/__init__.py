@@ -10,8 +10,9 @@ See ``docs/orchestrators.md`` and ``examples/orchestrator.py``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor._lazy import exports
 
 if TYPE_CHECKING:
     from monitor.client.checks import (
@@ -75,12 +76,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import on first use (PEP 562): the operator commands import ``monitor.client.tail``
-    or ``.keyfiles`` without paying for the consumer's Kafka client."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+# imported on first use (PEP 562): the operator commands import `monitor.client.tail` or
+# `.keyfiles` without paying for the consumer's Kafka client
+__getattr__ = exports(__name__, _HOME)

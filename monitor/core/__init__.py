@@ -25,8 +25,9 @@ join, status mismatches), :mod:`alerting` (Prometheus state machine), :mod:`rule
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from monitor._lazy import exports
 
 if TYPE_CHECKING:
     from monitor.core.config import load_plans
@@ -42,12 +43,6 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import on first use (PEP 562): ``rollguard check`` needs the loader, not the
-    engine's detectors (scipy, river), which cost a second or more to import."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+# imported on first use (PEP 562): `rollguard check` needs the loader, not the engine's
+# detectors (scipy, river), which cost a second or more to import
+__getattr__ = exports(__name__, _HOME)

@@ -114,6 +114,11 @@ def _prop(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"properties": {name: schema}, "required": [name]}
 
 
+def _th(**equal: str) -> dict[str, Any]:
+    """A condition on a rule: its threshold has these fields with these values."""
+    return _prop("threshold", {"allOf": [_prop(k, {"const": v}) for k, v in equal.items()]})
+
+
 def _threshold() -> dict[str, Any]:
     cusum = _prop("method", {"const": "cusum"})
     needs_cusum = {
@@ -158,78 +163,39 @@ def _rule() -> dict[str, Any]:
     quantiles = {"enum": sorted(signals.QUANTILES)}
     nonzero = {"not": {"anyOf": [{"const": 0}, {"type": "string", "pattern": _ZERO_DURATION}]}}
     per_segment_on = _prop("per_segment", {"not": {"const": False}})
-    th = "threshold"
     rule = _object(
         RULE,
         allOf=[
             _when(
-                _prop(
-                    th,
-                    {
-                        "anyOf": [
-                            _prop("kind", {"const": "burn_rate"}),
-                            _prop("method", {"const": "sequential"}),
-                        ]
-                    },
-                ),
+                {"anyOf": [_th(kind="burn_rate"), _th(method="sequential")]},
                 {"properties": {"signal": rates}},
             ),
             _when(
-                _prop(
-                    th,
-                    {
-                        "allOf": [
-                            _prop("kind", {"const": "vs_baseline"}),
-                            _prop("method", {"const": "cusum"}),
-                        ]
-                    },
-                ),
+                _th(kind="vs_baseline", method="cusum"),
                 {"properties": {"signal": {"anyOf": [rates, quantiles]}}},
             ),
+            _when(_th(kind="absolute", method="cusum"), {"properties": {"signal": rates}}),
+            _when(_th(method="cusum"), {"properties": {"eval_interval": {"not": nonzero}}}),
             _when(
-                _prop(
-                    th,
-                    {
-                        "allOf": [
-                            _prop("kind", {"const": "absolute"}),
-                            _prop("method", {"const": "cusum"}),
-                        ]
-                    },
-                ),
-                {"properties": {"signal": rates}},
-            ),
-            _when(
-                _prop(th, _prop("method", {"const": "cusum"})),
-                {"properties": {"eval_interval": {"not": nonzero}}},
-            ),
-            _when(
-                _prop(
-                    th,
-                    {
-                        "allOf": [
-                            _prop("method", {"const": "sequential"}),
-                            {"not": _prop("over", {"const": "window"})},
-                        ]
-                    },
-                ),
+                {"allOf": [_th(method="sequential"), {"not": _th(over="window")}]},
                 {"properties": {"for": {"not": nonzero}, "keep_firing_for": {"not": nonzero}}},
             ),
             _when(
-                _prop(th, _prop("against", {"const": "rest"})),
+                _th(against="rest"),
                 {"allOf": [per_segment_on, {"properties": {"signal": rates}}]},
             ),
             _when(
-                _prop(th, _prop("kind", {"const": "vs_baseline"})),
+                _th(kind="vs_baseline"),
                 {"properties": {"variant": {"enum": ["canary", "shadow"]}}},
             ),
             _when(
                 _prop("signal", quantiles),
                 {
                     "properties": {
-                        th: {
-                            "if": _prop("method", {"const": "cusum"}),
-                            "then": {"properties": {"value": {"exclusiveMinimum": 0}}},
-                        }
+                        "threshold": _when(
+                            _prop("method", {"const": "cusum"}),
+                            {"properties": {"value": {"exclusiveMinimum": 0}}},
+                        )
                     }
                 },
             ),
@@ -240,7 +206,7 @@ def _rule() -> dict[str, Any]:
             ),
         ],
     )
-    rule["properties"][th]["allOf"] = [{"$ref": "#/definitions/threshold"}]
+    rule["properties"]["threshold"]["allOf"] = [{"$ref": "#/definitions/threshold"}]
     return rule
 
 
