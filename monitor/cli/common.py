@@ -33,6 +33,7 @@ PrefixOption = Annotated[
 def group(**settings: Any) -> typer.Typer:
     """A command group with plain help (click's): rich's help renderer and its markdown
     stack cost ~50 ms of every start here, twice that on a loaded machine."""
+    settings.setdefault("add_completion", False)  # no --install-completion on every command
     return typer.Typer(rich_markup_mode=None, **settings)
 
 

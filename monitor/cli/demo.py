@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Annotated[
             Path | None,
-            typer.Option(help="Where the report, events and logs go (default rollguard-out/demo)."),
+            typer.Option(
+                "--out", "-o", help="Where the report, events and logs go (rollguard-out/demo)."
+            ),
         ] = None,
         speed: Annotated[
             float, typer.Option(help="Event time runs this many times faster.")
