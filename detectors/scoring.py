@@ -1,41 +1,48 @@
-"""Anomaly score of one series against its own baseline: robust views + anomaly likelihood.
+"""Anomaly score of one series against its own baseline: robust views on a deseasonalised value.
 
-Four robust views of each value, learned online with exponential forgetting in *event-time*
-units (decay follows ``dt / typical spacing``: irregular gaps forget more, and the time unit of
+What a value is compared with, learned online with exponential forgetting in *event-time* units
+(decay follows ``dt / typical spacing``, so irregular gaps forget more and the time unit of
 ``ts`` does not matter):
 
-1. level — ``|x - m| / s`` against a Huber-clipped running location ``m`` and scale ``s``;
-2. jump — the first difference ``|x - x_prev|`` against its own running scale;
-3. short mean — a fast running mean against ``m``, scaled by its own running spread (finds
-   small sustained shifts and drifts that single points hide);
-4. context — ``x`` against a profile of the same time of day in earlier days (per-bucket EW
-   means over ``season_period``), so a daily pattern that breaks is seen even when each value is
-   ordinary for the series as a whole (the "contextual" idea of NAB's CAD-OSE and of HTM's
-   sequence memory, in its simplest form). Silent until its own statistics have warmed up.
+* **seasonal context** — a time-of-day and a time-of-week profile (:mod:`detectors._season`);
+  the one that explains the series best is subtracted first, so a daily or weekly pattern is
+  expected and every view below sees ``y = x - offset(ts)``: a pattern that breaks shows as a
+  level excursion, and the pattern's own daily transitions are not jumps;
+* **level** — ``|y - m|`` against a Huber-clipped running location ``m`` and scale;
+* **jump** — the first difference of ``y`` against its own running scale;
+* **short mean** — a fast running mean of ``y`` against ``m``, scaled by its own spread (small
+  sustained shifts and drifts that single points hide).
 
-Likelihood step. Each view's score is standardised against its long-run location and spread in
-the same series, then turned into a tail probability — the idea of the "anomaly likelihood" of
-Ahmad, Lavin, Purdy & Agha 2017, "Unsupervised real-time anomaly detection for streaming data"
-(Neurocomputing 262), which lifts HTM on NAB: a noisy, seasonal or heavy-tailed series raises its
-own bar, so one threshold serves every series. The tail beyond 2 units is a generalised Pareto
-fitted online to the series' own exceedances (peaks over threshold, Siffer et al. 2017), so heavy
-tails need larger excursions for the same surprise. A run of identical values (a stuck metric)
-is scored by its probability under the series' own repeat rates.
+Scales never collapse: each has a floor of 0.3 × the series' typical *non-zero* change (a
+quantised or mostly repeated series keeps the size of its steps as its unit), and updates are
+capped relative to the floored scale, so a scale can always grow back.
+
+Per-series calibration: each view's robust z is divided by the ratio of its running 99th
+percentile to the normal's (2.576) when that ratio is above 1, so a heavy-tailed or
+autocorrelated series raises its own bar by a bounded factor (a scale, not a fitted power law:
+a 7-SD excursion on a series whose 99th percentile is at 3.5 SD still counts as 5 SD; at most
+3x). A run of
+identical values (a stuck metric) is scored by its probability under the series' own repeat
+rates.
 
 Score. The strongest evidence ``d = -log10 p`` becomes ``d / (d + half_point)``: monotone, in
-[0, 1), never rounded to 1.0 (``p = 1e-20`` and ``1e-40`` stay apart), 0.5 at
-``p = 10^-half_point``. A refractory memory reports an incident once — at its onset, or again if
-it escalates — instead of on every event (``refractory=0`` turns this off for ``for:``-style
-rules that need a persistent score).
+[0, 1), never rounded to 1.0, 0.5 at ``p = 10^-half_point``. A refractory memory reports an
+incident once — at its onset, or again if it escalates — instead of on every event. Evidence
+beyond ``3 × half_point`` decades grows only logarithmically (scores stay ordered, and one
+incident banks a bounded memory), and the memory fades on every event (with half-life
+``refractory`` events while the evidence is below the reporting level, ten times slower while it
+stays above), so a later anomaly on the same series is reported in full. ``refractory=0`` turns
+it off for ``for:``-style rules that need a persistent score.
 
-Anomalies are not learned into the baseline (river's ``protect_anomaly_detector`` idea, softened):
-every update is clipped to ``huber_k`` scales, so an outlier moves the baseline by a bounded step;
-a sustained one-sided excursion (``shift_run`` events) is accepted as the new level, and a stuck
-run longer than ``3 × shift_run`` as the new state, so a change is flagged at its onset and not
-for ever after.
+Anomalies are not learned into the baseline (river's ``protect_anomaly_detector`` idea,
+softened): every update is clipped to ``huber_k`` scales; a sustained one-sided excursion
+(``shift_run`` events) is accepted as the new level, and a stuck run longer than
+``3 × shift_run`` as the new state, so a change is flagged at its onset and not for ever after.
 
-Measured on the labelled synthetic corpus of ``tests/bench/detectors/nab_eval.py`` (NAB standard
-profile): see the module's benchmark for the figures; ~3–4 µs/event.
+river's ``stats`` (EWMean, EWVar, Quantile) are not used in the hot path: their decay is per
+event, not per event-time spacing, and each call costs a Python method call; the unrolled
+scalar updates here cost ~4 µs/event for everything (``python -m tests.bench.detectors.cost``).
+Evaluation on series we did not write: ``python -m tests.bench.detectors.real_eval``.
 """
 
 from __future__ import annotations
@@ -45,52 +52,28 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from detectors._common import check_positive, check_state, header
+from detectors._season import GAIN, MIN_UPDATES, MIN_VISITS, Profile
 from detectors._tail import evidence_to_score, neglog10_normal_tail
 
 _LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
-_SIGMA_PER_MEAN_ABS = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
-_U = 2.0  # peaks-over-threshold level, in standardised view-score units
-_U_DECADES = neglog10_normal_tail(_U)
-_VIEWS = 4  # level, jump, short mean, time-of-day profile
-_SEASON_MEMORY = 10.0  # each profile bucket is an EW mean over ~10 periods
-_EXCESS_CLIP = 5.0  # one exceedance moves the tail fit by at most 5 mean excesses
-_EXCURSION_RATE = 0.25  # scales learn 4x slower during a one-sided excursion
+_LOG10_2 = math.log10(2.0)
+_S = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
+_Z99 = 2.5758293035489004  # two-sided 99 % point of the normal
+_CAL_STEP = 0.02  # relative step of the running 99th percentiles (Robbins-Monro)
+_CAL_MAX = 3.0 * _Z99  # calibration raises a series' bar by at most 3x
+_FLOOR = 0.3  # scales never fall below this many typical non-zero changes
 _FLAT_RUNS = 3  # a stuck run longer than this many shift_runs is accepted as the new state
+_KNEE = 3.0  # the refractory memory banks evidence beyond this many half_points as a log
+_SHOWN = 1000.0  # decades beyond which the score grows like a log (never rounds to 1.0)
+_SLOW = 10.0  # the memory fades this much slower while the evidence stays reportable
 _FIELDS = (
-    "n", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
-    "as3", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "prof", "pcount", "a4", "n4",
-    "mu", "dev", "pu", "ex1", "ex2",
+    "n", "last_ts", "last_x", "last_s", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
+    "as3", "q", "plain", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "cal",
 )  # fmt: skip
 
 
-def _tail_decades(e: float, pu: float, ex1: float, ex2: float) -> float:
-    """Surprise (decades) of a standardised view score ``e``.
-
-    Below ``_U`` a normal tail; above it a generalised Pareto tail fitted to this series' own
-    exceedances by the method of moments (Hosking & Wallis 1987): shape ``ξ = ½(1 - m²/v)``
-    clipped to [0, ½], scale ``σ = ½ m (1 + m²/v)``. ``ξ = 0`` is the exponential tail of
-    light-tailed series; ``ξ > 0`` a power law, so heavy-tailed series need far larger
-    excursions for the same surprise (Siffer et al. 2017, "Anomaly detection in streams with
-    extreme value theory", KDD).
-    """
-    if e <= _U:
-        return neglog10_normal_tail(e) if e > 0.0 else 0.0
-    var = ex2 - ex1 * ex1
-    ratio = ex1 * ex1 / var if var > 0.0 else 1.0
-    xi = 0.5 * (1.0 - ratio)
-    xi = 0.0 if xi < 0.0 else 0.5 if xi > 0.5 else xi
-    sigma = 0.5 * ex1 * (1.0 + ratio) if var > 0.0 else ex1
-    base = -math.log10(pu) if pu > 1e-12 else 12.0
-    base = max(base, _U_DECADES)
-    excess = e - _U
-    if xi < 1e-6:
-        return base + excess / (sigma * _LN10)
-    return base + math.log10(1.0 + xi * excess / sigma) / xi
-
-
 class AnomalyScorer:
-    """Robust multi-view anomaly scorer with an anomaly-likelihood step (the default scorer).
+    """Robust multi-view anomaly scorer on a deseasonalised value (the default scorer).
 
     Parameters
     ----------
@@ -98,8 +81,6 @@ class AnomalyScorer:
         Memory of the baseline, in typical event spacings.
     short_half_life
         Memory of the short-window mean, in typical event spacings.
-    score_half_life
-        Memory of the distribution of view scores (the likelihood step), in events.
     huber_k
         Updates are clipped to this many scales (protects the baseline from anomalies).
     shift_run
@@ -108,13 +89,16 @@ class AnomalyScorer:
         Events before the first non-zero score.
     half_point
         Surprise (``-log10 p``) that maps to a score of 0.5.
-    season_period
-        Period of the context view in seconds (a day by default); 0 disables it.
-    season_buckets
-        Buckets per period of the context view's profile.
     refractory
         Half-life (events) of the memory of reported evidence; 0 disables it, so a persisting
         anomaly keeps its high score on every event (use that for ``for:``-style rules).
+    season_period
+        Period of the time-of-day profile in seconds (a day by default); 0 disables both
+        profiles.
+    season_buckets
+        Buckets per period of the time-of-day profile.
+    week_buckets
+        Buckets of the time-of-week profile (7 × ``season_period``); 0 disables it.
 
     Examples
     --------
@@ -140,7 +124,6 @@ class AnomalyScorer:
         *,
         half_life: float = 200.0,
         short_half_life: float = 3.0,
-        score_half_life: float = 1000.0,
         huber_k: float = 3.0,
         shift_run: int = 12,
         warmup: int = 60,
@@ -148,19 +131,19 @@ class AnomalyScorer:
         refractory: float = 30.0,
         season_period: float = 86400.0,
         season_buckets: int = 48,
+        week_buckets: int = 168,
     ) -> None:
         for name, value in (
             ("half_life", half_life),
             ("short_half_life", short_half_life),
-            ("score_half_life", score_half_life),
             ("huber_k", huber_k),
             ("half_point", half_point),
         ):
             check_positive(name, value)
-        if season_period < 0 or season_buckets < 1:
+        if season_period < 0 or season_buckets < 1 or week_buckets < 0:
             raise ValueError(
-                f"need season_period >= 0 and season_buckets >= 1; "
-                f"got {season_period}, {season_buckets}"
+                f"need season_period >= 0, season_buckets >= 1, week_buckets >= 0; "
+                f"got {season_period}, {season_buckets}, {week_buckets}"
             )
         if shift_run < 1 or warmup < 2 or refractory < 0:
             raise ValueError(
@@ -170,7 +153,6 @@ class AnomalyScorer:
         self.params: dict[str, float] = {
             "half_life": float(half_life),
             "short_half_life": float(short_half_life),
-            "score_half_life": float(score_half_life),
             "huber_k": float(huber_k),
             "shift_run": int(shift_run),
             "warmup": int(warmup),
@@ -178,41 +160,37 @@ class AnomalyScorer:
             "refractory": float(refractory),
             "season_period": float(season_period),
             "season_buckets": int(season_buckets),
+            "week_buckets": int(week_buckets),
         }
-        self._period = float(season_period)
-        self._buckets = int(season_buckets)
-        self._bucket_rate = self._buckets / self._period if self._period else 0.0
+        self._day = Profile(season_period, season_buckets) if season_period else None
+        self._week = (
+            Profile(7.0 * season_period, week_buckets) if season_period and week_buckets else None
+        )
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life
-        self._score_events = float(score_half_life) / _LN2  # EW window, per event
-        self._ref_keep = 2.0 ** (-1.0 / refractory) if refractory > 0 else 0.0
+        self._keep = 2.0 ** (-1.0 / refractory) if refractory > 0 else 0.0
+        self._keep_slow = 2.0 ** (-1.0 / (_SLOW * refractory)) if refractory > 0 else 0.0
         self._k = float(huber_k)
         self._shift_run = int(shift_run)
         self._warmup = int(warmup)
         self._half_point = float(half_point)
+        self._knee = _KNEE * float(half_point)
         self._flat_limit = _FLAT_RUNS * int(shift_run)
         self.n = 0
         self.last_ts = 0.0
         self.last_x = 0.0
+        self.last_s = 0.0  # seasonal offset subtracted from the last value
         self.typ_dt = 0.0  # typical spacing of events, seconds (0: not known yet)
         self.w_long = self.w_short = 0.0  # normalising weights of the time-aware EW means
         self.m = self.a = self.ad = 0.0  # level, its mean |deviation|, mean |difference|
         self.ms = self.as3 = 0.0  # short mean, mean |short mean - level|
+        self.q = 0.0  # mean |non-zero change| of the raw value: the series' step size
+        self.plain = 0.0  # mean |x - level| with no seasonal offset
         self.run = 0  # signed run of one-sided excursions beyond huber_k
         self.zeros = 0  # current run of repeated values
         self.c0 = self.c00 = self.cprev0 = self.wz = 0.0  # decayed repeat counts
-        self.alarm = 0.0  # decaying memory of the evidence already reported
-        self.prof = [0.0] * self._buckets  # time-of-day profile (EW mean per bucket)
-        self.pcount = [0] * self._buckets
-        self.a4 = 0.0  # mean |x - profile|
-        self.n4 = 0  # updates of the context view's score statistics
-        # Per view: long-run mean and mean |deviation| of |z|, rate above _U, and the first two
-        # moments of the excess above _U (the likelihood step and its tail).
-        self.mu = [0.0] * _VIEWS
-        self.dev = [0.0] * _VIEWS
-        self.pu = [0.05] * _VIEWS
-        self.ex1 = [1.0] * _VIEWS
-        self.ex2 = [2.0] * _VIEWS
+        self.alarm = 0.0  # decaying memory of the evidence already reported (decades)
+        self.cal = [_Z99, _Z99, _Z99]  # running 99th percentile of each view's robust z
         self._cache: tuple[float, float, tuple[Any, ...]] | None = None
 
     @property
@@ -245,10 +223,8 @@ class AnomalyScorer:
         self._learn(value, ts, work)
 
     def _evaluate(self, x: float, ts: float) -> tuple[Any, ...]:
-        """Score ``x`` and return what learning it needs, reading state only.
-
-        The hot path: scalar ``math`` only, views unrolled (this runs on every event).
-        """
+        """Score ``x`` and return what learning it needs, reading state only (the hot path:
+        scalar ``math`` only, views unrolled)."""
         n = self.n
         if n == 0:
             return (0.0,)
@@ -263,60 +239,64 @@ class AnomalyScorer:
         w_long = self.w_long * math.exp(-self._c_long * step) + 1.0
         w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
         m = self.m
-        tiny = 1e-9 * abs(m) + 1e-12  # a constant series has zero scale
-        dev = x - m
-        diff = x - self.last_x
-        ms = self.ms + (x - self.ms) / w_short
-        r1 = abs(dev) / (_SIGMA_PER_MEAN_ABS * self.a + tiny)
-        r2 = abs(diff) / (_SIGMA_PER_MEAN_ABS * self.ad + tiny)
-        r3 = abs(ms - m) / (_SIGMA_PER_MEAN_ABS * self.as3 + tiny)
-        # Context: the same time of day in earlier periods (daily patterns of operations).
-        b = pc = 0
-        res4 = r4 = 0.0
-        if self._period:
-            b = int((ts % self._period) * self._bucket_rate) % self._buckets
-            pc = self.pcount[b]
-            res4 = x - self.prof[b] if pc else 0.0
-            r4 = abs(res4) / (_SIGMA_PER_MEAN_ABS * self.a4 + tiny) if pc >= 3 else 0.0
-        mu, dv = self.mu, self.dev
-        e1 = (r1 - mu[0]) / (_SIGMA_PER_MEAN_ABS * dv[0] + 1e-3)
-        e2 = (r2 - mu[1]) / (_SIGMA_PER_MEAN_ABS * dv[1] + 1e-3)
-        e3 = (r3 - mu[2]) / (_SIGMA_PER_MEAN_ABS * dv[2] + 1e-3)
-        # The context view speaks once its own score statistics have warmed up.
-        e4 = (r4 - mu[3]) / (_SIGMA_PER_MEAN_ABS * dv[3] + 1e-3) if self.n4 >= 30 else -1.0
-        # Below _U every view uses the same normal tail, so only the largest needs it.
-        if e1 <= _U and e2 <= _U and e3 <= _U and e4 <= _U:
-            top = e1 if e1 > e2 else e2
-            top = top if top > e3 else e3
-            top = top if top > e4 else e4
-            decades = neglog10_normal_tail(top) if top > 0.0 else 0.0
-        else:
-            pu, ex1, ex2 = self.pu, self.ex1, self.ex2
-            decades = max(
-                _tail_decades(e1, pu[0], ex1[0], ex2[0]),
-                _tail_decades(e2, pu[1], ex1[1], ex2[1]),
-                _tail_decades(e3, pu[2], ex1[2], ex2[2]),
-                _tail_decades(e4, pu[3], ex1[3], ex2[3]),
-            )
+        # Seasonal context: subtract the offset of the profile that explains the series best.
+        day, week = self._day, self._week
+        b_day = b_week = 0
+        s = 0.0
+        if day is not None:
+            b_day = int((ts % day.period) * day.rate) % day.buckets
+            best = GAIN * self.plain
+            if day.updates >= MIN_UPDATES and day.resid < best and day.count[b_day] >= MIN_VISITS:
+                s, best = day.offset[b_day], GAIN * day.resid
+            if week is not None:
+                b_week = int((ts % week.period) * week.rate) % week.buckets
+                seen = week.count[b_week] >= MIN_VISITS
+                if week.updates >= MIN_UPDATES and week.resid < best and seen:
+                    s = week.offset[b_week]
+        y = x - s
+        dev = y - m
+        diff = y - (self.last_x - self.last_s)
+        ms = self.ms + (y - self.ms) / w_short
+        floor = _FLOOR * self.q + 1e-9 * abs(m) + 1e-12
+        a, ad, as3 = self.a, self.ad, self.as3
+        r1 = abs(dev) / (_S * (a if a > floor else floor))
+        r2 = abs(diff) / (_S * (ad if ad > floor else floor))
+        floor3 = floor / 3.0  # the short mean's spread is ~1/3 of the level's
+        r3 = abs(ms - m) / (_S * (as3 if as3 > floor3 else floor3))
+        # Per-series calibration: a series whose 99th percentile is beyond the normal's
+        # raises its bar by that ratio (never lowers it).
+        c1, c2, c3 = self.cal
+        z = r1 * _Z99 / c1 if c1 > _Z99 else r1
+        z2 = r2 * _Z99 / c2 if c2 > _Z99 else r2
+        z3 = r3 * _Z99 / c3 if c3 > _Z99 else r3
+        z = z if z > z2 else z2
+        z = z if z > z3 else z3
+        decades = neglog10_normal_tail(z) - _LOG10_2 if z > 0.0 else 0.0  # two-sided
         # Stuck metric: a run of identical values, against the series' own repeat rates.
-        is_zero = diff == 0.0
+        is_zero = x == self.last_x
         zeros = self.zeros + 1 if is_zero else 0
         if zeros and zeros <= self._flat_limit:  # beyond the limit the stuck state is accepted
             p0 = (self.c0 + 0.5) / (self.wz + 1.0)
             p00 = (self.c00 + p0) / (self.cprev0 + 1.0)  # shrunk towards independence
             flat = -math.log10(p0) - (zeros - 1) * math.log10(p00)
             decades = decades if decades > flat else flat
-        # Refractory memory: report only evidence beyond what was reported recently, so one
-        # incident scores high once (at its onset, or when it escalates), not on every event;
-        # the memory fades (per event) only once the evidence is below the reporting level.
+        # Refractory memory: report only evidence beyond what was reported recently. It works
+        # in units that grow like log(decades) beyond a knee, so one huge incident banks a
+        # bounded memory; with nothing banked the score is the evidence itself.
+        knee, half = self._knee, self._half_point
+        banked = decades if decades <= knee else knee + half * math.log(decades / knee)
         recent = self.alarm
-        if recent and decades < self._half_point:
-            recent *= self._ref_keep
+        if recent:
+            recent *= self._keep if decades < half else self._keep_slow
         score = 0.0
-        if n >= self._warmup and decades > recent:
-            score = evidence_to_score(decades - recent, self._half_point)
-        return (score, typ, step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3,
-                decades, recent, is_zero, zeros, b, res4, r4, e4)  # fmt: skip
+        if n >= self._warmup and banked > recent:
+            excess = banked - recent  # back from banking units to decades:
+            excess = excess if excess <= knee else knee * math.exp((excess - knee) / half)
+            score = evidence_to_score(
+                excess if excess <= _SHOWN else _SHOWN * (1.0 + math.log(excess / _SHOWN)), half
+            )
+        return (score, typ, w_long, w_short, s, dev, diff, ms, r1, r2, r3,
+                banked, recent, is_zero, zeros, b_day, b_week)  # fmt: skip
 
     def _learn(self, x: float, ts: float, work: tuple[Any, ...]) -> None:
         n = self.n
@@ -325,18 +305,25 @@ class AnomalyScorer:
             self.last_ts, self.last_x, self.m, self.ms = ts, x, x, x
             self.w_long = self.w_short = 1.0
             return
-        (_, typ, _step, w_long, w_short, dev, diff, ms, r1, r2, r3, e1, e2, e3, decades, recent,
-         is_zero, zeros, b, res4, r4, e4) = work  # fmt: skip
+        (_, typ, w_long, w_short, s, dev, diff, ms, r1, r2, r3, banked, recent, is_zero,
+         zeros, b_day, b_week) = work  # fmt: skip
         k = self._k
         al = 1.0 / w_long
         self.typ_dt, self.w_long, self.w_short, self.ms = typ, w_long, w_short, ms
         self.last_ts = max(self.last_ts, ts)
-        self.last_x = x
         m = self.m
+        # Step size of the raw series: the unit below which no scale may fall.
+        change = abs(x - self.last_x)
+        q = self.q
+        if change > 0.0:
+            capped = change if change < 5.0 * q else 5.0 * q
+            self.q = change if q == 0.0 else q + al * (capped - q)
+        self.last_x, self.last_s = x, s
+        floor = _FLOOR * q + 1e-9 * abs(m) + 1e-12
         a, ad, as3 = self.a, self.ad, self.as3
-        # Huber-clipped level and scales: an outlier moves them by at most k scales x rate.
-        tiny = 1e-9 * abs(m) + 1e-12
-        lim = k * (_SIGMA_PER_MEAN_ABS * a + tiny)
+        fa = a if a > floor else floor
+        # Huber-clipped level: an outlier moves it by at most k scales x rate.
+        lim = k * _S * fa
         early = n < 3  # the first values set the scale; nothing to clip against yet
         if early or -lim <= dev <= lim:
             self.m = m + al * dev
@@ -355,29 +342,27 @@ class AnomalyScorer:
             self.ad = ad + al * (adiff - ad)
             self.as3 = as3 + al * (agap - as3)
         else:
-            # Scales learn deviations capped at huber_k SDs, and only slowly during an
-            # excursion, so a drift or a shift cannot inflate the scale it is measured by.
-            ra = al if self.run == 0 else al * _EXCURSION_RATE
-            kk = k * _SIGMA_PER_MEAN_ABS
-            cap = kk * a + tiny
+            # Deviations capped at huber_k floored scales (so a collapsed scale can grow
+            # back), learned slowly during an excursion so a drift or shift cannot inflate
+            # the scale it is measured by.
+            ra = al if self.run == 0 else 0.25 * al
+            kk = k * _S
+            cap = kk * fa
             self.a = a + ra * ((adev if adev < cap else cap) - a)
-            cap = kk * ad + tiny
+            cap = kk * (ad if ad > floor else floor)
             self.ad = ad + al * ((adiff if adiff < cap else cap) - ad)
-            cap = kk * as3 + tiny
+            cap = kk * (as3 if as3 > floor / 3.0 else floor / 3.0)
             self.as3 = as3 + ra * ((agap if agap < cap else cap) - as3)
-        # Time-of-day profile: per-bucket EW mean, clipped like the level.
-        if self._period:
-            prof, pcount = self.prof, self.pcount
-            pc = pcount[b]
-            if pc == 0:
-                prof[b] = x
-            else:
-                a4 = self.a4
-                lim4 = k * (_SIGMA_PER_MEAN_ABS * a4 + tiny) if pc >= 3 and a4 > 0.0 else math.inf
-                rc = res4 if -lim4 <= res4 <= lim4 else (lim4 if res4 > 0.0 else -lim4)
-                prof[b] += rc / (pc + 1.0) if pc + 1.0 < _SEASON_MEMORY else rc / _SEASON_MEMORY
-                self.a4 = a4 + al * (abs(rc) - a4)
-            pcount[b] = pc + 1
+        # Seasonal profiles learn the offset from the level, clipped like the level.
+        off = x - m
+        plain = self.plain
+        cap = k * _S * (plain if plain > floor else floor)
+        self.plain = plain + al * ((abs(off) if abs(off) < cap else cap) - plain)
+        kk = k * _S
+        for prof, b in ((self._day, b_day), (self._week, b_week)):
+            if prof is not None:
+                resid = prof.resid if prof.resid > floor else floor
+                prof.learn(b, off, al, kk * resid if prof.ready else 0.0)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
         if is_zero:
@@ -389,77 +374,34 @@ class AnomalyScorer:
         self.cprev0 = self.cprev0 * keep + (1.0 if self.zeros else 0.0)
         self.wz = self.wz * keep + 1.0
         self.zeros = zeros
-        if n >= self._warmup:
-            self.alarm = (
-                (decades if decades > recent else recent) if decades >= self._half_point else recent
-            )
-        # Likelihood-step statistics (per event) start once the scales mean something.
-        if n < 10:
+        if n < self._warmup:
             return
-        asc = 1.0 / (n - 9) if n - 9 < self._score_events else 1.0 / self._score_events
-        warm = n > 30
-        mu, dv, pu = self.mu, self.dev, self.pu
-        k = self._k
-        # The three always-on views, unrolled into one loop over locals (hot path).
-        for i, rv, e in ((0, r1, e1), (1, r2, e2), (2, r3, e3)):
-            mi, di = mu[i], dv[i]
-            cap = mi + k * di if warm else 6.0
-            rc = rv if rv < cap else cap
-            mi += asc * (rc - mi)
-            mu[i] = mi
-            dv[i] = di + asc * (abs(rc - mi) - di)
-            if warm:
-                if e > _U:
-                    self._learn_tail(i, e, asc)
-                else:
-                    pu[i] -= asc * pu[i]
-        if self._period and self.pcount[b] > 3:
-            self.n4 += 1
-            n4 = self.n4
-            rate4 = 1.0 / n4 if n4 < self._score_events else 1.0 / self._score_events
-            self._learn_view(3, r4, e4, rate4, n4 > 20)
-
-    def _learn_view(self, i: int, r: float, e: float, rate: float, warm: bool) -> None:
-        """Update one view's score distribution: location, spread and exceedance tail."""
-        mu, dv = self.mu, self.dev
-        mi, di = mu[i], dv[i]
-        cap = mi + self._k * di if warm else 6.0
-        r = r if r < cap else cap
-        mi += rate * (r - mi)
-        mu[i] = mi
-        dv[i] = di + rate * (abs(r - mi) - di)
-        if warm:
-            if e > _U:
-                self._learn_tail(i, e, rate)
-            else:
-                self.pu[i] -= rate * self.pu[i]
-
-    def _learn_tail(self, i: int, e: float, rate: float) -> None:
-        """Peaks over threshold: rate above _U and the excess moments, the excess clipped so
-        one incident cannot fatten the tail."""
-        pu, ex1, ex2 = self.pu, self.ex1, self.ex2
-        pu[i] += rate * (1.0 - pu[i])
-        y = e - _U
-        y = y if y < _EXCESS_CLIP * ex1[i] else _EXCESS_CLIP * ex1[i]
-        rb = 4.0 * rate if rate < 0.005 else 0.02
-        ex1[i] += rb * (y - ex1[i])
-        ex2[i] += rb * (y * y - ex2[i])
+        self.alarm = banked if banked >= self._half_point and banked > recent else recent
+        # Running 99th percentiles of the views' robust z (Robbins-Monro, relative steps).
+        c1, c2, c3 = self.cal
+        c1 += _CAL_STEP * c1 * (0.99 if r1 > c1 else -0.01)
+        c2 += _CAL_STEP * c2 * (0.99 if r2 > c2 else -0.01)
+        c3 += _CAL_STEP * c3 * (0.99 if r3 > c3 else -0.01)
+        self.cal = [c if c < _CAL_MAX else _CAL_MAX for c in (c1, c2, c3)]
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (parameters and running statistics)."""
         state = {f: getattr(self, f) for f in _FIELDS}
-        for f in ("mu", "dev", "pu", "ex1", "ex2", "prof", "pcount"):
-            state[f] = list(state[f])
-        return {**header(self), "params": dict(self.params), **state}
+        state["cal"] = list(self.cal)
+        state["profiles"] = [p.state() for p in (self._day, self._week) if p is not None]
+        return {**header(self, version=2), "params": dict(self.params), **state}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Self:
         """Rebuild from :meth:`state_dict` output."""
-        check_state(cls, state)
+        check_state(cls, state, version=2)
         obj = cls(**state["params"])
         for f in _FIELDS:
             value = state[f]
             setattr(obj, f, list(value) if isinstance(value, list) else value)
+        mine = [p for p in (obj._day, obj._week) if p is not None]
+        for prof, saved in zip(mine, state["profiles"], strict=True):
+            prof.restore(saved)
         return obj
 
 

@@ -1,0 +1,71 @@
+"""Seasonal context for the anomaly scorer: time-of-day and time-of-week profiles.
+
+Each profile holds, per bucket of its period, an exponentially weighted mean of the offset
+``x - level`` (clipped, so one anomaly moves a bucket by a bounded step) and, for the profile as
+a whole, the mean absolute residual it leaves. The scorer subtracts the offset of the profile
+that explains the series best — the one with the smallest residual, and only when it is clearly
+smaller (``GAIN``) than the residual with no profile — so a daily or weekly pattern is
+*expected*, and what breaks it stands out. A profile speaks only after its buckets were seen
+``MIN_VISITS`` times and its residual was measured over ``MIN_UPDATES`` events.
+
+Plain lists of floats: the state is JSON-able as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+_MEMORY = 8.0  # each bucket is an EW mean over ~8 visits
+MIN_VISITS = 2
+MIN_UPDATES = 48
+GAIN = 0.8  # a profile is used only if it leaves < 80 % of the residual without it
+
+
+class Profile:
+    """EW mean offset per bucket of one period (seconds), and the residual it leaves."""
+
+    __slots__ = ("buckets", "count", "offset", "period", "rate", "resid", "updates")
+
+    def __init__(self, period: float, buckets: int) -> None:
+        self.period = float(period)
+        self.buckets = int(buckets)
+        self.rate = self.buckets / self.period
+        self.offset = [0.0] * self.buckets
+        self.count = [0] * self.buckets
+        self.resid = 0.0  # EW mean |x - level - offset| over events where the bucket speaks
+        self.updates = 0
+
+    def learn(self, b: int, off: float, rate: float, clip: float) -> None:
+        """Learn offset ``off`` (``x - level``) into bucket ``b``; ``rate`` paces the residual."""
+        count = self.count[b]
+        current = self.offset[b]
+        if count >= MIN_VISITS:
+            res = off - current
+            lim = clip if clip > 0.0 else abs(res)
+            res = res if -lim <= res <= lim else (lim if res > 0.0 else -lim)
+            self.resid += rate * (abs(res) - self.resid) if self.updates else abs(res)
+            self.updates += 1
+            self.offset[b] = current + res / (count + 1.0 if count + 1.0 < _MEMORY else _MEMORY)
+        elif count:
+            self.offset[b] = current + (off - current) / (count + 1.0)
+        else:
+            self.offset[b] = off
+        self.count[b] = count + 1
+
+    @property
+    def ready(self) -> bool:
+        """True once the residual this profile leaves has been measured."""
+        return self.updates >= MIN_UPDATES
+
+    def state(self) -> list[Any]:
+        """JSON-able state."""
+        return [list(self.offset), list(self.count), self.resid, self.updates]
+
+    def restore(self, state: Sequence[Any]) -> None:
+        """Load :meth:`state` output (the layout is checked by the caller's header)."""
+        offset, count, resid, updates = state
+        self.offset = [float(v) for v in offset]
+        self.count = [int(v) for v in count]
+        self.resid = float(resid)
+        self.updates = int(updates)
