@@ -6,7 +6,7 @@ a whole, the mean absolute residual it leaves. The scorer subtracts the offset o
 that explains the series best — the one with the smallest residual, and only when it is clearly
 smaller (``GAIN``) than the residual with no profile — so a daily or weekly pattern is
 *expected*, and what breaks it stands out. A profile speaks only after its buckets were seen
-``MIN_VISITS`` times and its residual was measured over ``MIN_UPDATES`` events.
+in ``MIN_VISITS`` periods and its residual was measured over ``MIN_UPDATES`` events.
 
 Plain lists of floats: the state is JSON-able as it is.
 """
@@ -23,35 +23,54 @@ GAIN = 0.8  # a profile is used only if it leaves < 80 % of the residual without
 
 
 class Profile:
-    """EW mean offset per bucket of one period (seconds), and the residual it leaves."""
+    """EW mean offset per bucket of one period (seconds), and the residual it leaves.
 
-    __slots__ = ("buckets", "count", "offset", "period", "rate", "resid", "updates")
+    A bucket's weight is per *visit* (one pass of the period over it), not per event: with
+    events every minute, an hourly bucket of a weekly profile sees 60 events per visit, and
+    they count as one visit, so a profile cannot track the current level and pass for a
+    pattern. A bucket speaks once it has been visited in ``MIN_VISITS`` different periods.
+    """
+
+    __slots__ = ("buckets", "count", "cycle", "offset", "period", "rate", "resid", "updates")
 
     def __init__(self, period: float, buckets: int) -> None:
         self.period = float(period)
         self.buckets = int(buckets)
         self.rate = self.buckets / self.period
         self.offset = [0.0] * self.buckets
-        self.count = [0] * self.buckets
+        self.count = [0] * self.buckets  # visits: periods in which the bucket saw events
+        self.cycle = [-1] * self.buckets  # index of the period of the bucket's last visit
         self.resid = 0.0  # EW mean |x - level - offset| over events where the bucket speaks
         self.updates = 0
 
-    def learn(self, b: int, off: float, rate: float, clip: float) -> None:
-        """Learn offset ``off`` (``x - level``) into bucket ``b``; ``rate`` paces the residual."""
+    def learn(
+        self, b: int, ts: float, off: float, spacing: float, rate: float, clip: float
+    ) -> None:
+        """Learn offset ``off`` (``x - level``) at ``ts`` into bucket ``b``.
+
+        ``spacing`` is the typical time between events (seconds, 0 if unknown), ``rate`` paces
+        the residual, ``clip`` bounds one event's pull on the offset (0: no bound yet).
+        """
         count = self.count[b]
+        cycle = int(ts // self.period)
+        if cycle != self.cycle[b]:
+            self.cycle[b] = cycle
+            count += 1
+            self.count[b] = count
+            if count == 1:
+                self.offset[b] = off
+                return
         current = self.offset[b]
+        res = off - current
         if count >= MIN_VISITS:
-            res = off - current
             lim = clip if clip > 0.0 else abs(res)
             res = res if -lim <= res <= lim else (lim if res > 0.0 else -lim)
             self.resid += rate * (abs(res) - self.resid) if self.updates else abs(res)
             self.updates += 1
-            self.offset[b] = current + res / (count + 1.0 if count + 1.0 < _MEMORY else _MEMORY)
-        elif count:
-            self.offset[b] = current + (off - current) / (count + 1.0)
-        else:
-            self.offset[b] = off
-        self.count[b] = count + 1
+        per_visit = 1.0 / (self.rate * spacing) if spacing > 0.0 else 1.0
+        per_visit = per_visit if per_visit > 1.0 else 1.0
+        visits = count if count < _MEMORY else _MEMORY
+        self.offset[b] = current + res / (visits * per_visit)
 
     @property
     def ready(self) -> bool:
@@ -60,12 +79,13 @@ class Profile:
 
     def state(self) -> list[Any]:
         """JSON-able state."""
-        return [list(self.offset), list(self.count), self.resid, self.updates]
+        return [list(self.offset), list(self.count), list(self.cycle), self.resid, self.updates]
 
     def restore(self, state: Sequence[Any]) -> None:
         """Load :meth:`state` output (the layout is checked by the caller's header)."""
-        offset, count, resid, updates = state
+        offset, count, cycle, resid, updates = state
         self.offset = [float(v) for v in offset]
         self.count = [int(v) for v in count]
+        self.cycle = [int(v) for v in cycle]
         self.resid = float(resid)
         self.updates = int(updates)

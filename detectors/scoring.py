@@ -62,13 +62,18 @@ _Z99 = 2.5758293035489004  # two-sided 99 % point of the normal
 _CAL_STEP = 0.02  # relative step of the running 99th percentiles (Robbins-Monro)
 _CAL_MAX = 3.0 * _Z99  # calibration raises a series' bar by at most 3x
 _FLOOR = 0.3  # scales never fall below this many typical non-zero changes
+_SCALE_CAP = 3.0  # scales learn deviations capped at this many scales
+_EXCURSION = 0.25  # and those beyond it 4x slower: a drift cannot inflate its yardstick
 _FLAT_RUNS = 3  # a stuck run longer than this many shift_runs is accepted as the new state
 _KNEE = 3.0  # the refractory memory banks evidence beyond this many half_points as a log
 _SHOWN = 1000.0  # decades beyond which the score grows like a log (never rounds to 1.0)
-_SLOW = 10.0  # the memory fades this much slower while the evidence stays reportable
+_SLOW = 10.0  # the memory fades this much slower until the series is calm again
+_MARGIN = 3.0  # decades
+_CALM = 1.3  # evidence (decades) below which a value is ordinary: p > 0.05
 _FIELDS = (
-    "n", "last_ts", "last_x", "last_s", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
-    "as3", "q", "plain", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm", "cal",
+    "n", "t0", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
+    "as3", "q", "base", "w_base", "plain", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
+    "cal",
 )  # fmt: skip
 
 
@@ -168,6 +173,7 @@ class AnomalyScorer:
         )
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life
+        self._c_base = -_LN2 / season_period if season_period else 0.0  # per second
         self._keep = 2.0 ** (-1.0 / refractory) if refractory > 0 else 0.0
         self._keep_slow = 2.0 ** (-1.0 / (_SLOW * refractory)) if refractory > 0 else 0.0
         self._k = float(huber_k)
@@ -179,18 +185,20 @@ class AnomalyScorer:
         self.n = 0
         self.last_ts = 0.0
         self.last_x = 0.0
-        self.last_s = 0.0  # seasonal offset subtracted from the last value
         self.typ_dt = 0.0  # typical spacing of events, seconds (0: not known yet)
         self.w_long = self.w_short = 0.0  # normalising weights of the time-aware EW means
         self.m = self.a = self.ad = 0.0  # level, its mean |deviation|, mean |difference|
         self.ms = self.as3 = 0.0  # short mean, mean |short mean - level|
         self.q = 0.0  # mean |non-zero change| of the raw value: the series' step size
-        self.plain = 0.0  # mean |x - level| with no seasonal offset
+        self.base = self.w_base = 0.0  # slow level (EW mean over ~a period) and its weight
+        self.t0 = 0.0  # time of the first event
+        self.plain = 0.0  # mean |x - base| with no seasonal offset
         self.run = 0  # signed run of one-sided excursions beyond huber_k
         self.zeros = 0  # current run of repeated values
         self.c0 = self.c00 = self.cprev0 = self.wz = 0.0  # decayed repeat counts
         self.alarm = 0.0  # decaying memory of the evidence already reported (decades)
-        self.cal = [_Z99, _Z99, _Z99]  # running 99th percentile of each view's robust z
+        # Running 99th percentile of each view's robust z, and which views were above it.
+        self.cal = [_Z99, _Z99, _Z99, 0.0]
         self._cache: tuple[float, float, tuple[Any, ...]] | None = None
 
     @property
@@ -240,22 +248,27 @@ class AnomalyScorer:
         w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
         m = self.m
         # Seasonal context: subtract the offset of the profile that explains the series best.
+        # The jump compares with the previous value under the same profile, so switching
+        # profiles is not a jump.
         day, week = self._day, self._week
         b_day = b_week = 0
-        s = 0.0
+        s = s_prev = 0.0
         if day is not None:
+            last_ts = self.last_ts
             b_day = int((ts % day.period) * day.rate) % day.buckets
             best = GAIN * self.plain
             if day.updates >= MIN_UPDATES and day.resid < best and day.count[b_day] >= MIN_VISITS:
                 s, best = day.offset[b_day], GAIN * day.resid
+                s_prev = day.offset[int((last_ts % day.period) * day.rate) % day.buckets]
             if week is not None:
                 b_week = int((ts % week.period) * week.rate) % week.buckets
                 seen = week.count[b_week] >= MIN_VISITS
                 if week.updates >= MIN_UPDATES and week.resid < best and seen:
                     s = week.offset[b_week]
+                    s_prev = week.offset[int((last_ts % week.period) * week.rate) % week.buckets]
         y = x - s
         dev = y - m
-        diff = y - (self.last_x - self.last_s)
+        diff = y - (self.last_x - s_prev)
         ms = self.ms + (y - self.ms) / w_short
         floor = _FLOOR * self.q + 1e-9 * abs(m) + 1e-12
         a, ad, as3 = self.a, self.ad, self.as3
@@ -265,7 +278,7 @@ class AnomalyScorer:
         r3 = abs(ms - m) / (_S * (as3 if as3 > floor3 else floor3))
         # Per-series calibration: a series whose 99th percentile is beyond the normal's
         # raises its bar by that ratio (never lowers it).
-        c1, c2, c3 = self.cal
+        c1, c2, c3, _ = self.cal
         z = r1 * _Z99 / c1 if c1 > _Z99 else r1
         z2 = r2 * _Z99 / c2 if c2 > _Z99 else r2
         z3 = r3 * _Z99 / c3 if c3 > _Z99 else r3
@@ -287,7 +300,7 @@ class AnomalyScorer:
         banked = decades if decades <= knee else knee + half * math.log(decades / knee)
         recent = self.alarm
         if recent:
-            recent *= self._keep if decades < half else self._keep_slow
+            recent *= self._keep if decades < _CALM else self._keep_slow
         score = 0.0
         if n >= self._warmup and banked > recent:
             excess = banked - recent  # back from banking units to decades:
@@ -302,10 +315,11 @@ class AnomalyScorer:
         n = self.n
         self.n = n + 1
         if n == 0:
-            self.last_ts, self.last_x, self.m, self.ms = ts, x, x, x
-            self.w_long = self.w_short = 1.0
+            self.last_ts, self.last_x, self.m, self.ms, self.base, self.t0 = ts, x, x, x, x, ts
+            self.w_long = self.w_short = self.w_base = 1.0
             return
-        (_, typ, w_long, w_short, s, dev, diff, ms, r1, r2, r3, banked, recent, is_zero,
+        prev_ts = self.last_ts
+        (_, typ, w_long, w_short, _, dev, diff, ms, r1, r2, r3, banked, recent, is_zero,
          zeros, b_day, b_week) = work  # fmt: skip
         k = self._k
         al = 1.0 / w_long
@@ -318,7 +332,7 @@ class AnomalyScorer:
         if change > 0.0:
             capped = change if change < 5.0 * q else 5.0 * q
             self.q = change if q == 0.0 else q + al * (capped - q)
-        self.last_x, self.last_s = x, s
+        self.last_x = x
         floor = _FLOOR * q + 1e-9 * abs(m) + 1e-12
         a, ad, as3 = self.a, self.ad, self.as3
         fa = a if a > floor else floor
@@ -346,23 +360,34 @@ class AnomalyScorer:
             # back), learned slowly during an excursion so a drift or shift cannot inflate
             # the scale it is measured by.
             ra = al if self.run == 0 else 0.25 * al
-            kk = k * _S
+            kk = _SCALE_CAP * _S
             cap = kk * fa
-            self.a = a + ra * ((adev if adev < cap else cap) - a)
+            self.a = a + (ra if adev < cap else _EXCURSION * ra) * (
+                (adev if adev < cap else cap) - a
+            )
             cap = kk * (ad if ad > floor else floor)
             self.ad = ad + al * ((adiff if adiff < cap else cap) - ad)
             cap = kk * (as3 if as3 > floor / 3.0 else floor / 3.0)
-            self.as3 = as3 + ra * ((agap if agap < cap else cap) - as3)
-        # Seasonal profiles learn the offset from the level, clipped like the level.
-        off = x - m
+            self.as3 = as3 + (ra if agap < cap else _EXCURSION * ra) * (
+                (agap if agap < cap else cap) - as3
+            )
+        # Seasonal profiles learn the offset from a slow level (EW mean over about a period:
+        # the fast level would follow the pattern itself), clipped like the level.
+        base = self.base
+        off = x - base
+        if self._day is not None:
+            gap = ts - prev_ts
+            self.w_base = self.w_base * (math.exp(self._c_base * gap) if gap > 0.0 else 1.0) + 1.0
+            self.base = base + off / self.w_base
         plain = self.plain
         cap = k * _S * (plain if plain > floor else floor)
         self.plain = plain + al * ((abs(off) if abs(off) < cap else cap) - plain)
         kk = k * _S
+        settled = self._day is not None and ts - self.t0 >= self._day.period
         for prof, b in ((self._day, b_day), (self._week, b_week)):
-            if prof is not None:
+            if prof is not None and settled:  # the slow level needs a period to settle
                 resid = prof.resid if prof.resid > floor else floor
-                prof.learn(b, off, al, kk * resid if prof.ready else 0.0)
+                prof.learn(b, ts, off, typ, al, kk * resid if prof.ready else 0.0)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
         if is_zero:
@@ -376,13 +401,20 @@ class AnomalyScorer:
         self.zeros = zeros
         if n < self._warmup:
             return
-        self.alarm = banked if banked >= self._half_point and banked > recent else recent
+        if banked >= self._half_point and banked > recent:
+            self.alarm = banked + _MARGIN  # an escalation must beat the report by a margin
+        else:
+            self.alarm = recent
         # Running 99th percentiles of the views' robust z (Robbins-Monro, relative steps).
-        c1, c2, c3 = self.cal
-        c1 += _CAL_STEP * c1 * (0.99 if r1 > c1 else -0.01)
-        c2 += _CAL_STEP * c2 * (0.99 if r2 > c2 else -0.01)
-        c3 += _CAL_STEP * c3 * (0.99 if r3 > c3 else -0.01)
-        self.cal = [c if c < _CAL_MAX else _CAL_MAX for c in (c1, c2, c3)]
+        # Only the first event of a run above the percentile counts as an exceedance, so a
+        # sustained excursion (a drift, a shift) cannot raise the bar it is measured by.
+        c1, c2, c3, was = self.cal
+        above = (r1 > c1) | (r2 > c2) << 1 | (r3 > c3) << 2
+        fresh = above & ~int(was)
+        c1 += _CAL_STEP * c1 * (0.99 if fresh & 1 else 0.0 if above & 1 else -0.01)
+        c2 += _CAL_STEP * c2 * (0.99 if fresh & 2 else 0.0 if above & 2 else -0.01)
+        c3 += _CAL_STEP * c3 * (0.99 if fresh & 4 else 0.0 if above & 4 else -0.01)
+        self.cal = [c if c < _CAL_MAX else _CAL_MAX for c in (c1, c2, c3)] + [float(above)]
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (parameters and running statistics)."""

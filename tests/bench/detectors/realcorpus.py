@@ -26,8 +26,9 @@ Anomalies of known types are injected at known times into a copy of each series
 (``make_real_corpus(seed)``): spikes, dips, level shifts, slow drifts, variance changes,
 seasonal breaks (a day that repeats another time of day's pattern, on series with a daily or
 weekly pattern) and stuck values. Magnitudes are in units of the series' own local noise (the
-robust spread of its first differences around the onset), so every type is detectable in
-principle and none is trivial. The same series also appear clean (``kind == "clean"``): any
+robust spread of its first differences around the onset; a drift also spans at least 2-4 times
+the local spread of the values, so that it is visible on a smooth series), so every type is
+detectable in principle and none is trivial. The same series also appear clean (``kind == "clean"``): any
 detection there is a false positive.
 """
 
@@ -141,7 +142,12 @@ def inject(y: np.ndarray, ts: np.ndarray, kind: str, at: int, rng: np.random.Gen
         y[at:] += sign * rng.uniform(4.0, 8.0) * sd
     elif kind == "drift":
         length = int(rng.integers(100, 300))
-        ramp = np.linspace(0.0, sign * rng.uniform(8.0, 15.0) * sd, length)
+        # Visible on a plot even where the series is smooth (tiny first differences): at
+        # least 2-4 times the local spread of the values themselves.
+        recent = y[max(0, at - 200) : at]
+        spread = 1.4826 * float(np.median(np.abs(recent - np.median(recent))))
+        size = max(rng.uniform(8.0, 15.0) * sd, rng.uniform(2.0, 4.0) * spread)
+        ramp = np.linspace(0.0, sign * size, length)
         end = min(n, at + length)
         y[at:end] += ramp[: end - at]
         y[end:] += ramp[-1]
