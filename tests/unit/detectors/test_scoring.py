@@ -155,3 +155,95 @@ def test_broken_daily_pattern_is_seen_in_context() -> None:
     without_context, _ = peak(d.default_scorer(season_period=0.0))
     assert with_context > 0.5 > before
     assert with_context > without_context
+
+
+# The five mechanisms of issue 19, each on a small series. ``_scores`` runs the default scorer
+# the way a stream does: score, then learn, event by event.
+
+
+def _scores(xs: np.ndarray, ts: np.ndarray, **params: float) -> np.ndarray:
+    sc = d.default_scorer(**params)
+    out = []
+    for x, t in zip(xs.tolist(), ts.tolist(), strict=True):
+        out.append(sc.score_one(x, t))
+        sc.learn_one(x, t)
+    return np.array(out)
+
+
+def test_repeated_values_keep_their_step_size_as_scale() -> None:
+    # A quantised gauge: mostly repeated values, occasional +-1 steps, then a jump of 8.
+    # Before: the scales shrank to ~1e-9 between steps and every ordinary step scored ~0.85.
+    rng = np.random.default_rng(0)
+    n = 3000
+    steps = np.zeros(n)
+    steps[rng.choice(np.arange(1, n), 120, replace=False)] = rng.choice([-1.0, 1.0], 120)
+    xs = 50.0 + np.cumsum(steps)
+    xs[2600:] += 8.0
+    scores = _scores(xs, 60.0 * np.arange(n))
+    assert scores[300:2600].max() < 0.5 < scores[2600]
+    assert scores[2600] > 0.9
+
+
+def test_a_later_anomaly_is_reported_after_a_huge_one() -> None:
+    # A first anomaly of 2e5 SDs, then a 10-SD spike 1200 events later. Before: the alarm
+    # memory banked the raw evidence (~1e9 decades) and the second spike scored ~0.55.
+    rng = np.random.default_rng(0)
+    xs = rng.normal(100.0, 5.0, 3000)
+    xs[800], xs[2000] = 1e6, 150.0
+    scores = _scores(xs, 60.0 * np.arange(3000))
+    assert scores[800] > 0.99
+    assert scores[2000] > 0.7
+    assert scores[801:2000].max() < 0.5  # and the first incident was reported once
+
+
+def test_daily_transitions_are_expected_and_a_broken_day_is_not() -> None:
+    # A clean daily square pattern (high 08:00-18:00): the time-of-day profile expects the
+    # transitions. Before: the jump view fired at each one (0.59) and the max over views
+    # let it overrule the seasonal view.
+    rng = np.random.default_rng(0)
+    day = 288
+    t = np.arange(12 * day)
+    hour = (t % day) / 12.0
+    xs = np.where((hour >= 8) & (hour < 18), 80.0, 20.0) + rng.normal(0.0, 1.0, len(t))
+    broken = 10 * day + 120  # 10:00 on day 10: the day stays at the night level
+    xs[broken : broken + 60] = 20.0 + rng.normal(0.0, 1.0, 60)
+    scores = _scores(xs, 300.0 * t)
+    assert scores[3 * day : broken].max() < 0.5 < scores[broken : broken + 60].max()
+
+
+def test_real_excursions_are_not_discounted() -> None:
+    # A 7-SD dip on normal noise. Before: the per-series tail fit turned it into ~3 decades.
+    rng = np.random.default_rng(0)
+    xs = rng.normal(100.0, 5.0, 2000)
+    xs[1500] = 100.0 - 7 * 5.0
+    scores = _scores(xs, 60.0 * np.arange(2000))
+    assert scores[300:1500].max() < 0.5 < scores[1500]
+
+
+def test_a_slow_level_change_is_seen() -> None:
+    # +10 SD over 150 events, then stays. Before: the ramp inflated the scales and the
+    # per-series calibration it was measured by, and it peaked at 0.47.
+    rng = np.random.default_rng(0)
+    xs = rng.normal(100.0, 5.0, 2000)
+    xs[1500:1650] += np.linspace(0.0, 50.0, 150)
+    xs[1650:] += 50.0
+    scores = _scores(xs, 60.0 * np.arange(2000))
+    assert scores[300:1500].max() < 0.5 < scores[1500:1650].max()
+    assert scores[1700:].max() < 0.5  # the new level was learned
+
+
+def test_weekly_pattern_is_expected_and_a_holiday_is_not() -> None:
+    # Hourly, a daily cycle, weekends at half the level; in week 6 a Wednesday looks like a
+    # Saturday. Before: daily context only, so the holiday scored 0.38.
+    rng = np.random.default_rng(0)
+    t = np.arange(24 * 7 * 7)
+    hod, dow = t % 24, (t // 24) % 7
+    xs = 100.0 + 30.0 * np.sin(2 * np.pi * (hod - 6) / 24)
+    xs = np.where(dow >= 5, 0.5 * xs, xs) + rng.normal(0.0, 2.0, len(t))
+    holiday = 24 * (7 * 5 + 2)
+    xs[holiday : holiday + 24] = xs[holiday - 96 : holiday - 72]
+    ts = 3600.0 * t + 4 * 86400.0  # day 0 is a Monday (the epoch was a Thursday)
+    scores = _scores(xs, ts)
+    assert scores[24 * 7 * 3 : holiday].max() < 0.5 < scores[holiday : holiday + 24].max()
+    no_week = _scores(xs, ts, week_buckets=0)
+    assert no_week[holiday : holiday + 24].max() < scores[holiday : holiday + 24].max()
