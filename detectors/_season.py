@@ -67,10 +67,10 @@ class Profile:
             res = res if -lim <= res <= lim else (lim if res > 0.0 else -lim)
             self.resid += rate * (abs(res) - self.resid) if self.updates else abs(res)
             self.updates += 1
-        per_visit = 1.0 / (self.rate * spacing) if spacing > 0.0 else 1.0
-        per_visit = per_visit if per_visit > 1.0 else 1.0
-        visits = count if count < _MEMORY else _MEMORY
-        self.offset[b] = current + res / (visits * per_visit)
+        # Events per visit: a bucket's duration over the typical spacing (at least 1).
+        per_visit = spacing * self.rate
+        per_visit = 1.0 / per_visit if 0.0 < per_visit < 1.0 else 1.0
+        self.offset[b] = current + res / ((count if count < _MEMORY else _MEMORY) * per_visit)
 
     @property
     def ready(self) -> bool:

@@ -60,6 +60,7 @@ _LOG10_2 = math.log10(2.0)
 _S = math.sqrt(math.pi / 2.0)  # σ / E|X - μ| for a normal
 _Z99 = 2.5758293035489004  # two-sided 99 % point of the normal
 _CAL_STEP = 0.02  # relative step of the running 99th percentiles (Robbins-Monro)
+_CAL_DOWN = 1.0 - 0.01 * _CAL_STEP
 _CAL_MAX = 3.0 * _Z99  # calibration raises a series' bar by at most 3x
 _FLOOR = 0.3  # scales never fall below this many typical non-zero changes
 _SCALE_CAP = 3.0  # scales learn deviations capped at this many scales
@@ -382,12 +383,16 @@ class AnomalyScorer:
         plain = self.plain
         cap = k * _S * (plain if plain > floor else floor)
         self.plain = plain + al * ((abs(off) if abs(off) < cap else cap) - plain)
-        kk = k * _S
-        settled = self._day is not None and ts - self.t0 >= self._day.period
-        for prof, b in ((self._day, b_day), (self._week, b_week)):
-            if prof is not None and settled:  # the slow level needs a period to settle
-                resid = prof.resid if prof.resid > floor else floor
-                prof.learn(b, ts, off, typ, al, kk * resid if prof.ready else 0.0)
+        day = self._day
+        if day is not None and ts - self.t0 >= day.period:  # the slow level has settled
+            kk = k * _S
+            resid = day.resid if day.resid > floor else floor
+            day.learn(b_day, ts, off, typ, al, kk * resid if day.updates >= MIN_UPDATES else 0.0)
+            week = self._week
+            if week is not None:
+                resid = week.resid if week.resid > floor else floor
+                clip = kk * resid if week.updates >= MIN_UPDATES else 0.0
+                week.learn(b_week, ts, off, typ, al, clip)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
         if is_zero:
@@ -410,6 +415,9 @@ class AnomalyScorer:
         # sustained excursion (a drift, a shift) cannot raise the bar it is measured by.
         c1, c2, c3, was = self.cal
         above = (r1 > c1) | (r2 > c2) << 1 | (r3 > c3) << 2
+        if not (above or was):  # the usual case: every percentile steps down a little
+            self.cal = [c1 * _CAL_DOWN, c2 * _CAL_DOWN, c3 * _CAL_DOWN, 0.0]
+            return
         fresh = above & ~int(was)
         c1 += _CAL_STEP * c1 * (0.99 if fresh & 1 else 0.0 if above & 1 else -0.01)
         c2 += _CAL_STEP * c2 * (0.99 if fresh & 2 else 0.0 if above & 2 else -0.01)
