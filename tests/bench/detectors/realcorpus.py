@@ -28,8 +28,8 @@ seasonal breaks (a day that repeats another time of day's pattern, on series wit
 weekly pattern) and stuck values. Magnitudes are in units of the series' own local noise (the
 robust spread of its first differences around the onset; a drift also spans at least 2-4 times
 the local spread of the values, so that it is visible on a smooth series), so every type is
-detectable in principle and none is trivial. The same series also appear clean (``kind == "clean"``): any
-detection there is a false positive.
+detectable in principle and none is trivial. The same series also appear clean (named
+``<base>/clean``): any detection there is a false positive.
 """
 
 from __future__ import annotations
