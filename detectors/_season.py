@@ -6,7 +6,7 @@ a whole, the mean absolute residual it leaves. The scorer subtracts the offset o
 that explains the series best — the one with the smallest residual, and only when it is clearly
 smaller (``GAIN``) than the residual with no profile — so a daily or weekly pattern is
 *expected*, and what breaks it stands out. A profile speaks only after its buckets were seen
-in ``MIN_VISITS`` periods and its residual was measured over ``MIN_UPDATES`` events.
+in ``MIN_VISITS`` earlier periods and its residual was measured over ``MIN_UPDATES`` events.
 
 Plain lists of floats: the state is JSON-able as it is.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 _MEMORY = 8.0  # each bucket is an EW mean over ~8 visits
-MIN_VISITS = 2
+MIN_VISITS = 1  # earlier periods in which a bucket was seen before it speaks
 MIN_UPDATES = 48
 GAIN = 0.8  # a profile is used only if it leaves < 80 % of the residual without it
 
@@ -28,7 +28,7 @@ class Profile:
     A bucket's weight is per *visit* (one pass of the period over it), not per event: with
     events every minute, an hourly bucket of a weekly profile sees 60 events per visit, and
     they count as one visit, so a profile cannot track the current level and pass for a
-    pattern. A bucket speaks once it has been visited in ``MIN_VISITS`` different periods.
+    pattern. A bucket speaks once it was visited in ``MIN_VISITS`` earlier periods.
     """
 
     __slots__ = ("buckets", "count", "cycle", "offset", "period", "rate", "resid", "updates")
@@ -62,7 +62,7 @@ class Profile:
                 return
         current = self.offset[b]
         res = off - current
-        if count >= MIN_VISITS:
+        if count > MIN_VISITS:  # the offset holds earlier periods: measure the residual
             lim = clip if clip > 0.0 else abs(res)
             res = res if -lim <= res <= lim else (lim if res > 0.0 else -lim)
             self.resid += rate * (abs(res) - self.resid) if self.updates else abs(res)
@@ -71,6 +71,11 @@ class Profile:
         per_visit = spacing * self.rate
         per_visit = 1.0 / per_visit if 0.0 < per_visit < 1.0 else 1.0
         self.offset[b] = current + res / ((count if count < _MEMORY else _MEMORY) * per_visit)
+
+    def seen(self, b: int, ts: float) -> bool:
+        """True if bucket ``b`` was visited in ``MIN_VISITS`` periods before the one of ``ts``."""
+        count = self.count[b]
+        return count - (self.cycle[b] == int(ts // self.period)) >= MIN_VISITS
 
     @property
     def ready(self) -> bool:

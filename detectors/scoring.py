@@ -248,7 +248,8 @@ class AnomalyScorer:
         w_long = self.w_long * math.exp(-self._c_long * step) + 1.0
         w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
         m = self.m
-        # Seasonal context: subtract the offset of the profile that explains the series best.
+        # Seasonal context: subtract the offset of the profile that explains the series best,
+        # where this bucket was seen in an earlier period (Profile.seen, inlined: hot path).
         # The jump compares with the previous value under the same profile, so switching
         # profiles is not a jump.
         day, week = self._day, self._week
@@ -258,13 +259,21 @@ class AnomalyScorer:
             last_ts = self.last_ts
             b_day = int((ts % day.period) * day.rate) % day.buckets
             best = GAIN * self.plain
-            if day.updates >= MIN_UPDATES and day.resid < best and day.count[b_day] >= MIN_VISITS:
+            if (
+                day.updates >= MIN_UPDATES
+                and day.resid < best
+                and day.count[b_day] - (day.cycle[b_day] == int(ts // day.period)) >= MIN_VISITS
+            ):
                 s, best = day.offset[b_day], GAIN * day.resid
                 s_prev = day.offset[int((last_ts % day.period) * day.rate) % day.buckets]
             if week is not None:
                 b_week = int((ts % week.period) * week.rate) % week.buckets
-                seen = week.count[b_week] >= MIN_VISITS
-                if week.updates >= MIN_UPDATES and week.resid < best and seen:
+                if (
+                    week.updates >= MIN_UPDATES
+                    and week.resid < best
+                    and week.count[b_week] - (week.cycle[b_week] == int(ts // week.period))
+                    >= MIN_VISITS
+                ):
                     s = week.offset[b_week]
                     s_prev = week.offset[int((last_ts % week.period) * week.rate) % week.buckets]
         y = x - s
