@@ -1,15 +1,19 @@
 """NAB-style evaluation of the default scorer against reference scorers on synthetic corpora.
 
-Run: ``python -m tests.bench.detectors.nab_eval [--seeds 2 4 5] [--size 60]``
+Run: ``python -m tests.bench.detectors.nab_eval [--seeds 2 4 5] [--size 60] [--old REV]``
 
 Corpus seeds 1 and 3 were used while developing the scorer; the default seeds (2, 4, 5) are
-held out. One threshold per scorer and corpus, optimised as NAB does.
+held out. One threshold per scorer and corpus, optimised as NAB does. ``--old REV`` (default
+``ca75cb7``, before issue 19) adds the default scorer as it was at that git revision.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +34,18 @@ def run_scorer(factory: Callable[[Series], Any], series: Series) -> np.ndarray:
     return out
 
 
+def old_scorer(rev: str) -> Callable[[Series], Any]:
+    """The default scorer as it was at git revision ``rev``."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:detectors/scoring.py"], capture_output=True, text=True, check=True
+    ).stdout
+    module = types.ModuleType(f"scoring_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclass/typing look-ups need it registered
+    # our own file at a named revision, run as a module of its own
+    exec(compile(source, f"{rev}:detectors/scoring.py", "exec"), module.__dict__)
+    return lambda s: module.default_scorer()
+
+
 def evaluate(factory: Callable[[Series], Any], corpus: list[Series]) -> dict[str, float]:
     """NAB score per profile, plus per-kind detection count at the standard threshold."""
     results = [(run_scorer(factory, s), s.anomalies) for s in corpus]
@@ -40,13 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 4, 5])
     parser.add_argument("--size", type=int, default=60)
+    parser.add_argument("--old", default="ca75cb7", help="git revision of the old scorer, '' skips")
     args = parser.parse_args()
-    scorers: dict[str, Callable[[Series], Any]] = {
-        "default_scorer": lambda s: default_scorer(),
-        "EW z-score (half-life 100 spacings)": lambda s: EWZScoreScorer(
-            half_life=100 * float(np.median(np.diff(s.ts)))
-        ),
-    }
+    scorers: dict[str, Callable[[Series], Any]] = {"default_scorer": lambda s: default_scorer()}
+    if args.old:
+        scorers[f"default_scorer@{args.old}"] = old_scorer(args.old)
+    scorers["EW z-score (half-life 100 spacings)"] = lambda s: EWZScoreScorer(
+        half_life=100 * float(np.median(np.diff(s.ts)))
+    )
     totals: dict[str, list[dict[str, float]]] = {name: [] for name in scorers}
     for seed in args.seeds:
         corpus = make_corpus(seed, args.size)

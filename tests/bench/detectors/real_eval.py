@@ -17,10 +17,7 @@ instead of flattering each type with its own threshold.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -29,22 +26,10 @@ import numpy as np
 from detectors import EWZScoreScorer, default_scorer
 from tests.bench.detectors.corpus import Series
 from tests.bench.detectors.nab import PROFILES, nab_score
-from tests.bench.detectors.nab_eval import run_scorer
+from tests.bench.detectors.nab_eval import old_scorer, run_scorer
 from tests.bench.detectors.realcorpus import TYPES, make_real_corpus
 
 Factory = Callable[[Series], Any]
-
-
-def old_scorer(rev: str) -> Factory:
-    """The default scorer as it was at git revision ``rev``."""
-    source = subprocess.run(
-        ["git", "show", f"{rev}:detectors/scoring.py"], capture_output=True, text=True, check=True
-    ).stdout
-    module = types.ModuleType(f"scoring_at_{rev}")
-    sys.modules[module.__name__] = module  # dataclass/typing look-ups need it registered
-    # our own file at a named revision, run as a module of its own
-    exec(compile(source, f"{rev}:detectors/scoring.py", "exec"), module.__dict__)
-    return lambda s: module.default_scorer()
 
 
 def ew_zscore(series: Series) -> EWZScoreScorer:
