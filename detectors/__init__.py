@@ -22,7 +22,8 @@ canary window          :class:`MannWhitneyClassifier` (Kayenta-style, fixed samp
 =====================  ==================================================================
 
 Comparisons return a :class:`Comparison` (direction, effect, interval, p-value / e-value,
-``enough_data``). Benchmarks: ``python -m tests.bench.detectors.{nab_eval,canary,change,cost}``.
+``enough_data``). Benchmarks: ``python -m tests.bench.detectors.X`` for X in ``real_eval``,
+``nab_eval``, ``canary``, ``change``, ``cost`` (the scorer's evaluation: ``docs/detection.md``).
 """
 
 from __future__ import annotations
