@@ -201,6 +201,9 @@ class AnomalyScorer:
         # Running 99th percentile of each view's robust z, and which views were above it.
         self.cal = [_Z99, _Z99, _Z99, 0.0]
         self._cache: tuple[float, float, tuple[Any, ...]] | None = None
+        self._step = self._gap = math.nan  # last step and gap, and their decays (derived)
+        self._decay = (1.0, 1.0)
+        self._keep_base = 1.0
 
     @property
     def ready(self) -> bool:
@@ -245,8 +248,12 @@ class AnomalyScorer:
             step = dt / typ if dt < 50.0 * typ else 50.0
         else:
             step = 0.0 if typ > 0.0 else 1.0
-        w_long = self.w_long * math.exp(-self._c_long * step) + 1.0
-        w_short = self.w_short * math.exp(-self._c_short * step) + 1.0
+        if step != self._step:  # regular streams repeat the same step: reuse its decays
+            self._step = step
+            self._decay = (math.exp(-self._c_long * step), math.exp(-self._c_short * step))
+        keep_long, keep_short = self._decay
+        w_long = self.w_long * keep_long + 1.0
+        w_short = self.w_short * keep_short + 1.0
         m = self.m
         # Seasonal context: subtract the offset of the profile that explains the series best,
         # where this bucket was seen in an earlier period (Profile.seen, inlined: hot path).
@@ -387,7 +394,9 @@ class AnomalyScorer:
         off = x - base
         if self._day is not None:
             gap = ts - prev_ts
-            self.w_base = self.w_base * (math.exp(self._c_base * gap) if gap > 0.0 else 1.0) + 1.0
+            if gap != self._gap:
+                self._gap, self._keep_base = gap, math.exp(self._c_base * gap) if gap > 0.0 else 1.0
+            self.w_base = self.w_base * self._keep_base + 1.0
             self.base = base + off / self.w_base
         plain = self.plain
         cap = k * _S * (plain if plain > floor else floor)

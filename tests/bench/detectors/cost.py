@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from river import stats as river_stats
 
-from detectors import Cusum, EWMeanVar, QuantileSketch, default_scorer
+from detectors import AnomalyScorer, Cusum, EWMeanVar, QuantileSketch, default_scorer
 
 N = 200_000
 
@@ -76,23 +76,19 @@ def main() -> None:
         for x in values:
             update(x)
 
-    scorer = default_scorer()
+    def scoring(scorer: AnomalyScorer, stream: list[tuple[float, float]]) -> Callable[[], None]:
+        def run() -> None:
+            score, learn = scorer.score_one, scorer.learn_one
+            for x, t in stream:
+                score(x, t)
+                learn(x, t)
 
-    def scorer_run() -> None:
-        score, learn = scorer.score_one, scorer.learn_one
-        for x, t in pairs:
-            score(x, t)
-            learn(x, t)
+        return run
 
+    scorer, seasonal = default_scorer(), default_scorer()
+    scorer_run = scoring(scorer, pairs)
     # The same values every 5 minutes (694 days): the daily and weekly profiles are active.
-    slow_pairs = [(x, 300.0 * i) for i, x in enumerate(values)]
-    seasonal = default_scorer()
-
-    def scorer_seasonal() -> None:
-        score, learn = seasonal.score_one, seasonal.learn_one
-        for x, t in slow_pairs:
-            score(x, t)
-            learn(x, t)
+    scorer_seasonal = scoring(seasonal, [(x, 300.0 * i) for i, x in enumerate(values)])
 
     ew, qs, cusum = EWMeanVar(half_life=300.0), QuantileSketch(half_life=3600.0), Cusum()
 
