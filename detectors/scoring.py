@@ -70,6 +70,7 @@ _KNEE = 3.0  # the refractory memory banks evidence beyond this many half_points
 _SHOWN = 1000.0  # decades beyond which the score grows like a log (never rounds to 1.0)
 _SLOW = 10.0  # the memory fades this much slower until the series is calm again
 _MARGIN = 3.0  # decades
+_ESCALATE = 0.5  # of the reported evidence, once that is past 2 margins
 _CALM = 1.3  # evidence (decades) below which a value is ordinary: p > 0.05
 _FIELDS = (
     "n", "t0", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
@@ -425,7 +426,8 @@ class AnomalyScorer:
         if n < self._warmup:
             return
         if banked >= self._half_point and banked > recent:
-            self.alarm = banked + _MARGIN  # an escalation must beat the report by a margin
+            # an escalation must beat the report by a margin (half of it, at least _MARGIN)
+            self.alarm = banked + (_MARGIN if banked < 2.0 * _MARGIN else _ESCALATE * banked)
         else:
             self.alarm = recent
         # Running 99th percentiles of the views' robust z (Robbins-Monro, relative steps).
