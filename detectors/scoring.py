@@ -357,38 +357,33 @@ class AnomalyScorer:
         # Huber-clipped level: an outlier moves it by at most k scales x rate.
         lim = k * _S * fa
         early = n < 3  # the first values set the scale; nothing to clip against yet
+        run = self.run
         if early or -lim <= dev <= lim:
-            self.m = m + al * dev
-            self.run = 0
+            new_m, run = m + al * dev, 0
         elif dev > 0.0:
-            self.m = m + al * lim
-            self.run = self.run + 1 if self.run > 0 else 1
+            new_m, run = m + al * lim, run + 1 if run > 0 else 1
         else:
-            self.m = m - al * lim
-            self.run = self.run - 1 if self.run < 0 else -1
-        if self.run >= self._shift_run or -self.run >= self._shift_run:
-            self.m, self.run = ms, 0  # a sustained shift: accept the recent level
+            new_m, run = m - al * lim, run - 1 if run < 0 else -1
+        if run >= self._shift_run or -run >= self._shift_run:
+            new_m, run = ms, 0  # a sustained shift: accept the recent level
+        self.m, self.run = new_m, run
         adev, adiff, agap = abs(dev), abs(diff), abs(ms - m)
         if early:
             self.a = a + al * (adev - a)
             self.ad = ad + al * (adiff - ad)
             self.as3 = as3 + al * (agap - as3)
         else:
-            # Deviations capped at huber_k floored scales (so a collapsed scale can grow
-            # back), learned slowly during an excursion so a drift or shift cannot inflate
-            # the scale it is measured by.
-            ra = al if self.run == 0 else 0.25 * al
+            # Deviations capped at _SCALE_CAP floored scales (so a collapsed scale can grow
+            # back) and learned slowly beyond it or during an excursion, so a drift or a
+            # shift cannot inflate the scale it is measured by.
+            ra = al if run == 0 else 0.25 * al
             kk = _SCALE_CAP * _S
             cap = kk * fa
-            self.a = a + (ra if adev < cap else _EXCURSION * ra) * (
-                (adev if adev < cap else cap) - a
-            )
+            self.a = a + (ra * (adev - a) if adev < cap else _EXCURSION * ra * (cap - a))
             cap = kk * (ad if ad > floor else floor)
             self.ad = ad + al * ((adiff if adiff < cap else cap) - ad)
             cap = kk * (as3 if as3 > floor / 3.0 else floor / 3.0)
-            self.as3 = as3 + (ra if agap < cap else _EXCURSION * ra) * (
-                (agap if agap < cap else cap) - as3
-            )
+            self.as3 = as3 + (ra * (agap - as3) if agap < cap else _EXCURSION * ra * (cap - as3))
         # Seasonal profiles learn the offset from a slow level (EW mean over about a period:
         # the fast level would follow the pattern itself), clipped like the level.
         base = self.base
@@ -414,13 +409,14 @@ class AnomalyScorer:
                 week.learn(b_week, ts, off, typ, al, clip)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
+        was_zero = 1.0 if self.zeros else 0.0
         if is_zero:
             self.c0 = self.c0 * keep + 1.0
-            self.c00 = self.c00 * keep + (1.0 if self.zeros else 0.0)
+            self.c00 = self.c00 * keep + was_zero
         else:
             self.c0 *= keep
             self.c00 *= keep
-        self.cprev0 = self.cprev0 * keep + (1.0 if self.zeros else 0.0)
+        self.cprev0 = self.cprev0 * keep + was_zero
         self.wz = self.wz * keep + 1.0
         self.zeros = zeros
         if n < self._warmup:
@@ -433,10 +429,11 @@ class AnomalyScorer:
         # Running 99th percentiles of the views' robust z (Robbins-Monro, relative steps).
         # Only the first event of a run above the percentile counts as an exceedance, so a
         # sustained excursion (a drift, a shift) cannot raise the bar it is measured by.
-        c1, c2, c3, was = self.cal
+        cal = self.cal
+        c1, c2, c3, was = cal
         above = (r1 > c1) | (r2 > c2) << 1 | (r3 > c3) << 2
         if not (above or was):  # the usual case: every percentile steps down a little
-            self.cal = [c1 * _CAL_DOWN, c2 * _CAL_DOWN, c3 * _CAL_DOWN, 0.0]
+            cal[0], cal[1], cal[2] = c1 * _CAL_DOWN, c2 * _CAL_DOWN, c3 * _CAL_DOWN
             return
         fresh = above & ~int(was)
         c1 += _CAL_STEP * c1 * (0.99 if fresh & 1 else 0.0 if above & 1 else -0.01)
