@@ -132,7 +132,7 @@ class AnomalyScorer:
         half_life: float = 400.0,
         short_half_life: float = 5.0,
         huber_k: float = 3.0,
-        shift_run: int = 12,
+        shift_run: int = 20,
         warmup: int = 60,
         half_point: float = 6.0,
         refractory: float = 50.0,
