@@ -58,6 +58,7 @@ from monitor.worker.settings import WorkerSettings
 from monitor.worker.silence import SilenceWatch
 from topics.codec import Decoder
 from topics.commands import Command
+from topics.control_plane import ControlPlaneGate
 
 log = logging.getLogger(__name__)
 
@@ -199,17 +200,18 @@ class Worker:
             await self._start_retrying(client)
             self._clients.append(client)
 
-        publisher = Publisher(producer, s.keyring, s.topics.control, self.stop_event.is_set)
+        publisher = Publisher(producer, s.signing_key, s.topics.control, self.stop_event.is_set)
         limits = s.limits
         decoder = Decoder(max_future_s=limits.max_clock_skew_s, max_past_s=limits.max_event_age_s)
         self.ingest = IngestStage(
             consumer=ingest_consumer,
             publisher=Publisher(
-                producer, s.keyring, s.topics.control, self.stop_event.is_set, resend=False
+                producer, s.signing_key, s.topics.control, self.stop_event.is_set, resend=False
             ),
             metrics=self.metrics,
             by_rollout_topic=s.topics.by_rollout,
             dlq_topic=s.topics.dlq,
+            gate=ControlPlaneGate(s.trusted_keys),
             decoder=decoder,
             max_records=s.ingest_max_records,
             envelope_max_events=s.envelope_max_events,

@@ -10,8 +10,11 @@ rollout (``*``, a kill switch) belong to every pack. Written as:
 * ``decisions.csv``: one row per (decision, evidence item); ``signoffs.csv``;
 * ``plans/``: the plan files as given, with their SHA-256 in the manifest.
 
-Signatures are exported (an auditor can re-verify them); keys never are. Text cells that
-a spreadsheet would run as a formula (``= + - @``) are prefixed with ``'``.
+Every decision, sign-off and lifecycle event carries its ``verification`` against the
+trusted key ring (``ok:worker``, ``ok:operator``, or why not; ``unverified`` without a
+ring). Signatures are exported (an auditor can re-verify them); keys never are. Text cells
+that a spreadsheet would run as a formula (``= + - @``) are prefixed with ``'``. No message
+on either topic stops an export: what cannot be read is counted in the manifest.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from typing import Any, Final
 import msgspec
 import orjson
 
-from monitor.client.checks import TrustedKeys
+from monitor.client.checks import Accepted, read_command, verify_command
 from monitor.client.reader import read_topic
 from topics.codec import Decoder
-from topics.commands import ALL_ROLLOUTS, Command, decode_command
+from topics.commands import ALL_ROLLOUTS, Command
 from topics.config import TopicsConfig
-from topics.events import Plan, Signoff
+from topics.control_plane import MAX_DEPTH, ControlPlaneGate, is_control_plane
+from topics.events import Signoff
+from topics.keys import KeyRing
+from topics.signing import MalformedError, parse_strict
 
 MAX_PLAN_FILE_BYTES: Final = 4 << 20
 DECISION_COLUMNS: Final = (
@@ -45,7 +51,8 @@ DECISION_COLUMNS: Final = (
     "examples", "partition", "offset",
 )  # fmt: skip
 SIGNOFF_COLUMNS: Final = (
-    "ts_utc", "ts", "rollout_id", "stage", "role", "by", "note", "partition", "offset",
+    "ts_utc", "ts", "rollout_id", "stage", "role", "by", "note", "key_id", "verification",
+    "partition", "offset",
 )  # fmt: skip
 
 
@@ -58,6 +65,7 @@ class EvidencePack:
     plan_events: list[dict[str, Any]] = field(default_factory=list)
     plan_files: list[dict[str, Any]] = field(default_factory=list)
     undecodable_control_messages: int = 0
+    undecodable_telemetry_messages: int = 0
 
     def manifest(self) -> dict[str, Any]:
         commands = [d["command"] for d in self.decisions]
@@ -74,7 +82,10 @@ class EvidencePack:
             "unverified_decisions": sum(
                 1 for d in self.decisions if not d["verification"].startswith("ok")
             ),
+            "unverified_signoffs": sum(1 for s in self.signoffs if s["verification"] != "ok"),
+            "unverified_plan_events": sum(1 for s in self.plan_events if s["verification"] != "ok"),
             "undecodable_control_messages": self.undecodable_control_messages,
+            "undecodable_telemetry_messages": self.undecodable_telemetry_messages,
             "plan_files": [{"name": p["name"], "sha256": p["sha256"]} for p in self.plan_files],
         }
 
@@ -85,7 +96,7 @@ def collect(
     rollout_id: str,
     *,
     plan_files: Iterable[Path] = (),
-    keys: TrustedKeys | None = None,
+    keys: KeyRing | None = None,
     kafka_options: Mapping[str, Any] | None = None,
 ) -> EvidencePack:
     """Everything Kafka still holds about ``rollout_id`` (up to the end offsets at start)."""
@@ -99,9 +110,8 @@ def collect(
         )
     needle = rollout_id.encode()
     for msg in read_topic(bootstrap, topics.control, kafka_options=kafka_options):
-        try:
-            command = decode_command(msg.value)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        command, verification = _decision(msg.value, keys)
+        if command is None:
             pack.undecodable_control_messages += 1
             continue
         if command.rollout_id not in (rollout_id, ALL_ROLLOUTS):
@@ -111,24 +121,35 @@ def collect(
                 "record": "decision",
                 "partition": msg.partition,
                 "offset": msg.offset,
-                "verification": _verification(command, keys),
+                "verification": verification,
                 "command": msgspec.to_builtins(command),
             }
         )
+    gate = ControlPlaneGate(keys) if keys is not None else None
     decoder = Decoder()
     for msg in read_topic(bootstrap, topics.telemetry, kafka_options=kafka_options):
         if needle not in msg.value:  # cheap filter: telemetry is mostly order flow
             continue
-        for event in decoder.decode(msg.value).events:
-            if event.rollout_id != rollout_id or not isinstance(event, Signoff | Plan):
+        try:
+            message = parse_strict(msg.value, MAX_DEPTH)
+        except MalformedError:
+            pack.undecodable_telemetry_messages += 1
+            continue
+        items = message.get("events") if message.get("kind") == "batch" else [message]
+        for item in items if isinstance(items, list) else []:
+            if not is_control_plane(item) or item.get("rollout_id") != rollout_id:
+                continue
+            events = decoder.decode(orjson.dumps(item)).events  # as a worker validates it
+            if not events:
                 continue
             record = {
-                "record": "signoff" if isinstance(event, Signoff) else "plan_event",
+                "record": "signoff" if isinstance(events[0], Signoff) else "plan_event",
                 "partition": msg.partition,
                 "offset": msg.offset,
-                "event": msgspec.to_builtins(event),
+                "verification": "unverified" if gate is None else gate.verify_event(item),
+                "event": msgspec.to_builtins(events[0]),
             }
-            (pack.signoffs if isinstance(event, Signoff) else pack.plan_events).append(record)
+            (pack.signoffs if isinstance(events[0], Signoff) else pack.plan_events).append(record)
     pack.decisions.sort(key=lambda d: (d["command"]["issued_at"], d["offset"]))
     pack.signoffs.sort(key=lambda s: s["event"]["ts"])
     pack.plan_events.sort(key=lambda s: s["event"]["ts"])
@@ -157,8 +178,11 @@ def write(pack: EvidencePack, out_dir: Path) -> list[Path]:
         writer.writerow(SIGNOFF_COLUMNS)
         for s in pack.signoffs:
             e = s["event"]
-            row = [_utc(e["ts"]), e["ts"], e["rollout_id"], e["stage"], e["role"], e["by"]]
-            writer.writerow([*map(_cell, row), _cell(e.get("note")), s["partition"], s["offset"]])
+            row = [
+                _utc(e["ts"]), e["ts"], e["rollout_id"], e["stage"], e["role"], e["by"],
+                e.get("note"), e.get("key_id"), s["verification"],
+            ]  # fmt: skip
+            writer.writerow([*map(_cell, row), s["partition"], s["offset"]])
     if pack.plan_files:
         (out_dir / "plans").mkdir(exist_ok=True)
         for plan in pack.plan_files:
@@ -188,11 +212,16 @@ def _decision_rows(decision: Mapping[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _verification(command: Command, keys: TrustedKeys | None) -> str:
+def _decision(data: bytes, keys: KeyRing | None) -> tuple[Command | None, str]:
+    """The command in ``data`` and its verification (time is not judged: old decisions
+    were valid when they were made); (None, reason) when it cannot be read at all."""
     if keys is None:
-        return "unverified"
-    result, trust = keys.verify(command)
-    return f"ok:{trust}" if result == "ok" else result
+        read = read_command(data)
+        return (read, "unverified") if isinstance(read, Command) else (None, read.reason)
+    verified = verify_command(data, keys)
+    if isinstance(verified, Accepted):
+        return verified.command, f"ok:{verified.trust}"
+    return verified.command, verified.reason
 
 
 def _cell(value: Any) -> Any:

@@ -64,3 +64,37 @@ def topics_config(bootstrap: str) -> TopicsConfig:
     config = TopicsConfig(partitions=4).with_prefix(f"t{os.getpid()}-{next(_prefixes)}")
     create_topics(bootstrap, config)
     return config
+
+
+# --- secrets never printed (tests/secrets.py) --------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail a test whose captured output (stdout, stderr, logs, failure report) shows a
+    registered secret; the report names the secret, not its value."""
+    from tests.secrets import leaks
+
+    outcome = yield
+    report = outcome.get_result()
+    texts = [content for _, content in report.sections]
+    if report.longrepr is not None:
+        texts.append(str(report.longrepr))
+    found = sorted({label for text in texts for label in leaks(text)})
+    if found:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} printed test secrets: {found} ({report.when})"
+        report.sections = [(name, "(withheld: it shows a secret)") for name, _ in report.sections]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every watched output file (worker logs, CLI outputs) must be free of secrets."""
+    from tests.secrets import watched_leaks
+
+    found = watched_leaks()
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for path, labels in found.items():
+            if reporter is not None:
+                reporter.write_line(f"SECRET LEAK: {path} shows {labels}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

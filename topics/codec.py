@@ -40,6 +40,13 @@ DlqReason = Literal[
     "stale_timestamp",  # ts older than the worker's max event age (when one is set)
     "rollout_limit",  # a new rollout while the worker holds its maximum of rollouts
     "internal_error",  # rollguard failed on it (a bug, logged with its traceback)
+    # control-plane events (plan, signoff) without a valid operator signature:
+    # topics.control_plane
+    "unsigned",
+    "unknown_key",
+    "bad_signature",
+    "not_authorized",
+    "duplicate_key",
 ]
 DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]
 

@@ -202,6 +202,22 @@ class Status(_EventBase, tag="status", frozen=True):
     state: Annotated[Label, doc("State in that system (pending, confirmed, ...).")]
 
 
+KeyId = (
+    Annotated[str, Meta(max_length=64), doc("Id of the operator key that signed it.")] | None
+)
+Signature = (
+    Annotated[
+        str,
+        Meta(max_length=128),
+        doc("Ed25519 over the RFC 8785 form of the event without `signature`, hex."),
+    ]
+    | None
+)
+"""``plan`` and ``signoff`` events are control-plane events: on the telemetry topic they
+count only when an operator key signed them (``docs/signing.md``); offline replays take them
+as they are. The two fields come last (unsigned events encode as before)."""
+
+
 class Plan(_EventBase, tag="plan", frozen=True):
     """Rollout lifecycle: registered, stage changed, traffic share changed, completed."""
 
@@ -211,6 +227,8 @@ class Plan(_EventBase, tag="plan", frozen=True):
         Annotated[float, Meta(ge=0, le=100), doc("Traffic share of the new path, percent.")] | None
     ) = None
     plan: Annotated[Name, doc("Name of the rollout plan (YAML) governing it.")] | None = None
+    key_id: KeyId = None
+    signature: Signature = None
 
 
 class Signoff(_EventBase, tag="signoff", frozen=True):
@@ -220,6 +238,8 @@ class Signoff(_EventBase, tag="signoff", frozen=True):
     role: Annotated[Name, doc("Role signing (cto, coo, compliance).")]
     by: Annotated[Label, doc("Person signing.")]
     note: Annotated[Text, doc("Free text.")] | None = None
+    key_id: KeyId = None
+    signature: Signature = None
 
 
 class Silence(_EventBase, tag="silence", frozen=True):

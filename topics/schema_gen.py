@@ -17,6 +17,7 @@ import orjson
 from topics.codec import DeadLetter
 from topics.commands import Command
 from topics.events import Batch, Event
+from topics.keyfiles import RingFile
 
 SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -56,8 +57,15 @@ def schemas() -> dict[str, dict[str, Any]]:
         "command.schema.json": _schema(
             Command,
             "rollguard control command",
-            "A signed decision on the control topic. signature = hex HMAC-SHA256 over the "
-            "command without `signature`, keys sorted, no whitespace, UTF-8.",
+            "A signed decision on the control topic. signature = Ed25519 (128 lowercase hex) "
+            "over the RFC 8785 canonical form of the command as received, without "
+            "`signature`, by the key `key_id` names; see docs/signing.md.",
+        ),
+        "trusted_keys.schema.json": _schema(
+            RingFile,
+            "rollguard trusted key ring",
+            "Public Ed25519 keys with ids and roles: what a verifier holds "
+            "(docs/signing.md, 'Key rings').",
         ),
         "dead_letter.schema.json": _schema(
             DeadLetter,

@@ -1,16 +1,18 @@
 """Human controls that do not depend on the workers: ``kill``, ``resume``, ``signoff``,
 ``tail``, ``export``.
 
-``kill`` and ``resume`` sign with an *operator* key ring (``--keys FILE``, else
-``ROLLGUARD_OPERATOR_KEYS_FILE`` / ``ROLLGUARD_OPERATOR_KEYS``) and write straight to the
-control topic, then record a lifecycle ``plan`` event on telemetry so the core learns what a
-human did. Kafka security (SASL/TLS) comes from ``ROLLGUARD_KAFKA_*`` (see
-:mod:`monitor.kafka_options`), with flags for the non-secret parts.
+``kill``, ``resume`` and ``signoff`` sign with the person's *operator* key (``--key FILE``,
+else ``ROLLGUARD_OPERATOR_KEY_FILE``): commands go straight to the control topic, and the
+lifecycle ``plan`` event (or the sign-off) to telemetry, signed as well, so the core learns
+what a human did. ``tail`` and ``export`` verify with the trusted key ring
+(``--trusted-keys`` / ``ROLLGUARD_TRUSTED_KEYS_FILE``): a named ring that cannot be loaded
+is an error, not a quiet switch to unverified output. Kafka security (SASL/TLS) comes from
+``ROLLGUARD_KAFKA_*`` (see :mod:`monitor.kafka_options`), with flags for the non-secret
+parts.
 """
 
 from __future__ import annotations
 
-import getpass
 import re
 import time
 from pathlib import Path
@@ -23,16 +25,25 @@ from rich.markup import escape
 from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
 from monitor.errors import ConfigError
 from topics.config import TopicsConfig
+from topics.keys import KeyRing, SigningKey
 
 ROLLOUT_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
 
-KeysOption = Annotated[
+KeyOption = Annotated[
     Path | None,
     typer.Option(
-        "--keys",
-        envvar="ROLLGUARD_OPERATOR_KEYS_FILE",
-        help="Operator signing key ring (JSON/YAML, same format as worker keys). "
-        "Else ROLLGUARD_OPERATOR_KEYS='id=secret' (+ ROLLGUARD_OPERATOR_KEY_ID).",
+        "--key",
+        envvar="ROLLGUARD_OPERATOR_KEY_FILE",
+        help="Your operator signing key (JSON, mode 0600; `rollguard keys generate --role "
+        "operator`).",
+    ),
+]
+TrustedKeysOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--trusted-keys",
+        envvar="ROLLGUARD_TRUSTED_KEYS_FILE",
+        help="Trusted key ring (public keys) to verify with. Without one nothing is verified.",
     ),
 ]
 SecurityProtocolOption = Annotated[
@@ -44,7 +55,7 @@ SecurityProtocolOption = Annotated[
 ]
 ByOption = Annotated[
     str | None,
-    typer.Option("--by", help="Who is acting, recorded as operator:<by> (default: login name)."),
+    typer.Option("--by", help="Who is acting; must be the holder of --key (default: it is)."),
 ]
 
 
@@ -70,6 +81,29 @@ def _rollout_target(rollout: str | None, all_rollouts: bool) -> str:
     return rollout or "*"
 
 
+def _operator_key(key_path: Path | None, by: str | None) -> SigningKey:
+    from monitor.client.keyfiles import operator_key
+
+    try:
+        key = operator_key(key_path)
+    except ConfigError as exc:
+        fail(str(exc))
+    if by is not None and by != key.name:
+        fail(f"--by {by!r}: the key {key.key_id!r} belongs to {key.name!r}; sign with your own key")
+    return key
+
+
+def _trusted(path: Path | None) -> KeyRing | None:
+    """The ring named by ``--trusted-keys`` or the environment; None when none is named.
+    A named ring that cannot be used stops the command (never a quiet unverified run)."""
+    from topics.keyfiles import ring_from
+
+    try:
+        return ring_from(path)
+    except ConfigError as exc:
+        fail(f"trusted keys: {exc}")
+
+
 def _operator_command(
     action: str,
     rollout: str | None,
@@ -78,40 +112,32 @@ def _operator_command(
     by: str | None,
     stage: str,
     ttl_s: float,
-    keys: Path | None,
+    key_path: Path | None,
     bootstrap: str,
     prefix: str,
     security_protocol: str | None,
 ) -> None:
     from monitor import __version__
-    from monitor.client.keyfiles import operator_keyring
     from monitor.client.operator import (
         PLAN_ACTION_OF,
+        lifecycle_event,
         operator_command,
         producer,
         publish_command,
         publish_event,
     )
-    from topics.events import Plan
 
     target = _rollout_target(rollout, all_rollouts)
-    by = by or getpass.getuser()
-    try:
-        ring = operator_keyring(keys)
-    except ConfigError as exc:
-        fail(str(exc))
-    if ring is None:
-        fail("no operator key: pass --keys FILE or set ROLLGUARD_OPERATOR_KEYS(_FILE)")
+    key = _operator_key(key_path, by)
     if not 0 < ttl_s <= 86_400:
         fail("--ttl must be between 0 and 86400 seconds")
     topics = TopicsConfig().with_prefix(prefix)
     servers = resolve_bootstrap(bootstrap)
     options = _kafka_options(security_protocol)
     command = operator_command(
-        ring,
+        key,
         rollout_id=target,
         action=action,  # type: ignore[arg-type]
-        by=by,
         reason=reason,
         stage=stage,
         ttl_s=ttl_s,
@@ -135,12 +161,11 @@ def _operator_command(
     try:
         with producer(servers, options) as prod:
             for rollout_id in rollouts:
-                event = Plan(
-                    v=1,
-                    rollout_id=rollout_id,
-                    variant="canary",
-                    ts=command.issued_at,
-                    action=PLAN_ACTION_OF[action],
+                event = lifecycle_event(
+                    key,
+                    rollout_id,
+                    PLAN_ACTION_OF[action],
+                    command.issued_at,
                     stage=None if stage == "*" else stage,
                 )
                 publish_event(prod, topics.telemetry, event)
@@ -159,17 +184,15 @@ def _kafka_error(exc: Exception) -> str:
 def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any]) -> list[str]:
     """Rollouts that have a command on the control topic (the compacted topic keeps the
     latest per rollout): the ones a kill-all must tell the core about."""
-    import msgspec
-
+    from monitor.client.checks import read_command
     from monitor.client.reader import read_topic
-    from topics.commands import decode_command
+    from topics.commands import Command
 
     found: set[str] = set()
     for msg in read_topic(servers, topics.control, kafka_options=options):
-        try:
-            found.add(decode_command(msg.value).rollout_id)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
+        command = read_command(msg.value)  # never raises; unreadable messages are skipped
+        if isinstance(command, Command):
+            found.add(command.rollout_id)
     found.discard("*")
     return sorted(found)
 
@@ -185,14 +208,14 @@ def register(app: typer.Typer) -> None:
         by: ByOption = None,
         stage: Annotated[str, typer.Option(help="Stage, if known.")] = "*",
         ttl: Annotated[float, typer.Option(help="Seconds the command stays valid.")] = 3600.0,
-        keys: KeysOption = None,
+        key: KeyOption = None,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
         """HALT a rollout (or --all) now, straight to the control topic; needs no worker."""
         _operator_command(
-            "halt", rollout, all_rollouts, reason, by, stage, ttl, keys, bootstrap, prefix,
+            "halt", rollout, all_rollouts, reason, by, stage, ttl, key, bootstrap, prefix,
             kafka_security_protocol,
         )  # fmt: skip
 
@@ -204,14 +227,14 @@ def register(app: typer.Typer) -> None:
         by: ByOption = None,
         stage: Annotated[str, typer.Option(help="Stage, if known.")] = "*",
         ttl: Annotated[float, typer.Option(help="Seconds the command stays valid.")] = 3600.0,
-        keys: KeysOption = None,
+        key: KeyOption = None,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
         """Resume a paused, frozen or halted rollout (signed operator command)."""
         _operator_command(
-            "resume", rollout, all_rollouts, reason, by, stage, ttl, keys, bootstrap, prefix,
+            "resume", rollout, all_rollouts, reason, by, stage, ttl, key, bootstrap, prefix,
             kafka_security_protocol,
         )  # fmt: skip
 
@@ -220,24 +243,31 @@ def register(app: typer.Typer) -> None:
         rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
         stage: Annotated[str, typer.Option("--stage", help="Stage whose promotion is approved.")],
         role: Annotated[str, typer.Option("--role", help="cto, coo, compliance, ...")],
-        by: Annotated[str, typer.Option("--by", help="Person signing.")],
+        by: ByOption = None,
         note: Annotated[str | None, typer.Option(help="Free text.")] = None,
+        key: KeyOption = None,
+        trusted_keys: TrustedKeysOption = None,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
-        """Record a sign-off of a stage promotion; promotions that need the role wait for it."""
-        from monitor.client.operator import producer, publish_event
+        """Record your signed sign-off of a stage promotion; promotions needing the role wait."""
+        from monitor.client.operator import producer, publish_event, signoff_event
+        from topics.authority import event_problem
         from topics.codec import Decoder, encode_event
-        from topics.events import Signoff
+        from topics.control_plane import event_document
 
-        event = Signoff(
-            v=1, rollout_id=rollout, variant="canary", ts=time.time(), stage=stage, role=role,
-            by=by, note=note,
-        )  # fmt: skip
+        signer = _operator_key(key, by)
+        event = signoff_event(signer, rollout, stage, role, time.time(), note)
         dead = Decoder().decode(encode_event(event)).dead  # validate as the workers will
         if dead:
             fail(f"invalid sign-off: {dead[0].message}")
+        ring = _trusted(trusted_keys)
+        entry = ring.get(signer.key_id) if ring is not None else None
+        if ring is not None and entry is None:
+            fail(f"key {signer.key_id!r} is not in the trusted ring: workers would refuse it")
+        if entry is not None and (problem := event_problem(event_document(event), entry)):
+            fail(f"workers would refuse this sign-off: {problem}")
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
         options = _kafka_options(kafka_security_protocol)
@@ -248,7 +278,7 @@ def register(app: typer.Typer) -> None:
             fail(f"sign-off NOT recorded: {_kafka_error(exc)}", code=1)
         _out().print(
             f"sign-off recorded: rollout={escape(rollout)} stage={escape(stage)} "
-            f"role={escape(role)} by={escape(by)} "
+            f"role={escape(role)} by={escape(event.by)} key_id={signer.key_id} "
             f"({topics.telemetry}[{meta.partition}]@{meta.offset})"
         )
 
@@ -259,11 +289,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--from-beginning", help="Start at the oldest command kept.")
         ] = False,
         follow: Annotated[bool, typer.Option(help="Keep waiting for new commands.")] = True,
-        worker_keys: Annotated[
-            Path | None,
-            typer.Option(help="Worker key ring (else ROLLGUARD_SIGNING_KEYS[_FILE])."),
-        ] = None,
-        operator_keys: KeysOption = None,
+        trusted_keys: TrustedKeysOption = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
@@ -273,6 +299,7 @@ def register(app: typer.Typer) -> None:
         from monitor.client.tail import render_tail
 
         topics = TopicsConfig().with_prefix(prefix)
+        keys = _trusted(trusted_keys)
         servers = resolve_bootstrap(bootstrap)
         options = _kafka_options(kafka_security_protocol)
         try:
@@ -282,8 +309,7 @@ def register(app: typer.Typer) -> None:
                 rollout=rollout,
                 from_beginning=from_beginning,
                 follow=follow,
-                worker_keys=worker_keys,
-                operator_keys=operator_keys,
+                keys=keys,
                 as_json=as_json,
                 kafka_options=options,
             )
@@ -301,28 +327,22 @@ def register(app: typer.Typer) -> None:
         plan: Annotated[
             list[Path] | None, typer.Option("--plan", "-p", help="Plan/rule file (repeatable).")
         ] = None,
-        worker_keys: Annotated[
-            Path | None,
-            typer.Option(help="Worker key ring (else ROLLGUARD_SIGNING_KEYS[_FILE]).", exists=True),
-        ] = None,
-        operator_keys: KeysOption = None,
+        trusted_keys: TrustedKeysOption = None,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
         """Evidence pack of a rollout (JSONL + CSV) read from Kafka; needs no worker."""
         from monitor import export as evidence
-        from monitor.client.keyfiles import trusted_keys
 
         if not ROLLOUT_RE.fullmatch(rollout):
             fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
         for path in plan or []:
             if not path.is_file():
                 fail(f"{path}: no such plan file")
-        try:
-            keys = trusted_keys(worker_keys, operator_keys)
-        except ConfigError:
-            keys = None  # no keys at all: decisions are exported as "unverified"
+        keys = _trusted(trusted_keys)  # None: exported as "unverified" (and said so)
+        if keys is None:
+            err_console.print("[yellow]warning:[/] no trusted keys: nothing will be verified")
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
         options = _kafka_options(kafka_security_protocol)

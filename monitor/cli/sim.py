@@ -83,6 +83,15 @@ def simulate(
     order_rate: Annotated[float, typer.Option(help="Orders per second per rollout.")] = 80.0,
     shadow: Annotated[bool, typer.Option(help="Mirror orders to a shadow path.")] = True,
     demo: Annotated[bool, typer.Option(help="The demo's three rollouts instead.")] = False,
+    operator_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--operator-key",
+            envvar="ROLLGUARD_OPERATOR_KEY_FILE",
+            help="Operator key that signs the stream's plan events (--kafka: workers "
+            "dead-letter unsigned ones).",
+        ),
+    ] = None,
     list_scenarios: Annotated[
         bool, typer.Option("--list", help="List the scenarios and exit.")
     ] = False,
@@ -154,8 +163,14 @@ def simulate(
             f"{n:,} events to {out} in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} events/s)"
         )
         return
+    from monitor.client.keyfiles import operator_key as load_operator_key
+    from monitor.errors import ConfigError
     from topics.config import TopicsConfig
 
+    try:
+        signer = load_operator_key(operator_key)
+    except ConfigError as exc:
+        fail(f"{exc} (it signs the plan events a live fleet needs)")
     target = topic or TopicsConfig().with_prefix(topic_prefix).telemetry
     pacer = Pacer(speed=speed, rate=rate) if (speed or rate) else None
     try:
@@ -169,6 +184,7 @@ def simulate(
                     pacer=pacer,
                     batch=batch,
                     on_slice=lambda s, _: update(s.now - s.start_ts),
+                    signer=signer,
                 )
         finally:
             producer.close()

@@ -4,8 +4,10 @@ Every option has an environment variable (``ROLLGUARD_*``, the option's name in 
 ``--kafka-sasl-username`` is ``ROLLGUARD_KAFKA_SASL_USERNAME``); an optional YAML file
 (``--config``) supplies defaults for the same names (``bootstrap``, ``plans``, ``group``,
 ``http_port``, ...). Precedence: command line > environment > file > built-in default.
-Secrets never come from the command line: signing keys from a file or
-``ROLLGUARD_SIGNING_KEYS``; the SASL password and HTTP token from the environment or file.
+Secrets never come from the command line: the signing key from a file
+(``--signing-key`` / ``ROLLGUARD_SIGNING_KEY_FILE``); the SASL password and HTTP token from the
+environment or file. The trusted key ring (``--trusted-keys`` / ``ROLLGUARD_TRUSTED_KEYS_FILE``,
+public keys) says which operators may sign plan and sign-off events.
 """
 
 from __future__ import annotations
@@ -35,12 +37,20 @@ def worker(
         list[Path] | None,
         _opt("ROLLGUARD_PLANS", "Rollout plan / rule file (repeat for several).", "--plan", "-p"),
     ] = None,
-    keys_file: Annotated[
+    signing_key: Annotated[
         Path | None,
         _opt(
-            "ROLLGUARD_SIGNING_KEYS_FILE",
-            "Signing key ring (JSON/YAML). Else ROLLGUARD_SIGNING_KEYS.",
-            "--keys-file",
+            "ROLLGUARD_SIGNING_KEY_FILE",
+            "The fleet's private worker key (JSON, mode 0600; `rollguard keys generate`).",
+            "--signing-key",
+        ),
+    ] = None,
+    trusted_keys: Annotated[
+        Path | None,
+        _opt(
+            "ROLLGUARD_TRUSTED_KEYS_FILE",
+            "Trusted key ring (public keys): operators who may sign plan and sign-off events.",
+            "--trusted-keys",
         ),
     ] = None,
     default_plan: Annotated[
@@ -204,7 +214,7 @@ def worker(
     from monitor.app import run_worker
     from monitor.worker.settings import KafkaSecurity, WorkerSettings
     from topics.config import TopicsConfig
-    from topics.keys import load_keyring
+    from topics.keyfiles import load_ring, load_signing_key, refuse_legacy_env
 
     security_protocol = security_protocol or old_security_protocol
     sasl_mechanism = sasl_mechanism or old_sasl_mechanism
@@ -221,7 +231,15 @@ def worker(
         prefix = topic_prefix or str(file.get("topic_prefix", ""))
         topics = TopicsConfig().with_prefix(prefix) if prefix else TopicsConfig()
         plans = plan or [Path(p) for p in file.get("plans", [])]
-        keyring = load_keyring(keys_file or file.get("keys_file"))
+        refuse_legacy_env()
+        key_path = signing_key or file.get("signing_key")
+        ring_path = trusted_keys or file.get("trusted_keys")
+        if not key_path or not ring_path:
+            raise ConfigError(
+                "worker: needs its signing key (--signing-key / ROLLGUARD_SIGNING_KEY_FILE) and "
+                "the trusted key ring (--trusted-keys / ROLLGUARD_TRUSTED_KEYS_FILE); "
+                "`rollguard keys generate` makes both"
+            )
         security = KafkaSecurity(
             security_protocol=pick(security_protocol, "security_protocol", "PLAINTEXT"),
             sasl_mechanism=pick(sasl_mechanism, "sasl_mechanism", None),
@@ -237,7 +255,8 @@ def worker(
             extra["worker_id"] = pick(worker_id, "worker_id", "")
         settings = WorkerSettings(
             bootstrap=resolve_bootstrap(bootstrap or str(file.get("bootstrap", "")), probe=False),
-            keyring=keyring,
+            signing_key=load_signing_key(key_path, "worker"),
+            trusted_keys=load_ring(ring_path),
             topics=topics,
             plan_paths=tuple(plans),
             core_factory=pick(core_factory, "core_factory", None),
@@ -287,8 +306,12 @@ def _load_file(path: Path | None) -> dict[str, Any]:
 
     try:
         raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read worker settings: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read worker settings: {exc.strerror}") from None
+    except yaml.YAMLError as exc:  # its text quotes the line, which may hold a secret
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
     return raw

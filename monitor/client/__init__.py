@@ -5,7 +5,8 @@
 >>> #                    "/var/lib/deployer/rollguard.sqlite"), trusted_keys(), handle) as c:
 >>> #     c.run()
 
-See ``docs/orchestrators.md`` and ``examples/orchestrator.py``.
+``trusted_keys()`` holds public keys only: nothing an orchestrator holds can sign.
+See ``docs/orchestrators.md``, ``docs/signing.md`` and ``examples/orchestrator.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
         Policy,
         Rejected,
         RejectReason,
-        TrustedKeys,
         check,
     )
     from monitor.client.consumer import (
@@ -30,31 +30,24 @@ if TYPE_CHECKING:
         ControlClient,
         Handler,
         Outcome,
+        admit,
     )
-    from monitor.client.keyfiles import operator_keyring, trusted_keys, worker_keyring
+    from monitor.client.keyfiles import operator_key, trusted_keys
     from monitor.client.store import HandledStore
+    from topics.keys import KeyRing
 
 _HOME = {
     **dict.fromkeys(
-        (
-            "REJECT_REASONS",
-            "Accepted",
-            "Policy",
-            "Rejected",
-            "RejectReason",
-            "TrustedKeys",
-            "check",
-        ),
+        ("REJECT_REASONS", "Accepted", "Policy", "Rejected", "RejectReason", "check"),
         "monitor.client.checks",
     ),
     **dict.fromkeys(
-        ("ClientConfig", "ClientMetrics", "ControlClient", "Handler", "Outcome"),
+        ("ClientConfig", "ClientMetrics", "ControlClient", "Handler", "Outcome", "admit"),
         "monitor.client.consumer",
     ),
-    **dict.fromkeys(
-        ("operator_keyring", "trusted_keys", "worker_keyring"), "monitor.client.keyfiles"
-    ),
+    **dict.fromkeys(("operator_key", "trusted_keys"), "monitor.client.keyfiles"),
     "HandledStore": "monitor.client.store",
+    "KeyRing": "topics.keys",
 }
 __all__ = [
     "REJECT_REASONS",
@@ -64,15 +57,15 @@ __all__ = [
     "ControlClient",
     "HandledStore",
     "Handler",
+    "KeyRing",
     "Outcome",
     "Policy",
     "RejectReason",
     "Rejected",
-    "TrustedKeys",
+    "admit",
     "check",
-    "operator_keyring",
+    "operator_key",
     "trusted_keys",
-    "worker_keyring",
 ]
 
 

@@ -1,42 +1,37 @@
 """The stateless half of accepting a control command: bytes → a trusted ``Command`` or a reason.
 
-Checks run in this order; the first failure is the reason:
+This is ``docs/signing.md``'s verification procedure; the checks run in this order and the
+first failure is the reason:
 
 1. ``oversized``: more than ``max_command_bytes`` (checked before parsing);
-2. ``malformed``: not a valid command (JSON, types, ranges), an unknown field (the signature
-   covers only known fields, so an unknown one is unauthenticated), or ``expires_at`` not
-   after ``issued_at``;
-3. ``unknown_version``: ``v`` other than the one this build understands;
-4. ``unsigned``, ``unknown_key``, ``bad_signature``: see :func:`topics.commands.verify`
-   (a forged command signed with a wrong secret, or any field changed after signing, is
-   ``bad_signature``);
-5. ``not_authorized``: a worker key may not sign ``resume`` (a human-only action) nor claim
-   an ``operator:`` issuer; an operator key must sign with an ``operator:`` issuer;
-6. ``expired`` (``expires_at`` + skew < now), ``not_yet_valid`` (``issued_at`` − skew > now),
-   ``lifetime_too_long`` (``expires_at`` − ``issued_at`` > ``max_lifetime_s``): a validly
-   signed command is only good for a bounded window of wall-clock time;
-7. ``advisory``: dry-run commands are not delivered unless asked for.
+2. ``malformed``: not strict JSON (UTF-8, one object, no duplicate member names, no
+   NaN/Infinity, integers within ±(2**53 − 1), nesting ≤ 8);
+3. ``unknown_version``: ``v`` other than the integer 1 (``malformed`` when missing);
+4. ``malformed``: not a valid command (types, ranges, patterns, an unknown field: the
+   signature would not make it trustworthy), or ``expires_at`` not after ``issued_at``;
+5. ``unsigned``, ``unknown_key``, ``bad_signature``: Ed25519 over the RFC 8785 form of the
+   object as received, without ``signature``, by the key ``key_id`` names;
+6. ``not_authorized``: the key's role, rollouts and holder do not allow this command
+   (:func:`topics.authority.command_problem`);
+7. ``expired`` (``expires_at`` + skew < now), ``not_yet_valid`` (``issued_at`` − skew > now),
+   ``lifetime_too_long`` (``expires_at`` − ``issued_at`` > ``max_lifetime_s``);
+8. ``advisory``: dry-run commands are not delivered unless asked for.
 
-The stateful checks (``duplicate``, ``replayed``) are in :mod:`monitor.client.store`.
+The stateful checks (``duplicate``, ``replayed``, ``halted``) are in
+:mod:`monitor.client.store`. Nothing here raises on any input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Final, Literal, NamedTuple
 
 import msgspec
 
-from monitor.errors import ConfigError
-from topics.commands import (
-    COMMAND_SCHEMA_VERSION,
-    Command,
-    VerifyResult,
-    decode_command,
-    verify,
-)
-from topics.keys import KeyRing
+from topics.authority import command_problem
+from topics.commands import COMMAND_SCHEMA_VERSION, Command
+from topics.keys import KeyRing, PublicKey, Role
+from topics.signing import MalformedError, escape, parse_strict, printable, verify_document
 
 RejectReason = Literal[
     "oversized",
@@ -52,14 +47,11 @@ RejectReason = Literal[
     "advisory",
     "duplicate",
     "replayed",
+    "halted",
+    "check_failed",
 ]
+"""``check_failed``: the check itself raised (a bug): counted and skipped, never obeyed."""
 REJECT_REASONS: Final[tuple[RejectReason, ...]] = RejectReason.__args__  # type: ignore[attr-defined]
-Trust = Literal["worker", "operator"]
-
-OPERATOR_ISSUER_PREFIX: Final = "operator:"
-HUMAN_ONLY_ACTIONS: Final = frozenset({"resume"})
-COMMAND_FIELDS: Final = frozenset(Command.__struct_fields__)
-_DICT_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
 
 
 @dataclass(frozen=True)
@@ -72,41 +64,14 @@ class Policy:
     deliver_advisory: bool = False
 
 
-@dataclass(frozen=True)
-class TrustedKeys:
-    """Who may sign: worker keys (automatic decisions) and operator keys (humans)."""
-
-    worker: Mapping[str, bytes] = field(default_factory=dict, repr=False)
-    operator: Mapping[str, bytes] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        shared = set(self.worker) & set(self.operator)
-        if shared:
-            raise ConfigError(f"key ids used for both workers and operators: {sorted(shared)}")
-        if not self.worker and not self.operator:
-            raise ConfigError("no verification keys: give worker and/or operator keys")
-
-    def __repr__(self) -> str:
-        return f"TrustedKeys(worker={sorted(self.worker)}, operator={sorted(self.operator)})"
-
-    @classmethod
-    def from_rings(cls, worker: KeyRing | None, operator: KeyRing | None = None) -> TrustedKeys:
-        """From ``topics.keys.KeyRing`` s (every key of a ring verifies, not only the active)."""
-        return cls(
-            worker=dict(worker.keys) if worker else {},
-            operator=dict(operator.keys) if operator else {},
-        )
-
-    def verify(self, command: Command) -> tuple[VerifyResult, Trust | None]:
-        if command.key_id in self.operator:
-            return verify(command, self.operator), "operator"
-        result = verify(command, self.worker)
-        return result, ("worker" if result == "ok" else None)
-
-
 class Accepted(NamedTuple):
     command: Command
-    trust: Trust
+    key: PublicKey
+
+    @property
+    def trust(self) -> Role:
+        """The role of the key that signed it: ``worker`` or ``operator``."""
+        return self.key.role
 
 
 class Rejected(NamedTuple):
@@ -115,31 +80,67 @@ class Rejected(NamedTuple):
     command: Command | None = None
 
 
-def check(data: bytes, keys: TrustedKeys, policy: Policy, now: float) -> Accepted | Rejected:
-    """Decide whether ``data`` is a command this client may obey at wall-clock ``now``."""
-    if len(data) > policy.max_command_bytes:
-        return Rejected("oversized", f"{len(data)} bytes > {policy.max_command_bytes}")
+def read_command(data: bytes, max_bytes: int = Policy.max_command_bytes) -> Command | Rejected:
+    """Steps 1-4: the command in ``data``, valid but not yet verified, or why not (for
+    display without keys, and the start of every check)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return Rejected("malformed", "not bytes")
+    if len(data) > max_bytes:
+        return Rejected("oversized", f"{len(data)} bytes > {max_bytes}")
     try:
-        unknown = set(_DICT_DECODER.decode(data)) - COMMAND_FIELDS
-        command = decode_command(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return Rejected("malformed", _short(str(exc)))
-    except Exception as exc:  # e.g. a __post_init__ error: still only "malformed", never raised
-        return Rejected("malformed", _short(repr(exc)))
-    if unknown:
-        return Rejected("malformed", f"unknown fields {sorted(unknown)[:5]}", command)
-    if command.v != COMMAND_SCHEMA_VERSION:
-        return Rejected("unknown_version", f"v={command.v}", command)
+        document = parse_strict(data)
+    except MalformedError as exc:
+        return Rejected("malformed", str(exc))
+    return _command_of(document)
+
+
+def _command_of(document: dict[str, object]) -> Command | Rejected:
+    if "v" not in document:
+        return Rejected("malformed", "Object missing required field `v`")
+    version = document["v"]
+    if type(version) is not int or version != COMMAND_SCHEMA_VERSION:
+        return Rejected("unknown_version", f"v={printable(repr(version), 20)}")
+    try:
+        command = msgspec.convert(document, Command)
+    except msgspec.ValidationError as exc:
+        return Rejected("malformed", escape(str(exc)))
     if command.expires_at <= command.issued_at:
         return Rejected("malformed", "expires_at is not after issued_at", command)
-    result, trust = keys.verify(command)
-    if result != "ok" or trust is None:  # "ok" always names the ring; checked, not assumed
-        return Rejected(
-            "bad_signature" if result == "ok" else result, f"key_id={command.key_id!r}", command
-        )
-    denied = _authorization_problem(command, trust)
+    return command
+
+
+def verify_command(
+    data: bytes, keys: KeyRing, max_bytes: int = Policy.max_command_bytes
+) -> Accepted | Rejected:
+    """Steps 1-6: signed by a key of ``keys`` that may sign it; time is not looked at (an
+    evidence pack re-verifies old commands)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return Rejected("malformed", "not bytes")
+    if len(data) > max_bytes:
+        return Rejected("oversized", f"{len(data)} bytes > {max_bytes}")
+    try:
+        document = parse_strict(data)
+    except MalformedError as exc:
+        return Rejected("malformed", str(exc))
+    command = _command_of(document)
+    if isinstance(command, Rejected):
+        return command
+    result, key = verify_document(document, keys)
+    if result != "ok" or key is None:  # "ok" always names the key; checked, not assumed
+        reason = "bad_signature" if result == "ok" else result
+        return Rejected(reason, f"key_id={command.key_id!r}", command)
+    denied = command_problem(command, key)
     if denied:
         return Rejected("not_authorized", denied, command)
+    return Accepted(command, key)
+
+
+def check(data: bytes, keys: KeyRing, policy: Policy, now: float) -> Accepted | Rejected:
+    """Decide whether ``data`` is a command this client may obey at wall-clock ``now``."""
+    verified = verify_command(data, keys, policy.max_command_bytes)
+    if isinstance(verified, Rejected):
+        return verified
+    command = verified.command
     skew = policy.clock_skew_s
     if command.expires_at + skew < now:
         return Rejected("expired", f"expired {now - command.expires_at:.0f} s ago", command)
@@ -154,19 +155,4 @@ def check(data: bytes, keys: TrustedKeys, policy: Policy, now: float) -> Accepte
         )
     if command.advisory and not policy.deliver_advisory:
         return Rejected("advisory", "dry-run decision: report only", command)
-    return Accepted(command, trust)
-
-
-def _authorization_problem(command: Command, trust: Trust) -> str:
-    operator_issuer = command.issuer.startswith(OPERATOR_ISSUER_PREFIX)
-    if trust == "operator":
-        return "" if operator_issuer else f"operator key used with issuer {command.issuer!r}"
-    if operator_issuer:
-        return f"worker key used with issuer {command.issuer!r}"
-    if command.action in HUMAN_ONLY_ACTIONS:
-        return f"{command.action!r} needs an operator key"
-    return ""
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    return verified

@@ -1,17 +1,21 @@
 """Consume the control topic, obey only verified commands, exactly once in effect.
 
 For each message, in partition order: :func:`~monitor.client.checks.check` (size, schema,
-signature, key id, authorization, expiry), then the dedupe store (``duplicate``,
-``replayed``), then the user's handler. After the handler returns, the command id is written
-to the store (durably) and only then is the offset committed. A handler that raises is
-retried from the same offset (at-least-once to the handler); the store turns any
-redelivery after a crash or a lost offset into a dropped ``duplicate``. The one window left
-is a crash between the handler's return and the store write: make the handler idempotent
-by ``command_id`` if that matters to you.
+signature, key id, authority, expiry), then the store (``duplicate``, ``replayed``, and
+``halted``: a worker command for a rollout an operator halted), then the user's handler.
+After the handler returns, the command id is written to the store (durably) and only then
+is the offset committed. A handler that raises is retried from the same offset
+(at-least-once to the handler); the store turns any redelivery after a crash or a lost
+offset into a dropped ``duplicate``. The one window left is a crash between the handler's
+return and the store write: make the handler idempotent by ``command_id`` if that matters
+to you.
 
 Every partition of the control topic is assigned to this client (no consumer-group
 balancing: every orchestrator instance must see every command); the group id only names
 where its offsets are committed.
+
+No message stops the loop: whatever the check or the store refuses (or the check itself
+failing, ``check_failed``) is counted by reason, logged within a rate limit, and committed.
 """
 
 from __future__ import annotations
@@ -20,16 +24,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from monitor.client.checks import REJECT_REASONS, Accepted, Policy, RejectReason, TrustedKeys
+from monitor.client.checks import REJECT_REASONS, Accepted, Policy, Rejected, RejectReason
 from monitor.client.checks import check as check_command
+from monitor.client.ratelimit import LogLimiter
 from monitor.client.store import HandledStore
 from topics.commands import Command
+from topics.keys import KeyRing
+from topics.signing import escape
 
 log = logging.getLogger("rollguard.client")
 
@@ -38,6 +45,21 @@ Status = Literal["delivered", "rejected", "retry"]
 QUIET_REASONS: Final = frozenset({"duplicate", "expired", "advisory"})
 """Expected in normal operation (restarts, catching up): logged at INFO, not WARNING."""
 PRUNE_EVERY_S: Final = 600.0
+
+
+def admit(
+    data: bytes, keys: KeyRing, policy: Policy, store: HandledStore, now: float
+) -> Accepted | Rejected:
+    """What the client decides about one message before its handler: the stateless checks,
+    then the store's (``duplicate``, ``replayed``, ``halted``). Delivering it is then
+    ``handler(command)`` and ``store.record(command, now, role)``."""
+    result = check_command(data, keys, policy, now)
+    if not isinstance(result, Accepted):
+        return result
+    refused = store.refusal(result.command, result.trust)
+    if refused is not None:
+        return Rejected(refused[0], refused[1], result.command)
+    return result
 
 
 class Outcome(NamedTuple):
@@ -83,7 +105,8 @@ class ClientMetrics:
 
 @dataclass
 class ClientConfig:
-    """Where to read and where to keep state."""
+    """Where to read and where to keep state (its ``repr`` shows the names of the Kafka
+    options, never their values: they hold SASL passwords)."""
 
     bootstrap: str
     control_topic: str
@@ -91,9 +114,18 @@ class ClientConfig:
     state_path: str | Path
     """sqlite file of handled command ids; ":memory:" forgets on restart (tests only)."""
     start_from: Literal["earliest", "latest"] = "earliest"
-    kafka_options: Mapping[str, Any] | None = None
+    kafka_options: Mapping[str, Any] | None = field(default=None, repr=False)
     """Extra kafka-python settings, e.g. ``KafkaSecurity.from_env().kafka_python()``."""
     retry_backoff_s: float = 1.0
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(bootstrap={self.bootstrap!r}, control_topic={self.control_topic!r}, "
+            f"group_id={self.group_id!r}, state_path={str(self.state_path)!r}, "
+            f"start_from={self.start_from!r}, "
+            f"kafka_options={sorted(self.kafka_options or {})!r}, "
+            f"retry_backoff_s={self.retry_backoff_s!r})"
+        )
 
 
 class ControlClient:
@@ -102,7 +134,7 @@ class ControlClient:
     def __init__(
         self,
         config: ClientConfig,
-        keys: TrustedKeys,
+        keys: KeyRing,
         handler: Handler,
         *,
         policy: Policy | None = None,
@@ -116,6 +148,7 @@ class ControlClient:
         self.policy = policy or Policy()
         self.clock = clock
         self.metrics = ClientMetrics()
+        self._log_limit = LogLimiter()
         self.store = HandledStore(config.state_path, clock_skew_s=self.policy.clock_skew_s)
         self._next_prune = 0.0
         self._prune()
@@ -179,35 +212,31 @@ class ControlClient:
 
     def _process(self, tp: Any, offset: int, value: bytes | None) -> Outcome:
         now = self.clock()
-        result = check_command(value or b"", self.keys, self.policy, now)
-        if isinstance(result, Accepted):
-            command = result.command
-            mark = None
-            if self.store.seen(command.command_id):
-                reason: RejectReason | None = "duplicate"
-            elif (mark := self.store.is_replay(command)) is not None:
-                reason = "replayed"
-            else:
-                reason = None
-            if reason is not None:
-                detail = f"issued_at {command.issued_at} < {mark}" if mark else "already handled"
-                return self._reject(tp, offset, reason, detail, command)
-            try:
-                self.handler(command)
-            except Exception:
-                log.exception(
-                    "handler failed for command %s (%s %s); will retry",
-                    command.command_id,
-                    command.action,
-                    command.rollout_id,
-                )
-                self.metrics.handler_errors.inc()
-                return _outcome("retry", None, command, tp, offset)
-            self.store.record(command, now)
-            self._commit(tp, offset)
-            self.metrics.delivered.labels(command.action).inc()
-            return _outcome("delivered", None, command, tp, offset)
-        return self._reject(tp, offset, result.reason, result.detail, result.command)
+        try:
+            result = admit(value or b"", self.keys, self.policy, self.store, now)
+        except Exception:  # a bug in the check: this message is skipped, the loop goes on
+            if self._log_limit.allow("check_failed")[0]:
+                log.exception("control message %s[%d]@%d: check failed", tp.topic, tp.partition,
+                              offset)  # fmt: skip
+            result = Rejected("check_failed", "the check raised (logged)")
+        if not isinstance(result, Accepted):
+            return self._reject(tp, offset, result.reason, result.detail, result.command)
+        command, role = result.command, result.trust
+        try:
+            self.handler(command)
+        except Exception:
+            log.exception(
+                "handler failed for command %s (%s %s); will retry",
+                command.command_id,
+                command.action,
+                command.rollout_id,
+            )
+            self.metrics.handler_errors.inc()
+            return _outcome("retry", None, command, tp, offset)
+        self.store.record(command, now, role)
+        self._commit(tp, offset)
+        self.metrics.delivered.labels(command.action).inc()
+        return _outcome("delivered", None, command, tp, offset)
 
     def _reject(
         self,
@@ -217,20 +246,25 @@ class ControlClient:
         detail: str,
         command: Command | None,
     ) -> Outcome:
+        """Count, log (bounded: :class:`LogLimiter`), commit past it. Only fields that passed
+        the schema's patterns are logged as they are (no newline from the topic)."""
         self.metrics.rejected.labels(reason).inc()
-        level = logging.INFO if reason in QUIET_REASONS else logging.WARNING
-        log.log(
-            level,
-            "rejected control message %s[%d]@%d: %s (%s) command_id=%s rollout=%s action=%s",
-            tp.topic,
-            tp.partition,
-            offset,
-            reason,
-            detail,
-            command.command_id if command else "-",
-            command.rollout_id if command else "-",
-            command.action if command else "-",
-        )
+        allowed, suppressed = self._log_limit.allow(reason)
+        if allowed:
+            level = logging.INFO if reason in QUIET_REASONS else logging.WARNING
+            log.log(
+                level,
+                "rejected control message %s[%d]@%d: %s (%s) command_id=%s rollout=%s action=%s%s",
+                tp.topic,
+                tp.partition,
+                offset,
+                reason,
+                escape(detail),
+                command.command_id if command else "-",
+                command.rollout_id if command else "-",
+                command.action if command else "-",
+                f" ({suppressed} more {reason} not logged)" if suppressed else "",
+            )
         self._commit(tp, offset)  # a rejected message never becomes valid: move past it
         return _outcome("rejected", reason, command, tp, offset)
 

@@ -1,5 +1,6 @@
 """Human controls that need no worker: sign a command with an operator key and publish it
-straight to the control topic; record sign-offs and lifecycle events on telemetry.
+straight to the control topic; record sign-offs and lifecycle events on telemetry, signed
+with the same key (workers count control-plane events only when an operator signed them).
 
 Commands are keyed by ``rollout_id`` (as workers key theirs), so a human's command and the
 workers' commands about one rollout share a partition and keep their order.
@@ -16,8 +17,9 @@ import msgspec
 
 from topics.codec import encode_event
 from topics.commands import Action, Command, command_id, encode_command, sign
-from topics.events import Event, PlanAction
-from topics.keys import KeyRing
+from topics.control_plane import sign_event
+from topics.events import SCHEMA_VERSION, Event, Plan, PlanAction, Signoff
+from topics.keys import SigningKey
 
 OPERATOR_RULE_SET: Final = "operator"
 DEFAULT_TTL_S: Final = 3600.0
@@ -31,19 +33,21 @@ PLAN_ACTION_OF: Final[Mapping[str, PlanAction]] = {
 
 
 def operator_command(
-    ring: KeyRing,
+    key: SigningKey,
     *,
     rollout_id: str,
     action: Action,
-    by: str,
     reason: str,
     stage: str = "*",
     now: float | None = None,
     ttl_s: float = DEFAULT_TTL_S,
     monitor_version: str = "",
 ) -> Command:
-    """A signed command from the human ``by`` (issuer ``operator:<by>``)."""
+    """A command signed by the holder of the operator ``key`` (issuer ``operator:<name>``)."""
+    if key.role != "operator":
+        raise ValueError(f"key {key.key_id!r} is a {key.role} key, not an operator key")
     issued_at = time.time() if now is None else now
+    by = key.name or ""
     issuer = f"operator:{by}"
     # unique per invocation: the same human killing twice is two commands, not a duplicate
     seq = int(issued_at * 1000)
@@ -62,7 +66,29 @@ def operator_command(
         monitor_version=monitor_version,
         issuer=issuer,
     )
-    return sign(command, ring.active_id, ring.signing_key)
+    return sign(command, key)
+
+
+def lifecycle_event(
+    key: SigningKey, rollout_id: str, action: PlanAction, ts: float, stage: str | None = None
+) -> Plan:
+    """The signed ``plan`` event that tells the core what a human did."""
+    plan = Plan(
+        v=SCHEMA_VERSION, rollout_id=rollout_id, variant="canary", ts=ts, action=action,
+        stage=stage,
+    )  # fmt: skip
+    return sign_event(plan, key)
+
+
+def signoff_event(
+    key: SigningKey, rollout_id: str, stage: str, role: str, ts: float, note: str | None = None
+) -> Signoff:
+    """A sign-off by the holder of ``key`` (``by`` is the key's name), signed."""
+    event = Signoff(
+        v=SCHEMA_VERSION, rollout_id=rollout_id, variant="canary", ts=ts, stage=stage,
+        role=role, by=key.name or "", note=note,
+    )  # fmt: skip
+    return sign_event(event, key)
 
 
 @contextmanager

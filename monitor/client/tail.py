@@ -3,7 +3,12 @@ with time, action, rollout, issuer and verification, then the reason's headline 
 its statistics (the reason as the core wrote it, :func:`monitor.core.explain.lines`).
 
 Text from the topic is untrusted: control characters are removed and rich markup escaped
-before anything reaches the terminal (no ANSI injection through a ``reason``).
+before anything reaches the terminal (no ANSI injection through a ``reason``). No message
+stops it: what cannot be read is shown with its reason.
+
+Keys: a trusted ring that is named (``--trusted-keys`` or ``ROLLGUARD_TRUSTED_KEYS_FILE``)
+but cannot be used is an error, never a silent fallback to unverified output; only when no
+ring is named at all are commands shown as ``unverified`` (with a warning on stderr).
 """
 
 from __future__ import annotations
@@ -13,19 +18,17 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.client.checks import Accepted, Policy, TrustedKeys, check
-from monitor.client.keyfiles import trusted_keys
+from monitor.client.checks import Accepted, Policy, Rejected, check, read_command
 from monitor.client.reader import read_topic
 from monitor.core.explain import lines
-from monitor.errors import ConfigError
-from topics.commands import ALL_ROLLOUTS, Command, decode_command
+from topics.commands import ALL_ROLLOUTS, Command
+from topics.keys import KeyRing
 
 CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ACTION_STYLE: Final = {
@@ -43,14 +46,12 @@ ACTION_STYLE: Final = {
 DISPLAY_POLICY: Final = Policy(deliver_advisory=True)
 
 
-def status_of(value: bytes, keys: TrustedKeys | None, now: float) -> tuple[str, Command | None]:
+def status_of(value: bytes, keys: KeyRing | None, now: float) -> tuple[str, Command | None]:
     """("ok:worker" / "ok:operator" / a rejection reason / "unverified", the command)."""
     if keys is None:
-        try:
-            return "unverified", decode_command(value)
-        except Exception:  # shown as malformed, never raised
-            return "malformed", None
-    result = check(value, keys, DISPLAY_POLICY, now)
+        read = read_command(value)
+        return ("unverified", read) if isinstance(read, Command) else (read.reason, read.command)
+    result: Accepted | Rejected = check(value, keys, DISPLAY_POLICY, now)
     if isinstance(result, Accepted):
         return f"ok:{result.trust}", result.command
     return result.reason, result.command
@@ -63,18 +64,17 @@ def render_tail(
     rollout: str | None,
     from_beginning: bool,
     follow: bool,
-    worker_keys: Path | None,
-    operator_keys: Path | None,
+    keys: KeyRing | None,
     as_json: bool,
     kafka_options: Mapping[str, Any],
 ) -> None:
-    try:
-        keys: TrustedKeys | None = trusted_keys(worker_keys, operator_keys)
-    except ConfigError:
-        keys = None
+    """``keys``: the trusted ring (None: show commands unverified, said on stderr)."""
     console = Console(highlight=False, soft_wrap=True)
-    if keys is None and not as_json:
-        console.print("[yellow]no keys given: signatures are not verified[/]")
+    if keys is None:
+        Console(stderr=True).print(
+            "[yellow]warning: no trusted keys (--trusted-keys / ROLLGUARD_TRUSTED_KEYS_FILE): "
+            "signatures are NOT verified[/]"
+        )
     messages = read_topic(
         bootstrap, topic, from_beginning=from_beginning, follow=follow, kafka_options=kafka_options
     )

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from monitor.client.checks import TrustedKeys
 from monitor.client.reader import read_topic
 from monitor.client.tail import status_of
 from monitor.core import PlanSet
+from monitor.demo.keys import SIGNERS
 from monitor.sim.generate import Simulation
 from topics.commands import Command
+from topics.control_plane import sign_event
 from topics.events import SCHEMA_VERSION, Event, Signoff
-
-SIGNERS = {"cto": "Dana Whitfield (CTO)", "coo": "Sam Okafor (COO)", "compliance": "R. Lindqvist"}
+from topics.keys import KeyRing, SigningKey
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Seen:
     status: str  # ok:worker, ok:operator, or why it was not trusted
     command: Command
     wall_s: float
+    raw: bytes = b""
+    """The message as it came (the cross-language check verifies it again)."""
 
 
 @dataclass
@@ -32,7 +34,8 @@ class ControlWatcher:
 
     bootstrap: str
     topic: str
-    keys: TrustedKeys
+    keys: KeyRing
+    """Public keys only: what a real orchestrator holds."""
     clock: Callable[[], float] = time.time
     seen: list[Seen] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -52,7 +55,7 @@ class ControlWatcher:
             status, command = status_of(message.value, self.keys, self.clock())
             if command is not None:
                 with self._lock:
-                    self.seen.append(Seen(status, command, time.monotonic()))
+                    self.seen.append(Seen(status, command, time.monotonic(), message.value))
 
     def new(self) -> list[Seen]:
         """Commands that arrived since the last call."""
@@ -73,11 +76,18 @@ class ControlWatcher:
 
 class DemoOrchestrator:
     """Obeys verified worker commands for the simulated deploy: on ``promote`` it moves the
-    canary's traffic to the next stage's share, and the people a stage names sign it off."""
+    canary's traffic to the next stage's share, and the people a stage names sign it off
+    (each with their own key, when ``signers`` are given)."""
 
-    def __init__(self, plans: PlanSet, plan_of: dict[str, str]) -> None:
+    def __init__(
+        self,
+        plans: PlanSet,
+        plan_of: dict[str, str],
+        signers: Mapping[str, SigningKey] | None = None,
+    ) -> None:
         self._plans = plans
         self._plan_of = plan_of
+        self._signers = signers or {}
 
     def act(self, sim: Simulation, seen: list[Seen]) -> Iterator[Event]:
         """Apply the commands to the simulation; yield events to publish (sign-offs)."""
@@ -94,7 +104,7 @@ class DemoOrchestrator:
             nxt = stages[names.index(command.stage) + 1]
             sim.set_traffic(command.rollout_id, float(nxt.traffic_pct or 0.0))
             for role in nxt.signoffs:
-                yield Signoff(
+                signoff = Signoff(
                     v=SCHEMA_VERSION,
                     rollout_id=command.rollout_id,
                     variant="canary",
@@ -104,3 +114,5 @@ class DemoOrchestrator:
                     by=SIGNERS.get(role, role),
                     note="signed in the demo",
                 )
+                signer = self._signers.get(role)
+                yield signoff if signer is None else sign_event(signoff, signer)

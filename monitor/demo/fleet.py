@@ -60,18 +60,26 @@ class Fleet:
         bootstrap: str,
         topic_prefix: str,
         plans: list[Path],
-        keys_file: Path,
+        signing_key: Path,
+        trusted_keys: Path,
         workdir: Path,
         size: int = 2,
         checkpoint_interval_s: float = 2.0,
     ) -> None:
         self.workers: list[WorkerProcess] = []
-        self._args = (bootstrap, topic_prefix, plans, keys_file, checkpoint_interval_s)
+        self._args = (
+            bootstrap,
+            topic_prefix,
+            plans,
+            signing_key,
+            trusted_keys,
+            checkpoint_interval_s,
+        )
         self._workdir = workdir
         self._size = size
 
     def start(self, timeout_s: float = 90.0) -> None:
-        bootstrap, prefix, plans, keys_file, interval = self._args
+        bootstrap, prefix, plans, signing_key, trusted_keys, interval = self._args
         for n in range(1, self._size + 1):
             port = free_port()
             log_path = self._workdir / f"worker-{n}.log"
@@ -85,8 +93,10 @@ class Fleet:
                 bootstrap,
                 "--topic-prefix",
                 prefix,
-                "--keys-file",
-                str(keys_file),
+                "--signing-key",
+                str(signing_key),
+                "--trusted-keys",
+                str(trusted_keys),
                 "--worker-id",
                 f"demo-worker-{n}",
                 "--group",

@@ -4,7 +4,8 @@ A local Apache Kafka, two real workers in one consumer group, and three rollouts
 once on one market: a healthy canary promoted through every stage (with sign-offs), a canary
 with a transient latency blip (ignored) and then a sustained regression (rolled back), and a
 shadow whose routing starts to disagree with production (frozen, advisory in shadow). The demo
-acts as the orchestrator: it verifies each command and moves traffic on promotion. Afterwards
+acts as the orchestrator: it verifies each command with public keys only and moves traffic
+on promotion. Its keys are generated for each run (``monitor.demo.keys``). Afterwards
 it replays the recorded stream offline through the same core, checks the live decisions
 against it, writes a report, and stops everything it started.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -27,12 +27,12 @@ from rich.console import Console
 from rich.live import Live
 
 from monitor import devbroker
-from monitor.client.checks import TrustedKeys
 from monitor.core import Core, PlanSet, load_plans
 from monitor.core.replay import Recorder, ReplayResult
 from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen
 from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
+from monitor.demo.keys import make_demo_keys
 from monitor.demo.view import Board, decision_text
 from monitor.errors import RollguardError
 from monitor.sim.demo import demo_scenarios
@@ -43,7 +43,7 @@ from topics.admin import create_topics
 from topics.commands import Command
 from topics.config import TopicsConfig
 from topics.events import Event
-from topics.keys import load_keyring_file
+from topics.keys import SigningKey
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 PLAN_FILES = [EXAMPLES / "plans" / "demo.yaml", EXAMPLES / "rules" / "broker-gates.yaml"]
@@ -83,13 +83,6 @@ class DemoResult:
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes) and self.matches_replay
-
-
-def _keys_file(out_dir: Path) -> Path:
-    path = out_dir / "demo-signing-keys.yaml"
-    path.write_text(f"active: demo-1\nkeys:\n  demo-1: hex:{secrets.token_hex(32)}\n")
-    path.chmod(0o600)
-    return path
 
 
 class _Offline:
@@ -218,13 +211,17 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         topics = TopicsConfig(partitions=4).with_prefix(PREFIX)
         create_topics(broker.bootstrap, topics)
         signals.check()
-        keys_file = _keys_file(out)
+        keys = make_demo_keys(out / "keys", f"{PREFIX}-*")
+        console.print(
+            f"      keys: new Ed25519 keys; public ring for workers and orchestrator: {keys.ring}"
+        )
         console.print("[bold]2/5[/bold] starting 2 workers (one consumer group) ...")
         fleet = Fleet(
             bootstrap=broker.bootstrap,
             topic_prefix=PREFIX,
             plans=PLAN_FILES,
-            keys_file=keys_file,
+            signing_key=keys.worker_key,
+            trusted_keys=keys.ring,
             workdir=out,
         )
         stack.callback(fleet.stop)
@@ -233,19 +230,16 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
 
         start_ts = anchored_start(options.duration_s, options.speed, time.time())
         sim = build_simulation(options, start_ts)
-        keyring = load_keyring_file(keys_file)
         # the demo's orchestrator lives on the simulated market's clock: expiry is judged
-        # against the event time reached, as a real orchestrator judges it against its own
+        # against the event time reached, as a real orchestrator judges it against its own;
+        # it holds the public ring only
         watcher = ControlWatcher(
-            broker.bootstrap,
-            topics.control,
-            TrustedKeys(worker=keyring.keys),
-            clock=lambda: sim.now,
+            broker.bootstrap, topics.control, keys.trusted(), clock=lambda: sim.now
         )
         watcher.start()
         stack.callback(watcher.stop)
         plan_of = {f"{PREFIX}-healthy": "demo-canary", f"{PREFIX}-latency": "demo-canary"}
-        orchestrator = DemoOrchestrator(plans, plan_of)
+        orchestrator = DemoOrchestrator(plans, plan_of, keys.signers)
         board = Board(
             rollouts=sim.rollout_ids,
             expectations={
@@ -276,6 +270,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             offline,
             console,
             signals,
+            keys.deployer,
         )
         board.phase = "draining"
         _drain(fleet, watcher, board, sim.now, console, signals)
@@ -312,6 +307,7 @@ def _drive(
     offline: _Offline,
     console: Console,
     signals: _StopSignals,
+    deployer: SigningKey,
 ) -> None:
     last_poll = 0.0
 
@@ -345,6 +341,7 @@ def _drive(
             batch=500,
             on_slice=on_slice,
             producer_name="rollguard-demo",
+            signer=deployer,  # the deploy tool reports plan events, signed
         )
 
 

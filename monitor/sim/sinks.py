@@ -17,7 +17,9 @@ import msgspec
 
 from monitor.sim.generate import Simulation
 from topics.codec import encode_batch
-from topics.events import Event
+from topics.control_plane import sign_event
+from topics.events import Event, Plan, Signoff
+from topics.keys import SigningKey
 
 _ENCODER: Final = msgspec.json.Encoder()
 
@@ -109,12 +111,15 @@ def produce(
     batch: int = 0,
     on_slice: Callable[[Simulation, list[Event]], None] | None = None,
     producer_name: str = "rollguard-sim",
+    signer: SigningKey | None = None,
 ) -> ProduceStats:
     """Send the simulation to ``topic`` with a kafka-python compatible ``producer``.
 
     ``batch`` 0 sends one event per message; N > 0 sends batch envelopes of up to N events
     of one rollout each. Messages are keyed by rollout id. ``on_slice`` runs after each
     slice is sent (e.g. to move traffic when the orchestrator would: ``sim.set_traffic``).
+    ``signer``: the operator key that signs the stream's plan and sign-off events (workers
+    dead-letter them unsigned); ``on_slice`` still sees the events as simulated.
     """
     stats = ProduceStats()
     started = time.monotonic()
@@ -127,15 +132,22 @@ def produce(
             for i in range(0, len(events), step):
                 part = events[i : i + step]
                 pacer.wait(part[-1].ts, len(part))
-                stats.messages += _send(producer, topic, part, batch, producer_name)
+                stats.messages += _send(producer, topic, signed(part, signer), batch, producer_name)
         else:
-            stats.messages += _send(producer, topic, events, batch, producer_name)
+            stats.messages += _send(producer, topic, signed(events, signer), batch, producer_name)
         stats.events += len(events)
         if on_slice is not None:
             on_slice(sim, events)
     producer.flush()
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def signed(events: list[Event], signer: SigningKey | None) -> list[Event]:
+    """``events`` with each control-plane event signed by ``signer`` (None: as they are)."""
+    if signer is None:
+        return events
+    return [sign_event(e, signer) if isinstance(e, Plan | Signoff) else e for e in events]
 
 
 def _send(producer: Any, topic: str, events: list[Event], batch: int, name: str) -> int:

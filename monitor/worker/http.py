@@ -3,6 +3,8 @@
 A small aiohttp server of our own inside the worker (aiohttp comes with faust): faust's web
 layer is tied to a running faust App, which this worker does not run (see ``monitor.app``).
 Default bind is 127.0.0.1: the views carry evidence, expose them wider on purpose only.
+With a token configured, ``/rollouts/{id}`` and the verdict routes require it; ``/metrics``
+and ``/healthz`` stay open for Prometheus and supervisors (they carry no evidence).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aiohttp import web
 
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
-from monitor.verdict import add_verdict_routes
+from monitor.verdict import add_verdict_routes, token_ok
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -36,6 +38,8 @@ def build_web_app(
         return web.json_response(report, status=200 if report.get("ok") else 503)
 
     async def rollout(request: web.Request) -> web.Response:
+        if not token_ok(request, token):
+            return web.json_response({"error": "missing or wrong token"}, status=401)
         rollout_id = request.match_info["rollout_id"]  # a valid name: the route's pattern
         view = core.view(rollout_id)
         if view is None:

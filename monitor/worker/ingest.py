@@ -48,6 +48,7 @@ from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
+from topics.control_plane import ControlPlaneGate, Screen
 from topics.events import SCHEMA_VERSION
 from topics.limits import json_depth_error
 
@@ -189,6 +190,8 @@ class IngestStage:
     metrics: WorkerMetrics
     by_rollout_topic: str
     dlq_topic: str
+    gate: ControlPlaneGate
+    """Control-plane events need an operator signature (``topics.control_plane``)."""
     decoder: Decoder = field(default_factory=Decoder)
     max_records: int = 5000
     envelope_max_events: int = 1000
@@ -403,10 +406,18 @@ class IngestStage:
         """Where one message's events go, and its dead letters. The boundary of one
         message: whatever it holds, and whatever bug it meets here, the stage goes on."""
         try:
-            routed = route(record.value, self.decoder, self.envelope_max_events)
+            value, refused = record.value, []
+            screen = self.gate.screen(value) if type(value) is bytes else None
+            if screen is not None and screen.refused:
+                refused = _refused(tp, record, screen)
+                value = None if screen.whole else screen.remaining
+                if value is None:
+                    return Routed([], [], False), refused
+            routed = route(value, self.decoder, self.envelope_max_events)
             if routed is not None:
-                return routed, []
-            return self._decode_whole(tp, record)
+                return routed, refused
+            routed, dead = self._decode_whole(tp, record, value)
+            return routed, refused + dead
         except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
             log.exception("ingest: failed on the message at %s:%d", tp, record.offset)
             value = record.value if type(record.value) is bytes else b""
@@ -420,10 +431,10 @@ class IngestStage:
             )
             return Routed([], [], False), [letter]
 
-    def _decode_whole(self, tp: Any, record: Any) -> tuple[Routed, list[DeadLetter]]:
-        """A message :func:`route` refused: what is bad goes to the DLQ, what is valid is
-        forwarded (re-encoded, with each event's place in its message)."""
-        value = record.value
+    def _decode_whole(self, tp: Any, record: Any, value: Any) -> tuple[Routed, list[DeadLetter]]:
+        """A message :func:`route` refused (``value``: its bytes, or what of them the
+        control-plane gate left): what is bad goes to the DLQ, what is valid is forwarded
+        (re-encoded, with each event's place in its message)."""
         now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         out = self.decoder.decode(value, Source(tp.topic, tp.partition, record.offset), now)
         dead = list(out.dead)
@@ -447,6 +458,22 @@ class IngestStage:
             rids.append(event.rollout_id)
             raws.append(raw)
         return Routed(rids, raws, batched), dead
+
+
+def _refused(tp: Any, record: Any, screen: Screen) -> list[DeadLetter]:
+    """Dead letters of the control-plane events the gate refused in ``record``."""
+    return [
+        DeadLetter(
+            reason=refusal.reason,
+            message=refusal.detail[:1024],
+            original=record.value if refusal.original is None else refusal.original,
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=record.offset,
+            index=refusal.item,
+        )
+        for refusal in screen.refused
+    ]
 
 
 def _dead_letter_bytes(dead: DeadLetter) -> bytes:

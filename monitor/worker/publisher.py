@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiokafka.partitioner import DefaultPartitioner
 
 from topics.commands import Command, encode_command, sign
-from topics.keys import KeyRing
+from topics.keys import SigningKey
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Publisher:
     """Wraps one started ``AIOKafkaProducer``."""
 
     producer: Any
-    keyring: KeyRing
+    signing_key: SigningKey
     control_topic: str
     stopping: Callable[[], bool] = field(default=lambda: False)
     resend: bool = True
@@ -83,7 +83,7 @@ class Publisher:
         self._pending.append(Pending(topic, value, key, partition, future, on_ack))
 
     async def send_command(self, command: Command, on_ack: Callable[[], None] | None) -> None:
-        signed = sign(command, self.keyring.active_id, self.keyring.signing_key)
+        signed = sign(command, self.signing_key)
         await self.send(
             self.control_topic, encode_command(signed), command.rollout_id.encode(), None, on_ack
         )

@@ -18,7 +18,7 @@ from monitor import __version__
 from monitor.errors import ConfigError
 from monitor.worker.limits import WorkerLimits
 from topics.config import TopicsConfig
-from topics.keys import KeyRing
+from topics.keys import KeyRing, SigningKey
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ class WorkerSettings:
     """One worker's configuration. Durations in seconds unless the name says otherwise."""
 
     bootstrap: str
-    keyring: KeyRing
+    signing_key: SigningKey
+    """The worker fleet's private key: signs every decision."""
+    trusted_keys: KeyRing
+    """Public keys: control-plane events on telemetry count only when an operator key of
+    this ring signed them."""
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     plan_paths: tuple[Path, ...] = ()
     core_factory: str | None = None
@@ -93,6 +97,11 @@ class WorkerSettings:
     def __post_init__(self) -> None:
         if not self.bootstrap:
             raise ConfigError("worker: bootstrap servers are required")
+        if self.signing_key.role != "worker":
+            raise ConfigError(
+                f"worker: key {self.signing_key.key_id!r} is an {self.signing_key.role} key; "
+                "workers sign with a worker key"
+            )
         if self.grafana_url and not self.grafana_token:
             raise ConfigError("worker: --grafana-url needs ROLLGUARD_GRAFANA_TOKEN")
         if self.grafana_url and not self.grafana_url.startswith(("http://", "https://")):

@@ -11,14 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.client import Accepted, HandledStore, Policy, Rejected, TrustedKeys, check
-from monitor.errors import ConfigError
+from monitor.client import Accepted, HandledStore, Policy, Rejected, check
+from tests.keys import OPERATOR, RING, WORKER
 from topics.commands import Command, Evidence, command_id, encode_command, sign
 
 NOW = 1_800_000_000.0
-WORKER = {"w1": b"worker-secret-0123456789abcdef"}
-OPERATOR = {"op1": b"operator-secret-0123456789abcd"}
-KEYS = TrustedKeys(worker=WORKER, operator=OPERATOR)
+KEYS = RING
 POLICY = Policy(clock_skew_s=30, max_lifetime_s=3600)
 
 
@@ -38,10 +36,8 @@ def signed(**fields: Any) -> Command:
         "expires_at": NOW + 300,
         "issuer": "worker",
     }
-    key_id, secret = "w1", WORKER["w1"]
-    if str(fields.get("issuer", "")).startswith("operator:"):
-        key_id, secret = "op1", OPERATOR["op1"]
-    return sign(Command(**(base | fields)), key_id, secret)
+    key = OPERATOR if str(fields.get("issuer", "")).startswith("operator:") else WORKER
+    return sign(Command(**(base | fields)), key)
 
 
 GENUINE = signed()
@@ -85,24 +81,16 @@ def test_advisory_is_held_back_unless_asked_for() -> None:
     assert reason(advisory, policy=Policy(max_lifetime_s=3600, deliver_advisory=True)) == "accepted"
 
 
-def test_key_rings_must_be_disjoint_and_not_empty() -> None:
-    with pytest.raises(ConfigError, match="both"):
-        TrustedKeys(worker=WORKER, operator={"w1": b"x" * 20})
-    with pytest.raises(ConfigError, match="no verification keys"):
-        TrustedKeys()
-    assert "secret" not in repr(KEYS)
-
-
-def test_store_flags_duplicates_and_replays_by_issuer(tmp_path: Any) -> None:
+def test_store_flags_duplicates_and_replays_by_role(tmp_path: Any) -> None:
     store = HandledStore(tmp_path / "s.sqlite")
-    store.record(GENUINE, NOW)
+    store.record(GENUINE, NOW, "worker")
     assert store.seen(GENUINE.command_id)
     older = signed(seq=6, command_id="a" * 32, issued_at=NOW - 5)
-    assert store.is_replay(older) == NOW
-    other_issuer = signed(seq=6, command_id="b" * 32, issued_at=NOW - 5, issuer="worker:w2")
-    assert store.is_replay(other_issuer) is None
+    assert store.is_replay(older, "worker") == NOW
+    human = signed(command_id="b" * 32, issued_at=NOW - 5, issuer="operator:ana", action="halt")
+    assert store.is_replay(human, "operator") is None  # another clock
     same_instant = signed(seq=8, command_id="c" * 32, action="halt")
-    assert store.is_replay(same_instant) is None
+    assert store.is_replay(same_instant, "worker") is None
     store.close()
     reopened = HandledStore(tmp_path / "s.sqlite")
     assert reopened.seen(GENUINE.command_id) and reopened.high_water("r1", "worker") == NOW

@@ -8,13 +8,13 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from monitor.client import Accepted, Policy, TrustedKeys, check
+from monitor.client import Accepted, Policy, check
 from monitor.core import Core, load_plans
+from tests.keys import RING, WORKER
 from topics.codec import Decoder
 from topics.commands import encode_command, sign
 
 ROOT = Path(__file__).resolve().parents[3]
-KEY = b"worker-secret-0123456789abcdef"
 
 
 def test_core_decisions_verify_at_the_client() -> None:
@@ -27,8 +27,7 @@ def test_core_decisions_verify_at_the_client() -> None:
     lines = gzip.decompress((ROOT / "examples/events/sample.jsonl.gz").read_bytes()).splitlines()
     commands = core.process([e for line in lines for e in decoder.decode(line).events])
     assert len(commands) >= 2 and any(c.evidence for c in commands)
-    keys = TrustedKeys(worker={"w1": KEY})
     for command in commands:
-        wire = encode_command(sign(command, "w1", KEY))
-        result = check(wire, keys, Policy(deliver_advisory=True), now=command.issued_at + 1)
+        wire = encode_command(sign(command, WORKER))
+        result = check(wire, RING, Policy(deliver_advisory=True), now=command.issued_at + 1)
         assert isinstance(result, Accepted), (command.action, result)

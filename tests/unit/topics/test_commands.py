@@ -1,7 +1,8 @@
-"""Signing, verification and idempotency keys of control commands; signing key rings."""
+"""Signing and idempotency keys of control commands; key files and rings."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,19 +10,28 @@ import msgspec
 import pytest
 
 from monitor.errors import ConfigError
+from tests.keys import OPERATOR, RING, WORKER
+from tests.secrets import assert_clean, signing_key
 from topics.commands import (
     Command,
     Evidence,
-    canonical_bytes,
     command_id,
     decode_command,
     encode_command,
     sign,
-    verify,
+    wire_document,
 )
-from topics.keys import KeyRing, keyring_from_env, load_keyring, load_keyring_file
-
-KEY = b"0123456789abcdef-secret"
+from topics.keyfiles import (
+    add_to_ring,
+    load_ring,
+    load_signing_key,
+    refuse_legacy_env,
+    ring_from,
+    signing_key_from,
+    write_signing_key,
+)
+from topics.keys import KeyRing, SigningKey
+from topics.signing import MalformedError, canonical, parse_strict, verify_document
 
 
 def make(**changes: Any) -> Command:
@@ -41,6 +51,7 @@ def make(**changes: Any) -> Command:
                 observed=48.0,
                 baseline=30.0,
                 threshold=39.0,
+                window_s=300,
                 samples=812,
                 stats={"ratio": 1.6},
             )
@@ -68,11 +79,14 @@ def test_command_ids_are_deterministic_and_distinct_per_field() -> None:
 
 
 def test_signed_command_verifies_and_survives_the_wire() -> None:
-    signed = sign(make(), "k1", KEY)
-    assert signed.key_id == "k1" and len(signed.signature) == 64
+    signed = sign(make(), WORKER)
+    assert signed.key_id == WORKER.key_id and len(signed.signature) == 128
     back = decode_command(encode_command(signed))
     assert back == signed
-    assert verify(back, {"k1": KEY}) == "ok"
+    assert verify_document(parse_strict(encode_command(back)), RING) == (
+        "ok",
+        RING[WORKER.key_id],
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,55 +100,146 @@ def test_signed_command_verifies_and_survives_the_wire() -> None:
         {"expires_at": 1.7e9 + 30_000},
         {"seq": 3},
         {"evidence": []},
-        {"key_id": "k2"},
+        {"issuer": "operator:ana"},
+        {"key_id": OPERATOR.key_id},
     ],
 )
 def test_any_changed_field_breaks_the_signature(change: dict[str, Any]) -> None:
-    signed = sign(make(), "k1", KEY)
-    tampered = msgspec.structs.replace(signed, **change)
-    assert verify(tampered, {"k1": KEY, "k2": KEY + b"2"}) == "bad_signature"
+    tampered = msgspec.structs.replace(sign(make(), WORKER), **change)
+    assert verify_document(wire_document(tampered), RING)[0] == "bad_signature"
 
 
 def test_unsigned_unknown_key_and_wrong_key_are_told_apart() -> None:
-    assert verify(make(), {"k1": KEY}) == "unsigned"
-    assert verify(sign(make(), "k9", KEY), {"k1": KEY}) == "unknown_key"
-    assert verify(sign(make(), "k1", b"another-secret-of-16b"), {"k1": KEY}) == "bad_signature"
+    assert verify_document(wire_document(make()), RING)[0] == "unsigned"
+    stranger = SigningKey.generate("w9", "worker")
+    assert verify_document(wire_document(sign(make(), stranger)), RING)[0] == "unknown_key"
+    impostor = SigningKey.generate(WORKER.key_id, "worker")  # a public id, another key
+    assert verify_document(wire_document(sign(make(), impostor)), RING)[0] == "bad_signature"
 
 
-def test_canonical_bytes_ignore_key_order_and_the_signature() -> None:
-    signed = sign(make(), "k1", KEY)
-    as_dict = msgspec.to_builtins(signed)
-    reordered = dict(reversed(list(as_dict.items())))
-    assert canonical_bytes(reordered) == canonical_bytes(signed)
-    assert b"signature" not in canonical_bytes(signed)
-
-
-def test_keyring_from_env_and_file(tmp_path: Path) -> None:
-    ring = keyring_from_env({"ROLLGUARD_SIGNING_KEYS": "old=aaaaaaaaaaaaaaaa,new=hex:" + "ab" * 16})
-    assert ring is not None
-    assert ring.active_id == "new" and ring.signing_key == bytes.fromhex("ab" * 16)
-    assert "aaaa" not in repr(ring) and "abab" not in repr(ring)
-    path = tmp_path / "keys.yaml"
-    path.write_text("active: k1\nkeys:\n  k1: base64:" + "QUJDREVGR0hJSktMTU5PUA==" + "\n")
-    assert load_keyring_file(path).signing_key == b"ABCDEFGHIJKLMNOP"
-    assert load_keyring(path).active_id == "k1"
+def test_the_signature_covers_the_wire_form_whatever_its_order_and_spacing() -> None:
+    doc = wire_document(sign(make(), WORKER))
+    spaced = json.dumps(dict(reversed(list(doc.items()))), indent=3).encode()
+    assert verify_document(parse_strict(spaced), RING)[0] == "ok"
+    assert b"signature" not in canonical(doc)
+    # RFC 8785 numbers: 1.7e9 -> 1700000000, 300.0 -> 300, 1.6 stays 1.6
+    assert b'"issued_at":1700000000,' in canonical(doc)
+    assert b'"window_s":300}' in canonical(doc)
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("data", "why"),
     [
-        {"ROLLGUARD_SIGNING_KEYS": "k1=short"},
-        {"ROLLGUARD_SIGNING_KEYS": "noequals"},
-        {"ROLLGUARD_SIGNING_KEYS": "k1=hex:zz"},
-        {"ROLLGUARD_SIGNING_KEYS": "k1=" + "a" * 16, "ROLLGUARD_SIGNING_KEY_ID": "k2"},
-        {},
+        (b'{"a":1,"a":2}', "duplicate member name 'a'"),
+        (b'{"a":NaN}', "NaN is not JSON"),
+        (b'{"a":1e999}', "number out of range"),
+        (b'{"a":9007199254740992}', "integer out of the range"),
+        (b'{"a":-9007199254740992}', "integer out of the range"),
+        (b'{"a":"\\ud800"}', "unpaired surrogate"),
+        (b'{"a":"\xff"}', "not UTF-8"),
+        (b"[1]", "expected a JSON object, got array"),
+        (b'{"a":' * 9 + b"1" + b"}" * 9, "nested deeper than 8"),
+        (b"[" * 100_000, "nested deeper than 8"),
+        (b'{"a":"x\nfake"}', "not JSON: Invalid control character"),
     ],
 )
-def test_bad_key_configuration_is_a_clear_config_error(env: dict[str, str]) -> None:
-    with pytest.raises(ConfigError):
-        load_keyring(None, env)
+def test_strict_json_refuses_what_languages_read_differently(data: bytes, why: str) -> None:
+    with pytest.raises(MalformedError, match=why.replace("(", r"\(")):
+        parse_strict(data)
 
 
-def test_keyring_requires_its_active_key() -> None:
-    with pytest.raises(ConfigError):
-        KeyRing("missing", {"k1": KEY})
+def test_key_files_round_trip_and_never_show_the_private_key(tmp_path: Path) -> None:
+    key = signing_key("k-file", "operator", name="bo")
+    path = write_signing_key(key, tmp_path / "k.json")
+    assert path.stat().st_mode & 0o777 == 0o600
+    loaded = load_signing_key(path, "operator")
+    assert loaded.public_key == key.public_key and loaded.name == "bo"
+    assert_clean(repr(loaded) + repr(RING) + str(loaded), "repr")
+    with pytest.raises(ConfigError, match="never overwritten"):
+        write_signing_key(key, path)
+    with pytest.raises(ConfigError, match="where a worker key is needed"):
+        load_signing_key(path, "worker")
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="too open"):
+        load_signing_key(path)
+
+
+def test_broken_key_files_are_clear_errors_that_do_not_quote_the_file(tmp_path: Path) -> None:
+    key = signing_key("k-broken", "worker")
+    good = write_signing_key(key, tmp_path / "good.json").read_text()
+    for name, text in {
+        "trailing-comma": good.replace('"role"', '"x": 1,, "role"'),
+        "duplicate": good.replace('"role": "worker"', '"role": "worker", "role": "operator"'),
+        "unknown-field": good.replace('"role"', '"extra": "y", "role"'),
+        "yaml": good.replace("{", "").replace("}", "").replace(",", "\n"),
+    }.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        path.chmod(0o600)
+        with pytest.raises(ConfigError) as err:
+            load_signing_key(path)
+        assert str(path) in str(err.value)
+        assert_clean(str(err.value), f"error for {name}")
+
+
+def test_rings_hold_public_keys_with_roles_and_rotate_by_id(tmp_path: Path) -> None:
+    path = tmp_path / "ring.json"
+    old = SigningKey.generate("w-2025", "worker")
+    new = SigningKey.generate("w-2026", "worker")
+    add_to_ring(path, old.public(rollouts=("pay-*",)))
+    ring = add_to_ring(path, new.public(rollouts=("pay-*",)))
+    assert sorted(ring) == ["w-2025", "w-2026"] and load_ring(path) == ring
+    assert "private" not in path.read_text()
+    with pytest.raises(ConfigError, match="appears twice"):
+        add_to_ring(path, new.public(rollouts=("x",)))
+    assert repr(ring) == "KeyRing(worker=['w-2025', 'w-2026'], operator=[])"
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ({"role": "worker"}, "must name the rollouts"),
+        ({"role": "worker", "rollouts": ["*"]}, "every rollout"),
+        ({"role": "worker", "rollouts": ["a"], "name": "x"}, "for operator keys"),
+        ({"role": "operator"}, "needs the name of its holder"),
+        ({"role": "operator", "name": "ana\n"}, "name"),
+        ({"role": "admin", "name": "x"}, "Invalid enum value 'admin'"),
+        ({"role": "operator", "name": "a", "public_key": "00" * 31}, "public_key"),
+        ({"role": "operator", "name": "a", "extra": 1}, "unknown field `extra`"),
+        ({"role": "operator", "name": "a", "key_id": "k\n"}, "key_id"),
+    ],
+)
+def test_ring_entries_are_strict(tmp_path: Path, entry: dict[str, Any], why: str) -> None:
+    base = {"key_id": "k1", "public_key": WORKER.public_key.hex()}
+    path = tmp_path / "ring.json"
+    path.write_text(json.dumps({"keys": [base | entry]}))
+    with pytest.raises(ConfigError, match=why):
+        load_ring(path)
+
+
+def test_hmac_configuration_is_refused_with_the_migration_note(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HMAC signing keys were removed"):
+        refuse_legacy_env({"ROLLGUARD_SIGNING_KEYS": "k1=0123456789abcdef0123"})
+    old = tmp_path / "keys.yaml"
+    old.write_text("active: k1\nkeys:\n  k1: hmac-secret-0123456789\n")
+    old.chmod(0o600)
+    for load in (load_ring, load_signing_key):
+        with pytest.raises(ConfigError, match="an HMAC key ring") as err:
+            load(old)
+        assert "hmac-secret" not in str(err.value)
+
+
+def test_environment_names_the_files(tmp_path: Path) -> None:
+    path = write_signing_key(WORKER, tmp_path / "w.json")
+    env = {"ROLLGUARD_SIGNING_KEY_FILE": str(path)}
+    key = signing_key_from(None, "ROLLGUARD_SIGNING_KEY_FILE", "worker", env)
+    assert key is not None and key.key_id == WORKER.key_id
+    assert signing_key_from(None, "ROLLGUARD_SIGNING_KEY_FILE", "worker", {}) is None
+    assert ring_from(None, {}) is None
+    with pytest.raises(ConfigError, match="cannot read"):
+        ring_from(None, {"ROLLGUARD_TRUSTED_KEYS_FILE": str(tmp_path / "missing.json")})
+
+
+def test_an_empty_ring_is_refused() -> None:
+    with pytest.raises(ConfigError, match="empty"):
+        KeyRing([])

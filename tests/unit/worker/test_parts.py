@@ -36,11 +36,11 @@ from monitor.worker.http import build_web_app
 from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks, _Group
 from monitor.worker.settings import WorkerSettings
 from tests.integration.worker.threshold_core import ThresholdCore
+from tests.keys import RING as TRUSTED
+from tests.keys import WORKER
 from topics.codec import MAX_BATCH_EVENTS, Decoder, encode_batch, encode_event
 from topics.events import Metric
-from topics.keys import KeyRing
 
-RING = KeyRing("k1", {"k1": b"0123456789abcdef0123"})
 DEC = Decoder()
 
 
@@ -257,11 +257,17 @@ def test_checkpoint_scan_refuses_a_checkpoint_with_a_lost_chunk() -> None:
 
 def test_settings_refuse_nonsense() -> None:
     with pytest.raises(ConfigError, match="plan"):
-        WorkerSettings(bootstrap="b:1", keyring=RING)
+        WorkerSettings(bootstrap="b:1", signing_key=WORKER, trusted_keys=TRUSTED)
     with pytest.raises(ConfigError, match="checkpoint"):
-        WorkerSettings(bootstrap="b:1", keyring=RING, core_factory="m:f", checkpoint_interval_s=0)
+        WorkerSettings(
+            bootstrap="b:1",
+            signing_key=WORKER,
+            trusted_keys=TRUSTED,
+            core_factory="m:f",
+            checkpoint_interval_s=0,
+        )
     with pytest.raises(ConfigError, match="bootstrap"):
-        WorkerSettings(bootstrap="", keyring=RING, core_factory="m:f")
+        WorkerSettings(bootstrap="", signing_key=WORKER, trusted_keys=TRUSTED, core_factory="m:f")
 
 
 def test_http_surface_over_a_core() -> None:
@@ -286,15 +292,29 @@ def test_http_surface_over_a_core() -> None:
     asyncio.run(go())
 
 
-def test_cli_refuses_to_start_without_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_refuses_to_start_without_its_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from monitor.cli import app
 
-    for name in ("ROLLGUARD_SIGNING_KEYS", "ROLLGUARD_SIGNING_KEYS_FILE"):
+    for name in ("ROLLGUARD_SIGNING_KEY_FILE", "ROLLGUARD_TRUSTED_KEYS_FILE"):
         monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(
         app, ["worker", "--bootstrap", "127.0.0.1:1", "--core-factory", "x:y"]
     )
     assert result.exit_code == 2
-    assert "no signing keys" in result.output
+    assert "needs its signing key" in result.output
+
+
+def test_cli_refuses_hmac_keys_with_the_migration_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    monkeypatch.setenv("ROLLGUARD_SIGNING_KEYS", "k1=an-old-hmac-secret-0123")
+    result = CliRunner().invoke(
+        app, ["worker", "--bootstrap", "127.0.0.1:1", "--core-factory", "x:y"]
+    )
+    assert result.exit_code == 2
+    assert "HMAC signing keys were removed" in result.output
+    assert "an-old-hmac-secret" not in result.output

@@ -17,10 +17,12 @@ from monitor.worker.processor import PartitionState, Processor
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from tests.integration.worker.threshold_core import ThresholdCore
+from tests.keys import RING as TRUSTED
+from tests.keys import WORKER
 from tests.unit.worker.records import Record
 from topics.codec import encode_event
+from topics.control_plane import ControlPlaneGate
 from topics.events import Metric
-from topics.keys import KeyRing
 
 TP = TopicPartition("by", 0)
 
@@ -79,7 +81,7 @@ def test_a_checkpoint_waits_for_the_commands_before_it_and_not_the_loop() -> Non
         processor = Processor(
             consumer=consumer,
             core=ThresholdCore(),
-            publisher=Publisher(broker, KeyRing("k", {"k": b"0" * 20}), "control"),
+            publisher=Publisher(broker, WORKER, "control"),
             checkpoints=CheckpointStore(broker, None, "state", "w"),
             metrics=WorkerMetrics("w", "test"),
             topic="by",
@@ -117,10 +119,11 @@ def test_the_ingest_commits_in_the_background_once_its_envelopes_are_acked() -> 
         broker, consumer = Broker(), Consumer()
         stage = IngestStage(
             consumer=consumer,
-            publisher=Publisher(broker, KeyRing("k", {"k": b"0" * 20}), "control"),
+            publisher=Publisher(broker, WORKER, "control"),
             metrics=WorkerMetrics("w", "test"),
             by_rollout_topic="by",
             dlq_topic="dlq",
+            gate=ControlPlaneGate(TRUSTED),
         )
         telemetry = TopicPartition("tel", 3)
         event = Metric(v=1, rollout_id="r1", variant="canary", ts=1.7e9, name="x", value=1.0)

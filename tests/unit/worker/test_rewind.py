@@ -16,13 +16,14 @@ from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage
 from monitor.worker.publisher import Publisher
+from tests.keys import RING as TRUSTED
+from tests.keys import WORKER
 from tests.unit.worker.records import Record
 from topics.codec import Decoder, encode_event
+from topics.control_plane import ControlPlaneGate
 from topics.events import Event, Metric
-from topics.keys import KeyRing
 
 TP = TopicPartition("tel", 0)
-RING = KeyRing("k", {"k": b"0" * 20})
 
 
 class Sent(NamedTuple):
@@ -84,10 +85,11 @@ def metric(rid: str, i: int) -> Metric:
 def stage_over(producer: Producer, consumer: Consumer, resend: bool = False) -> IngestStage:
     return IngestStage(
         consumer=consumer,
-        publisher=Publisher(producer, RING, "control", resend=resend),
+        publisher=Publisher(producer, WORKER, "control", resend=resend),
         metrics=WorkerMetrics("w", "test"),
         by_rollout_topic="by_rollout",
         dlq_topic="dlq",
+        gate=ControlPlaneGate(TRUSTED),
     )
 
 

@@ -1,7 +1,8 @@
 """Validating once, in the processor, judges every event as the ``Decoder`` judges it in its
 original message: the ingest's routing plus :func:`take` give the same valid events (per
-rollout, in order) and the same dead letters (reason, message, offset, index) as
-``Decoder.decode`` of the message, for arbitrary mutated single events and batches."""
+rollout, in order) and the same dead letters (reason, message, offset, index) as the
+control-plane gate followed by ``Decoder.decode`` of the message, for arbitrary mutated
+single events and batches."""
 
 from __future__ import annotations
 
@@ -17,13 +18,26 @@ from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage, route
 from monitor.worker.publisher import Publisher
+from tests.keys import RING as TRUSTED
+from tests.keys import OPERATOR, WORKER
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
 from tests.unit.worker.records import Record
 from topics.codec import DeadLetter, Decoder, Source, decode_dead_letter
+from topics.control_plane import ControlPlaneGate
 from topics.events import Event
-from topics.keys import KeyRing
+from topics.signing import sign_document
 
 DECODER = Decoder(max_message_bytes=64_000, max_batch_events=50)
+
+
+def operator_signed(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``plan`` / ``signoff`` event as an operator (ana, cto) signs it; others as they are."""
+    if event["kind"] not in ("plan", "signoff"):
+        return event
+    return sign_document(event | ({"by": "ana"} if event["kind"] == "signoff" else {}), OPERATOR)
+
+
+SIGNED = [operator_signed(e) for e in VALID]
 TP = TopicPartition("tel", 2)
 
 
@@ -53,10 +67,11 @@ def two_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadL
     producer = Producer()
     stage = IngestStage(
         consumer=None,
-        publisher=Publisher(producer, KeyRing("k", {"k": b"0" * 20}), "control"),
+        publisher=Publisher(producer, WORKER, "control"),
         metrics=WorkerMetrics("w", "test"),
         by_rollout_topic="by_rollout",
         dlq_topic="dlq",
+        gate=ControlPlaneGate(TRUSTED),
         decoder=DECODER,
         envelope_max_events=4,  # small envelopes: positions cross envelope boundaries
     )
@@ -79,7 +94,19 @@ def two_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadL
 def one_stage(messages: list[bytes]) -> tuple[dict[str, list[Event]], list[DeadLetter]]:
     events: dict[str, list[Event]] = {}
     dead: list[DeadLetter] = []
-    for i, message in enumerate(messages):
+    gate = ControlPlaneGate(TRUSTED)
+    for i, sent in enumerate(messages):
+        message = sent
+        screen = gate.screen(message)
+        if screen is not None and screen.refused:
+            dead += [
+                DeadLetter(reason=r.reason, message=r.detail, original=b"", topic=TP.topic,
+                           partition=TP.partition, offset=10 + i, index=r.item)
+                for r in screen.refused
+            ]  # fmt: skip
+            if screen.whole or screen.remaining is None:
+                continue
+            message = screen.remaining
         out = DECODER.decode(message, Source(TP.topic, TP.partition, 10 + i))
         for event in out.events:
             events.setdefault(event.rollout_id, []).append(event)
@@ -121,7 +148,9 @@ def near_valid_event(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-event = st.one_of(mutated_event(), near_valid_event(), st.sampled_from(VALID))
+event = st.one_of(
+    mutated_event(), near_valid_event(), st.sampled_from(VALID), st.sampled_from(SIGNED)
+)
 message = st.one_of(
     event.map(dumps),
     st.lists(event, min_size=0, max_size=8).map(
@@ -141,7 +170,7 @@ def test_routing_then_take_judges_like_the_decoder(messages: list[bytes]) -> Non
 
 
 def test_a_batch_with_bad_events_keeps_its_good_ones() -> None:
-    good = [dict(e, rollout_id="r1") for e in VALID]
+    good = [operator_signed(dict(e, rollout_id="r1")) for e in VALID]
     bad = [dict(VALID[1], rollout_id="r1", ts=12), dict(VALID[0], rollout_id="r1", qty=-1)]
     batch = dumps({"kind": "batch", "v": 1, "events": [good[0], bad[0], *good[1:], bad[1]]})
     events, dead = two_stage([batch])
