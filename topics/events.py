@@ -202,9 +202,7 @@ class Status(_EventBase, tag="status", frozen=True):
     state: Annotated[Label, doc("State in that system (pending, confirmed, ...).")]
 
 
-KeyId = (
-    Annotated[str, Meta(max_length=64), doc("Id of the operator key that signed it.")] | None
-)
+KeyId = Annotated[str, Meta(max_length=64), doc("Id of the operator key that signed it.")] | None
 Signature = (
     Annotated[
         str,

@@ -18,8 +18,8 @@ from monitor.metrics import WorkerMetrics
 from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage, route
 from monitor.worker.publisher import Publisher
-from tests.keys import RING as TRUSTED
 from tests.keys import OPERATOR, WORKER
+from tests.keys import RING as TRUSTED
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
 from tests.unit.worker.records import Record
 from topics.codec import DeadLetter, Decoder, Source, decode_dead_letter
