@@ -3,13 +3,14 @@
 It only logs what a real deploy tool would do (shift traffic, revert routing, cancel and
 flatten). Replace ``act`` with calls to your deploy tooling, router or feature-flag service.
 
-Run it next to the dev broker::
+It holds public keys only (the trusted key ring): it can verify every command and sign
+none. Run it next to the dev broker::
 
-    export ROLLGUARD_SIGNING_KEYS='k1=<worker secret>'        # verifies the workers
-    export ROLLGUARD_OPERATOR_KEYS='op1=<operator secret>'    # verifies humans (kill/resume)
+    export ROLLGUARD_TRUSTED_KEYS_FILE=/etc/rollguard/trusted-keys.json   # public keys
     python examples/orchestrator.py --bootstrap 127.0.0.1:9092 --state /tmp/deployer.sqlite
 
-then, in another terminal, ``rollguard kill payments-router --by me``. SASL/TLS settings
+then, in another terminal, ``rollguard kill payments-router`` with your operator key
+(``ROLLGUARD_OPERATOR_KEY_FILE``). SASL/TLS settings
 come from ``ROLLGUARD_KAFKA_*`` (see ``docs/security.md``). Prometheus metrics of the
 client (``rollguard_client_rejected_total{reason}``, ...) are served on ``--metrics-port``.
 """

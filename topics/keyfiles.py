@@ -200,13 +200,17 @@ def load_signing_key(path: str | Path, role: Role | None = None) -> SigningKey:
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if role is not None and entry.role != role:
-        raise ConfigError(f"{path}: a {entry.role} key, where a {role} key is needed")
+        raise ConfigError(f"{path}: {_a(entry.role)} key, where {_a(role)} key is needed")
     try:
         return SigningKey.from_seed(
             entry.key_id, entry.role, bytes.fromhex(entry.private_key), entry.name
         )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
 def write_signing_key(key: SigningKey, path: str | Path) -> Path:

@@ -44,6 +44,7 @@ from tests.integration.worker.support import (
     start_worker,
     wait_for,
 )
+from tests.keys import key_files
 from tests.tools import missing_reason, prometheus_tool
 from topics.admin import create_topics
 from topics.config import TopicsConfig
@@ -68,8 +69,11 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, b
         producer.close()
 
 
-def simulate(bootstrap: str, prefix: str, scenario: str, *extra: str) -> subprocess.Popen[bytes]:
-    """``rollguard simulate`` producing one scenario's rollout to the telemetry topic."""
+def simulate(
+    bootstrap: str, prefix: str, keys: Path, scenario: str, *extra: str
+) -> subprocess.Popen[bytes]:
+    """``rollguard simulate`` producing one scenario's rollout to the telemetry topic (its
+    plan events signed by the test operator's key, as workers require)."""
     args = [
         sys.executable,
         "-m",
@@ -86,6 +90,7 @@ def simulate(bootstrap: str, prefix: str, scenario: str, *extra: str) -> subproc
         "--kafka",
         f"--bootstrap={bootstrap}",
         f"--topic-prefix={prefix}",
+        f"--operator-key={key_files(keys)[1]}",
         *extra,
     ]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -173,8 +178,10 @@ def stack(kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Ite
         produce(bootstrap, topics.telemetry, junk)
         prefix = topics.telemetry.rsplit(".", 1)[0]
         sims = [
-            simulate(bootstrap, prefix, CANARY, "--stage=canary-5"),
-            simulate(bootstrap, prefix, SHADOW, "--plan-name=bridge-routing-v2-shadow"),
+            simulate(bootstrap, prefix, tmp_path / "keys", CANARY, "--stage=canary-5"),
+            simulate(
+                bootstrap, prefix, tmp_path / "keys", SHADOW, "--plan-name=bridge-routing-v2-shadow"
+            ),
         ]
         for sim in sims:
             output, _ = sim.communicate(timeout=120)

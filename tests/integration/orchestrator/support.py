@@ -10,17 +10,10 @@ from typing import Any
 
 import msgspec
 
-from monitor.client import ClientConfig, ControlClient, Outcome, Policy, TrustedKeys
+from monitor.client import ClientConfig, ControlClient, Outcome, Policy
+from tests.keys import RING, WORKER
 from topics.commands import Command, command_id, sign
 from topics.config import TopicsConfig
-from topics.keys import KeyRing
-
-WORKER_SECRET = b"worker-secret-0123456789abcdef"
-OPERATOR_SECRET = b"operator-secret-0123456789abcd"
-WORKER_RING = KeyRing("w1", {"w1": WORKER_SECRET})
-OPERATOR_RING = KeyRing("op1", {"op1": OPERATOR_SECRET})
-OPERATOR_KEYS_ENV = "op1=operator-secret-0123456789abcd"
-KEYS = TrustedKeys.from_rings(WORKER_RING, OPERATOR_RING)
 
 
 def worker_command(
@@ -47,7 +40,7 @@ def worker_command(
         issuer="worker",
         **fields,
     )
-    return sign(command, WORKER_RING.active_id, WORKER_RING.signing_key)
+    return sign(command, WORKER)
 
 
 def tamper(command: Command, **changes: Any) -> Command:
@@ -91,7 +84,7 @@ class Harness:
             state_path=self.state,
             retry_backoff_s=0.1,
         )
-        return ControlClient(config, KEYS, self.handler, policy=policy)
+        return ControlClient(config, RING, self.handler, policy=policy)
 
 
 def drain(

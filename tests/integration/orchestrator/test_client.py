@@ -10,8 +10,6 @@ import pytest
 
 from monitor.client import Policy
 from tests.integration.orchestrator.support import (
-    OPERATOR_RING,
-    WORKER_SECRET,
     Harness,
     drain,
     produce,
@@ -19,8 +17,11 @@ from tests.integration.orchestrator.support import (
     tamper,
     worker_command,
 )
+from tests.keys import OPERATOR, WORKER
+from tests.secrets import assert_clean
 from topics.commands import command_id, encode_command, sign
 from topics.config import TopicsConfig
+from topics.keys import SigningKey
 
 
 def test_every_kind_of_bad_command_is_refused_with_its_reason(
@@ -29,12 +30,11 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
     now = time.time()
     valid = worker_command(action="pause", seq=10, issued_at=now)
     older = worker_command(action="promote", seq=9, issued_at=now - 60)  # signed, never seen
+    attacker = SigningKey.generate(WORKER.key_id, "worker")  # key ids are public
     forged = sign(
-        tamper(valid, command_id=command_id("r1", "canary-5", "rs1", "promote", 11)),
-        "w1",
-        b"an-attacker-guessed-this-key!!",
+        tamper(valid, command_id=command_id("r1", "canary-5", "rs1", "promote", 11)), attacker
     )
-    forged_unknown_kid = sign(tamper(valid, seq=12), "w9", b"an-attacker-guessed-this-key!!")
+    forged_unknown_kid = sign(tamper(valid, seq=12), SigningKey.generate("w9", "worker"))
     messages: list[tuple[str | None, bytes]] = [
         (None, encode_command(valid)),
         ("bad_signature", encode_command(forged)),
@@ -53,7 +53,7 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
         ("advisory", encode_command(worker_command(seq=24, advisory=True))),
         ("malformed", b"{not json"),
         ("malformed", encode_command(valid).replace(b'"v":1', b'"v":1,"extra":"unsigned"')),
-        ("unknown_version", encode_command(sign(tamper(valid, v=2), "w1", WORKER_SECRET))),
+        ("unknown_version", encode_command(sign(tamper(valid, v=2), WORKER))),
         ("oversized", b"{" + b" " * (70 * 1024) + b"}"),
     ]
     produce(bootstrap, topics_config.control, [value for _, value in messages])
@@ -77,7 +77,7 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
     logged = caplog.text
     for reason, _ in messages[1:]:
         assert f": {reason} (" in logged
-    assert "worker-secret" not in logged and "attacker-guessed" not in logged
+    assert_clean(logged, "client log")
 
 
 def test_a_valid_command_reaches_the_handler_exactly_once_across_restarts(
@@ -122,8 +122,8 @@ def test_state_is_bounded_and_pruned_by_expiry(
     store = HandledStore(tmp_path / "s.sqlite", clock_skew_s=0, max_entries=3)
     now = time.time()
     for seq in range(5):
-        store.record(worker_command(seq=seq, issued_at=now + seq, ttl_s=10), now)
-    store.record(worker_command(seq=99, issued_at=now - 100, ttl_s=10), now)  # expired
+        store.record(worker_command(seq=seq, issued_at=now + seq, ttl_s=10), now, "worker")
+    store.record(worker_command(seq=99, issued_at=now - 100, ttl_s=10), now, "worker")  # expired
     assert store.count() == 6
     assert store.prune(now, max_lifetime_s=86_400) == 3
     assert store.count() == 3
@@ -138,15 +138,9 @@ def test_operator_keys_are_separate_from_worker_keys(
 ) -> None:
     from monitor.client.operator import operator_command
 
-    resume = operator_command(
-        OPERATOR_RING, rollout_id="r1", action="resume", by="ana", reason="ok"
-    )
+    resume = operator_command(OPERATOR, rollout_id="r1", action="resume", reason="ok")
     # a genuine operator signature, but claiming to be a worker: refused
-    impostor = sign(
-        tamper(resume, issuer="worker", command_id="0" * 32),
-        OPERATOR_RING.active_id,
-        OPERATOR_RING.signing_key,
-    )
+    impostor = sign(tamper(resume, issuer="worker", command_id="0" * 32), OPERATOR)
     produce(bootstrap, topics_config.control, [encode_command(resume), encode_command(impostor)])
     harness = Harness(bootstrap, topics_config, tmp_path / "state.sqlite")
     with harness.client(Policy()) as client:

@@ -18,31 +18,27 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.client.reader import read_topic
 from tests.integration.orchestrator.support import (
-    OPERATOR_KEYS_ENV,
-    OPERATOR_SECRET,
-    WORKER_SECRET,
     Harness,
     drain,
     produce,
     tamper,
     worker_command,
 )
+from tests.keys import BO, OPERATOR, RING, key_env, key_file
+from tests.secrets import assert_clean
 from topics.codec import Decoder
 from topics.commands import encode_command
 from topics.config import TopicsConfig
+from topics.control_plane import ControlPlaneGate
 from topics.events import Plan, Signoff
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _env(bootstrap: str, topics: TopicsConfig) -> dict[str, str]:
+def _env(bootstrap: str, topics: TopicsConfig, keys: Path) -> dict[str, str]:
+    """The CLI's environment: ana's operator key, the trusted ring (and a worker key)."""
     prefix = topics.control.removesuffix(".control")
-    return {
-        "ROLLGUARD_BOOTSTRAP": bootstrap,
-        "ROLLGUARD_TOPIC_PREFIX": prefix,
-        "ROLLGUARD_OPERATOR_KEYS": OPERATOR_KEYS_ENV,
-        "ROLLGUARD_SIGNING_KEYS": "w1=" + WORKER_SECRET.decode(),
-    }
+    return {"ROLLGUARD_BOOTSTRAP": bootstrap, "ROLLGUARD_TOPIC_PREFIX": prefix, **key_env(keys)}
 
 
 def _telemetry(bootstrap: str, topics: TopicsConfig) -> list[object]:
@@ -56,7 +52,7 @@ def test_kill_reaches_the_control_topic_and_the_client_with_no_worker(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     # No worker process exists in this test session's topics: the path is CLI → Kafka → client.
-    env = {**os.environ, **_env(bootstrap, topics_config)}
+    env = {**os.environ, **_env(bootstrap, topics_config, tmp_path / "keys")}
     done = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "kill", "payments-router", "--by", "ana",
          "--reason", "P&L limit breached"],
@@ -64,7 +60,7 @@ def test_kill_reaches_the_control_topic_and_the_client_with_no_worker(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "HALT published" in done.stdout
-    assert OPERATOR_SECRET.decode() not in done.stdout + done.stderr
+    assert_clean(done.stdout + done.stderr, "kill output")
 
     harness = Harness(bootstrap, topics_config, tmp_path / "state.sqlite")
     with harness.client() as client:
@@ -75,10 +71,14 @@ def test_kill_reaches_the_control_topic_and_the_client_with_no_worker(
         "payments-router",
         "operator:ana",
     )
-    assert halt.reason == "P&L limit breached" and halt.key_id == "op1"
+    assert halt.reason == "P&L limit breached" and halt.key_id == OPERATOR.key_id
 
     plans = [e for e in _telemetry(bootstrap, topics_config) if isinstance(e, Plan)]
     assert [(p.rollout_id, p.action) for p in plans] == [("payments-router", "aborted")]
+    # signed by the same operator: workers count it
+    [message] = [m.value for m in read_topic(bootstrap, topics_config.telemetry)]
+    screen = ControlPlaneGate(RING).screen(message)
+    assert screen is not None and screen.refused == []
 
 
 def test_kill_all_and_resume(bootstrap: str, topics_config: TopicsConfig, tmp_path: Path) -> None:
@@ -88,10 +88,13 @@ def test_kill_all_and_resume(bootstrap: str, topics_config: TopicsConfig, tmp_pa
         [encode_command(worker_command("r1", seq=1)), encode_command(worker_command("r2", seq=1))],
     )
     runner = CliRunner()
-    env = _env(bootstrap, topics_config)
+    env = _env(bootstrap, topics_config, tmp_path / "keys")
     killed = runner.invoke(app, ["kill", "--all", "--by", "ana"], env=env)
     assert killed.exit_code == 0, killed.output
-    resumed = runner.invoke(app, ["resume", "r1", "--by", "bo", "--reason", "fixed"], env=env)
+    as_bo = env | {"ROLLGUARD_OPERATOR_KEY_FILE": str(key_file(tmp_path / "keys", BO))}
+    impostor = runner.invoke(app, ["resume", "r1", "--by", "bo"], env=env)  # ana's key
+    assert impostor.exit_code == 2 and "belongs to 'ana'" in impostor.output
+    resumed = runner.invoke(app, ["resume", "r1", "--by", "bo", "--reason", "fixed"], env=as_bo)
     assert resumed.exit_code == 0, resumed.output
 
     harness = Harness(bootstrap, topics_config, tmp_path / "state.sqlite")
@@ -113,15 +116,20 @@ def test_kill_all_and_resume(bootstrap: str, topics_config: TopicsConfig, tmp_pa
 
 
 def test_kill_refuses_without_operator_keys_or_target(
-    bootstrap: str, topics_config: TopicsConfig
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    env = _env(bootstrap, topics_config) | {"ROLLGUARD_OPERATOR_KEYS": ""}
-    no_keys = runner.invoke(app, ["kill", "r1"], env=env)
+    env = _env(bootstrap, topics_config, tmp_path / "keys")
+    no_keys = runner.invoke(app, ["kill", "r1"], env=env | {"ROLLGUARD_OPERATOR_KEY_FILE": ""})
     assert no_keys.exit_code == 2 and "no operator key" in no_keys.output
-    no_target = runner.invoke(app, ["kill"], env=_env(bootstrap, topics_config))
+    worker_key = env["ROLLGUARD_SIGNING_KEY_FILE"]  # a worker key may not kill
+    as_worker = runner.invoke(
+        app, ["kill", "r1"], env=env | {"ROLLGUARD_OPERATOR_KEY_FILE": worker_key}
+    )
+    assert as_worker.exit_code == 2 and "where an operator key is needed" in as_worker.output
+    no_target = runner.invoke(app, ["kill"], env=env)
     assert no_target.exit_code == 2 and "--all" in no_target.output
-    bad_id = runner.invoke(app, ["kill", "r 1"], env=_env(bootstrap, topics_config))
+    bad_id = runner.invoke(app, ["kill", "r 1"], env=env)
     assert bad_id.exit_code == 2
     assert list(read_topic(bootstrap, topics_config.control)) == []
 
@@ -130,7 +138,8 @@ def test_signoff_tail_and_export(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    env = _env(bootstrap, topics_config)
+    env = _env(bootstrap, topics_config, tmp_path / "keys")
+    from tests.keys import WORKER
     from topics.commands import Evidence, sign
 
     now = time.time()
@@ -145,8 +154,7 @@ def test_signoff_tail_and_export(
                 Evidence(rule="=cmd()", signal="p99_latency_ms", variant="canary", observed=900),
             ],
         ),
-        "w1",
-        WORKER_SECRET,
+        WORKER,
     )  # fmt: skip
     forged = tamper(worker_command("r1", "promote", seq=4, issued_at=now - 10), reason="trust me")
     other = worker_command("r2", action="halt", seq=1)
@@ -156,17 +164,26 @@ def test_signoff_tail_and_export(
         [encode_command(c) for c in (with_evidence, good, forged, other)] + [b"garbage"],
     )
     signed = runner.invoke(
-        app,
-        ["signoff", "--rollout", "r1", "--stage", "canary-5", "--role", "cto", "--by", "Jane Doe"],
-        env=env,
+        app, ["signoff", "--rollout", "r1", "--stage", "canary-5", "--role", "cto"], env=env
     )
     assert signed.exit_code == 0, signed.output
     bad = runner.invoke(
-        app, ["signoff", "--rollout", "r1", "--stage", "s", "--role", "c t o", "--by", "x"], env=env
+        app, ["signoff", "--rollout", "r1", "--stage", "s", "--role", "c t o"], env=env
     )
     assert bad.exit_code == 2 and "invalid sign-off" in bad.output
+    not_hers = runner.invoke(
+        app, ["signoff", "--rollout", "r1", "--stage", "s", "--role", "compliance"], env=env
+    )
+    assert not_hers.exit_code == 2 and "workers would refuse this sign-off" in not_hers.output
+    as_other = runner.invoke(
+        app,
+        ["signoff", "--rollout", "r1", "--stage", "s", "--role", "cto", "--by", "Jane"],
+        env=env,
+    )
+    assert as_other.exit_code == 2 and "belongs to 'ana'" in as_other.output
     [signoff] = [e for e in _telemetry(bootstrap, topics_config) if isinstance(e, Signoff)]
-    assert (signoff.role, signoff.by, signoff.stage) == ("cto", "Jane Doe", "canary-5")
+    assert (signoff.role, signoff.by, signoff.stage) == ("cto", "ana", "canary-5")
+    assert signoff.key_id == OPERATOR.key_id
 
     tailed = runner.invoke(
         app, ["tail", "--from-beginning", "--no-follow", "--json", "--rollout", "r1"], env=env
@@ -181,6 +198,20 @@ def test_signoff_tail_and_export(
     ]
     human = runner.invoke(app, ["tail", "--from-beginning", "--no-follow"], env=env)
     assert human.exit_code == 0 and "ROLLBACK" in human.output and "bad_signature" in human.output
+    broken = tmp_path / "broken-ring.json"
+    broken.write_text('{"keys": [')
+    loud = runner.invoke(
+        app,
+        ["tail", "--from-beginning", "--no-follow", "--json"],
+        env=env | {"ROLLGUARD_TRUSTED_KEYS_FILE": str(broken)},
+    )
+    assert loud.exit_code == 2 and "trusted keys" in loud.output and "not valid" in loud.output
+    unverified = runner.invoke(
+        app,
+        ["tail", "--from-beginning", "--no-follow", "--json"],
+        env=env | {"ROLLGUARD_TRUSTED_KEYS_FILE": ""},
+    )
+    assert unverified.exit_code == 0 and "NOT verified" in unverified.output
 
     plan = tmp_path / "plan.yaml"
     plan.write_text("rollout: r1\nstages: [canary-5]\n")
@@ -212,17 +243,20 @@ def test_signoff_tail_and_export(
     assert rows[0]["observed"] == "0.05" and json.loads(rows[0]["stats"]) == {"p_value": 0.001}
     with (out / "signoffs.csv").open() as f:
         [signoff_row] = list(csv.DictReader(f))
-    assert signoff_row["by"] == "Jane Doe" and signoff_row["role"] == "cto"
+    assert signoff_row["by"] == "ana" and signoff_row["role"] == "cto"
+    assert signoff_row["verification"] == "ok"
     assert (out / "plans" / "plan.yaml").read_text() == plan.read_text()
     everything = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
-    assert WORKER_SECRET not in everything and OPERATOR_SECRET not in everything
+    assert_clean(everything, "evidence pack")
+    for result in (signed, bad, not_hers, as_other, tailed, human, loud, unverified, exported):
+        assert_clean(result.output, "CLI output")
 
 
 @pytest.mark.timeout(60)  # reading the child's stdout blocks; never hang the suite
 def test_example_orchestrator_obeys_a_kill(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    env = {**os.environ, **_env(bootstrap, topics_config)}
+    env = {**os.environ, **_env(bootstrap, topics_config, tmp_path / "keys")}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "orchestrator.py"), "--bootstrap", bootstrap,
          "--topic", topics_config.control, "--state", str(tmp_path / "example.sqlite")],

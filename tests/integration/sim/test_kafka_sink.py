@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
@@ -93,11 +94,20 @@ def test_speed_paces_event_time_against_the_wall_clock(
     assert stats.events > 0
 
 
-def test_cli_simulate_to_kafka(bootstrap: str, topics_config: TopicsConfig) -> None:
+def test_cli_simulate_to_kafka(bootstrap: str, topics_config: TopicsConfig, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from monitor.cli import app
+    from tests.keys import RING, key_env
+    from topics.control_plane import ControlPlaneGate
 
+    env = key_env(tmp_path / "keys")
+    unsigned = CliRunner().invoke(
+        app,
+        ["simulate", "--kafka", "-b", bootstrap],
+        env=env | {"ROLLGUARD_OPERATOR_KEY_FILE": ""},
+    )
+    assert unsigned.exit_code == 2 and "no operator key" in unsigned.output
     result = CliRunner().invoke(
         app,
         [
@@ -116,6 +126,7 @@ def test_cli_simulate_to_kafka(bootstrap: str, topics_config: TopicsConfig) -> N
             "--speed",
             "50",
         ],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     expected = sum(
@@ -131,3 +142,7 @@ def test_cli_simulate_to_kafka(bootstrap: str, topics_config: TopicsConfig) -> N
     records = _consume(bootstrap, topics_config.telemetry, int(found[2].replace(",", "")))
     events = [e for _, v in records for e in Decoder().decode(v).events]
     assert len(events) == expected
+    gate = ControlPlaneGate(RING)  # the plan events are signed: a worker takes them
+    screens = [gate.screen(v) for _, v in records]
+    assert any(screen is not None for screen in screens)
+    assert all(screen is None or screen.refused == [] for screen in screens)

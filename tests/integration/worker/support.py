@@ -20,15 +20,17 @@ from typing import Any
 
 import msgspec
 
+from monitor.client import Accepted
+from monitor.client.checks import verify_command
 from monitor.devbroker import free_port
+from tests.keys import RING, key_env, operator_signed
+from tests.secrets import watch
 from topics.codec import encode_batch, encode_event
-from topics.commands import Command, decode_command, encode_command, verify
+from topics.commands import Command, decode_command, encode_command
 from topics.config import TopicsConfig
 from topics.events import Event, Metric, Order
 
 ROOT = Path(__file__).resolve().parents[3]
-KEYS = {"k1": b"test-signing-key-one-0001", "k2": b"test-signing-key-two-0002"}
-KEYS_ENV = "k1=test-signing-key-one-0001,k2=test-signing-key-two-0002"
 THRESHOLD_CORE = "tests.integration.worker.threshold_core:build_core"
 PLANS = (ROOT / "examples/plans/broker-bridge.yaml", ROOT / "examples/rules/broker-gates.yaml")
 T0 = 1_763_000_000.0
@@ -123,11 +125,15 @@ def produce(
     batch_size: int = 0,
     extra: Callable[[int], bytes | None] | None = None,
     one_key: bytes | None = None,
+    sign: bool = True,
 ) -> int:
     """Produce events keyed by rollout (one per message, or batch envelopes of
     ``batch_size`` events of one rollout; with ``one_key``, envelopes of consecutive events
     of any rollouts, all under that key). ``extra(i)`` may return a raw message to put
-    before the i-th message (malformed-input tests). Returns the messages sent."""
+    before the i-th message (malformed-input tests). Plan and sign-off events are signed by
+    the test operators (``tests.keys.operator_signed``; ``sign=False``: sent unsigned).
+    Returns the messages sent."""
+    events = operator_signed(list(events)) if sign else list(events)
     messages: list[tuple[bytes, bytes]] = []
     if batch_size and one_key is not None:  # consecutive events, any rollouts, one partition
         listed = list(events)
@@ -222,9 +228,9 @@ def read_control(
 
     def done(records: list[Any]) -> bool:
         while len(log.commands) < len(records):
-            command = decode_command(records[len(log.commands)].value)
-            assert verify(command, KEYS) == "ok", command
-            log.commands.append(command)
+            verified = verify_command(records[len(log.commands)].value, RING)
+            assert isinstance(verified, Accepted), verified
+            log.commands.append(verified.command)
         return until(log)
 
     read_topic(bootstrap, topics.control, done, timeout_s)
@@ -344,13 +350,8 @@ def start_worker(
     else:
         for plan in plans:
             args += ["--plan", str(plan)]
-    env = {
-        **os.environ,
-        "ROLLGUARD_SIGNING_KEYS": KEYS_ENV,
-        "ROLLGUARD_SIGNING_KEY_ID": "k1",
-        "PYTHONPATH": str(ROOT),
-    }
-    log_path = log_dir / f"{name}.log"
+    env = {**os.environ, **key_env(log_dir / "keys"), "PYTHONPATH": str(ROOT)}
+    log_path = watch(log_dir / f"{name}.log")
     log = log_path.open("ab")
     limit = None
     if open_files is not None:  # e.g. the common 1,024: what a flood of connections meets

@@ -23,6 +23,7 @@ from tests.integration.worker.support import (
     wait_for,
 )
 from tests.integration.worker.test_fleet import assert_same_decisions
+from tests.keys import operator_signed
 from topics.admin import create_topics
 from topics.codec import decode_dead_letter, encode_event
 from topics.config import TopicsConfig
@@ -177,7 +178,7 @@ def test_bad_events_inside_batch_envelopes_go_to_dlq_and_their_neighbours_count(
     sent: Counter[tuple[str, int, int]] = Counter()  # reason, offset, index in the batch
     batches: list[bytes] = []
     for offset, start in enumerate(range(0, len(events), 40)):  # one key: offset = batch
-        items = [encode_event(e) for e in events[start : start + 40]]
+        items = [encode_event(e) for e in operator_signed(events[start : start + 40])]
         bad = next(junk)
         sent[(reasons[bad], offset, len(items) // 2)] += 1
         items.insert(len(items) // 2, bad)
