@@ -123,7 +123,7 @@ def valid() -> list[dict[str, Any]]:
         "worker-rollback",
         action="rollback",
         rollout_id="r1",
-        reason="p99 1.31\u00d7 baseline for 120 s \u2014 \U0001f6a8 \"quoted\" \\ \t tab",
+        reason='p99 1.31\u00d7 baseline for 120 s \u2014 \U0001f6a8 "quoted" \\ \t tab',
         rule="canary-p99-latency",
         evidence=EVIDENCE,
         seq=7,
@@ -139,8 +139,8 @@ def valid() -> list[dict[str, Any]]:
         .replace('"window_s":60.0', '"window_s":6E+1')
     )
     spaced = json.dumps(dict(reversed(list(promote.items()))), indent=2)
-    escaped = text(promote).replace('"action"', '"\\u0061ction"').replace(
-        '"promote"', '"pro\\u006dote"'
+    escaped = (
+        text(promote).replace('"action"', '"\\u0061ction"').replace('"promote"', '"pro\\u006dote"')
     )
     return [
         {"name": "worker-promote", "message": text(promote), "trust": "worker"},
@@ -165,39 +165,74 @@ def invalid() -> list[dict[str, Any]]:
     cases: list[tuple[str, str | bytes, str]] = [
         ("oversized", '{"v":1,"pad":"' + "x" * 65_536 + '"}', "oversized"),
         ("not-utf8", wire.encode().replace(b"canary-5", b"canary-\xff"), "malformed"),
-        ("utf8-encoded-surrogate", wire.encode().replace(b"canary", b"\xed\xa0\x80anary"),
-         "malformed"),  # fmt: skip
+        (
+            "utf8-encoded-surrogate",
+            wire.encode().replace(b"canary", b"\xed\xa0\x80anary"),
+            "malformed",
+        ),
         ("byte-order-mark", b"\xef\xbb\xbf" + wire.encode(), "malformed"),
         ("not-json", wire[:-1], "malformed"),
         ("top-level-array", "[" + wire + "]", "malformed"),
-        ("duplicate-member", wire.replace('"action":"promote"',
-                                          '"action":"hold","action":"promote"'), "malformed"),
-        ("duplicate-escaped-member", wire.replace('"seq":1', '"seq":1,"s\\u0065q":1'),
-         "malformed"),
+        (
+            "duplicate-member",
+            wire.replace('"action":"promote"', '"action":"hold","action":"promote"'),
+            "malformed",
+        ),
+        ("duplicate-escaped-member", wire.replace('"seq":1', '"seq":1,"s\\u0065q":1'), "malformed"),
         ("nan-literal", wire.replace('"seq":1', '"seq":NaN'), "malformed"),
-        ("infinite-number", wire.replace('"issued_at":1800000000.0', '"issued_at":1e400'),
-         "malformed"),
+        (
+            "infinite-number",
+            wire.replace('"issued_at":1800000000.0', '"issued_at":1e400'),
+            "malformed",
+        ),
         ("integer-2-64", wire.replace('"seq":1', '"seq":18446744073709551616'), "malformed"),
         ("integer-2-53", wire.replace('"seq":1', '"seq":9007199254740992'), "malformed"),
-        ("evidence-samples-2-64", text({**promote, "evidence": [
-            {"rule": "r", "signal": "s", "variant": "canary", "samples": 2**64}]}), "malformed"),
-        ("nested-too-deep", wire.replace('"evidence":[]', '"evidence":' + "[" * 8 + "]" * 8),
-         "malformed"),
-        ("unpaired-surrogate", wire.replace("stage canary-5 passed", "stage \\ud800 passed"),
-         "malformed"),
+        (
+            "evidence-samples-2-64",
+            text(
+                {
+                    **promote,
+                    "evidence": [
+                        {"rule": "r", "signal": "s", "variant": "canary", "samples": 2**64}
+                    ],
+                }
+            ),
+            "malformed",
+        ),
+        (
+            "nested-too-deep",
+            wire.replace('"evidence":[]', '"evidence":' + "[" * 8 + "]" * 8),
+            "malformed",
+        ),
+        (
+            "unpaired-surrogate",
+            wire.replace("stage canary-5 passed", "stage \\ud800 passed"),
+            "malformed",
+        ),
         ("raw-control-character", wire.replace("stage canary-5", "stage\ncanary-5"), "malformed"),
         ("missing-version", text({k: v for k, v in promote.items() if k != "v"}), "malformed"),
         ("version-2", wire.replace('"v":1', '"v":2'), "unknown_version"),
         ("version-1.0", wire.replace('"v":1', '"v":1.0'), "unknown_version"),
         ("version-string", wire.replace('"v":1', '"v":"1"'), "unknown_version"),
         ("unknown-member", wire.replace('"v":1', '"v":1,"extra":"unsigned"'), "malformed"),
-        ("unknown-evidence-member", text({**promote, "evidence": [
-            {"rule": "r", "signal": "s", "variant": "canary", "extra": 1}]}), "malformed"),
+        (
+            "unknown-evidence-member",
+            text(
+                {
+                    **promote,
+                    "evidence": [{"rule": "r", "signal": "s", "variant": "canary", "extra": 1}],
+                }
+            ),
+            "malformed",
+        ),
         ("seq-as-float", wire.replace('"seq":1', '"seq":1.0'), "malformed"),
         ("seq-negative", wire.replace('"seq":1', '"seq":-1'), "malformed"),
         ("action-unknown", wire.replace('"promote"', '"deploy"'), "malformed"),
-        ("command-id-newline", replace(promote, command_id="vec-worker\nINFO fake line"),
-         "malformed"),
+        (
+            "command-id-newline",
+            replace(promote, command_id="vec-worker\nINFO fake line"),
+            "malformed",
+        ),
         ("rollout-trailing-newline", replace(promote, rollout_id="pay-eu\n"), "malformed"),
         ("issuer-capitalised", replace(promote, issuer="Operator:ana"), "malformed"),
         ("issuer-empty-name", replace(promote, issuer="operator:"), "malformed"),
@@ -208,42 +243,66 @@ def invalid() -> list[dict[str, Any]]:
         ("unsigned", text(command("unsigned", None)), "unsigned"),
         ("signature-without-key-id", replace(promote, key_id=""), "unsigned"),
         ("unknown-key", text(command("stranger", STRANGER)), "unknown_key"),
-        ("stranger-claims-worker-key-id", replace(command("claim", STRANGER),
-                                                  key_id=WORKER.key_id), "bad_signature"),
+        (
+            "stranger-claims-worker-key-id",
+            replace(command("claim", STRANGER), key_id=WORKER.key_id),
+            "bad_signature",
+        ),
         ("tampered-action", replace(promote, action="rollback"), "bad_signature"),
         ("tampered-rollout", replace(promote, rollout_id="pay-us"), "bad_signature"),
         ("tampered-expiry", replace(promote, expires_at=NOW + 3600), "bad_signature"),
         ("tampered-advisory", replace(promote, advisory=True), "bad_signature"),
         ("member-added-after-signing", replace(minimal(), rule="x"), "bad_signature"),
-        ("member-removed-after-signing", text({k: v for k, v in promote.items()
-                                               if k != "monitor_version"}), "bad_signature"),
+        (
+            "member-removed-after-signing",
+            text({k: v for k, v in promote.items() if k != "monitor_version"}),
+            "bad_signature",
+        ),
         ("key-id-swapped", replace(promote, key_id=ANA.key_id), "bad_signature"),
-        ("signature-uppercase", replace(promote, signature=promote["signature"].upper()),
-         "bad_signature"),
-        ("signature-short", replace(promote, signature=promote["signature"][:126]),
-         "bad_signature"),
+        (
+            "signature-uppercase",
+            replace(promote, signature=promote["signature"].upper()),
+            "bad_signature",
+        ),
+        (
+            "signature-short",
+            replace(promote, signature=promote["signature"][:126]),
+            "bad_signature",
+        ),
         ("worker-resume", text(command("w-resume", action="resume")), "not_authorized"),
-        ("worker-every-rollout", text(command("w-all", rollout_id="*", action="halt")),
-         "not_authorized"),
+        (
+            "worker-every-rollout",
+            text(command("w-all", rollout_id="*", action="halt")),
+            "not_authorized",
+        ),
         ("worker-outside-rollouts", text(command("w-out", rollout_id="pay")), "not_authorized"),
         ("worker-as-operator", text(command("w-op", issuer="operator:ana")), "not_authorized"),
         ("operator-as-worker", text(command("op-w", ANA, issuer="worker")), "not_authorized"),
-        ("operator-as-someone-else", text(command("op-bob", ANA, issuer="operator:bob")),
-         "not_authorized"),
-        ("operator-promote", text(command("op-promote", ANA, action="promote")),
-         "not_authorized"),
-        ("operator-outside-rollouts", text(command("bob-r1", BOB, rollout_id="r1")),
-         "not_authorized"),
-        ("operator-limited-every-rollout", text(command("bob-all", BOB, rollout_id="*")),
-         "not_authorized"),
-        ("expired", text(command("expired", issued_at=NOW - 400, expires_at=NOW - 31)),
-         "expired"),
-        ("not-yet-valid", text(command("early", issued_at=NOW + 31, expires_at=NOW + 331)),
-         "not_yet_valid"),
-        ("lifetime-too-long", text(command("long", expires_at=NOW + 86_401)),
-         "lifetime_too_long"),
+        (
+            "operator-as-someone-else",
+            text(command("op-bob", ANA, issuer="operator:bob")),
+            "not_authorized",
+        ),
+        ("operator-promote", text(command("op-promote", ANA, action="promote")), "not_authorized"),
+        (
+            "operator-outside-rollouts",
+            text(command("bob-r1", BOB, rollout_id="r1")),
+            "not_authorized",
+        ),
+        (
+            "operator-limited-every-rollout",
+            text(command("bob-all", BOB, rollout_id="*")),
+            "not_authorized",
+        ),
+        ("expired", text(command("expired", issued_at=NOW - 400, expires_at=NOW - 31)), "expired"),
+        (
+            "not-yet-valid",
+            text(command("early", issued_at=NOW + 31, expires_at=NOW + 331)),
+            "not_yet_valid",
+        ),
+        ("lifetime-too-long", text(command("long", expires_at=NOW + 86_401)), "lifetime_too_long"),
         ("advisory", text(command("advisory", advisory=True)), "advisory"),
-    ]  # fmt: skip
+    ]
     out = []
     for name, message, reason in cases:
         entry: dict[str, Any] = {"name": name, "reason": reason}
