@@ -3,10 +3,14 @@ way a deploy tool and its humans would (move traffic on promote, sign off gated 
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
 
 from monitor.client.reader import read_topic
 from monitor.client.tail import status_of
@@ -72,6 +76,16 @@ class ControlWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def write_messages(seen: list[Seen], path: Path) -> None:
+    """The control topic's messages as they came, with the watcher's verdict, one JSON line
+    each (``status``, ``b64``): anyone can verify them again with their own code and the
+    demo's ``keys/trusted-keys.json`` (``docs/signing.md``)."""
+    with path.open("wb") as out:
+        for item in seen:
+            line = {"status": item.status, "b64": base64.b64encode(item.raw).decode()}
+            out.write(orjson.dumps(line) + b"\n")
 
 
 class DemoOrchestrator:

@@ -29,7 +29,7 @@ from rich.live import Live
 from monitor import devbroker
 from monitor.core import Core, PlanSet, load_plans
 from monitor.core.replay import Recorder, ReplayResult
-from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen
+from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen, write_messages
 from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
 from monitor.demo.keys import make_demo_keys
@@ -278,6 +278,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         decisions = watcher.all()
 
     console.print("[bold]4/5[/bold] stopped workers and broker; writing the report ...")
+    write_messages(decisions, out / "control-messages.jsonl")
     live_ids = {
         (s.command.command_id, s.command.action) for s in decisions if s.command.issuer == "worker"
     }

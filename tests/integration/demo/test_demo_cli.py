@@ -3,6 +3,8 @@ ends by itself, reports, and leaves no process behind."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import signal
@@ -11,6 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.interop import node_verdicts, python_verdicts, tampered
+from tests.secrets import assert_clean
+from topics.keyfiles import load_ring
 
 
 def _cmdlines() -> dict[int, str]:
@@ -52,11 +58,35 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert re.search(r"demo-healthy .*yes", text), text[-3000:]
     assert "ROLLBACK" in text and "FREEZE (advisory)" in text
     assert (out / "report.html").stat().st_size > 10_000
+    assert_clean(text, "demo output")
+    for log in out.glob("*.log"):
+        assert_clean(log.read_bytes(), str(log))
+    python_and_node_agree_on_the_demo_commands(out)
     broker_pid = int(re.search(r"pid (\d+)", text).group(1))  # type: ignore[union-attr]
     leftovers = {
         pid: cmd for pid, cmd in _cmdlines().items() if str(out) in cmd or pid == broker_pid
     }
     assert leftovers == {}
+
+
+def python_and_node_agree_on_the_demo_commands(out: Path) -> None:
+    """Every command the demo's orchestrator saw, and tampered copies of each, judged by the
+    Python client and by the Node verifier written from docs/signing.md: the same verdicts.
+    The orchestrator side was handed the public ring only."""
+    ring_file = out / "keys" / "trusted-keys.json"
+    assert "private" not in ring_file.read_text()
+    lines = [json.loads(line) for line in (out / "control-messages.jsonl").read_text().splitlines()]
+    messages = [base64.b64decode(line["b64"]) for line in lines]
+    assert len(messages) >= 5
+    ring = load_ring(ring_file)
+    python = python_verdicts(ring, messages)
+    assert python == node_verdicts(ring_file, messages)
+    assert set(python) == {"ok:worker"}
+    variants = [v for m in messages for v in tampered(m)]
+    python_refusals = python_verdicts(ring, variants)
+    assert python_refusals == node_verdicts(ring_file, variants)
+    assert "ok:worker" not in python_refusals
+    print(f"Python and Node agree on {len(messages)} demo commands and {len(variants)} tampered")
 
 
 def test_demo_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
