@@ -30,7 +30,11 @@ from monitor.core.explain import lines
 from topics.commands import ALL_ROLLOUTS, Command
 from topics.keys import KeyRing
 
-CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS: Final = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""C0/C1 controls, line and paragraph separators, bidirectional overrides (which can make a
+line read backwards), unpaired surrogates: never printed as they are."""
 ACTION_STYLE: Final = {
     "halt": "bold white on red",
     "rollback": "bold red",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.client import Policy
+from monitor.client.operator import operator_command
 from tests.integration.orchestrator.support import (
     Harness,
     drain,
@@ -35,6 +36,8 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
         tamper(valid, command_id=command_id("r1", "canary-5", "rs1", "promote", 11)), attacker
     )
     forged_unknown_kid = sign(tamper(valid, seq=12), SigningKey.generate("w9", "worker"))
+    promote_by_ana = operator_command(OPERATOR, rollout_id="r1", action="promote", reason="x")
+    halt_by_ana = operator_command(OPERATOR, rollout_id="r1", action="halt", reason="stop")
     messages: list[tuple[str | None, bytes]] = [
         (None, encode_command(valid)),
         ("bad_signature", encode_command(forged)),
@@ -55,8 +58,15 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
         ("malformed", encode_command(valid).replace(b'"v":1', b'"v":1,"extra":"unsigned"')),
         ("unknown_version", encode_command(sign(tamper(valid, v=2), WORKER))),
         ("oversized", b"{" + b" " * (70 * 1024) + b"}"),
+        ("not_authorized", encode_command(worker_command("*", action="halt", seq=30))),
+        ("not_authorized", encode_command(sign(tamper(valid, issuer="operator:ana"), WORKER))),
+        ("not_authorized", encode_command(promote_by_ana)),
+        (None, encode_command(halt_by_ana)),
+        ("halted", encode_command(worker_command(action="promote", seq=31))),
+        ("halted", encode_command(worker_command(action="rollback", seq=32))),
     ]
     produce(bootstrap, topics_config.control, [value for _, value in messages])
+    delivered = [valid, halt_by_ana]
 
     harness = Harness(bootstrap, topics_config, tmp_path / "state.sqlite")
     with caplog.at_level(logging.INFO, logger="rollguard.client"), harness.client() as client:
@@ -69,14 +79,13 @@ def test_every_kind_of_bad_command_is_refused_with_its_reason(
         }
 
     assert [o.reason for o in outcomes] == [reason for reason, _ in messages]
-    assert outcomes[0].status == "delivered"
-    assert all(o.status == "rejected" for o in outcomes[1:])
-    assert harness.handled == [valid]
+    assert [o.status == "delivered" for o in outcomes] == [r is None for r, _ in messages]
+    assert harness.handled == delivered
     assert rejected["bad_signature"] == 5 and rejected["malformed"] == 2
     assert all(count and count >= 1 for count in rejected.values())
     logged = caplog.text
-    for reason, _ in messages[1:]:
-        assert f": {reason} (" in logged
+    for reason, _ in messages:
+        assert reason is None or f": {reason} (" in logged
     assert_clean(logged, "client log")
 
 

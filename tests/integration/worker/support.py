@@ -273,8 +273,16 @@ class WorkerProcess:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        return self.get_with_token(path, None, timeout)
+
+    def get_with_token(
+        self, path: str, token: str | None, timeout: float = 5.0
+    ) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url(path))
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(self.url(path), timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
@@ -321,6 +329,7 @@ def start_worker(
     core_factory: str | None = None,
     plans: Sequence[Path] = PLANS,
     open_files: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     port = free_port()
     prefix = topics.telemetry.rsplit(".", 1)[0]
@@ -350,7 +359,7 @@ def start_worker(
     else:
         for plan in plans:
             args += ["--plan", str(plan)]
-    env = {**os.environ, **key_env(log_dir / "keys"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **key_env(log_dir / "keys"), "PYTHONPATH": str(ROOT), **(env or {})}
     log_path = watch(log_dir / f"{name}.log")
     log = log_path.open("ab")
     limit = None
