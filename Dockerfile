@@ -12,7 +12,8 @@ COPY detectors ./detectors
 COPY topics ./topics
 COPY dashboards ./dashboards
 COPY examples ./examples
-RUN pip install . && useradd --system --uid 10001 rollguard
+# /keys: where the compose stack keeps its generated signing keys (a volume takes this owner)
+RUN pip install . && useradd --system --uid 10001 rollguard && mkdir -p /keys && chown rollguard /keys
 USER rollguard
 
 EXPOSE 8080

