@@ -83,15 +83,20 @@ class Rejected(NamedTuple):
 def read_command(data: bytes, max_bytes: int = Policy.max_command_bytes) -> Command | Rejected:
     """Steps 1-4: the command in ``data``, valid but not yet verified, or why not (for
     display without keys, and the start of every check)."""
+    document = _document(data, max_bytes)
+    return document if isinstance(document, Rejected) else _command_of(document)
+
+
+def _document(data: bytes, max_bytes: int) -> dict[str, object] | Rejected:
+    """Steps 1-2: size, then strict JSON."""
     if not isinstance(data, bytes | bytearray | memoryview):
         return Rejected("malformed", "not bytes")
     if len(data) > max_bytes:
         return Rejected("oversized", f"{len(data)} bytes > {max_bytes}")
     try:
-        document = parse_strict(data)
+        return parse_strict(data)
     except MalformedError as exc:
         return Rejected("malformed", str(exc))
-    return _command_of(document)
 
 
 def _command_of(document: dict[str, object]) -> Command | Rejected:
@@ -114,14 +119,9 @@ def verify_command(
 ) -> Accepted | Rejected:
     """Steps 1-6: signed by a key of ``keys`` that may sign it; time is not looked at (an
     evidence pack re-verifies old commands)."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        return Rejected("malformed", "not bytes")
-    if len(data) > max_bytes:
-        return Rejected("oversized", f"{len(data)} bytes > {max_bytes}")
-    try:
-        document = parse_strict(data)
-    except MalformedError as exc:
-        return Rejected("malformed", str(exc))
+    document = _document(data, max_bytes)
+    if isinstance(document, Rejected):
+        return document
     command = _command_of(document)
     if isinstance(command, Rejected):
         return command
