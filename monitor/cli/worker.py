@@ -286,6 +286,7 @@ def worker(
         )
     except ConfigError as exc:
         fail(str(exc))
+    _warn_if_unverifiable(settings)
     run_worker(settings)
 
 
@@ -297,6 +298,18 @@ def _limits(pick: Any, **given: Any) -> WorkerLimits:
     http = chosen.pop("http_max_connections")
     kept = {name: value for name, value in chosen.items() if value is not None}
     return WorkerLimits(**kept, http=HttpLimits(max_connections=int(http or 256)))
+
+
+def _warn_if_unverifiable(settings: WorkerSettings) -> None:
+    """Orchestrators holding the same ring would refuse every decision of this worker."""
+    key, ring = settings.signing_key, settings.trusted_keys
+    entry = ring.get(key.key_id)
+    if entry is None or entry.public_key != key.public_key or entry.role != "worker":
+        logging.getLogger("rollguard.worker").warning(
+            "the signing key %r is not the worker key of that id in the trusted ring: "
+            "orchestrators verifying with this ring will refuse this worker's commands",
+            key.key_id,
+        )
 
 
 def _load_file(path: Path | None) -> dict[str, Any]:
