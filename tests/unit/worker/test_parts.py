@@ -318,3 +318,23 @@ def test_cli_refuses_hmac_keys_with_the_migration_note(monkeypatch: pytest.Monke
     assert result.exit_code == 2
     assert "HMAC signing keys were removed" in result.output
     assert "an-old-hmac-secret" not in result.output
+
+
+def test_a_worker_key_missing_from_its_ring_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from monitor.cli.worker import _warn_if_unverifiable
+    from topics.keys import KeyRing, SigningKey
+
+    other = SigningKey.generate(WORKER.key_id, "worker")  # same id, another key
+    settings = WorkerSettings(
+        bootstrap="b:1", signing_key=other, trusted_keys=TRUSTED, core_factory="m:f"
+    )
+    with caplog.at_level("WARNING"):
+        _warn_if_unverifiable(settings)
+    assert "will refuse this worker's commands" in caplog.text
+    caplog.clear()
+    ring = KeyRing([other.public(rollouts=("r*",))])
+    _warn_if_unverifiable(WorkerSettings(bootstrap="b:1", signing_key=other, trusted_keys=ring,
+                                         core_factory="m:f"))  # fmt: skip
+    assert caplog.text == ""
