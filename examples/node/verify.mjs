@@ -6,8 +6,9 @@
 //       verifies every test vector; prints one JSON line per vector with what it got,
 //       exits 1 when any differs from what the vector expects
 //   node verify.mjs check RING.json [--now SECONDS | --no-time] < messages.jsonl
-//       reads {"id": ..., "b64": "<message bytes, base64>"} lines; prints {"id", "got"}
-//       lines: "ok:worker" / "ok:operator" or the reason (stateless checks, §2-§9)
+//       reads {"id": ..., "b64": "<message bytes, base64>"} lines (id: the line number when
+//       absent; the demo writes rollguard-out/demo/control-messages.jsonl so); prints
+//       {"id", "got"} lines: "ok:worker" / "ok:operator" or the reason (§2-§9)
 
 import { createPublicKey, verify as edVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -458,9 +459,11 @@ async function runCheck(ringPath, args) {
   const ring = loadRing(JSON.parse(readFileSync(ringPath, "utf8")).keys);
   const at = args.indexOf("--now");
   const now = args.includes("--no-time") ? null : at >= 0 ? Number(args[at + 1]) : Date.now() / 1000;
+  let n = 0;
   for await (const line of createInterface({ input: process.stdin })) {
+    n++;
     if (!line.trim()) continue;
-    const { id, b64 } = JSON.parse(line);
+    const { id = n, b64 } = JSON.parse(line);
     const got = verifyMessage(Buffer.from(b64, "base64"), ring, now).got;
     console.log(JSON.stringify({ id, got }));
   }
