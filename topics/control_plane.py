@@ -30,6 +30,7 @@ import orjson
 from topics.authority import CONTROL_PLANE_KINDS, event_problem
 from topics.events import Plan, Signoff
 from topics.keys import KeyRing, SigningKey
+from topics.limits import MAX_JSON_DEPTH, json_depth_error
 from topics.signing import MalformedError, canonical, parse_strict, verify_document
 
 RefusalReason = Literal[
@@ -37,9 +38,8 @@ RefusalReason = Literal[
 ]
 REFUSAL_REASONS: Final[tuple[RefusalReason, ...]] = RefusalReason.__args__  # type: ignore[attr-defined]
 _TRIGGERS: Final = (b"plan", b"signoff", b"\\u")
-MAX_DEPTH: Final = 64
-"""Telemetry nests deeper than a command may (a batch of events with segments); the
-parse is bounded by the message size limit anyway."""
+MAX_DEPTH: Final = MAX_JSON_DEPTH
+"""Telemetry nests deeper than a command may (a batch of events with segments)."""
 
 SignedEvent = TypeVar("SignedEvent", bound=Plan | Signoff)
 
@@ -92,6 +92,8 @@ class ControlPlaneGate:
         """
         if not any(trigger in data for trigger in _TRIGGERS):
             return None
+        if json_depth_error(data, MAX_DEPTH) is not None:
+            return None  # the decoder dead-letters it whole (too_deep): nothing of it counts
         try:
             message = parse_strict(data, MAX_DEPTH)
         except MalformedError as exc:

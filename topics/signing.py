@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 
+from topics.limits import json_depth_error
+
 if TYPE_CHECKING:
     from topics.keys import KeyRing, PublicKey, SigningKey
 
@@ -101,8 +103,12 @@ def parse_strict(data: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         _fail("not bytes")
+    data = bytes(data)
+    shape = json_depth_error(data, max_depth)  # before parsing: no recursion on any input
+    if shape is not None:
+        _fail(f"nested deeper than {max_depth}" if "deeper" in shape else f"not JSON: {shape}")
     try:
-        text = bytes(data).decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         _fail(f"not UTF-8 (byte {exc.start})")
     try:

@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from monitor.client.checks import REJECT_REASONS, Accepted, Policy, Rejected, RejectReason
 from monitor.client.checks import check as check_command
-from monitor.client.ratelimit import LogLimiter
 from monitor.client.store import HandledStore
+from monitor.logs import RateLimit
 from topics.commands import Command
 from topics.keys import KeyRing
 from topics.signing import escape
@@ -45,6 +45,9 @@ Status = Literal["delivered", "rejected", "retry"]
 QUIET_REASONS: Final = frozenset({"duplicate", "expired", "advisory"})
 """Expected in normal operation (restarts, catching up): logged at INFO, not WARNING."""
 PRUNE_EVERY_S: Final = 600.0
+LOG_BURST: Final = 10
+"""Log lines per rejection reason a minute (then how many more were not logged); every
+rejection is counted in the metrics."""
 
 
 def admit(
@@ -148,7 +151,7 @@ class ControlClient:
         self.policy = policy or Policy()
         self.clock = clock
         self.metrics = ClientMetrics()
-        self._log_limit = LogLimiter()
+        self._log_limit = RateLimit(burst=LOG_BURST)  # this client's, whatever the host's
         self.store = HandledStore(config.state_path, clock_skew_s=self.policy.clock_skew_s)
         self._next_prune = 0.0
         self._prune()
@@ -215,9 +218,8 @@ class ControlClient:
         try:
             result = admit(value or b"", self.keys, self.policy, self.store, now)
         except Exception:  # a bug in the check: this message is skipped, the loop goes on
-            if self._log_limit.allow("check_failed")[0]:
-                log.exception("control message %s[%d]@%d: check failed", tp.topic, tp.partition,
-                              offset)  # fmt: skip
+            log.exception("control message %s[%d]@%d: check failed", tp.topic, tp.partition,
+                          offset)  # fmt: skip
             result = Rejected("check_failed", "the check raised (logged)")
         if not isinstance(result, Accepted):
             return self._reject(tp, offset, result.reason, result.detail, result.command)
@@ -246,27 +248,32 @@ class ControlClient:
         detail: str,
         command: Command | None,
     ) -> Outcome:
-        """Count, log (bounded: :class:`LogLimiter`), commit past it. Only fields that passed
-        the schema's patterns are logged as they are (no newline from the topic)."""
+        """Count, log (at most ``LOG_BURST`` lines a minute per reason: the reason is part of
+        the template :class:`~monitor.logs.RateLimit` keys on), commit past it. Only fields
+        that passed the schema's patterns are logged as they are (no newline from the topic)."""
         self.metrics.rejected.labels(reason).inc()
-        allowed, suppressed = self._log_limit.allow(reason)
-        if allowed:
-            level = logging.INFO if reason in QUIET_REASONS else logging.WARNING
-            log.log(
-                level,
-                "rejected control message %s[%d]@%d: %s (%s) command_id=%s rollout=%s action=%s%s",
-                tp.topic,
-                tp.partition,
-                offset,
-                reason,
-                escape(detail),
-                command.command_id if command else "-",
-                command.rollout_id if command else "-",
-                command.action if command else "-",
-                f" ({suppressed} more {reason} not logged)" if suppressed else "",
-            )
+        level = logging.INFO if reason in QUIET_REASONS else logging.WARNING
+        self._log(
+            level,
+            "rejected control message %s[%d]@%d: " + reason + " (%s) command_id=%s "
+            "rollout=%s action=%s",
+            tp.topic,
+            tp.partition,
+            offset,
+            escape(detail),
+            command.command_id if command else "-",
+            command.rollout_id if command else "-",
+            command.action if command else "-",
+        )
         self._commit(tp, offset)  # a rejected message never becomes valid: move past it
         return _outcome("rejected", reason, command, tp, offset)
+
+    def _log(self, level: int, template: str, *args: object) -> None:
+        """``log.log`` through this client's :class:`~monitor.logs.RateLimit`."""
+        if log.isEnabledFor(level):
+            record = log.makeRecord(log.name, level, __file__, 0, template, args, None)
+            if self._log_limit.filter(record):
+                log.handle(record)
 
     def _commit(self, tp: Any, offset: int) -> None:
         from kafka.structs import OffsetAndMetadata

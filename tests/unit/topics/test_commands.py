@@ -139,7 +139,8 @@ def test_the_signature_covers_the_wire_form_whatever_its_order_and_spacing() -> 
         (b'{"a":"\xff"}', "not UTF-8"),
         (b"[1]", "expected a JSON object, got array"),
         (b'{"a":' * 9 + b"1" + b"}" * 9, "nested deeper than 8"),
-        (b"[" * 100_000, "nested deeper than 8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 8"),
+        (b"[" * 100_000, "not JSON"),
         (b'{"a":"x\nfake"}', "not JSON: Invalid control character"),
     ],
 )

@@ -16,14 +16,16 @@ from monitor.worker.ingest import IngestStage
 from monitor.worker.processor import PartitionState, Processor
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
+from tests.keys import RING as TRUSTED
+from tests.keys import WORKER
 from tests.unit.worker.records import Record
 from topics.codec import DeadLetter, decode_dead_letter
 from topics.commands import Command, decode_command
-from topics.keys import KeyRing
+from topics.control_plane import ControlPlaneGate
 
 TELEMETRY = TopicPartition("tel", 0)
 BY_ROLLOUT = TopicPartition("by", 0)
-RING = KeyRing("k", {"k": b"0" * 20})
+RING = WORKER  # the key publishers sign with
 
 
 class AckingBroker:
@@ -81,6 +83,7 @@ class Pipeline:
             metrics=self.metrics,
             by_rollout_topic="by",
             dlq_topic="dlq",
+            gate=ControlPlaneGate(TRUSTED),
             reject_clock_skew=True,
         )
         self.processor = Processor(

@@ -26,9 +26,11 @@ from monitor.worker.ingest import IngestStage
 from monitor.worker.limits import HttpLimits
 from monitor.worker.publisher import Publisher
 from monitor.worker.server import serve
+from tests.keys import RING as TRUSTED
 from tests.unit.worker.pipeline import RING, TELEMETRY, Consumer
 from tests.unit.worker.records import Record
 from topics.codec import encode_event
+from topics.control_plane import ControlPlaneGate
 from topics.events import Metric
 
 
@@ -102,6 +104,7 @@ def test_an_ingest_that_cannot_forward_turns_red_on_the_same_offset() -> None:
         metrics=WorkerMetrics("w", "t"),
         by_rollout_topic="by",
         dlq_topic="dlq",
+        gate=ControlPlaneGate(TRUSTED),
     )
     check = failures_check(stage.progress, max_failures=5)
     event = Metric(v=1, rollout_id="r1", variant="canary", ts=1.7e9, name="x", value=1.0)
