@@ -72,3 +72,16 @@ def test_objects_holding_secrets_never_show_them() -> None:
     )  # fmt: skip
     for shown in (repr(settings), str(settings), repr(client_side), repr(WORKER), repr(OPERATOR)):
         assert_clean(shown, "repr")
+
+
+def test_a_broken_worker_settings_file_is_reported_without_its_lines(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    password = secret("sasl password (settings file)", "settings-file-pw-0123")
+    config = tmp_path / "worker.yaml"
+    config.write_text(f"bootstrap: k:9092\nsasl_password: {password}: [\n")
+    result = CliRunner().invoke(app, ["worker", "--config", str(config)])
+    assert result.exit_code == 2 and "not valid YAML at line 2" in " ".join(result.output.split())
+    assert_clean(result.output, "worker CLI error")
