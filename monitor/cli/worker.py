@@ -24,6 +24,7 @@ from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor.worker.limits import WorkerLimits
+    from monitor.worker.settings import WorkerSettings
 
 
 def _opt(envvar: str, help_: str, *names: str) -> Any:
