@@ -59,7 +59,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     rg = _rollguard()
-    env = {**os.environ, "ROLLGUARD_OPERATOR_KEYS": "op1=" + "ab" * 32}
+    import tempfile
+
+    from tests.keys import key_env
+
+    keys_dir = Path(tempfile.mkdtemp(prefix="cli-start-keys-"))  # an operator key to kill with
+    env = {**os.environ, **key_env(keys_dir)}
     cases = {
         "rollguard --help": [*rg, "--help"],
         "rollguard --version": [*rg, "--version"],

@@ -140,7 +140,12 @@ def test_check_of_missing_and_empty_inputs(tmp_path: Path) -> None:
     assert rc == 1 and "d: no plan or rule files" in one_error_line(err)
 
 
-OPERATOR_KEYS = {"ROLLGUARD_OPERATOR_KEYS": "op1=" + "ab" * 32}
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, str]:
+    """The test keys as files (operator key, trusted ring, worker key)."""
+    from tests.keys import key_env
+
+    return key_env(tmp_path / "keys")
 
 
 @pytest.mark.parametrize(
@@ -148,7 +153,7 @@ OPERATOR_KEYS = {"ROLLGUARD_OPERATOR_KEYS": "op1=" + "ab" * 32}
     [
         ["kill", "r1"],
         ["resume", "r1"],
-        ["signoff", "--rollout", "r1", "--stage", "canary-5", "--role", "cto", "--by", "ann"],
+        ["signoff", "--rollout", "r1", "--stage", "canary-5", "--role", "cto", "--by", "ana"],
         ["tail", "--no-follow"],
         ["export", "--rollout", "r1"],
         ["topics", "describe"],
@@ -157,18 +162,20 @@ OPERATOR_KEYS = {"ROLLGUARD_OPERATOR_KEYS": "op1=" + "ab" * 32}
     ids=lambda a: a[0],
 )
 def test_unreachable_broker_is_one_line_at_once(
-    args: list[str], dead_port: str, tmp_path: Path
+    args: list[str], dead_port: str, tmp_path: Path, keys: dict[str, str]
 ) -> None:
-    rc, err, seconds = run(*args, "--bootstrap", dead_port, cwd=tmp_path, env=OPERATOR_KEYS)
+    rc, err, seconds = run(*args, "--bootstrap", dead_port, cwd=tmp_path, env=keys)
     line = one_error_line(err)
     assert rc == 1
     assert f"cannot reach Kafka: tried {dead_port} (connection refused)" in line
     assert seconds < 20  # the Kafka client alone waits ~30 s, then prints a traceback
 
 
-def test_unresolvable_broker_names_each_address(tmp_path: Path, dead_port: str) -> None:
+def test_unresolvable_broker_names_each_address(
+    tmp_path: Path, dead_port: str, keys: dict[str, str]
+) -> None:
     rc, err, _ = run("kill", "r1", "-b", f"nohost.invalid:9092,{dead_port}", cwd=tmp_path,
-                     env=OPERATOR_KEYS)  # fmt: skip
+                     env=keys)  # fmt: skip
     line = one_error_line(err)
     assert rc == 1
     assert "nohost.invalid:9092 (name not resolved)" in line
