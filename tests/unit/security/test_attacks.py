@@ -1,5 +1,5 @@
 """Issue #17's attacks (and #16's control side), each shown to do no harm any more. At
-ca75cb7 every one of them worked (``git show c919ece`` has them as passing tests). The
+ca75cb7 every one of them worked (``git show 3841933`` has them as passing tests). The
 end-to-end versions through the real broker are in ``tests/integration/security``."""
 
 from __future__ import annotations
