@@ -10,6 +10,11 @@ compacted ``state`` topic.
 least 7 days (the audit window; longer history comes from ``rollguard export``), and after
 that the latest command of each rollout is kept forever, so an orchestrator that starts
 late still learns every rollout's current verdict.
+
+``status`` (compacted) holds each rollout's latest status and each worker's latest heartbeat
+(:mod:`topics.status`): every worker materialises it to answer for the whole fleet, and
+``rollguard status`` reads it. The compacted topics must stay compacted (:meth:`TopicsConfig.compacted`):
+``rollguard topics create`` repairs one created otherwise, ``topics describe`` flags it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class TopicsConfig:
     control: str = "rollguard.control"
     dlq: str = "rollguard.dlq"
     state: str = "rollguard.state"
+    status: str = "rollguard.status"
     partitions: int = 8
     replication: int = 1
 
@@ -49,6 +55,7 @@ class TopicsConfig:
             control=f"{prefix}.control",
             dlq=f"{prefix}.dlq",
             state=f"{prefix}.state",
+            status=f"{prefix}.status",
         )
 
     def specs(self) -> list[TopicSpec]:
@@ -73,4 +80,19 @@ class TopicsConfig:
                 {"cleanup.policy": "compact", "segment.ms": str(3_600_000)},
                 r,
             ),
+            # small and read whole by every worker: few partitions, compacted often
+            TopicSpec(
+                self.status,
+                4,
+                {
+                    "cleanup.policy": "compact",
+                    "segment.ms": str(600_000),
+                    "min.cleanable.dirty.ratio": "0.1",
+                },
+                r,
+            ),
         ]
+
+    def compacted(self) -> frozenset[str]:
+        """Topics whose meaning depends on compaction (latest record per key)."""
+        return frozenset({self.control, self.state, self.status})

@@ -1,0 +1,232 @@
+"""Rollout status contract: what each owner publishes to the compacted status topic.
+
+Every worker materialises the status topic into a table (as Kafka Streams' KTable does) and
+answers the verdict routes for every rollout of the fleet from it; ``rollguard status`` and
+the operator commands read it straight from Kafka. Two record kinds share the topic:
+
+* :class:`RolloutStatus` (key: the rollout id) — the owner's :class:`RolloutView` of one
+  rollout, published whenever its state changes (stage, status, verdict, a rule's state,
+  a decision, a sign-off, the promotion gaps) and with fresh values at most every few
+  seconds while events arrive;
+* :class:`OwnerHeartbeat` (key: ``~owner/<worker id>``) — published by each worker every
+  second: the rollouts it owns now, each with the digest of the status it last published.
+  A reader counts a rollout's status as current only while its owner's heartbeat is recent
+  *and* names that digest, so a dead owner's last word turns stale instead of lingering.
+
+Orchestrators act on what the verdict routes derive from these records, so both kinds are
+signed with the worker's signing key (:func:`status_signature`, the one place that computes
+a signature here) and verified before a reader uses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, Final, TypeVar
+
+import msgspec
+import orjson
+from msgspec import Meta
+
+from topics.commands import VerifyResult
+from topics.events import doc
+from topics.keys import KeyRing
+
+STATUS_SCHEMA_VERSION: Final = 1
+HEARTBEAT_KEY_PREFIX: Final = "~owner/"
+"""Heartbeat keys; ``~`` is outside the rollout-id alphabet, so they never clash."""
+MAX_DECISIONS: Final = 5
+"""Decisions kept in a view (newest last): the screen shows them, the export has them all."""
+
+Text = Annotated[str, Meta(max_length=4096)]
+Short = Annotated[str, Meta(max_length=256)]
+
+
+class StageView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One stage of the rollout's plan, as a status screen lists it."""
+
+    name: Short
+    traffic_pct: float | None = None
+    segment: dict[str, str] | None = None
+    min_dwell_s: float = 0.0
+    min_samples: int = 0
+    signoffs: list[Short] = []
+    """Roles that must sign off before this stage is promoted."""
+
+
+class RuleView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One gating rule instance of the current stage: its state and last evaluation."""
+
+    rule: Short
+    state: Annotated[str, doc("inactive | pending | firing")]
+    signal: Short = ""
+    variant: Short = ""
+    action: Short = ""
+    value: float | None = None
+    """What the rule compared (a CUSUM's statistic, a ratio, a rate ...); None: no data."""
+    threshold: float | None = None
+    comparator: Short = ""
+    samples: float | None = None
+    for_s: float = 0.0
+    healthy: bool = False
+    """Evaluated, with a verdict (or no data is fine), neither pending nor firing."""
+    dry_run: bool = False
+
+
+class DecisionView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """A decision as a status screen shows it (the signed command has the evidence)."""
+
+    action: Short
+    stage: Short = ""
+    reason: Text = ""
+    rule: Short | None = None
+    command_id: Short = ""
+    issued_at: float | None = None
+    advisory: bool = False
+    issuer: Short = "worker"
+
+
+class RolloutView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=False):
+    """The core's summary of one rollout: ``Core.view`` returns it (as builtins), the verdict
+    routes read it, the status topic carries it.
+
+    ``verdict`` is ``fail`` when a live rule fires or the rollout was rolled back or halted,
+    ``pass`` when every gating rule is healthy, else ``inconclusive``; ``status`` is what was
+    decided (running, paused, frozen, inconclusive, halted, rolled_back, aborted, completed).
+    """
+
+    rollout_id: Short
+    plan: Short = ""
+    rule_set_version: Short = ""
+    stage: Short = ""
+    stage_index: int = 0
+    stages: list[Short] = []
+    stage_plan: list[StageView] = []
+    traffic_pct: float | None = None
+    status: Short = ""
+    verdict: Short = ""
+    dry_run: bool = False
+    event_time: float = 0.0
+    """Event time the rollout was last evaluated at (its watermark step)."""
+    watermark: float = 0.0
+    stage_started_at: float | None = None
+    promotion_gaps: list[Text] = []
+    rules: dict[str, str] = {}
+    """Rule instance -> state, for every rule of the current stage."""
+    rule_values: list[RuleView] = []
+    firing: list[Short] = []
+    pending: list[Short] = []
+    signoffs: list[Short] = []
+    """Given, as ``stage:role``."""
+    signoffs_awaited: list[Short] = []
+    """Roles the current stage still needs before promotion."""
+    counts: dict[str, int] = {}
+    last_decisions: list[DecisionView] = []
+
+
+class RolloutStatus(msgspec.Struct, kw_only=True, frozen=True, tag="rollout"):
+    """One owner's view of one rollout, signed (key: the rollout id)."""
+
+    v: int = STATUS_SCHEMA_VERSION
+    owner: Short
+    published_at: Annotated[float, doc("Owner's wall clock, seconds since epoch.")]
+    view: RolloutView
+    digest: Short = ""
+    """Of the view (:func:`view_digest`); heartbeats confirm it by this."""
+    key_id: Annotated[str, Meta(max_length=64)] = ""
+    signature: Annotated[str, Meta(max_length=256)] = ""
+
+
+class OwnerHeartbeat(msgspec.Struct, kw_only=True, frozen=True, tag="heartbeat"):
+    """A worker is alive and owns these rollouts, whose status it last published with
+    these digests (key: ``~owner/<worker id>``). An empty ``rollouts`` with ``stopped``:
+    the worker left cleanly."""
+
+    v: int = STATUS_SCHEMA_VERSION
+    owner: Short
+    published_at: float
+    rollouts: dict[str, Short] = {}
+    stopped: bool = False
+    key_id: Annotated[str, Meta(max_length=64)] = ""
+    signature: Annotated[str, Meta(max_length=256)] = ""
+
+
+StatusRecord = RolloutStatus | OwnerHeartbeat
+R = TypeVar("R", RolloutStatus, OwnerHeartbeat)
+
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder(StatusRecord)
+_VIEW_ENCODER: Final = msgspec.json.Encoder(order="deterministic")
+
+
+def view_digest(view: RolloutView) -> str:
+    """Short, stable digest of a view (heartbeats name it; equal views, equal digests).
+
+    >>> view_digest(RolloutView(rollout_id="r1")) == view_digest(RolloutView(rollout_id="r1"))
+    True
+    >>> view_digest(RolloutView(rollout_id="r1")) == view_digest(RolloutView(rollout_id="r2"))
+    False
+    """
+    return hashlib.sha256(_VIEW_ENCODER.encode(view)).hexdigest()[:16]
+
+
+def heartbeat_key(owner: str) -> bytes:
+    return f"{HEARTBEAT_KEY_PREFIX}{owner}".encode()
+
+
+def status_signature(key: bytes, payload: bytes) -> str:
+    """The signature of a status record's canonical bytes.
+
+    The single place that signs here, through the same primitive as the control commands
+    (HMAC-SHA256 with the worker's active key today): when the signing scheme changes, this
+    function and :func:`verify_status` follow it.
+    """
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def _canonical(record: StatusRecord) -> bytes:
+    """What the signature covers: the record without ``signature``, keys sorted."""
+    body = msgspec.to_builtins(msgspec.structs.replace(record, signature=""))
+    body.pop("signature", None)
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def sign_status(record: R, ring: KeyRing) -> R:
+    """``record`` signed with the ring's active key.
+
+    >>> ring = KeyRing("k1", {"k1": b"0123456789abcdef"})
+    >>> hb = sign_status(OwnerHeartbeat(owner="w1", published_at=1.7e9), ring)
+    >>> verify_status(hb, ring.keys)
+    'ok'
+    >>> verify_status(msgspec.structs.replace(hb, rollouts={"r1": "x"}), ring.keys)
+    'bad_signature'
+    """
+    unsigned = msgspec.structs.replace(record, key_id=ring.active_id, signature="")
+    # a round trip first: the verifier hashes the decoded form (1 encodes as 1.0 after it)
+    decoded = decode_status(encode_status(unsigned))
+    assert type(decoded) is type(unsigned)
+    signature = status_signature(ring.signing_key, _canonical(decoded))
+    return msgspec.structs.replace(unsigned, signature=signature)
+
+
+def verify_status(record: StatusRecord, keys: Mapping[str, bytes]) -> VerifyResult:
+    """Check a status record's signature against the accepted worker keys."""
+    if not record.signature or not record.key_id:
+        return "unsigned"
+    key = keys.get(record.key_id)
+    if key is None:
+        return "unknown_key"
+    expected = status_signature(key, _canonical(record)).encode()
+    given = record.signature.encode("utf-8", "surrogatepass")
+    return "ok" if hmac.compare_digest(expected, given) else "bad_signature"
+
+
+def encode_status(record: StatusRecord) -> bytes:
+    return _ENCODER.encode(record)
+
+
+def decode_status(data: bytes) -> StatusRecord:
+    """Decode and validate; raises ``msgspec.ValidationError`` / ``msgspec.DecodeError``."""
+    return _DECODER.decode(data)
+
