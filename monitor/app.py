@@ -41,6 +41,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from monitor.core.api import CoreProtocol
 from monitor.logs import limit_log_volume
 from monitor.metrics import WorkerMetrics
+from monitor.status.publisher import StatusPublisher
+from monitor.status.reader import StatusFollower
+from monitor.status.routes import FleetViews
+from monitor.status.table import StatusTable
 from monitor.worker.checkpoint import CheckpointStore
 from monitor.worker.health import (
     Health,
@@ -99,6 +103,8 @@ class Worker:
     processor: Processor | None = None
     checks: Health = field(default_factory=Health)
     """What ``/healthz`` judges; add a check with ``checks.add(name, fn)``."""
+    status: StatusFollower | None = None
+    """Materialises the status topic: every worker answers for every rollout from it."""
     _clients: list[Any] = field(default_factory=list)
 
     def request_stop(self) -> None:
@@ -130,8 +136,12 @@ class Worker:
         """Start, run until :meth:`request_stop` (or a signal), stop cleanly."""
         await self._start_clients()
         assert self.ingest is not None and self.processor is not None
+        assert self.status is not None
+        fleet = FleetViews(self.status.table, self.status)
         runner, self.http_port = await serve(
-            build_web_app(self.core, self.metrics, self.health, self.settings.http_token),
+            build_web_app(
+                self.core, self.metrics, self.health, self.settings.http_token, fleet=fleet
+            ),
             self.settings.http_host,
             self.settings.http_port,
             self.settings.limits.http,
@@ -149,6 +159,7 @@ class Worker:
             asyncio.create_task(
                 self.processor.watch_silence(self.settings.silence_check_s), name="silence"
             ),
+            asyncio.create_task(self.status.run(self.stop_event.is_set), name="status"),
         ]
         stopper = asyncio.create_task(self.stop_event.wait())
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -196,9 +207,23 @@ class Worker:
         reader = AIOKafkaConsumer(
             **common, group_id=None, enable_auto_commit=False, client_id=f"{s.worker_id}-state"
         )
-        for client in (producer, reader):
+        status_reader = AIOKafkaConsumer(
+            **common,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"{s.worker_id}-status",
+            fetch_max_wait_ms=100,
+        )
+        for client in (producer, reader, status_reader):
             await self._start_retrying(client)
             self._clients.append(client)
+        # aiokafka asks the broker to auto-create any topic it names: only name them once
+        # they exist (made by `rollguard topics create`, with their settings)
+        await self._wait_for_topics(reader)
+        self.status = StatusFollower(
+            status_reader, s.topics.status, StatusTable(s.keyring.keys, s.status_stale_after_s)
+        )
+        await self.status.start(await producer.partitions_for(s.topics.status))
 
         publisher = Publisher(producer, s.signing_key, s.topics.control, self.stop_event.is_set)
         limits = s.limits
@@ -239,6 +264,7 @@ class Worker:
             max_records=s.apply_max_records,
             max_rollouts=limits.max_rollouts,
             on_published=self._annotator(),
+            status=StatusPublisher(s.topics.status, s.worker_id, s.keyring),
         )
         self._add_checks()
         self.processor.subscribe()
@@ -246,6 +272,18 @@ class Worker:
         for client in (apply_consumer, ingest_consumer):
             await self._start_retrying(client)
             self._clients.append(client)
+
+    async def _wait_for_topics(self, client: Any) -> None:
+        from topics.admin import missing_topics
+
+        while missing := missing_topics(await client.topics(), self.settings.topics):
+            if self.stop_event.is_set():
+                raise RuntimeError(f"stopped while waiting for topics {missing}")
+            log.warning(
+                "worker: topics %s do not exist; run `rollguard topics create` (waiting)",
+                ", ".join(missing),
+            )
+            await asyncio.sleep(CONNECT_RETRY_S * 2)
 
     def _annotator(self) -> Callable[[Command], None] | None:
         """With ``grafana_url``: post each acked decision as a Grafana annotation, off the

@@ -1,33 +1,34 @@
 """Verdict HTTP endpoints for Argo Rollouts' Web metric provider and Flagger webhooks.
 
-The worker's HTTP server calls :func:`add_verdict_routes`; the routes answer from the
-core's rollout views (``CoreProtocol.view``). They only read: nothing here changes a
-rollout, so there is nothing to forge, but a configured ``token`` is still required
+The worker's HTTP server calls :func:`add_verdict_routes`; every worker answers for every
+rollout of the fleet from its materialised status table (``monitor.status``), with the age of
+what it knows. The routes only read, but a configured ``token`` is still required
 (constant-time compare) so that verdicts are not an open oracle.
 
-Routes (``docs/orchestrators.md`` has copy-paste YAML for both tools):
+How rollguard's state reads at each gate (:func:`reading`; ``docs/orchestrators.md`` has
+the table with the reasons and copy-paste YAML for both tools):
 
-``GET /verdict/{rollout_id}``
-    For Argo Rollouts' ``provider.web``: always 200 with a JSON body for a known rollout
-    (Argo reads it with ``jsonPath`` and ``successCondition``/``failureCondition``; any
-    non-2xx is a measurement *error* there, not a failure), 404 for an unknown one.
-``POST /flagger/confirm-promotion``
-    Flagger's promotion gate: 200 only when nothing stands between the stage and promotion
-    (dwell, samples, healthy rules, sign-offs), 403 otherwise: Flagger keeps it paused.
-``POST /flagger/rollback``
-    Flagger's rollback hook: 200 means *roll back now* (Flagger fails the canary), so it
-    answers 200 only when the rollout was rolled back, halted or aborted; 403 otherwise.
-``POST /flagger/rollout``
-    Flagger's per-iteration analysis hook: 200 while healthy, 403 while failing or held
-    (Flagger halts advancement and counts a failed check).
-
-How a view reads (:func:`outcome_of`): a stopped rollout fails, a held one is inconclusive,
-a running one passes only on verdict ``pass``.
+* **failed** — rollguard (or a human) decided to stop: rolled back, halted, aborted. Argo:
+  Failed (the rollout aborts); Flagger ``rollback``: 200 (roll back now); ``rollout``: 403.
+* **held** — rollguard paused, froze, or the stage's time box ran out with no verdict: a
+  human should look. Argo: Inconclusive (the rollout pauses); Flagger: ``rollout`` 200 (no
+  failed check: rollguard did not decide to stop), ``confirm-traffic-increase`` and
+  ``confirm-promotion`` 403 (traffic stays where it is).
+* **running** — warming up, rules pending, a rule firing with no stop decided, or all
+  healthy: Argo Successful; Flagger ``rollout`` and ``confirm-traffic-increase`` 200;
+  ``confirm-promotion`` 200 only when promotable (dwell, samples, healthy rules, sign-offs).
+  Warming up and a pending blip are not failures: only a decision is.
+* **stale** — the owner has not confirmed the status within the bound (it died, the
+  rollout is moving to another worker) or this worker cannot read the status topic:
+  inconclusive, never a pass (Argo Inconclusive; Flagger 503, which its webhook client
+  retries when ``retries`` is set). A stale *stop* still reads as failed: a decision to
+  stop stands whoever owns the rollout.
+* **unknown** — no worker ever published the rollout: 404 with the close names it knows;
+  503 while this worker is still loading the status topic.
 
 Flagger posts ``{name, namespace, phase, checksum, metadata}``; the rollout id is
-``metadata.rollout_id`` when given, else ``name``. Unknown rollouts get 404: no promotion
-and no rollback for something rollguard has never seen. In dry-run (advisory) mode no
-route ever blocks or triggers anything; the would-be verdict is reported in the body.
+``metadata.rollout_id`` when given, else ``name``. In dry-run (advisory) mode no route ever
+blocks or triggers anything; the would-be verdict is reported in the body.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ import hmac
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 from aiohttp import web
@@ -46,7 +48,6 @@ from topics.limits import json_depth_error
 
 log = logging.getLogger(__name__)
 
-Views = Callable[[str], dict[str, Any] | None]
 Outcome = Literal["ok", "failed", "inconclusive"]
 
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -66,6 +67,45 @@ ACTIONS: Final = PASSING | FAILING | {"freeze", "pause", "reduce_scope", "hold"}
 FAILED_STATUSES: Final = frozenset({"halted", "rolled_back", "aborted"})
 HELD_STATUSES: Final = frozenset({"paused", "frozen", "inconclusive"})
 """The core's ``status`` after its own (or a human's) decisions: authoritative when set."""
+HOOKS: Final = ("rollout", "confirm-traffic-increase", "confirm-promotion", "rollback")
+
+
+class NotReady(Exception):  # noqa: N818  # a state, not an error: "ask again"
+    """This worker cannot answer yet (still loading the status topic, or cut off)."""
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a worker knows about one rollout: the owner's view and how current it is."""
+
+    view: Mapping[str, Any]
+    age_s: float | None = None
+    """Since the owner last confirmed the view (None: the view is this process's own)."""
+    stale_reason: str = ""
+    """Non-empty: the view is not current (owner silent, rollout moving): inconclusive."""
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """No worker has published this rollout; ``did_you_mean`` lists close known ids."""
+
+    did_you_mean: list[str] = field(default_factory=list)
+
+
+Views = Callable[[str], "Seen | Unknown | Mapping[str, Any] | None"]
+"""rollout id -> what is known (a bare mapping: the process's own, current view; None:
+unknown); raises :class:`NotReady` when it cannot say."""
+
+
+class Reading(NamedTuple):
+    """How a gate reads a view: the Argo outcome, and what each Flagger hook answers."""
+
+    outcome: Outcome
+    promotable: bool
+    held: bool = False
+    """Held by a decision (paused, frozen, time box over): traffic must not move."""
+    stale: bool = False
 
 
 def classify(verdict: str) -> Outcome:
@@ -81,40 +121,45 @@ def classify(verdict: str) -> Outcome:
     return "inconclusive"
 
 
-def outcome_of(view: Mapping[str, Any]) -> tuple[Outcome, bool]:
-    """(outcome, promotable) from the core's view.
+def reading(view: Mapping[str, Any], stale: bool = False) -> Reading:
+    """How rollguard's state reads at a gate (see the module doc for the reasons).
 
-    The core reports ``status`` (running, paused, frozen, inconclusive, halted, rolled_back,
-    aborted, completed), ``verdict`` (pass, fail, inconclusive) and ``promotion_gaps`` (what
-    still stands between the stage and promotion: dwell, samples, unhealthy rules, missing
-    sign-offs). A stopped rollout fails, a held one is inconclusive; a running one passes
-    only on ``pass`` and is promotable only with no gaps left. A ``verdict`` that is an
-    action name (``promote``, ``rollback``, ...) is read as that decision.
-
-    >>> outcome_of({"status": "running", "verdict": "pass", "promotion_gaps": []})
-    ('ok', True)
-    >>> outcome_of({"status": "running", "verdict": "pass", "promotion_gaps": ["sign-off cto"]})
-    ('ok', False)
-    >>> outcome_of({"status": "running", "verdict": "fail"})
-    ('inconclusive', False)
-    >>> outcome_of({"status": "rolled_back", "verdict": "fail"})
-    ('failed', False)
-    >>> outcome_of({"status": "paused", "verdict": "promote"})
-    ('inconclusive', False)
+    >>> reading({"status": "running", "verdict": "pass", "promotion_gaps": []})
+    Reading(outcome='ok', promotable=True, held=False, stale=False)
+    >>> reading({"status": "running", "verdict": "inconclusive", "promotion_gaps": ["dwell"]})
+    Reading(outcome='ok', promotable=False, held=False, stale=False)
+    >>> reading({"status": "running", "verdict": "fail", "firing": ["errors"]}).outcome
+    'ok'
+    >>> reading({"status": "paused", "verdict": "pass"})
+    Reading(outcome='inconclusive', promotable=False, held=True, stale=False)
+    >>> reading({"status": "rolled_back", "verdict": "fail"}, stale=True).outcome
+    'failed'
+    >>> reading({"status": "running", "verdict": "pass", "promotion_gaps": []}, stale=True)
+    Reading(outcome='inconclusive', promotable=False, held=False, stale=True)
     """
     status, verdict = _text(view.get("status")), _text(view.get("verdict"))
     if status in FAILED_STATUSES or verdict in FAILING:  # safety first: any stop wins
-        return "failed", False
+        return Reading("failed", False)
+    if stale:
+        return Reading("inconclusive", False, stale=True)
     if status in HELD_STATUSES:
-        return "inconclusive", False
-    if verdict in ACTIONS:
-        return classify(verdict), verdict == "promote"
+        return Reading("inconclusive", False, held=True)
+    if verdict in ACTIONS:  # a view whose verdict is a decision name: that decision
+        outcome = classify(verdict)
+        return Reading(outcome, verdict == "promote", held=outcome == "inconclusive")
     if status == "completed":
-        return "ok", True
-    if verdict == "pass" and status in ("", "running"):
-        return "ok", view.get("promotion_gaps") == []
-    # a firing rule with no decision yet, no verdict, or a status this build does not know
-    return "inconclusive", False
+        return Reading("ok", True)
+    if status in ("", "running"):
+        # warming up, pending, healthy, or a rule firing with no stop decided: only a
+        # decision stops a rollout; promotion waits until nothing stands in its way
+        return Reading("ok", verdict == "pass" and view.get("promotion_gaps") == [])
+    return Reading("inconclusive", False, held=True)  # a status this build does not know
+
+
+def outcome_of(view: Mapping[str, Any]) -> tuple[Outcome, bool]:
+    """(outcome, promotable) of a current view (:func:`reading` without staleness)."""
+    read = reading(view)
+    return read.outcome, read.promotable
 
 
 def token_ok(request: web.Request, token: str | None, body_token: object = None) -> bool:
@@ -133,11 +178,19 @@ def token_ok(request: web.Request, token: str | None, body_token: object = None)
     return isinstance(body_token, str) and hmac.compare_digest(body_token.encode(), expected)
 
 
-def verdict_body(rollout_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON answer for one rollout, from the core's view (bounded, no evidence)."""
+def verdict_body(
+    rollout_id: str,
+    view: Mapping[str, Any],
+    *,
+    age_s: float | None = None,
+    stale_reason: str = "",
+    owner: str = "",
+) -> dict[str, Any]:
+    """The JSON answer for one rollout, from the owner's view (bounded, no evidence)."""
     last = _last_decision(view)
     advisory = bool(view.get("advisory") or view.get("dry_run") or last.get("advisory"))
-    outcome, promotable = outcome_of(view)
+    read = reading(view, stale=bool(stale_reason))
+    outcome, promotable = read.outcome, read.promotable
     if advisory:  # dry run: report, never block or trigger
         outcome, promotable = "ok", True
     return {
@@ -148,10 +201,16 @@ def verdict_body(rollout_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
         "ok": outcome == "ok",
         "failed": outcome == "failed",
         "promotable": promotable,
+        "held": read.held and not advisory,
+        "stale": bool(stale_reason),
+        "stale_reason": _text(stale_reason),
+        "age_s": None if age_s is None else round(age_s, 3),
+        "owner": _text(owner),
         "advisory": advisory,
         "stage": _text(view.get("stage")),
         "traffic_pct": _number(view.get("traffic_pct")),
         "firing": _texts(view.get("firing")),
+        "pending": _texts(view.get("pending")),
         "promotion_gaps": _texts(view.get("promotion_gaps")),
         "last_action": _text(last.get("action")),
         "reason": _text(last.get("reason")),
@@ -161,9 +220,37 @@ def verdict_body(rollout_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def hook_status(hook: str, body: Mapping[str, Any]) -> int:
+    """Flagger's answer for ``hook``: 200 go on (for ``rollback``: roll back now), 403 no,
+    503 rollguard cannot say now (stale view: never a pass).
+
+    >>> ok = {"ok": True, "failed": False, "promotable": False, "held": False, "stale": False}
+    >>> [hook_status(h, ok) for h in HOOKS]
+    [200, 200, 403, 403]
+    >>> [hook_status(h, {**ok, "ok": False, "held": True}) for h in HOOKS]
+    [200, 403, 403, 403]
+    >>> [hook_status(h, {**ok, "ok": False, "stale": True}) for h in HOOKS]
+    [503, 503, 503, 403]
+    >>> [hook_status(h, {**ok, "ok": False, "failed": True}) for h in HOOKS]
+    [403, 403, 403, 200]
+    """
+    if hook == "rollback":
+        return 200 if body["failed"] else 403
+    if body["failed"]:
+        return 403
+    if body["stale"]:
+        return 503
+    passed = {
+        "rollout": body["ok"] or body["held"],
+        "confirm-traffic-increase": body["ok"],
+        "confirm-promotion": body["promotable"],
+    }[hook]
+    return 200 if passed else 403
+
+
 def add_verdict_routes(
     app: web.Application,
-    views: Callable[[str], dict[str, Any] | None],
+    views: Views,
     *,
     token: str | None = None,
 ) -> None:
@@ -190,27 +277,33 @@ def add_verdict_routes(
         response, body = _answer(rollout_id, views)
         if body is None:
             return response
-        passed = {
-            "confirm-promotion": body["promotable"],
-            "rollback": body["failed"],
-            "rollout": body["ok"],
-        }[hook]
-        return _json(body, 200 if passed else 403)
+        return _json(body, hook_status(hook, body))
 
     rollout_id_pattern = "{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}"
     app.router.add_get(f"/verdict/{rollout_id_pattern}", argo)
-    app.router.add_post("/flagger/{hook:confirm-promotion|rollback|rollout}", flagger)
+    app.router.add_post(f"/flagger/{{hook:{'|'.join(HOOKS)}}}", flagger)
 
 
 def _answer(rollout_id: str, views: Views) -> tuple[web.Response, dict[str, Any] | None]:
     try:
-        view = views(rollout_id)
+        known = views(rollout_id)
+    except NotReady as exc:  # "ask again": never a verdict
+        return _json({"error": str(exc), "rollout_id": rollout_id}, 503), None
     except Exception:  # a view bug must not look like a verdict; 503 = "ask again"
         log.exception("verdict: view of rollout %r failed", rollout_id)
         return _json({"error": "rollout view unavailable"}, 503), None
-    if view is None:
-        return _json({"error": "unknown rollout", "rollout_id": rollout_id}, 404), None
-    body = verdict_body(rollout_id, view)
+    if known is None or isinstance(known, Unknown):
+        body: dict[str, Any] = {
+            "error": "unknown rollout: no worker of this fleet has published it",
+            "rollout_id": rollout_id,
+        }
+        if isinstance(known, Unknown) and known.did_you_mean:
+            body["did_you_mean"] = known.did_you_mean
+        return _json(body, 404), None
+    seen = known if isinstance(known, Seen) else Seen(known)
+    body = verdict_body(
+        rollout_id, seen.view, age_s=seen.age_s, stale_reason=seen.stale_reason, owner=seen.owner
+    )
     return _json(body, 200), body
 
 

@@ -13,8 +13,9 @@ late still learns every rollout's current verdict.
 
 ``status`` (compacted) holds each rollout's latest status and each worker's latest heartbeat
 (:mod:`topics.status`): every worker materialises it to answer for the whole fleet, and
-``rollguard status`` reads it. The compacted topics must stay compacted (:meth:`TopicsConfig.compacted`):
-``rollguard topics create`` repairs one created otherwise, ``topics describe`` flags it.
+``rollguard status`` reads it. The compacted topics must stay compacted
+(:meth:`TopicsConfig.compacted`): ``rollguard topics create`` repairs one created otherwise,
+``topics describe`` flags it.
 """
 
 from __future__ import annotations

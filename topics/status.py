@@ -9,7 +9,8 @@ the operator commands read it straight from Kafka. Two record kinds share the to
   a decision, a sign-off, the promotion gaps) and with fresh values at most every few
   seconds while events arrive;
 * :class:`OwnerHeartbeat` (key: ``~owner/<worker id>``) — published by each worker every
-  second: the rollouts it owns now, each with the digest of the status it last published.
+  second: the rollouts it owns now, each with the digest of the status it last published
+  (one small record per worker, however many rollouts it owns).
   A reader counts a rollout's status as current only while its owner's heartbeat is recent
   *and* names that digest, so a dead owner's last word turns stale instead of lingering.
 
@@ -43,7 +44,7 @@ Text = Annotated[str, Meta(max_length=4096)]
 Short = Annotated[str, Meta(max_length=256)]
 
 
-class StageView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class StageView(msgspec.Struct, kw_only=True, frozen=True):
     """One stage of the rollout's plan, as a status screen lists it."""
 
     name: Short
@@ -55,7 +56,7 @@ class StageView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """Roles that must sign off before this stage is promoted."""
 
 
-class RuleView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class RuleView(msgspec.Struct, kw_only=True, frozen=True):
     """One gating rule instance of the current stage: its state and last evaluation."""
 
     rule: Short
@@ -74,7 +75,7 @@ class RuleView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     dry_run: bool = False
 
 
-class DecisionView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class DecisionView(msgspec.Struct, kw_only=True, frozen=True):
     """A decision as a status screen shows it (the signed command has the evidence)."""
 
     action: Short
@@ -140,14 +141,12 @@ class RolloutStatus(msgspec.Struct, kw_only=True, frozen=True, tag="rollout"):
 
 class OwnerHeartbeat(msgspec.Struct, kw_only=True, frozen=True, tag="heartbeat"):
     """A worker is alive and owns these rollouts, whose status it last published with
-    these digests (key: ``~owner/<worker id>``). An empty ``rollouts`` with ``stopped``:
-    the worker left cleanly."""
+    these digests (key: ``~owner/<worker id>``)."""
 
     v: int = STATUS_SCHEMA_VERSION
     owner: Short
     published_at: float
     rollouts: dict[str, Short] = {}
-    stopped: bool = False
     key_id: Annotated[str, Meta(max_length=64)] = ""
     signature: Annotated[str, Meta(max_length=256)] = ""
 
@@ -229,4 +228,3 @@ def encode_status(record: StatusRecord) -> bytes:
 def decode_status(data: bytes) -> StatusRecord:
     """Decode and validate; raises ``msgspec.ValidationError`` / ``msgspec.DecodeError``."""
     return _DECODER.decode(data)
-

@@ -75,6 +75,10 @@ def _print(infos: list[TopicInfo]) -> None:
         settings = ", ".join(f"{k}={v}" for k, v in sorted(info.configs.items()))
         notes = [*info.problems, *(f"repaired: {r}" for r in info.repaired)]
         table.add_row(
-            info.name, str(info.partitions), settings, "yes" if info.created else "", "; ".join(notes)
+            info.name,
+            str(info.partitions),
+            settings,
+            "yes" if info.created else "",
+            "; ".join(notes),
         )
     Console().print(table)

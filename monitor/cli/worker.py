@@ -90,6 +90,15 @@ def worker(
         float | None,
         _opt("ROLLGUARD_SILENCE_AFTER_S", "Flag a variant silent this long.", "--silence-after"),
     ] = None,
+    status_stale_after: Annotated[
+        float | None,
+        _opt(
+            "ROLLGUARD_STATUS_STALE_AFTER_S",
+            "Answer inconclusive for a rollout whose owner has not confirmed its status "
+            "for this long.",
+            "--status-stale-after",
+        ),
+    ] = None,
     reject_clock_skew: Annotated[
         bool | None,
         _opt(
@@ -281,6 +290,7 @@ def worker(
                 max_rss_mb=max_rss_mb,
                 http_max_connections=http_max_connections,
             ),
+            status_stale_after_s=float(pick(status_stale_after, "status_stale_after_s", 5.0)),
             grafana_url=pick(grafana_url, "grafana_url", None),
             grafana_token=os.environ.get("ROLLGUARD_GRAFANA_TOKEN") or file.get("grafana_token"),
             **extra,

@@ -40,6 +40,7 @@ def read_topic(
         enable_auto_commit=False,
         client_id="rollguard-reader",
         max_partition_fetch_bytes=max_message_bytes,
+        allow_auto_create_topics=False,  # a missing topic is an error, not a new topic
         **dict(kafka_options or {}),
     )
     try:

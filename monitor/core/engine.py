@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
+import msgspec
+
 import monitor
 from monitor.core import policy
 from monitor.core.api import BandSample, Gauge, RuleStateSample, ThresholdSample
-from monitor.core.model import PlanSet
+from monitor.core.model import PlanSet, Stage
 from monitor.core.rollout import MAX_SEGMENTS, Rollout, parse_segment_key
-from monitor.core.rules import finite
+from monitor.core.rules import RuleInstance, finite
 from monitor.core.state import export_rollout, import_rollout
 from topics.commands import Command
 from topics.events import Event, Plan
+from topics.status import MAX_DECISIONS, DecisionView, RolloutView, RuleView, StageView
 
 _NO_WINDOW_KINDS: Final = frozenset({"burn_rate"})
 UNBOUND_KEPT: Final = 1000
@@ -172,7 +175,13 @@ class Core:
     # -- views for metrics, HTTP and humans -------------------------------------------------
 
     def view(self, rollout_id: str) -> dict[str, Any] | None:
-        """Summary: stage, traffic, status, verdict, rule states, firing, last decisions.
+        """:meth:`rollout_view` as JSON-able builtins (``CoreProtocol.view``)."""
+        view = self.rollout_view(rollout_id)
+        return None if view is None else msgspec.to_builtins(view)
+
+    def rollout_view(self, rollout_id: str) -> RolloutView | None:
+        """Summary: stage, traffic, status, verdict, rule states and values, firing, sign-offs
+        awaited, promotion gaps, last decisions (the status topic carries it as it is).
 
         ``verdict`` is ``fail`` when a live rule fires or the rollout was rolled back or
         halted, ``pass`` when every gating rule is healthy, else ``inconclusive``.
@@ -191,28 +200,36 @@ class Core:
             verdict = "inconclusive"
         stage = r.plan.stages[r.stage_idx]
         now = r.evaluated * r.res
-        return {
-            "rollout_id": r.rollout_id,
-            "plan": r.plan.name,
-            "rule_set_version": r.plan.version,
-            "stage": stage.name,
-            "stage_index": r.stage_idx,
-            "stages": [s.name for s in r.plan.stages],
-            "traffic_pct": r.traffic_pct,
-            "status": r.status,
-            "verdict": verdict,
-            "dry_run": r.dry_run,
-            "event_time": now,
-            "watermark": r.max_ts - r.lateness,
-            "stage_started_at": r.stage_started_at,
-            "promotion_gaps": policy.promotion_gaps(r, now) if r.status == "running" else [],
-            "rules": {i.label: i.alert.state for i in insts},
-            "firing": firing,
-            "pending": [i.label for i in insts if i.alert.state == "pending"],
-            "signoffs": sorted(f"{s}:{role}" for s, role in r.signoffs),
-            "counts": {**r.counts, "events": r.n_events},
-            "last_decisions": list(r.policy["last_decisions"]),
-        }
+        return RolloutView(
+            rollout_id=r.rollout_id,
+            plan=r.plan.name,
+            rule_set_version=r.plan.version,
+            stage=stage.name,
+            stage_index=r.stage_idx,
+            stages=[s.name for s in r.plan.stages],
+            stage_plan=[_stage_view(s) for s in r.plan.stages],
+            traffic_pct=r.traffic_pct,
+            status=r.status,
+            verdict=verdict,
+            dry_run=r.dry_run,
+            event_time=now,
+            watermark=r.max_ts - r.lateness,
+            stage_started_at=r.stage_started_at,
+            promotion_gaps=policy.promotion_gaps(r, now) if r.status == "running" else [],
+            rules={i.label: i.alert.state for i in insts},
+            rule_values=[_rule_view(i) for i in insts],
+            firing=firing,
+            pending=[i.label for i in insts if i.alert.state == "pending"],
+            signoffs=sorted(f"{s}:{role}" for s, role in r.signoffs),
+            signoffs_awaited=[
+                role for role in stage.signoffs if (stage.name, role) not in r.signoffs
+            ],
+            counts={**r.counts, "events": r.n_events},
+            last_decisions=[
+                msgspec.convert(d, DecisionView, strict=False)
+                for d in r.policy["last_decisions"][-MAX_DECISIONS:]
+            ],
+        )
 
     def gauges(self) -> Iterable[Gauge]:
         """Current value of each gating signal (one per signal × variant × segment)."""
@@ -269,3 +286,32 @@ class Core:
         if r is None:
             return []
         return [parse_segment_key(seg) for (_, seg) in r.leaves if seg]
+
+
+def _stage_view(stage: Stage) -> StageView:
+    return StageView(
+        name=stage.name,
+        traffic_pct=stage.traffic_pct,
+        segment=dict(stage.segment) if stage.segment else None,
+        min_dwell_s=stage.min_dwell_s,
+        min_samples=stage.min_samples,
+        signoffs=list(stage.signoffs),
+    )
+
+
+def _rule_view(inst: RuleInstance) -> RuleView:
+    rule, obs = inst.rule, inst.last
+    return RuleView(
+        rule=inst.label,
+        state=inst.alert.state,
+        signal=rule.signal,
+        variant=rule.variant,
+        action=rule.action,
+        value=None if obs is None else finite(obs.value),
+        threshold=None if obs is None else finite(obs.threshold),
+        comparator="" if obs is None else obs.comparator,
+        samples=None if obs is None else finite(obs.samples),
+        for_s=rule.for_s,
+        healthy=inst.healthy,
+        dry_run=rule.dry_run,
+    )

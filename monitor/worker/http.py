@@ -1,4 +1,6 @@
-"""The worker's HTTP surface: ``/metrics``, ``/healthz``, ``/rollouts/{id}``, verdict routes.
+"""The worker's HTTP surface: ``/metrics``, ``/healthz``, ``/rollouts``, ``/rollouts/{id}``,
+verdict routes (answered for the whole fleet from ``fleet``, the materialised status topic;
+without it, from this process's own core only).
 
 A small aiohttp server of our own inside the worker (aiohttp comes with faust): faust's web
 layer is tied to a running faust App, which this worker does not run (see ``monitor.app``).
@@ -17,6 +19,7 @@ from aiohttp import web
 
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
+from monitor.status.routes import FleetViews, add_status_routes
 from monitor.verdict import add_verdict_routes, token_ok
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,6 +30,7 @@ def build_web_app(
     metrics: WorkerMetrics,
     health: Callable[[], dict[str, Any]],
     token: str | None = None,
+    fleet: FleetViews | None = None,
 ) -> web.Application:
     app = web.Application()
 
@@ -48,6 +52,9 @@ def build_web_app(
 
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", healthz)
+    if fleet is not None:
+        add_status_routes(app, fleet, token)
+        return app
     # aiohttp matches a route's whole path: an id outside the name alphabet is a plain 404
     app.router.add_get("/rollouts/{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}", rollout)
     add_verdict_routes(app, core.view, token=token)

@@ -39,6 +39,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
+from monitor.status.publisher import StatusPublisher
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
 from monitor.worker.envelope import SELF_SOURCE, Taken, encode_envelope, take_all
 from monitor.worker.fetch import fetch_round
@@ -110,6 +111,8 @@ class Processor:
     """Called once the broker acked a command (e.g. a Grafana annotation)."""
     applied: int = 0
     """Events handed to the core so far (``/healthz``: progress, without a metrics render)."""
+    status: StatusPublisher | None = None
+    """Publishes the owned rollouts' status (sent after the flush that acks their commands)."""
     _unsafe: bool = False  # a round stopped before its commands were acked: never checkpoint
     _last_flush_s: float = field(default_factory=time.monotonic)
     _flushing: asyncio.Task[None] | None = None
@@ -133,6 +136,8 @@ class Processor:
                     self._flush_soon()
                 if time.monotonic() - self.last_checkpoint_s >= self.checkpoint_interval_s:
                     self._checkpoint_soon(list(self.owned))
+                if self.status is not None:
+                    self.status.collect(self.core, time.time())  # edge: status ages
             self.metrics.checkpoint_age.set(time.monotonic() - self.last_written_s)
 
     async def round(self, batches: dict[Any, list[Any]]) -> None:
@@ -251,8 +256,10 @@ class Processor:
         if self._flushing is not None:  # what it holds was queued before ours
             await self._flushing
         self._last_flush_s = time.monotonic()
+        status = self.status.take() if self.status is not None else []
         if not await self.publisher.flush():
             self._unsafe = True
+        await self._send_status(status)
         return not self._unsafe
 
     def _flush_soon(self) -> None:
@@ -264,8 +271,18 @@ class Processor:
         self._flushing = asyncio.create_task(self._flush_once())
 
     async def _flush_once(self) -> None:
+        status = self.status.take() if self.status is not None else []
         if not await self.publisher.flush():
             self._unsafe = True
+        await self._send_status(status)
+
+    async def _send_status(self, records: list[tuple[bytes, bytes]]) -> None:
+        """Status records go out only after the flush that acked every command queued
+        before they were taken: the status topic never runs ahead of the control topic."""
+        if self._unsafe or self.status is None:
+            return
+        for key, value in records:
+            await self.publisher.send(self.status.topic, value, key)
 
     async def _process(self, tp: Any, state: PartitionState, applied: _Applied) -> None:
         try:
@@ -278,6 +295,8 @@ class Processor:
             return
         self.applied += len(applied.events)
         state.changed |= applied.rollouts
+        if self.status is not None:
+            self.status.touch(applied.rollouts)
         for kind, count in applied.kinds.items():
             self.metrics.events.labels(kind.__name__.lower()).inc(count)
         wall = time.time()  # edge: silence detection only

@@ -76,6 +76,9 @@ class WorkerSettings:
     silence_after_s: float = 30.0
     silence_check_s: float = 1.0
     command_ttl_s: float = 300.0
+    status_stale_after_s: float = 5.0
+    """A rollout's status not confirmed by its owner for this long is stale: the verdict
+    routes answer inconclusive (owners confirm every second; see ``topics.status``)."""
     ingest_max_records: int = 5000
     apply_max_records: int = 500
     envelope_max_events: int = 1000
@@ -110,6 +113,8 @@ class WorkerSettings:
             )
         if self.checkpoint_interval_s <= 0:
             raise ConfigError("worker: checkpoint_interval_s must be > 0")
+        if self.status_stale_after_s < 2.0:
+            raise ConfigError("worker: status_stale_after_s must be >= 2 (owners beat every 1 s)")
         if self.silence_after_s <= 0:
             raise ConfigError("worker: silence_after_s must be > 0")
         if not 0 <= self.http_port <= 65535:

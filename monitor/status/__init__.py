@@ -1,0 +1,2 @@
+"""The fleet-wide rollout status: owners publish it (``publisher``), every worker and
+``rollguard status`` materialise it (``table``, ``reader``), humans read it (``render``)."""
