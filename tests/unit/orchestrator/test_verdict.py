@@ -35,38 +35,51 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "orchestrators.md"
 
 # Views shaped like ``monitor.core.Core.view``: status, verdict (pass/fail/inconclusive),
 # promotion_gaps; and the expected answer of each tool: Argo's measurement phase, and
-# whether Flagger's rollout / confirm-promotion / rollback hooks get a 2xx.
-CASES: dict[str, tuple[dict[str, Any], str, tuple[bool, bool, bool]]] = {
+# whether Flagger's rollout / confirm-traffic-increase / confirm-promotion / rollback hooks
+# get a 2xx. Only a decision stops: warming up, pending and firing-before-deciding go on.
+CASES: dict[str, tuple[dict[str, Any], str, tuple[bool, bool, bool, bool]]] = {
     "promotable": (
         {"status": "running", "verdict": "pass", "promotion_gaps": []},
-        "Successful", (True, True, False),
+        "Successful", (True, True, True, False),
     ),
     "healthy, sign-off missing": (
         {"status": "running", "verdict": "pass", "promotion_gaps": ["sign-off cto"]},
-        "Successful", (True, False, False),
+        "Successful", (True, True, False, False),
     ),
     "rule firing, no decision yet": (
         {"status": "running", "verdict": "fail", "firing": ["errors"]},
-        "Inconclusive", (False, False, False),
+        "Successful", (True, True, False, False),
     ),
-    "not enough data": (
+    "warming up": (
         {"status": "running", "verdict": "inconclusive", "promotion_gaps": ["samples 3/100"]},
-        "Inconclusive", (False, False, False),
+        "Successful", (True, True, False, False),
     ),
-    "paused": ({"status": "paused", "verdict": "pass"}, "Inconclusive", (False, False, False)),
-    "frozen": ({"status": "frozen", "verdict": "fail"}, "Inconclusive", (False, False, False)),
+    "paused": (
+        {"status": "paused", "verdict": "pass"}, "Inconclusive", (True, False, False, False)
+    ),
+    "frozen": (
+        {"status": "frozen", "verdict": "fail"}, "Inconclusive", (True, False, False, False)
+    ),
     "time box over": (
         {"status": "inconclusive", "verdict": "inconclusive"},
-        "Inconclusive", (False, False, False),
+        "Inconclusive", (True, False, False, False),
     ),
-    "rolled back": ({"status": "rolled_back", "verdict": "fail"}, "Failed", (False, False, True)),
-    "halted": ({"status": "halted", "verdict": "fail"}, "Failed", (False, False, True)),
-    "killed by a human": ({"status": "aborted", "verdict": "pass"}, "Failed", (False, False, True)),
-    "completed": ({"status": "completed", "verdict": "pass"}, "Successful", (True, True, False)),
-    "unknown status": ({"status": "martian", "verdict": "pass"}, "Inconclusive", (False,) * 3),
-    "decision name": ({"verdict": "rollback"}, "Failed", (False, False, True)),
+    "rolled back": (
+        {"status": "rolled_back", "verdict": "fail"}, "Failed", (False, False, False, True)
+    ),
+    "halted": ({"status": "halted", "verdict": "fail"}, "Failed", (False, False, False, True)),
+    "killed by a human": (
+        {"status": "aborted", "verdict": "pass"}, "Failed", (False, False, False, True)
+    ),
+    "completed": (
+        {"status": "completed", "verdict": "pass"}, "Successful", (True, True, True, False)
+    ),
+    "unknown status": (
+        {"status": "martian", "verdict": "pass"}, "Inconclusive", (True, False, False, False)
+    ),
+    "decision name": ({"verdict": "rollback"}, "Failed", (False, False, False, True)),
 }  # fmt: skip
-HOOKS = ("rollout", "confirm-promotion", "rollback")
+HOOKS = ("rollout", "confirm-traffic-increase", "confirm-promotion", "rollback")
 
 
 def _doc_yaml_blocks() -> list[Any]:
