@@ -25,6 +25,7 @@ COMMANDS: dict[str, Entry] = {
     "tail": Entry("monitor.cli.orchestrator", "Follow decisions as they come, verified."),
     "export": Entry("monitor.cli.orchestrator", "Evidence pack of a rollout (JSONL + CSV)."),
     "keys": Entry("monitor.cli.keys", "Ed25519 signing keys and trusted key rings."),
+    "status": Entry("monitor.cli.status", "Every rollout's state, or one's screen (--watch)."),
     "bench": Entry("monitor.cli.sim", "Benchmarks of detection quality."),
     "dashboards": Entry("monitor.cli.dashboards", "Grafana dashboards: render, preview, push."),
     "topics": Entry("monitor.cli.topics", "Create or describe rollguard's Kafka topics."),

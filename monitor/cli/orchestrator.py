@@ -53,10 +53,44 @@ SecurityProtocolOption = Annotated[
         help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (else ROLLGUARD_KAFKA_SECURITY_PROTOCOL).",
     ),
 ]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Skip the check of the rollout (stage, role) against the fleet's status topic.",
+    ),
+]
 ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who is acting; must be the holder of --key (default: it is)."),
 ]
+
+
+def _require_known(
+    servers: str,
+    topics: TopicsConfig,
+    options: dict[str, Any],
+    rollout: str,
+    *,
+    force: bool,
+    stage: str | None = None,
+    role: str | None = None,
+) -> None:
+    """Refuse a rollout (stage, role) the fleet's status topic does not know, unless forced."""
+    if force:
+        return
+    from monitor.client.known import Refused, check_rollout, check_signoff, fleet_table
+
+    try:
+        table = fleet_table(servers, topics.status, options)
+        if stage is not None and role is not None:
+            check_signoff(table, rollout, stage, role)
+        else:
+            check_rollout(table, rollout)
+    except Refused as exc:
+        fail(f"refused: {exc}; --force to act anyway", code=1)
+    except Exception as exc:  # no status topic, broker away: say so, do nothing
+        fail(f"cannot check the rollout against the status topic ({exc}); --force to skip")
 
 
 def _out() -> Console:
@@ -116,6 +150,7 @@ def _operator_command(
     bootstrap: str,
     prefix: str,
     security_protocol: str | None,
+    force: bool = False,
 ) -> None:
     from monitor import __version__
     from monitor.client.operator import (
@@ -134,6 +169,7 @@ def _operator_command(
     topics = TopicsConfig().with_prefix(prefix)
     servers = resolve_bootstrap(bootstrap)
     options = _kafka_options(security_protocol)
+    _require_known(servers, topics, options, target, force=force)
     command = operator_command(
         key,
         rollout_id=target,
@@ -212,11 +248,12 @@ def register(app: typer.Typer) -> None:
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
+        force: ForceOption = False,
     ) -> None:
         """HALT a rollout (or --all) now, straight to the control topic; needs no worker."""
         _operator_command(
             "halt", rollout, all_rollouts, reason, by, stage, ttl, key, bootstrap, prefix,
-            kafka_security_protocol,
+            kafka_security_protocol, force,
         )  # fmt: skip
 
     @app.command("resume")
@@ -231,11 +268,12 @@ def register(app: typer.Typer) -> None:
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
+        force: ForceOption = False,
     ) -> None:
         """Resume a paused, frozen or halted rollout (signed operator command)."""
         _operator_command(
             "resume", rollout, all_rollouts, reason, by, stage, ttl, key, bootstrap, prefix,
-            kafka_security_protocol,
+            kafka_security_protocol, force,
         )  # fmt: skip
 
     @app.command("signoff")
@@ -250,6 +288,7 @@ def register(app: typer.Typer) -> None:
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
+        force: ForceOption = False,
     ) -> None:
         """Record your signed sign-off of a stage promotion; promotions needing the role wait."""
         from monitor.client.operator import producer, publish_event, signoff_event
@@ -271,6 +310,7 @@ def register(app: typer.Typer) -> None:
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
         options = _kafka_options(kafka_security_protocol)
+        _require_known(servers, topics, options, rollout, force=force, stage=stage, role=role)
         try:
             with producer(servers, options) as prod:
                 meta = publish_event(prod, topics.telemetry, event)
@@ -331,6 +371,7 @@ def register(app: typer.Typer) -> None:
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
         kafka_security_protocol: SecurityProtocolOption = None,
+        force: ForceOption = False,
     ) -> None:
         """Evidence pack of a rollout (JSONL + CSV) read from Kafka; needs no worker."""
         from monitor import export as evidence
@@ -346,6 +387,7 @@ def register(app: typer.Typer) -> None:
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
         options = _kafka_options(kafka_security_protocol)
+        _require_known(servers, topics, options, rollout, force=force)
         try:
             pack = evidence.collect(
                 servers, topics, rollout, plan_files=plan or [], keys=keys, kafka_options=options

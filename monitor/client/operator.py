@@ -102,6 +102,7 @@ def producer(bootstrap: str, kafka_options: Mapping[str, Any] | None = None) -> 
         acks="all",
         retries=5,
         max_block_ms=15_000,
+        allow_auto_create_topics=False,  # topics come from `rollguard topics create` only
         **dict(kafka_options or {}),
     )
     try:

@@ -111,3 +111,27 @@ def settle(client: ControlClient, quiet_s: float = 1.0) -> list[Outcome]:
             outcomes.extend(got)
             last = time.monotonic()
     return outcomes
+
+
+def publish_status(
+    bootstrap: str,
+    topics: TopicsConfig,
+    rollout_id: str,
+    stages: dict[str, list[str]] | None = None,
+    owner: str = "w-gone",
+) -> None:
+    """A rollout's status as its (since stopped) owner published it: the operator commands
+    check rollouts, stages and roles against it. ``stages``: name -> sign-off roles."""
+    from topics.status import RolloutStatus, RolloutView, StageView, encode_status, sign_status
+
+    stages = stages if stages is not None else {"canary-5": ["cto"], "full": []}
+    view = RolloutView(
+        rollout_id=rollout_id,
+        stage=next(iter(stages)),
+        stages=list(stages),
+        stage_plan=[StageView(name=n, signoffs=roles) for n, roles in stages.items()],
+        status="running",
+    )
+    record = RolloutStatus(owner=owner, published_at=time.time(), view=view, digest="d")
+    value = encode_status(sign_status(record, WORKER_RING))
+    produce(bootstrap, topics.status, [value], key=rollout_id.encode())

@@ -21,6 +21,7 @@ from tests.integration.orchestrator.support import (
     Harness,
     drain,
     produce,
+    publish_status,
     tamper,
     worker_command,
 )
@@ -51,7 +52,9 @@ def _telemetry(bootstrap: str, topics: TopicsConfig) -> list[object]:
 def test_kill_reaches_the_control_topic_and_the_client_with_no_worker(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    # No worker process exists in this test session's topics: the path is CLI → Kafka → client.
+    # No worker process runs: the path is CLI → Kafka → client. A worker that owned the
+    # rollout before it went down published its status, which the kill is checked against.
+    publish_status(bootstrap, topics_config, "payments-router")
     env = {**os.environ, **_env(bootstrap, topics_config, tmp_path / "keys")}
     done = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "kill", "payments-router", "--by", "ana",
@@ -89,6 +92,7 @@ def test_kill_all_and_resume(bootstrap: str, topics_config: TopicsConfig, tmp_pa
     )
     runner = CliRunner()
     env = _env(bootstrap, topics_config, tmp_path / "keys")
+    publish_status(bootstrap, topics_config, "r1")
     killed = runner.invoke(app, ["kill", "--all", "--by", "ana"], env=env)
     assert killed.exit_code == 0, killed.output
     as_bo = env | {"ROLLGUARD_OPERATOR_KEY_FILE": str(key_file(tmp_path / "keys", BO))}
@@ -163,6 +167,7 @@ def test_signoff_tail_and_export(
         topics_config.control,
         [encode_command(c) for c in (with_evidence, good, forged, other)] + [b"garbage"],
     )
+    publish_status(bootstrap, topics_config, "r1")
     signed = runner.invoke(
         app, ["signoff", "--rollout", "r1", "--stage", "canary-5", "--role", "cto"], env=env
     )
@@ -262,6 +267,7 @@ def test_example_orchestrator_obeys_a_kill(
          "--topic", topics_config.control, "--state", str(tmp_path / "example.sqlite")],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    publish_status(bootstrap, topics_config, "payments-router")
     try:
         killed = CliRunner().invoke(app, ["kill", "payments-router", "--by", "ana"], env=env)
         assert killed.exit_code == 0, killed.output
@@ -277,3 +283,42 @@ def test_example_orchestrator_obeys_a_kill(
         proc.terminate()
         proc.wait(timeout=15)
     assert proc.returncode == 0  # SIGTERM: clean shutdown
+
+
+def test_operator_commands_refuse_what_the_fleet_does_not_know(
+    bootstrap: str, topics_config: TopicsConfig
+) -> None:
+    runner = CliRunner()
+    env = _env(bootstrap, topics_config)
+    publish_status(bootstrap, topics_config, "bridge-v2-rollout", {"canary-5": ["cto", "coo"]})
+    typo = runner.invoke(app, ["kill", "bridge-v2-rolout", "--by", "ana"], env=env)
+    assert typo.exit_code == 1, typo.output
+    assert "unknown rollout 'bridge-v2-rolout'" in _flat(typo.output)
+    assert "did you mean 'bridge-v2-rollout'" in _flat(typo.output)
+    resume = runner.invoke(app, ["resume", "nope", "--by", "ana"], env=env)
+    assert resume.exit_code == 1 and "unknown rollout 'nope'" in _flat(resume.output)
+    role = runner.invoke(
+        app,
+        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-5", "--role", "ceo",
+         "--by", "x"],
+        env=env,
+    )  # fmt: skip
+    assert role.exit_code == 1 and "asks for: cto, coo" in _flat(role.output)
+    stage = runner.invoke(
+        app,
+        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-50", "--role", "cto",
+         "--by", "x"],
+        env=env,
+    )  # fmt: skip
+    assert stage.exit_code == 1 and "did you mean 'canary-5'" in _flat(stage.output)
+    export = runner.invoke(app, ["export", "--rollout", "nope", "--out", "/nonexistent"], env=env)
+    assert export.exit_code == 1 and "unknown rollout 'nope'" in _flat(export.output)
+    assert list(read_topic(bootstrap, topics_config.control)) == []  # nothing published
+    assert _telemetry(bootstrap, topics_config) == []
+    forced = runner.invoke(app, ["kill", "bridge-v2-rolout", "--by", "ana", "--force"], env=env)
+    assert forced.exit_code == 0 and "HALT published" in forced.output
+
+
+def _flat(text: str) -> str:
+    """The terminal wraps long errors; compare their words."""
+    return " ".join(text.split())
