@@ -101,7 +101,7 @@ def render_rollout(known: Known, *, verified: bool = True) -> str:
     out += [
         "",
         "Rules (current stage):",
-        "  STATE     RULE                                VALUE        THRESHOLD",
+        "  STATE        RULE                                      VALUE        THRESHOLD",
     ]
     rules = sorted(v.rule_values, key=lambda r: (RULE_ORDER.get(r.state, 3), r.rule))
     for r in rules:
@@ -110,7 +110,7 @@ def render_rollout(known: Known, *, verified: bool = True) -> str:
         state = r.state + ("" if r.state != "inactive" else (" ok" if r.healthy else " ?"))
         dry = "  (dry run)" if r.dry_run else ""
         out.append(
-            f"  {state:<9} {_clean(r.rule)[:34]:<34}  {_num(r.value):<11}  {threshold}{hold}"
+            f"  {state:<12} {_clean(r.rule)[:40]:<40}  {_num(r.value):<11}  {threshold}{hold}"
             f"  -> {r.action}{dry}"
         )
     if not rules:
