@@ -106,7 +106,7 @@ def test_topics_cli_creates_idempotently_and_describes(bootstrap: str, tmp_path:
         [*cmd, "create", *args], capture_output=True, text=True, env=env, check=False
     )
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("yes") == 5
+    assert first.stdout.count("yes") == 6  # telemetry, by-rollout, control, dlq, state, status
     second = subprocess.run(
         [*cmd, "create", *args], capture_output=True, text=True, env=env, check=False
     )
@@ -119,7 +119,14 @@ def test_topics_cli_creates_idempotently_and_describes(bootstrap: str, tmp_path:
         check=False,
     )
     assert described.returncode == 0
-    for name in ("cli.telemetry", "cli.control", "cli.dlq", "cli.state", "cli.by-rollout"):
+    for name in (
+        "cli.telemetry",
+        "cli.control",
+        "cli.dlq",
+        "cli.state",
+        "cli.by-rollout",
+        "cli.status",
+    ):
         assert name in described.stdout
     assert "cleanup.policy=compact" in described.stdout
 
