@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from monitor.core.api import CoreProtocol
 from monitor.logs import limit_log_volume
 from monitor.metrics import WorkerMetrics
+from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import StatusPublisher
 from monitor.status.reader import StatusFollower
 from monitor.status.routes import FleetViews
@@ -213,6 +214,7 @@ class Worker:
             enable_auto_commit=False,
             client_id=f"{s.worker_id}-status",
             fetch_max_wait_ms=100,
+            auto_offset_reset="earliest",
         )
         for client in (producer, reader, status_reader):
             await self._start_retrying(client)
@@ -267,6 +269,7 @@ class Worker:
             status=StatusPublisher(s.topics.status, s.worker_id, s.keyring),
         )
         self._add_checks()
+        self.metrics.registry.register(StatusCollector(self.status.table, self.processor.status))
         self.processor.subscribe()
         ingest_consumer.subscribe([s.topics.telemetry], listener=IngestListener(self.ingest))
         for client in (apply_consumer, ingest_consumer):

@@ -103,9 +103,15 @@ def missing_topics(names: set[str], config: TopicsConfig) -> list[str]:
 
 
 def layout_problems(
-    spec: TopicSpec, partitions: int, configs: dict[str, str], config: TopicsConfig
+    spec: TopicSpec,
+    partitions: int,
+    configs: dict[str, str],
+    config: TopicsConfig,
+    by_rollout_partitions: int | None = None,
 ) -> list[str]:
     """What differs from ``spec`` in a way that matters (pure, for describe and create).
+    ``by_rollout_partitions``: of the existing ``by_rollout`` topic (the state topic must
+    match it), else the configured count.
 
     >>> cfg = TopicsConfig()
     >>> control = next(s for s in cfg.specs() if s.name == cfg.control)
@@ -113,15 +119,21 @@ def layout_problems(
     ['rollguard.control: cleanup.policy is delete, expected compact']
     >>> layout_problems(control, 4, {"cleanup.policy": "compact"}, cfg)
     []
+    >>> state = next(s for s in cfg.specs() if s.name == cfg.state)
+    >>> layout_problems(state, 3, {"cleanup.policy": "compact"}, cfg, by_rollout_partitions=3)
+    []
+    >>> layout_problems(state, 3, {"cleanup.policy": "compact"}, cfg)[0][:40]
+    'rollguard.state: 3 partitions, expected '
     """
+    expected_state = by_rollout_partitions or config.partitions
     problems: list[str] = []
     if spec.name in config.compacted():
         policy = configs.get("cleanup.policy", "delete")
         if "compact" not in policy.split(","):
             problems.append(f"{spec.name}: cleanup.policy is {policy}, expected compact")
-    if spec.name == config.state and partitions != config.partitions:
+    if spec.name == config.state and partitions != expected_state:
         problems.append(
-            f"{spec.name}: {partitions} partitions, expected {config.partitions} "
+            f"{spec.name}: {partitions} partitions, expected {expected_state} "
             f"(one per {config.by_rollout} partition); delete and recreate it"
         )
     return problems
@@ -173,7 +185,13 @@ def _describe(
             partitions.get(s.name, 0),
             configs.get(s.name, {}),
             s.name in created,
-            layout_problems(s, partitions.get(s.name, 0), configs.get(s.name, {}), config),
+            layout_problems(
+                s,
+                partitions.get(s.name, 0),
+                configs.get(s.name, {}),
+                config,
+                partitions.get(config.by_rollout),
+            ),
             (repaired or {}).get(s.name, []),
         )
         for s in specs

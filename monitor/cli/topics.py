@@ -81,4 +81,7 @@ def _print(infos: list[TopicInfo]) -> None:
             "yes" if info.created else "",
             "; ".join(notes),
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log: never cut a setting or a problem short
+        console = Console(width=200)
+    console.print(table)

@@ -26,8 +26,10 @@ import orjson
 import pytest
 
 from monitor.core.synthetic import StreamSpec, generate
+from tests.integration.orchestrator.support import produce as produce_raw
 from tests.integration.worker.support import (
     WorkerProcess,
+    metric,
     offline,
     produce,
     start_worker,
@@ -35,6 +37,8 @@ from tests.integration.worker.support import (
 )
 from topics.config import TopicsConfig
 from topics.events import Event, Plan
+from topics.keys import KeyRing
+from topics.status import RolloutStatus, RolloutView, encode_status, sign_status
 
 ROOT = Path(__file__).resolve().parents[3]
 GO_DIR = ROOT / "tests" / "goclients"
@@ -138,6 +142,23 @@ def stream(
     )
 
 
+def pending_during(events: list[Event], start: float, end: float) -> set[str]:
+    """Rules the core holds pending between ``start`` and ``end`` (event time) over ``events``."""
+    from monitor.core import Core, load_plans
+    from tests.integration.worker.support import PLANS
+
+    core = Core(load_plans([str(p) for p in PLANS]))
+    pending: set[str] = set()
+
+    def observe(rollout: Any, step: int) -> None:
+        if start <= step * rollout.res <= end:
+            pending.update(i.label for i in rollout.stage_rules() if i.alert.state == "pending")
+
+    core.observer = observe
+    core.process(events)
+    return pending
+
+
 @pytest.fixture
 def fleet(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
@@ -194,6 +215,8 @@ def test_argo_and_flagger_clients_against_a_two_worker_fleet(
     expected = offline([e for s in streams.values() for e in s])
     decided = {c.rollout_id: c.action for c in expected if c.action != "promote"}
     assert decided == {"fleet-regress": "rollback"}  # the blip stays below every `for`
+    # ... but it does drive rollback rules pending, which the fleet must not read as failure
+    assert "canary-latency-shift" in pending_during(streams["fleet-blip"], START + 90, START + 110)
     events = list(heapq.merge(*streams.values(), key=lambda e: e.ts))
     names = [*streams, "fleet-unknown"]
 
@@ -229,6 +252,23 @@ def test_argo_and_flagger_clients_against_a_two_worker_fleet(
         }  # fmt: skip
     assert set(seen["fleet-unknown"]) == {"Error"}  # a typo never passes
     assert all(set(f.values()) == {"fail"} for f in flagger["fleet-unknown"])
+
+    # a forged status (not the workers' key) claiming the rolled-back rollout is promotable,
+    # far ahead in event time, and an unsigned one: every worker drops them
+    lie = RolloutView(rollout_id="fleet-regress", event_time=START + 9999, status="completed")
+    forged = sign_status(
+        RolloutStatus(owner="w0", published_at=time.time(), view=lie, digest="x"),
+        KeyRing("k1", {"k1": b"an-attackers-own-key-0001"}),
+    )
+    unsigned = RolloutStatus(owner="w0", published_at=time.time(), view=lie)
+    produce_raw(
+        bootstrap, topics_config.status,
+        [encode_status(forged), encode_status(unsigned)], key=b"fleet-regress",
+    )  # fmt: skip
+    for w in workers:
+        wait_for(lambda w=w: metric(w, "rollguard_status_rejected_total") >= 2, 30)
+    r = measure("fleet-regress")["fleet-regress"]
+    assert r["argo_phase"] == "Failed" and r["flagger"]["confirm-promotion"] == "fail"
 
     # stop the owner of the healthy rollout: the survivor answers, nothing wrong in between
     owner = orjson.loads(workers[0].get("/rollouts/fleet-healthy")[1])["owner"]
