@@ -86,11 +86,17 @@ def test_sigkill_one_of_two_workers(
         )
         assert_same_decisions(log, expected)
 
-        # the survivor owns everything now and answers over HTTP
-        status, body = survivor.get("/rollouts/rb")
-        assert status == 200, survivor.log_tail()
-        view = orjson.loads(body)
-        assert view["rollout_id"] == "rb" and view["status"] == "rolled_back"
+        # the survivor owns everything now and answers over HTTP, from the status topic,
+        # which follows the control topic by a flush (the status never runs ahead of it)
+        def rb() -> dict[str, object]:
+            status, body = survivor.get("/rollouts/rb")
+            assert status == 200, survivor.log_tail()
+            view: dict[str, object] = orjson.loads(body)
+            return view
+
+        wait_for(lambda: rb()["status"] == "rolled_back", 15)
+        view = rb()
+        assert view["rollout_id"] == "rb" and view["owner"] == survivor.log_path.stem
         assert survivor.get("/rollouts/nope")[0] == 404
         metrics = survivor.get("/metrics")[1].decode()
         assert "rollguard_events_total" in metrics
