@@ -34,8 +34,11 @@ def _when(ts: float | None) -> str:
 
 
 def outcome(known: Known) -> str:
+    """How the gates read it, as the verdict routes do (dry run: advisory, never blocks)."""
     read = reading(msgspec.to_builtins(known.view), stale=known.stale)
     label = "stale" if read.stale else ("held" if read.held else read.outcome)
+    if known.view.dry_run:
+        return f"{MARK['ok']} advisory ({label})"
     return f"{MARK[read.outcome]} {label}"
 
 

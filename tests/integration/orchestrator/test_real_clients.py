@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ import pytest
 from monitor.core.synthetic import StreamSpec, generate
 from tests.integration.orchestrator.support import produce as produce_raw
 from tests.integration.worker.support import (
+    KEYS_ENV,
     WorkerProcess,
     metric,
     offline,
@@ -252,6 +254,24 @@ def test_argo_and_flagger_clients_against_a_two_worker_fleet(
         }  # fmt: skip
     assert set(seen["fleet-unknown"]) == {"Error"}  # a typo never passes
     assert all(set(f.values()) == {"fail"} for f in flagger["fleet-unknown"])
+
+    # humans: `rollguard status` reads the same topic, plain text in a pipe
+    prefix = topics_config.status.removesuffix(".status")
+    env = {**os.environ, "ROLLGUARD_SIGNING_KEYS": KEYS_ENV, "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "monitor.cli", "status", "-b", bootstrap, "--topic-prefix", prefix]
+    table = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60, check=True)
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
+    assert set(rows) == set(streams) and "\x1b" not in table.stdout
+    assert "rolled_back" in rows["fleet-regress"] and "✖ failed" in rows["fleet-regress"]
+    assert "aborted" in rows["fleet-halt"] and "✔ ok" in rows["fleet-healthy"]
+    one = subprocess.run(
+        [*cli, "fleet-regress"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "ROLLBACK" in one.stdout and "▶ canary-1" in one.stdout
+    typo = subprocess.run(
+        [*cli, "fleet-regres"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert typo.returncode == 1 and "fleet-regress" in typo.stderr  # did you mean
 
     # a forged status (not the workers' key) claiming the rolled-back rollout is promotable,
     # far ahead in event time, and an unsigned one: every worker drops them

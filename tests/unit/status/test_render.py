@@ -81,6 +81,8 @@ def test_stale_held_and_failed_read_as_such() -> None:
     assert "◌ held" in render_table([known(view(status="paused"))])
     rolled = render_table([known(view(status="rolled_back", verdict="fail"), stale=True)])
     assert "✖ failed" in rolled  # a stop stands, stale or not
+    shadow = render_table([known(view(status="frozen", dry_run=True))])
+    assert "✔ advisory (held)" in shadow  # dry run: the routes never block on it
 
 
 def test_text_from_the_topic_cannot_drive_the_terminal() -> None:
