@@ -223,7 +223,7 @@ class Worker:
         # they exist (made by `rollguard topics create`, with their settings)
         await self._wait_for_topics(reader)
         self.status = StatusFollower(
-            status_reader, s.topics.status, StatusTable(s.keyring.keys, s.status_stale_after_s)
+            status_reader, s.topics.status, StatusTable(s.trusted_keys, s.status_stale_after_s)
         )
         await self.status.start(await producer.partitions_for(s.topics.status))
 
@@ -266,7 +266,7 @@ class Worker:
             max_records=s.apply_max_records,
             max_rollouts=limits.max_rollouts,
             on_published=self._annotator(),
-            status=StatusPublisher(s.topics.status, s.worker_id, s.keyring),
+            status=StatusPublisher(s.topics.status, s.worker_id, s.signing_key),
         )
         self._add_checks()
         self.metrics.registry.register(StatusCollector(self.status.table, self.processor.status))

@@ -15,24 +15,24 @@ the operator commands read it straight from Kafka. Two record kinds share the to
   *and* names that digest, so a dead owner's last word turns stale instead of lingering.
 
 Orchestrators act on what the verdict routes derive from these records, so both kinds are
-signed with the worker's signing key (:func:`status_signature`, the one place that computes
-a signature here) and verified before a reader uses them.
+signed documents (``docs/signing.md``: Ed25519 over the RFC 8785 form, through
+:func:`topics.signing.sign_document`): :func:`sign_status` signs with the worker's key,
+:func:`read_status` verifies against the trusted ring and checks the key's authority (a
+worker key, covering every rollout the record speaks for) before a reader uses a record.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Mapping
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Final, Literal
 
 import msgspec
 import orjson
 from msgspec import Meta
 
-from topics.commands import VerifyResult
 from topics.events import doc
-from topics.keys import KeyRing
+from topics.keys import KeyRing, SigningKey
+from topics.signing import MalformedError, parse_strict, sign_document, verify_document
 
 STATUS_SCHEMA_VERSION: Final = 1
 HEARTBEAT_KEY_PREFIX: Final = "~owner/"
@@ -152,10 +152,8 @@ class OwnerHeartbeat(msgspec.Struct, kw_only=True, frozen=True, tag="heartbeat")
 
 
 StatusRecord = RolloutStatus | OwnerHeartbeat
-R = TypeVar("R", RolloutStatus, OwnerHeartbeat)
 
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final = msgspec.json.Decoder(StatusRecord)
 _VIEW_ENCODER: Final = msgspec.json.Encoder(order="deterministic")
 
 
@@ -174,57 +172,51 @@ def heartbeat_key(owner: str) -> bytes:
     return f"{HEARTBEAT_KEY_PREFIX}{owner}".encode()
 
 
-def status_signature(key: bytes, payload: bytes) -> str:
-    """The signature of a status record's canonical bytes.
-
-    The single place that signs here, through the same primitive as the control commands
-    (HMAC-SHA256 with the worker's active key today): when the signing scheme changes, this
-    function and :func:`verify_status` follow it.
-    """
-    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+ReadResult = Literal[
+    "ok", "malformed", "unsigned", "unknown_key", "bad_signature", "not_authorized"
+]
 
 
-def _canonical(record: StatusRecord) -> bytes:
-    """What the signature covers: the record without ``signature``, keys sorted."""
-    body = msgspec.to_builtins(msgspec.structs.replace(record, signature=""))
-    body.pop("signature", None)
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+def sign_status(record: StatusRecord, key: SigningKey) -> bytes:
+    """``record`` signed with the worker's ``key``, as it goes on the status topic.
 
-
-def sign_status(record: R, ring: KeyRing) -> R:
-    """``record`` signed with the ring's active key.
-
-    >>> ring = KeyRing("k1", {"k1": b"0123456789abcdef"})
-    >>> hb = sign_status(OwnerHeartbeat(owner="w1", published_at=1.7e9), ring)
-    >>> verify_status(hb, ring.keys)
+    >>> from topics.keys import SigningKey
+    >>> key = SigningKey.generate("w1", "worker")
+    >>> ring = key.ring(rollouts=("r*",))
+    >>> beat = OwnerHeartbeat(owner="w1", published_at=1.7e9, rollouts={"r1": "x"})
+    >>> data = sign_status(beat, key)
+    >>> read_status(data, ring)[1]
     'ok'
-    >>> verify_status(msgspec.structs.replace(hb, rollouts={"r1": "x"}), ring.keys)
+    >>> read_status(data.replace(b'"r1"', b'"r2"'), ring)[1]
     'bad_signature'
+    >>> other = sign_status(msgspec.structs.replace(beat, rollouts={"x": "y"}), key)
+    >>> read_status(other, ring)[1]  # a worker key speaks only for its own rollouts
+    'not_authorized'
     """
-    unsigned = msgspec.structs.replace(record, key_id=ring.active_id, signature="")
-    # a round trip first: the verifier hashes the decoded form (1 encodes as 1.0 after it)
-    decoded = decode_status(encode_status(unsigned))
-    assert type(decoded) is type(unsigned)
-    signature = status_signature(ring.signing_key, _canonical(decoded))
-    return msgspec.structs.replace(unsigned, signature=signature)
+    return orjson.dumps(sign_document(msgspec.to_builtins(record), key))
 
 
-def verify_status(record: StatusRecord, keys: Mapping[str, bytes]) -> VerifyResult:
-    """Check a status record's signature against the accepted worker keys."""
-    if not record.signature or not record.key_id:
-        return "unsigned"
-    key = keys.get(record.key_id)
-    if key is None:
-        return "unknown_key"
-    expected = status_signature(key, _canonical(record)).encode()
-    given = record.signature.encode("utf-8", "surrogatepass")
-    return "ok" if hmac.compare_digest(expected, given) else "bad_signature"
+def read_status(data: bytes, ring: KeyRing | None) -> tuple[StatusRecord | None, ReadResult]:
+    """Parse, verify and decode one status record. ``ring`` None: no verification (a
+    human's screen without the ring; the caller says so)."""
+    try:
+        document = parse_strict(data)
+        record: StatusRecord = msgspec.convert(document, StatusRecord)
+    except (MalformedError, msgspec.ValidationError):
+        return None, "malformed"
+    if ring is None:
+        return record, "ok"
+    result, key = verify_document(document, ring)
+    if result != "ok" or key is None:
+        return None, result
+    speaks_for = (
+        [record.view.rollout_id] if isinstance(record, RolloutStatus) else list(record.rollouts)
+    )
+    if key.role != "worker" or not all(key.covers(rid) for rid in speaks_for):
+        return None, "not_authorized"
+    return record, "ok"
 
 
 def encode_status(record: StatusRecord) -> bytes:
+    """An unsigned record's bytes (tests, tools: readers with a ring refuse it)."""
     return _ENCODER.encode(record)
-
-
-def decode_status(data: bytes) -> StatusRecord:
-    """Decode and validate; raises ``msgspec.ValidationError`` / ``msgspec.DecodeError``."""
-    return _DECODER.decode(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +30,14 @@ def register(app: typer.Typer) -> None:
         stale_after: Annotated[
             float, typer.Option(help="A status unconfirmed this long reads stale.")
         ] = 5.0,
+        trusted_keys: Annotated[
+            Path | None,
+            typer.Option(
+                "--trusted-keys",
+                envvar="ROLLGUARD_TRUSTED_KEYS_FILE",
+                help="Trusted key ring to verify the status records with (else unverified).",
+            ),
+        ] = None,
         bootstrap: BootstrapOption = "",
         prefix: PrefixOption = "rollguard",
     ) -> None:
@@ -38,12 +47,12 @@ def register(app: typer.Typer) -> None:
         from monitor.status.reader import StatusSnapshot
         from monitor.status.render import render_rollout, render_table
         from monitor.status.table import StatusTable
-        from topics.keys import keyring_from_env
+        from topics.keyfiles import ring_from
 
         servers = resolve_bootstrap(bootstrap)
         topics = TopicsConfig().with_prefix(prefix)
-        ring = keyring_from_env()
-        table = StatusTable(ring.keys if ring is not None else None, stale_after)
+        ring = ring_from(trusted_keys)
+        table = StatusTable(ring, stale_after)
         tty = sys.stdout.isatty()
 
         def screen() -> str:

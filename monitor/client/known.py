@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.status.reader import StatusSnapshot
 from monitor.status.table import StatusTable
-from topics.keys import keyring_from_env
+from topics.keyfiles import ring_from
 
 
 class Refused(Exception):  # noqa: N818  # a refusal, said to the operator as it is
@@ -21,9 +21,10 @@ class Refused(Exception):  # noqa: N818  # a refusal, said to the operator as it
 def fleet_table(
     bootstrap: str, status_topic: str, kafka_options: Mapping[str, Any] | None = None
 ) -> StatusTable:
-    """The status topic read to its end (verified when worker keys are in the environment)."""
-    ring = keyring_from_env()
-    table = StatusTable(ring.keys if ring is not None else None)
+    """The status topic read to its end (verified with ``ROLLGUARD_TRUSTED_KEYS_FILE``'s ring
+    when set; this is a typo guard, the operator's own signature is what workers check)."""
+    ring = ring_from(None)
+    table = StatusTable(ring)
     with StatusSnapshot(bootstrap, status_topic, table, kafka_options):
         pass
     return table

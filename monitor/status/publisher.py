@@ -22,12 +22,11 @@ from typing import Any, Final
 import msgspec
 
 from monitor.core.api import CoreProtocol
-from topics.keys import KeyRing
+from topics.keys import SigningKey
 from topics.status import (
     OwnerHeartbeat,
     RolloutStatus,
     RolloutView,
-    encode_status,
     heartbeat_key,
     sign_status,
     view_digest,
@@ -84,7 +83,8 @@ class _Published:
 class StatusPublisher:
     topic: str
     owner: str
-    ring: KeyRing
+    key: SigningKey
+    """The worker's signing key (its ring entry must cover the rollouts it owns)."""
     heartbeat_s: float = HEARTBEAT_S
     refresh_s: float = REFRESH_S
     collect_every_s: float = COLLECT_EVERY_S
@@ -122,21 +122,20 @@ class StatusPublisher:
                 continue
             digest = view_digest(view)
             record = RolloutStatus(owner=self.owner, published_at=now, view=view, digest=digest)
-            self._queue(rid.encode(), sign_status(record, self.ring))
+            self._queue(rid.encode(), sign_status(record, self.key))
             self._published[rid] = _Published(mark, digest, now)
         if force or now - self._last_heartbeat >= self.heartbeat_s:
             self._last_heartbeat = now
             listed = {rid: p.digest for rid, p in sorted(self._published.items())}
             beat = OwnerHeartbeat(owner=self.owner, published_at=now, rollouts=listed)
-            self._queue(heartbeat_key(self.owner), sign_status(beat, self.ring))
+            self._queue(heartbeat_key(self.owner), sign_status(beat, self.key))
 
     def take(self) -> list[tuple[bytes, bytes]]:
         """The records queued so far, to send once the commands before them are acked."""
         queued, self._queued = self._queued, []
         return queued
 
-    def _queue(self, key: bytes, record: RolloutStatus | OwnerHeartbeat) -> None:
-        value = encode_status(record)
+    def _queue(self, key: bytes, value: bytes) -> None:
         self._queued.append((key, value))
         self.records += 1
         self.record_bytes += len(value)

@@ -16,6 +16,9 @@ from monitor.verdict import reading
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MARK: Final = {"failed": "✖", "inconclusive": "◌", "ok": "✔"}
+UNVERIFIED: Final = (
+    "(not verified: no trusted key ring; --trusted-keys or ROLLGUARD_TRUSTED_KEYS_FILE)"
+)
 RULE_ORDER: Final = {"firing": 0, "pending": 1, "inactive": 2}
 
 
@@ -68,7 +71,9 @@ def render_table(knowns: list[Known], *, verified: bool = True) -> str:
     if not knowns:
         lines.append("(no rollouts: no worker has published a status yet)")
     if not verified:
-        lines.append("(not verified: no worker keys; set ROLLGUARD_SIGNING_KEYS[_FILE])")
+        lines.append(
+            "(not verified: no trusted key ring; --trusted-keys or ROLLGUARD_TRUSTED_KEYS_FILE)"
+        )
     return "\n".join(lines)
 
 
@@ -132,5 +137,7 @@ def render_rollout(known: Known, *, verified: bool = True) -> str:
     if not v.last_decisions:
         out.append("  none yet")
     if not verified:
-        out.append("\n(not verified: no worker keys; set ROLLGUARD_SIGNING_KEYS[_FILE])")
+        out.append(
+            "\n(not verified: no trusted key ring; --trusted-keys or ROLLGUARD_TRUSTED_KEYS_FILE)"
+        )
     return "\n".join(out)

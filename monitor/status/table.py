@@ -14,28 +14,26 @@ since the last confirmation; past ``stale_after_s`` the status is *stale*: the r
 inconclusive, never pass. A dead owner's rollouts go stale within that bound, until the
 next owner has restored them and published.
 
-Every record is verified with the worker keys before it is used (forged or unsigned: counted
-in ``rejected`` and dropped). ``keys=None`` reads without verifying (a human's screen on a
-machine without the keys); such a table marks itself ``verified = False``.
+Every record is verified against the trusted key ring before it is used: signed by a worker
+key that covers the rollouts it speaks for (forged, unsigned or out of its key's scope:
+counted in ``rejected`` and dropped). ``keys=None`` reads without verifying (a human's screen
+on a machine without the ring); such a table marks itself ``verified = False``.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-import msgspec
-
+from topics.keys import KeyRing
 from topics.status import (
     HEARTBEAT_KEY_PREFIX,
     OwnerHeartbeat,
     RolloutStatus,
     RolloutView,
-    decode_status,
-    verify_status,
+    read_status,
 )
 
 STALE_AFTER_S: Final = 5.0
@@ -57,12 +55,13 @@ class Known:
 
 @dataclass
 class StatusTable:
-    keys: Mapping[str, bytes] | None
+    keys: KeyRing | None
     stale_after_s: float = STALE_AFTER_S
     rollouts: dict[str, RolloutStatus] = field(default_factory=dict)
     heartbeats: dict[str, OwnerHeartbeat] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
-    """Records dropped, by reason: malformed, unsigned, unknown_key, bad_signature, behind."""
+    """Records dropped, by reason: malformed, unsigned, unknown_key, bad_signature,
+    not_authorized, behind."""
     applied: int = 0
     last_record_at: float | None = None
     """Reader's wall clock at the last record applied (None: nothing read yet)."""
@@ -80,16 +79,10 @@ class StatusTable:
             else:
                 self.rollouts.pop(name, None)
             return "tombstone"
-        try:
-            record = decode_status(value)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.rejected["malformed"] += 1
-            return "malformed"
-        if self.keys is not None:
-            result = verify_status(record, self.keys)
-            if result != "ok":
-                self.rejected[result] += 1
-                return result
+        record, result = read_status(value, self.keys)
+        if record is None:
+            self.rejected[result] += 1
+            return result
         self.last_record_at = now
         if isinstance(record, OwnerHeartbeat):
             known = self.heartbeats.get(record.owner)

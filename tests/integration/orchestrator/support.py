@@ -122,7 +122,8 @@ def publish_status(
 ) -> None:
     """A rollout's status as its (since stopped) owner published it: the operator commands
     check rollouts, stages and roles against it. ``stages``: name -> sign-off roles."""
-    from topics.status import RolloutStatus, RolloutView, StageView, encode_status, sign_status
+    from tests.keys import WORKER
+    from topics.status import RolloutStatus, RolloutView, StageView, sign_status
 
     stages = stages if stages is not None else {"canary-5": ["cto"], "full": []}
     view = RolloutView(
@@ -133,5 +134,5 @@ def publish_status(
         status="running",
     )
     record = RolloutStatus(owner=owner, published_at=time.time(), view=view, digest="d")
-    value = encode_status(sign_status(record, WORKER_RING))
+    value = sign_status(record, WORKER)
     produce(bootstrap, topics.status, [value], key=rollout_id.encode())

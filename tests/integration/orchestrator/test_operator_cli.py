@@ -286,35 +286,43 @@ def test_example_orchestrator_obeys_a_kill(
 
 
 def test_operator_commands_refuse_what_the_fleet_does_not_know(
-    bootstrap: str, topics_config: TopicsConfig
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    env = _env(bootstrap, topics_config)
-    publish_status(bootstrap, topics_config, "bridge-v2-rollout", {"canary-5": ["cto", "coo"]})
+    env = _env(bootstrap, topics_config, tmp_path / "keys")
+    # the rollout's plan (from its status): canary-5 needs the COO, full needs CTO and COO
+    stages = {"canary-5": ["coo"], "full": ["cto", "coo"]}
+    publish_status(bootstrap, topics_config, "bridge-v2-rollout", stages)
     typo = runner.invoke(app, ["kill", "bridge-v2-rolout", "--by", "ana"], env=env)
     assert typo.exit_code == 1, typo.output
     assert "unknown rollout 'bridge-v2-rolout'" in _flat(typo.output)
     assert "did you mean 'bridge-v2-rollout'" in _flat(typo.output)
     resume = runner.invoke(app, ["resume", "nope", "--by", "ana"], env=env)
     assert resume.exit_code == 1 and "unknown rollout 'nope'" in _flat(resume.output)
+    # ana may sign off as cto (her key's roles), but canary-5 does not ask for a cto
     role = runner.invoke(
         app,
-        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-5", "--role", "ceo",
-         "--by", "x"],
+        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-5", "--role", "cto"],
         env=env,
-    )  # fmt: skip
-    assert role.exit_code == 1 and "asks for: cto, coo" in _flat(role.output)
+    )
+    assert role.exit_code == 1, role.output
+    assert "needs no sign-off from 'cto' (it asks for: coo)" in _flat(role.output)
     stage = runner.invoke(
         app,
-        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-50", "--role", "cto",
-         "--by", "x"],
+        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "canary-50", "--role", "cto"],
         env=env,
-    )  # fmt: skip
+    )
     assert stage.exit_code == 1 and "did you mean 'canary-5'" in _flat(stage.output)
     export = runner.invoke(app, ["export", "--rollout", "nope", "--out", "/nonexistent"], env=env)
     assert export.exit_code == 1 and "unknown rollout 'nope'" in _flat(export.output)
     assert list(read_topic(bootstrap, topics_config.control)) == []  # nothing published
     assert _telemetry(bootstrap, topics_config) == []
+    fine = runner.invoke(
+        app,
+        ["signoff", "--rollout", "bridge-v2-rollout", "--stage", "full", "--role", "cto"],
+        env=env,
+    )
+    assert fine.exit_code == 0, fine.output
     forced = runner.invoke(app, ["kill", "bridge-v2-rolout", "--by", "ana", "--force"], env=env)
     assert forced.exit_code == 0 and "HALT published" in forced.output
 

@@ -29,7 +29,6 @@ import pytest
 from monitor.core.synthetic import StreamSpec, generate
 from tests.integration.orchestrator.support import produce as produce_raw
 from tests.integration.worker.support import (
-    KEYS_ENV,
     WorkerProcess,
     metric,
     offline,
@@ -37,9 +36,10 @@ from tests.integration.worker.support import (
     start_worker,
     wait_for,
 )
+from tests.keys import WORKER, key_env
 from topics.config import TopicsConfig
 from topics.events import Event, Plan
-from topics.keys import KeyRing
+from topics.keys import SigningKey
 from topics.status import RolloutStatus, RolloutView, encode_status, sign_status
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -257,7 +257,7 @@ def test_argo_and_flagger_clients_against_a_two_worker_fleet(
 
     # humans: `rollguard status` reads the same topic, plain text in a pipe
     prefix = topics_config.status.removesuffix(".status")
-    env = {**os.environ, "ROLLGUARD_SIGNING_KEYS": KEYS_ENV, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **key_env(tmp_path / "keys"), "PYTHONPATH": str(ROOT)}
     cli = [sys.executable, "-m", "monitor.cli", "status", "-b", bootstrap, "--topic-prefix", prefix]
     table = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60, check=True)
     rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
@@ -278,13 +278,12 @@ def test_argo_and_flagger_clients_against_a_two_worker_fleet(
     lie = RolloutView(rollout_id="fleet-regress", event_time=START + 9999, status="completed")
     forged = sign_status(
         RolloutStatus(owner="w0", published_at=time.time(), view=lie, digest="x"),
-        KeyRing("k1", {"k1": b"an-attackers-own-key-0001"}),
+        SigningKey.generate(WORKER.key_id, "worker"),  # the workers' key id, another key
     )
     unsigned = RolloutStatus(owner="w0", published_at=time.time(), view=lie)
     produce_raw(
-        bootstrap, topics_config.status,
-        [encode_status(forged), encode_status(unsigned)], key=b"fleet-regress",
-    )  # fmt: skip
+        bootstrap, topics_config.status, [forged, encode_status(unsigned)], key=b"fleet-regress"
+    )
     for w in workers:
         wait_for(lambda w=w: metric(w, "rollguard_status_rejected_total") >= 2, 30)
     r = measure("fleet-regress")["fleet-regress"]

@@ -8,7 +8,8 @@ import msgspec
 from monitor.status.publisher import StatusPublisher
 from monitor.status.table import StatusTable
 from monitor.verdict import reading
-from topics.keys import KeyRing
+from tests.keys import RING, WORKER, ring_of
+from topics.keys import SigningKey
 from topics.status import (
     OwnerHeartbeat,
     RolloutStatus,
@@ -19,21 +20,18 @@ from topics.status import (
     view_digest,
 )
 
-RING = KeyRing("k1", {"k1": b"worker-secret-0123456789"})
-FORGER = KeyRing("k1", {"k1": b"not-the-worker-secret-00"})
+FORGER = SigningKey.generate(WORKER.key_id, "worker")  # the worker's key id, another key
 T = 1_763_000_000.0
 
 
 def status(rid: str, event_time: float, at: float, owner: str = "w1", **fields: object) -> bytes:
     view = RolloutView(rollout_id=rid, event_time=event_time, status="running", **fields)  # type: ignore[arg-type]
     record = RolloutStatus(owner=owner, published_at=at, view=view, digest=view_digest(view))
-    return encode_status(sign_status(record, RING))
+    return sign_status(record, WORKER)
 
 
-def beat(owner: str, at: float, rollouts: dict[str, str], ring: KeyRing = RING) -> bytes:
-    return encode_status(
-        sign_status(OwnerHeartbeat(owner=owner, published_at=at, rollouts=rollouts), ring)
-    )
+def beat(owner: str, at: float, rollouts: dict[str, str], key: SigningKey = WORKER) -> bytes:
+    return sign_status(OwnerHeartbeat(owner=owner, published_at=at, rollouts=rollouts), key)
 
 
 def digest_of(table: StatusTable, rid: str) -> str:
@@ -41,7 +39,7 @@ def digest_of(table: StatusTable, rid: str) -> str:
 
 
 def test_a_status_is_current_while_its_owner_confirms_it() -> None:
-    table = StatusTable(RING.keys, stale_after_s=5.0)
+    table = StatusTable(RING, stale_after_s=5.0)
     table.apply(b"r1", status("r1", 100.0, T), T)
     assert not table.lookup("r1", T + 4.0).stale  # type: ignore[union-attr]
     late = table.lookup("r1", T + 6.0)
@@ -52,7 +50,7 @@ def test_a_status_is_current_while_its_owner_confirms_it() -> None:
 
 
 def test_a_heartbeat_that_names_another_digest_does_not_confirm() -> None:
-    table = StatusTable(RING.keys, stale_after_s=5.0)
+    table = StatusTable(RING, stale_after_s=5.0)
     table.apply(b"r1", status("r1", 100.0, T), T)
     table.apply(heartbeat_key("w1"), beat("w1", T + 9, {"r1": "0" * 16}), T + 9)
     assert table.lookup("r1", T + 9.5).stale  # type: ignore[union-attr]
@@ -62,10 +60,10 @@ def test_a_heartbeat_that_names_another_digest_does_not_confirm() -> None:
 
 
 def test_a_new_owner_catching_up_never_moves_the_verdict_back() -> None:
-    table = StatusTable(RING.keys)
+    table = StatusTable(RING)
     rolled_back = RolloutView(rollout_id="r1", event_time=500.0, status="rolled_back")
     record = RolloutStatus(owner="w1", published_at=T, view=rolled_back, digest="d1")
-    table.apply(b"r1", encode_status(sign_status(record, RING)), T)
+    table.apply(b"r1", sign_status(record, WORKER), T)
     # w2 restored an older checkpoint and replays: its views are behind in event time
     assert table.apply(b"r1", status("r1", 450.0, T + 8, owner="w2"), T + 8) == "behind"
     known = table.lookup("r1", T + 8)
@@ -76,31 +74,42 @@ def test_a_new_owner_catching_up_never_moves_the_verdict_back() -> None:
     assert table.rejected["behind"] == 1
 
 
-def test_forged_unsigned_and_misfiled_records_are_dropped() -> None:
-    table = StatusTable(RING.keys)
+def test_forged_unsigned_out_of_scope_and_misfiled_records_are_dropped() -> None:
+    table = StatusTable(RING)
     view = RolloutView(rollout_id="r1", event_time=1.0, status="completed", verdict="pass")
     forged = sign_status(RolloutStatus(owner="evil", published_at=T, view=view), FORGER)
-    assert table.apply(b"r1", encode_status(forged), T) == "bad_signature"
+    assert table.apply(b"r1", forged, T) == "bad_signature"
     unsigned = RolloutStatus(owner="evil", published_at=T, view=view)
     assert table.apply(b"r1", encode_status(unsigned), T) == "unsigned"
-    tampered = msgspec.structs.replace(
-        sign_status(
-            RolloutStatus(owner="w1", published_at=T, view=RolloutView(rollout_id="r1")), RING
-        ),
-        view=view,
+    honest = sign_status(
+        RolloutStatus(owner="w1", published_at=T, view=RolloutView(rollout_id="r1")), WORKER
     )
-    assert table.apply(b"r1", encode_status(tampered), T) == "bad_signature"
+    tampered = honest.replace(b'"status":""', b'"status":"completed"')
+    assert tampered != honest
+    assert table.apply(b"r1", tampered, T) == "bad_signature"
+    # a worker key whose ring entry covers other rollouts may not speak for this one
+    narrow = SigningKey.generate("narrow-1", "worker")
+    ring = ring_of(narrow.public(rollouts=("pay-*",)))
+    scoped = StatusTable(ring)
+    assert (
+        scoped.apply(
+            b"r1", sign_status(RolloutStatus(owner="w", published_at=T, view=view), narrow), T
+        )
+        == "not_authorized"
+    )
     assert table.apply(b"r2", status("r1", 1.0, T), T) == "malformed"  # filed under r2
     assert table.apply(b"r1", b"{not json", T) == "malformed"
+    assert table.apply(b"r1", honest.replace(b"{", b'{"type":"rollout",', 1), T) == "malformed"
     assert table.lookup("r1", T) is None and table.lookup("r2", T) is None
-    assert (
-        table.apply(heartbeat_key("w1"), beat("w1", T, {"r1": "x"}, FORGER), T) == "bad_signature"
+    assert table.apply(heartbeat_key("w1"), beat("w1", T, {"r1": "x"}, FORGER), T) == (
+        "bad_signature"
     )
     assert table.heartbeats == {}
+    assert table.apply(b"r1", honest, T) == "rollout"  # the genuine one still gets in
 
 
 def test_did_you_mean_and_tombstones() -> None:
-    table = StatusTable(RING.keys)
+    table = StatusTable(RING)
     table.apply(b"bridge-v2-rollout", status("bridge-v2-rollout", 1.0, T), T)
     assert table.suggest("bridge-v2-rolout") == ["bridge-v2-rollout"]
     assert table.suggest("zzz") == []
@@ -127,9 +136,9 @@ class _Core:
 def test_the_publisher_sends_changes_at_once_values_at_most_every_refresh() -> None:
     core = _Core()
     pub = StatusPublisher(
-        "t.status", "w1", RING, heartbeat_s=1.0, refresh_s=5.0, collect_every_s=0.0
+        "t.status", "w1", WORKER, heartbeat_s=1.0, refresh_s=5.0, collect_every_s=0.0
     )
-    table = StatusTable(RING.keys)
+    table = StatusTable(RING)
 
     def drain(now: float) -> list[bytes]:
         keys = []
