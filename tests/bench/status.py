@@ -17,11 +17,12 @@ from monitor.core import Core, load_plans
 from monitor.core.synthetic import StreamSpec, generate
 from monitor.status.publisher import REFRESH_S, StatusPublisher
 from monitor.status.table import StatusTable
-from topics.keys import KeyRing
+from topics.keys import SigningKey
 
 REPEATS = 5
 PLANS = ["examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml"]
-RING = KeyRing("k1", {"k1": b"bench-signing-key-000001"})
+KEY = SigningKey.generate("bench-worker-1", "worker")
+RING = KEY.ring(rollouts=("bridge-*",))
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
         started = time.perf_counter()
         core.process(events)
         event_us.append((time.perf_counter() - started) / len(events) * 1e6)
-        publisher = StatusPublisher("bench.status", "w1", RING, collect_every_s=0.0, refresh_s=0.0)
+        publisher = StatusPublisher("bench.status", "w1", KEY, collect_every_s=0.0, refresh_s=0.0)
         n = 200
         started = time.perf_counter()
         for i in range(n):
@@ -41,7 +42,7 @@ def main() -> None:
         record_us.append((time.perf_counter() - started) / n * 1e6)
         records = publisher.take()
         sizes.append(publisher.record_bytes / publisher.records)
-        table = StatusTable(RING.keys)
+        table = StatusTable(RING)
         started = time.perf_counter()
         for key, value in records:
             table.apply(key, value, 1_700_000_000.0)
