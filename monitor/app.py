@@ -37,15 +37,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.core.api import CoreProtocol
-from monitor.logs import limit_log_volume
+from monitor.logs import dropped_log_lines, limit_log_volume
 from monitor.metrics import WorkerMetrics
 from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import StatusPublisher
 from monitor.status.reader import StatusFollower
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
+from monitor.worker import stacks
 from monitor.worker.checkpoint import CheckpointStore
 from monitor.worker.health import (
     Health,
@@ -57,7 +59,9 @@ from monitor.worker.health import (
 from monitor.worker.http import build_web_app
 from monitor.worker.ingest import IngestListener, IngestStage
 from monitor.worker.processor import Processor
+from monitor.worker.producer import WatchedProducer
 from monitor.worker.publisher import Publisher
+from monitor.worker.reading import AdminClient, OutageMetrics, ReadingWatch, excusing_outages
 from monitor.worker.server import serve
 from monitor.worker.settings import WorkerSettings
 from monitor.worker.silence import SilenceWatch
@@ -68,6 +72,7 @@ from topics.control_plane import ControlPlaneGate
 log = logging.getLogger(__name__)
 
 CONNECT_RETRY_S = 1.0
+CLIENT_STOP_S = 10.0  # a client that cannot flush to a broker that is away is left behind
 
 
 def build_core(settings: WorkerSettings) -> CoreProtocol:
@@ -106,6 +111,8 @@ class Worker:
     """What ``/healthz`` judges; add a check with ``checks.add(name, fn)``."""
     status: StatusFollower | None = None
     """Materialises the status topic: every worker answers for every rollout from it."""
+    reading: ReadingWatch | None = None
+    producer: WatchedProducer | None = None
     _clients: list[Any] = field(default_factory=list)
 
     def request_stop(self) -> None:
@@ -118,27 +125,40 @@ class Worker:
         report["partitions"] = sorted(self.processor.owned) if self.processor else []
         report["events_applied"] = self.processor.applied if self.processor else 0
         report["rollouts"] = self.processor.tracked_rollouts() if self.processor else 0
+        # not a check: restarting a worker does not bring the broker back (docs/outages.md)
+        why = self.reading.cannot_read() if self.reading is not None else "not started"
+        report["reading"] = {"ok": why is None, "detail": why or ""}
         return report
+
+    def _cannot_read(self) -> str | None:
+        """Why nothing this worker knows is the present (its input is out of reach): every
+        verdict it gives turns stale, inconclusive unless the rollout was stopped."""
+        why = self.reading.cannot_read() if self.reading is not None else None
+        return None if why is None else f"cannot read: {why}"
 
     def _add_checks(self) -> None:
         """The stock checks (``monitor.worker.health``); more can be added later."""
         assert self.ingest is not None and self.processor is not None
+        assert self.producer is not None and self.reading is not None
         limits = self.settings.limits
+        stall_s = limits.health_stall_s
         for stage in (self.ingest.progress, self.processor.progress):
-            self.checks.add(f"{stage.name}_loop", loop_check(stage, limits.health_stall_s))
-            self.checks.add(f"{stage.name}_progress", progress_check(stage, limits.health_stall_s))
+            self.checks.add(f"{stage.name}_loop", loop_check(stage, stall_s))
+            progress = excusing_outages(progress_check(stage, stall_s), self.reading, stall_s)
+            self.checks.add(f"{stage.name}_progress", progress)
         self.checks.add(
             "ingest_failures", failures_check(self.ingest.progress, limits.health_max_failures)
         )
         if limits.max_rss_mb is not None:
             self.checks.add("memory", memory_check(limits.max_rss_mb << 20))
+        self.checks.add("producer", self.producer.check)
 
     async def run(self) -> None:
         """Start, run until :meth:`request_stop` (or a signal), stop cleanly."""
         await self._start_clients()
         assert self.ingest is not None and self.processor is not None
-        assert self.status is not None
-        fleet = FleetViews(self.status.table, self.status)
+        assert self.status is not None and self.reading is not None
+        fleet = FleetViews(self.status.table, self.status, unavailable=self._cannot_read)
         runner, self.http_port = await serve(
             build_web_app(
                 self.core, self.metrics, self.health, self.settings.http_token, fleet=fleet
@@ -158,9 +178,11 @@ class Worker:
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.processor.run(), name="processor"),
             asyncio.create_task(
-                self.processor.watch_silence(self.settings.silence_check_s), name="silence"
+                self.processor.watch_silence(self.settings.silence_check_s, self.reading.proven),
+                name="silence",
             ),
             asyncio.create_task(self.status.run(self.stop_event.is_set), name="status"),
+            asyncio.create_task(self.reading.run(), name="reading"),
         ]
         stopper = asyncio.create_task(self.stop_event.wait())
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -183,13 +205,17 @@ class Worker:
             "fetch_max_wait_ms": s.fetch_max_wait_ms,
         }
         # enable_idempotence=True implies acks="all" and keeps order across retries
-        producer = AIOKafkaProducer(
-            **common,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=1,
-            max_batch_size=1 << 20,
-            client_id=f"{s.worker_id}-producer",
+        producer = self.producer = WatchedProducer(
+            AIOKafkaProducer(
+                **common,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=1,
+                max_batch_size=1 << 20,
+                client_id=f"{s.worker_id}-producer",
+            ),
+            self._producer_broken,
+            strict=frozenset({s.topics.control}),
         )
         ingest_consumer = AIOKafkaConsumer(
             **common,
@@ -216,7 +242,11 @@ class Worker:
             fetch_max_wait_ms=100,
             auto_offset_reset="earliest",
         )
-        for client in (producer, reader, status_reader):
+        probe = AIOKafkaConsumer(
+            **common, group_id=None, enable_auto_commit=False, client_id=f"{s.worker_id}-probe"
+        )
+        admin = AdminClient(AIOKafkaAdminClient(**common, client_id=f"{s.worker_id}-admin"))
+        for client in (producer, reader, status_reader, probe, admin):
             await self._start_retrying(client)
             self._clients.append(client)
         # aiokafka asks the broker to auto-create any topic it names: only name them once
@@ -268,6 +298,19 @@ class Worker:
             on_published=self._annotator(),
             status=StatusPublisher(s.topics.status, s.worker_id, s.signing_key),
         )
+        processor = self.processor
+        self.reading = reading = ReadingWatch(
+            probe=probe,
+            admin=admin.client,
+            telemetry_topic=s.topics.telemetry,
+            by_rollout_topic=s.topics.by_rollout,
+            ingest_group=s.ingest_group,
+            positions=lambda: {q: state.next_offset for q, state in processor.owned.items()},
+            held_back=lambda: processor.silence.held_back,
+            metrics=OutageMetrics(self.metrics),
+            suppressed=dropped_log_lines,
+        )
+        processor.reading_time = reading.reading_time
         self._add_checks()
         self.metrics.registry.register(StatusCollector(self.status.table, self.processor.status))
         self.processor.subscribe()
@@ -306,6 +349,22 @@ class Worker:
 
         return post
 
+    def _producer_broken(self, error: BaseException) -> None:
+        """A delivery failed: the producer is broken for good (see
+        :mod:`monitor.worker.producer`). Stop now and exit non-zero."""
+        if self.stop_event.is_set():
+            return  # stopping anyway: sends failing on the way out are expected
+        assert self.producer is not None
+        log.error(
+            "worker %s: producer broken (%s: %s); stopping to exit 1: the supervisor starts "
+            "this worker again and it resumes from its checkpoints, nothing lost",
+            self.settings.worker_id,
+            self.producer.broken_by,
+            error,
+        )
+        self.failed = True
+        self.request_stop()
+
     async def _start_retrying(self, client: Any) -> None:
         """Start a client, waiting for the broker as long as it takes (or until stopped)."""
         while True:
@@ -323,6 +382,8 @@ class Worker:
     async def _stop(self, tasks: list[asyncio.Task[None]]) -> None:
         assert self.ingest is not None and self.processor is not None
         self.ingest.stopping = self.processor.stopping = True
+        if self.reading is not None:
+            self.reading.stopping = True
         self.stop_event.set()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -337,7 +398,7 @@ class Worker:
                 await self.ingest.commit()
         for client in reversed(self._clients):
             with contextlib.suppress(Exception):
-                await client.stop()
+                await asyncio.wait_for(client.stop(), CLIENT_STOP_S)
 
 
 def create_worker(settings: WorkerSettings, core: CoreProtocol | None = None) -> Worker:
@@ -366,8 +427,10 @@ def run_worker(settings: WorkerSettings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.request_stop)
+        stacks.install(loop)
         await worker.run()
         if worker.failed:
+            log.error("worker %s: stopped; exiting 1 for its supervisor", settings.worker_id)
             raise SystemExit(1)
 
     asyncio.run(main())

@@ -48,6 +48,8 @@ class RateLimit(logging.Filter):
         self.window_s = window_s
         self._clock = clock
         self._kinds: dict[tuple[str, str], _Kind] = {}
+        self.dropped = 0
+        """Records dropped so far (a broker outage's end says how many)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, str(record.msg)[:200])
@@ -64,6 +66,7 @@ class RateLimit(logging.Filter):
             kind.passed += 1
             return True
         kind.dropped += 1
+        self.dropped += 1
         return False
 
 
@@ -73,3 +76,15 @@ def limit_log_volume(burst: int = BURST, window_s: float = WINDOW_S) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RateLimit) for f in handler.filters):
             handler.addFilter(RateLimit(burst, window_s))
+
+
+def dropped_log_lines() -> int:
+    """Records the root logger's :class:`RateLimit` filters dropped so far (the most any one
+    handler dropped: each handler sees every record)."""
+    counts = [
+        f.dropped
+        for handler in logging.getLogger().handlers
+        for f in handler.filters
+        if isinstance(f, RateLimit)
+    ]
+    return max(counts, default=0)

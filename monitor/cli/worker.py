@@ -88,7 +88,12 @@ def worker(
     ] = None,
     silence_after: Annotated[
         float | None,
-        _opt("ROLLGUARD_SILENCE_AFTER_S", "Flag a variant silent this long.", "--silence-after"),
+        _opt(
+            "ROLLGUARD_SILENCE_AFTER_S",
+            "Flag a variant silent after this many seconds of input the worker proves it read "
+            "(an outage does not count; docs/outages.md).",
+            "--silence-after",
+        ),
     ] = None,
     status_stale_after: Annotated[
         float | None,

@@ -7,5 +7,7 @@
 - :mod:`.checkpoint` — core state to and from the compacted ``state`` topic;
 - :mod:`.publisher` — sign and publish commands, acked before they count;
 - :mod:`.silence` — the one wall-clock use: variants that stopped reporting;
+- :mod:`.reading` — whether the worker can read: proof of complete input, broker outages;
+- :mod:`.producer` — the idempotent producer, watched for the failure it never recovers from;
 - :mod:`.http` — ``/metrics``, ``/healthz``, ``/rollouts/{id}``, verdict routes.
 """

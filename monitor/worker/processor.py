@@ -109,6 +109,8 @@ class Processor:
     """Last time every changed partition's checkpoint was written (the age metric)."""
     on_published: Callable[[Command], None] | None = None
     """Called once the broker acked a command (e.g. a Grafana annotation)."""
+    reading_time: Callable[[], float] = time.monotonic
+    """The clock silences are measured in (``ReadingWatch.reading_time``: outages left out)."""
     applied: int = 0
     """Events handed to the core so far (``/healthz``: progress, without a metrics render)."""
     status: StatusPublisher | None = None
@@ -299,9 +301,9 @@ class Processor:
             self.status.touch(applied.rollouts)
         for kind, count in applied.kinds.items():
             self.metrics.events.labels(kind.__name__.lower()).inc(count)
-        wall = time.time()  # edge: silence detection only
+        arrived, read_at = time.monotonic(), self.reading_time()  # edge: silence only
         for (rollout_id, variant), ts in applied.newest.items():
-            self.silence.seen(rollout_id, variant, ts, wall)
+            self.silence.seen(rollout_id, variant, ts, arrived, read_at)
         for command in commands:
             await self.publisher.send_command(command, self._on_ack(command, applied.kts))
 
@@ -329,21 +331,22 @@ class Processor:
 
     # --- silence -----------------------------------------------------------------------
 
-    async def watch_silence(self, every_s: float) -> None:
-        """Write a Silence event to ``by_rollout`` for each variant gone quiet."""
+    async def watch_silence(self, every_s: float, proven: Callable[[], float | None]) -> None:
+        """Write a Silence event to ``by_rollout`` for each variant gone quiet over input
+        ``proven`` complete (:mod:`monitor.worker.reading`); the loop's flush acks them.
+        Sent outside the lock: a send can wait for room in the producer's queue (up to
+        its request timeout), and rounds and rebalances must not wait with it."""
         while not self.stopping:
             await asyncio.sleep(every_s)
             async with self.lock:
-                due = self.silence.due(time.time())
-                for event in due:
-                    envelope = encode_envelope(
-                        SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
-                    )
-                    # keyed: the producer picks the partition the ingest sends this rollout to
-                    await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
-                    self.metrics.silences.labels(event.rollout_id, event.variant).inc()
-                if due and not await self.publisher.flush():
-                    return
+                due = self.silence.due(proven(), time.monotonic())
+            for event in due:
+                envelope = encode_envelope(
+                    SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
+                )
+                # keyed: the producer picks the partition the ingest sends this rollout to
+                await self.publisher.send(self.topic, envelope, event.rollout_id.encode())
+                self.metrics.silences.labels(event.rollout_id, event.variant).inc()
 
     # --- checkpoint, restore, rebalance --------------------------------------------------
 
