@@ -245,6 +245,21 @@ def content(command: Command) -> bytes:
     return encode_command(decode_command(unsigned))
 
 
+def set_topic_config(bootstrap: str, topic: str, name: str, value: str) -> None:
+    """Set one config of a topic (others stay as they are), e.g. to make the broker refuse
+    records: ``max.message.bytes`` 64."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: value})]
+        )
+    finally:
+        admin.close()
+
+
 def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0, every_s: float = 0.1) -> None:
     """Poll ``condition`` until true; fail at the deadline."""
     deadline = time.monotonic() + timeout_s

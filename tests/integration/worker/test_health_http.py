@@ -21,6 +21,7 @@ from tests.integration.worker.support import (
     THRESHOLD_CORE,
     produce,
     scenario,
+    set_topic_config,
     start_worker,
     wait_for,
 )
@@ -41,7 +42,7 @@ def test_a_stuck_ingest_turns_healthz_red_within_its_stall_time(
     )
     try:
         worker.wait_healthy()
-        _set_topic(
+        set_topic_config(
             bootstrap, topics_config.by_rollout, "max.message.bytes", "64"
         )  # no forward fits
         produce(bootstrap, topics_config.telemetry, scenario(rollouts=2, seconds=10))
@@ -55,11 +56,11 @@ def test_a_stuck_ingest_turns_healthz_red_within_its_stall_time(
         assert red_after < stall_s + 15  # the stall time, plus a loaded machine's slack
         print(f"/healthz red {red_after:.1f} s after the input arrived (stall {stall_s:g} s)")
 
-        _set_topic(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
+        set_topic_config(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
         wait_for(lambda: worker.get("/healthz", timeout=2.0)[0] == 200, timeout_s=90)
         wait_for(lambda: _health(worker)["events_applied"] == 2 * 20 * 3, timeout_s=30)
     finally:
-        _set_topic(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
+        set_topic_config(bootstrap, topics_config.by_rollout, "max.message.bytes", "1048588")
         worker.stop()
 
 
@@ -101,16 +102,3 @@ def _probe(worker) -> float:  # type: ignore[no-untyped-def]
 
 def _health(worker) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return json.loads(worker.get("/healthz", timeout=5.0)[1])  # type: ignore[no-any-return]
-
-
-def _set_topic(bootstrap: str, topic: str, name: str, value: str) -> None:
-    from kafka import KafkaAdminClient
-    from kafka.admin import ConfigResource, ConfigResourceType
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: value})]
-        )
-    finally:
-        admin.close()
