@@ -181,12 +181,12 @@ class _Watch:
         self._thread.join(10)
 
     def verdict(self, worker: WorkerProcess) -> str | None:
-        """Outcome and ``monitor`` of the rollout's verdict, if this worker owns it."""
+        """Outcome and ``stale_reason`` of the rollout's verdict (any worker answers)."""
         with contextlib.suppress(OSError, ValueError):
             code, body = worker.get(f"/verdict/{self.rollout}", timeout=2.0)
             if code == 200:
                 answer = orjson.loads(body)
-                return f"{answer['outcome']} ({answer.get('monitor', '').split(' for ')[0]})"
+                return f"{answer['outcome']} ({answer.get('stale_reason', '').split(' for ')[0]})"
         return None
 
     def _run(self) -> None:

@@ -24,7 +24,6 @@ from monitor.worker.reading import OutageMetrics, ReadingWatch, excusing_outages
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING, WORKER
 from tests.unit.worker.cluster import Cluster
-from tests.unit.worker.test_parts import metric
 from topics.status import RolloutStatus, RolloutView, sign_status, view_digest
 
 
@@ -107,7 +106,9 @@ def test_verdicts_and_views_say_the_monitor_cannot_read() -> None:
     view = RolloutView(
         rollout_id="r1", event_time=100.0, status="running", verdict="pass", promotion_gaps=[]
     )
-    record = RolloutStatus(owner="w1", published_at=time.time(), view=view, digest=view_digest(view))
+    record = RolloutStatus(
+        owner="w1", published_at=time.time(), view=view, digest=view_digest(view)
+    )
     table.apply(b"r1", sign_status(record, WORKER), time.time())
     why: list[str | None] = [None]
     fleet = FleetViews(table, unavailable=lambda: why[0])
@@ -123,7 +124,11 @@ def test_verdicts_and_views_say_the_monitor_cannot_read() -> None:
     async def go() -> None:
         async with TestClient(TestServer(app)) as client:
             verdict, view = await answers(client)
-            assert (verdict["outcome"], verdict["stale"], verdict["promotable"]) == ("ok", False, True)
+            assert (verdict["outcome"], verdict["stale"], verdict["promotable"]) == (
+                "ok",
+                False,
+                True,
+            )
             assert not view["stale"]
             why[0] = "cannot read: broker unreachable for 12 s"
             verdict, view = await answers(client)
