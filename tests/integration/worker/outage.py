@@ -311,7 +311,11 @@ def run_outage(
         produce(broker.bootstrap, topics.telemetry, events[:cut], batch_size=50)
         before = [c for c in expected if c.issued_at < t0 + CUT_S]
         read_control(broker.bootstrap, topics, lambda log: len(log.distinct()) >= len(before))
-        figures.verdict_before = next(filter(None, map(watch.verdict, workers)), "")
+        # the status topic follows the control topic by one flush: ask until a worker knows it
+        deadline = time.monotonic() + 15.0
+        while not figures.verdict_before and time.monotonic() < deadline:
+            figures.verdict_before = next(filter(None, map(watch.verdict, workers)), "")
+            time.sleep(0.0 if figures.verdict_before else 0.2)
         phases.done("before")
 
         produce(broker.bootstrap, topics.telemetry, events[cut:flight], batch_size=50)
