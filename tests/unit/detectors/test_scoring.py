@@ -136,6 +136,27 @@ def test_nab_scorer_reference_points() -> None:
     assert nab_score([(noisy, anomalies)])[0] == pytest.approx(100.0 * (4 - 0.11) / 4)
 
 
+def test_nab_sweep_tries_every_distinct_score_as_nab_does() -> None:
+    from tests.bench.detectors.nab import PROFILES, Prepared, windows
+
+    rng = np.random.default_rng(5)
+    results = []
+    for n, onsets in ((1500, [600, 1100]), (900, []), (6000, [300, 4000])):  # one in probation
+        scores = np.round(rng.random(n) ** 8, 3)  # ties, as quantised scores have
+        for at in onsets:
+            scores[at + int(rng.integers(-40, 40))] = 0.99
+        results.append((scores, windows(n, onsets)))
+    prepared = Prepared(results)
+    assert len(prepared.scorable) == 3  # the window at 300 of 6000 rows is probationary
+    for cost in PROFILES.values():
+        raw, thr = prepared.sweep(cost)
+        tried = [*np.unique(prepared.scores), np.inf]  # NAB starts above every score
+        brute = max(prepared.total(t, cost) for t in tried)
+        assert raw == pytest.approx(brute)
+        assert prepared.total(thr, cost) == pytest.approx(raw)
+    assert prepared.sweep(PROFILES["standard"])[0] > -3.0  # detecting beats detecting nothing
+
+
 def test_broken_daily_pattern_is_seen_in_context() -> None:
     rng = np.random.default_rng(4)
     n, day = 288 * 12, 288  # twelve days of 5-minute points
