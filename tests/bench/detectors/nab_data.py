@@ -81,6 +81,8 @@ def load(root: Path) -> tuple[list[NabFile], list[str]]:
         for start, end in limits:  # NAB enters and leaves a window on its exact timestamps
             left = int(np.searchsorted(ts, _epoch(start), side="left"))
             right = int(np.searchsorted(ts, _epoch(end), side="right")) - 1
+            if not 0 <= left <= right < len(ts):
+                raise ValueError(f"{path}: window {start} .. {end} is outside its rows")
             wins.append((left, right))
         found.append(NabFile(name, ts, values, wins))
     return found, missing
@@ -119,7 +121,7 @@ def main() -> None:
         sys.exit(f"no NAB directory given. {HOW}")
     try:
         files, missing = load(Path(args.data))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         sys.exit(str(err))
     if not files:
         sys.exit(f"no labelled NAB file under {args.data}/data. {HOW}")

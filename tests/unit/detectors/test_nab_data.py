@@ -45,7 +45,7 @@ def test_load_maps_window_timestamps_to_rows(tmp_path: Path) -> None:
 def test_missing_data_gives_a_clear_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(FileNotFoundError, match="combined_windows.json not found"):
+    with pytest.raises(FileNotFoundError, match=r"combined_windows\.json not found"):
         load(tmp_path)
     monkeypatch.setattr(sys, "argv", ["nab_data", "--data", str(tmp_path)])
     with pytest.raises(SystemExit) as stop:
@@ -55,3 +55,11 @@ def test_missing_data_gives_a_clear_message(
     monkeypatch.delenv("ROLLGUARD_NAB_DIR", raising=False)
     with pytest.raises(SystemExit, match="no NAB directory given"):
         main()
+
+
+def test_a_window_outside_the_rows_is_refused(tmp_path: Path) -> None:
+    _nab_dir(tmp_path)
+    labels = {"realTraffic/speed_x.csv": [["2015-09-02 01:40:00", "2015-09-02 02:00:00"]]}
+    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    with pytest.raises(ValueError, match="outside its rows"):
+        load(tmp_path)
