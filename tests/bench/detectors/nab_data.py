@@ -112,10 +112,13 @@ def evaluate(scores: list[np.ndarray], files: list[NabFile]) -> dict[str, dict[s
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def load_from_args(
+    parser: argparse.ArgumentParser,
+) -> tuple[list[NabFile], list[str], argparse.Namespace]:
+    """Parse ``--data DIR`` (default ``$ROLLGUARD_NAB_DIR``) and the parser's own options, and
+    load the NAB files there; exit with a message saying how to get NAB's data if there are
+    none."""
     parser.add_argument("--data", default=os.environ.get(ENV, ""), help=f"NAB directory (${ENV})")
-    parser.add_argument("--old", default="ca75cb7", help="git revision of the old scorer, '' skips")
     args = parser.parse_args()
     if not args.data:
         sys.exit(f"no NAB directory given. {HOW}")
@@ -125,6 +128,13 @@ def main() -> None:
         sys.exit(str(err))
     if not files:
         sys.exit(f"no labelled NAB file under {args.data}/data. {HOW}")
+    return files, missing, args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--old", default="ca75cb7", help="git revision of the old scorer, '' skips")
+    files, missing, args = load_from_args(parser)
     n_rows = sum(len(f.values) for f in files)
     n_win = sum(len(f.windows) for f in files)
     print(f"NAB data in {args.data}: {len(files)} of {len(files) + len(missing)} labelled "

@@ -14,17 +14,14 @@ private per-event work (``_cache``), which is no API.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
 from detectors import AnomalyScorer, default_scorer
 from detectors.scoring import _Z99
 from tests.bench.detectors.nab import nab_score_windows, probation
-from tests.bench.detectors.nab_data import ENV, HOW, NabFile, load
+from tests.bench.detectors.nab_data import NabFile, load_from_args
 
 
 def trace(f: NabFile) -> list[tuple[float, float, str]]:
@@ -82,15 +79,8 @@ def explain(files: list[NabFile], thr: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=os.environ.get(ENV, ""), help=f"NAB directory (${ENV})")
     parser.add_argument("--thr", type=float, default=None, help="threshold (default: optimum)")
-    args = parser.parse_args()
-    if not args.data:
-        sys.exit(f"no NAB directory given. {HOW}")
-    try:
-        files, _ = load(Path(args.data))
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(str(err))
+    files, _, args = load_from_args(parser)
     thr = args.thr
     if thr is None:
         scores = [np.array([r[0] for r in trace(f)]) for f in files]
