@@ -5,10 +5,10 @@ Run: ``python -m tests.bench.detectors.nab_explain [--data DIR] [--thr T]``
 At threshold ``T`` (default: the standard profile's corpus optimum) it prints, per file, each
 window's best score and where in the window the first detection falls (NAB's reward falls
 from 1 at the left edge to 0 at the right edge), or why it was missed — **suppressed** (the
-evidence crossed the threshold but the refractory memory of an earlier report held it back)
-or **weak** (the evidence never got there) — and the false-positive rows by the view that
-produced them: level, jump, short mean, or a stuck run. A bench tool: it reads the scorer's
-private per-event work (``_cache``), which is no API.
+evidence crossed the threshold but the refractory memory of an earlier report, or its
+hold-off, held it back) or **weak** (the evidence never got there) — and the false-positive
+rows by the view that produced them: level, jump, short mean, or a stuck run. A bench tool: it
+reads the scorer's private per-event work (``_cache``), which is no API.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 
 from detectors import AnomalyScorer, default_scorer
-from detectors.scoring import _Z99
+from detectors._scoring_learn import _Z99
 from tests.bench.detectors.nab import nab_score_windows, probation
 from tests.bench.detectors.nab_data import NabFile, load_from_args
 
@@ -67,7 +67,7 @@ def explain(files: list[NabFile], thr: float) -> None:
                 print(f"  window [{left}, {right}]: hit at {frac:.2f} of it, {where}")
             else:
                 held = any(r[2] >= needed for r in seg)
-                why = "suppressed by the memory of an earlier report" if held else "weak"
+                why = "suppressed by an earlier report (memory or hold-off)" if held else "weak"
                 print(f"  window [{left}, {right}]: MISSED ({why}), {where}")
         outside = [i for i in range(p, len(rows)) if not inside[i]]
         fps = Counter(rows[i][2] for i in outside if rows[i][0] >= thr)

@@ -268,3 +268,33 @@ def test_weekly_pattern_is_expected_and_a_holiday_is_not() -> None:
     assert scores[24 * 7 * 3 : holiday].max() < 0.5 < scores[holiday : holiday + 24].max()
     no_week = _scores(xs, ts, week_buckets=0)
     assert no_week[holiday : holiday + 24].max() < scores[holiday : holiday + 24].max()
+
+
+def _spiked(spikes: dict[int, float]) -> np.ndarray:
+    xs = np.random.default_rng(1).normal(100.0, 5.0, 1200)
+    for at, x in spikes.items():
+        xs[at] = x
+    return _scores(xs, 60.0 * np.arange(1200))
+
+
+def test_one_report_per_onset_then_a_hold_off() -> None:
+    # A 20-SD spike at 800, then a 28-SD one 40 events later: the alarm memory has faded enough
+    # to let the second through as a weaker report (0.42 before the hold-off, a false positive
+    # per row in NAB's scoring); within `refractory` events only a stronger report counts.
+    assert _spiked({800: 200.0, 840: 240.0})[840] == 0.0
+    assert _spiked({800: 200.0, 900: 240.0})[900] > 0.7  # past the hold-off: reported
+    escalation = _spiked({800: 200.0, 840: 2000.0})
+    assert escalation[840] > escalation[800] > 0.9  # a stronger one is reported at once
+    assert _spiked({840: 240.0})[840] > 0.9  # alone, the second spike is an incident
+
+
+def test_hold_off_is_off_for_persistent_scores() -> None:
+    # refractory=0 (rules with `for:`): every event of a persisting anomaly keeps its score.
+    sc = d.default_scorer(refractory=0.0)
+    rng = random.Random(2)
+    scores = []
+    for i in range(900):
+        x = rng.gauss(100.0, 5.0) + (200.0 if 800 <= i < 805 else 0.0)
+        scores.append(sc.score_one(x, 60.0 * i))
+        sc.learn_one(x, 60.0 * i)
+    assert min(scores[800:805]) > 0.5
