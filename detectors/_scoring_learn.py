@@ -29,6 +29,7 @@ _SHOWN = 1000.0  # decades beyond which the score grows like a log (never rounds
 _SLOW = 10.0  # the memory fades this much slower until the series is calm again
 _MARGIN = 3.0  # decades
 _ESCALATE = 0.5  # of the reported evidence, once that is past 2 margins
+_HOLD_MARGIN = 1.0  # decades a report must beat the last one by, within the hold-off
 _CALM = 1.3  # evidence (decades) below which a value is ordinary: p > 0.05
 _FIELDS = (
     "n", "t0", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
@@ -171,7 +172,7 @@ class ScorerLearning:
         if n < self._warmup:
             return
         if work[0] > 0.0:
-            self.held, self.held_at = work[0], n
+            self.held, self.held_at = self._half_point * work[0] / (1.0 - work[0]), n  # decades
         if banked >= self._half_point and banked > recent:
             # an escalation must beat the report by a margin (half of it, at least _MARGIN)
             self.alarm = banked + (_MARGIN if banked < 2.0 * _MARGIN else _ESCALATE * banked)

@@ -33,10 +33,11 @@ logarithm (one incident banks a bounded memory; with nothing banked the score is
 itself), and the memory fades on every event: with half-life ``refractory`` events once the
 series is calm again (p > 0.05), ten times slower before, so a later anomaly on the same series
 is reported in full. A hold-off then keeps one report per onset: for ``refractory`` events after
-a report, only a higher score is reported (an aftershock that the fading memory lets through
-as a weaker report is a false positive per row in NAB's scoring; measured on the NAB subset and
-the corpora in ``docs/detection.md``). ``refractory=0`` turns both off for ``for:``-style rules
-that need a persistent score.
+a report, only evidence a decade stronger than it is reported. The memory banks only evidence
+past ``half_point``, so without the hold-off an excursion that hovers below it — or an
+aftershock the fading memory lets through — is re-reported on every event that beats the last,
+each a false positive per row in NAB's scoring (figures in ``docs/detection.md``).
+``refractory=0`` turns both off for ``for:``-style rules that need a persistent score.
 
 Anomalies are not learned into the baseline (river's ``protect_anomaly_detector`` idea,
 softened): every update is clipped to ``huber_k`` scales; a sustained one-sided excursion
@@ -61,6 +62,7 @@ from detectors._scoring_learn import (
     _CALM,
     _FLAT_RUNS,
     _FLOOR,
+    _HOLD_MARGIN,
     _KNEE,
     _LN2,
     _LOG10_2,
@@ -195,7 +197,7 @@ class AnomalyScorer(ScorerLearning):
         self.zeros = 0  # current run of repeated values
         self.c0 = self.c00 = self.cprev0 = self.wz = 0.0  # decayed repeat counts
         self.alarm = 0.0  # decaying memory of the evidence already reported (decades)
-        self.held, self.held_at = 0.0, -(2**62)  # last score reported, and when (event count)
+        self.held, self.held_at = 0.0, -(2**62)  # last report (decades) and when (event n)
         # Running 99th percentile of each view's robust z, and which views were above it.
         self.cal = [_Z99, _Z99, _Z99, 0.0]
         self._cache: tuple[float, float, tuple[Any, ...]] | None = None
@@ -320,11 +322,10 @@ class AnomalyScorer(ScorerLearning):
         if n >= self._warmup and banked > recent:
             excess = banked - recent  # back from banking units to decades:
             excess = excess if excess <= knee else knee * math.exp((excess - knee) / half)
-            score = evidence_to_score(
-                excess if excess <= _SHOWN else _SHOWN * (1.0 + math.log(excess / _SHOWN)), half
-            )
-            if n - self.held_at <= self._hold and score <= self.held:
-                score = 0.0  # hold-off: within `refractory` events of a report, only a higher one
+            shown = excess if excess <= _SHOWN else _SHOWN * (1.0 + math.log(excess / _SHOWN))
+            # Hold-off: within `refractory` events of a report, only one a decade stronger.
+            if n - self.held_at > self._hold or shown > self.held + _HOLD_MARGIN:
+                score = evidence_to_score(shown, half)
         return (score, typ, w_long, w_short, s, dev, diff, ms, r1, r2, r3,
                 banked, recent, is_zero, zeros, b_day, b_week)  # fmt: skip
 

@@ -280,7 +280,7 @@ def _spiked(spikes: dict[int, float]) -> np.ndarray:
 def test_one_report_per_onset_then_a_hold_off() -> None:
     # A 20-SD spike at 800, then a 28-SD one 40 events later: the alarm memory has faded enough
     # to let the second through as a weaker report (0.42 before the hold-off, a false positive
-    # per row in NAB's scoring); within `refractory` events only a stronger report counts.
+    # per row in NAB's scoring); within `refractory` events only a decade stronger one counts.
     assert _spiked({800: 200.0, 840: 240.0})[840] == 0.0
     assert _spiked({800: 200.0, 900: 240.0})[900] > 0.7  # past the hold-off: reported
     escalation = _spiked({800: 200.0, 840: 2000.0})
@@ -298,3 +298,15 @@ def test_hold_off_is_off_for_persistent_scores() -> None:
         scores.append(sc.score_one(x, 60.0 * i))
         sc.learn_one(x, 60.0 * i)
     assert min(scores[800:805]) > 0.5
+
+
+def test_an_excursion_below_the_banking_level_is_reported_once() -> None:
+    # Eight values ~4.5 SD out: ~5 decades each, below the memory's banking level (half_point).
+    # Before the hold-off every value that beat the last report was reported again (scores
+    # 0.43, 0.42, 0.56, 0.41: four false-positive rows outside a window); now the onset and
+    # one escalation by more than a decade.
+    xs = np.random.default_rng(1).normal(100.0, 5.0, 1200)
+    xs[800:808] = 122.5 + np.random.default_rng(2).normal(0.0, 1.0, 8)
+    scores = _scores(xs, 60.0 * np.arange(1200))
+    assert scores[800] > 0.3
+    assert (scores[800:812] >= 0.3).sum() <= 2
