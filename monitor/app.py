@@ -143,7 +143,9 @@ class Worker:
         limits = self.settings.limits
         stall_s = limits.health_stall_s
         for stage in (self.ingest.progress, self.processor.progress):
-            self.checks.add(f"{stage.name}_loop", loop_check(stage, stall_s))
+            # a loop may wait on a send while the broker is away: a restart would not help
+            turning = excusing_outages(loop_check(stage, stall_s), self.reading, stall_s)
+            self.checks.add(f"{stage.name}_loop", turning)
             progress = excusing_outages(progress_check(stage, stall_s), self.reading, stall_s)
             self.checks.add(f"{stage.name}_progress", progress)
         self.checks.add(

@@ -280,7 +280,7 @@ class ReadingWatch:
 
 
 def excusing_outages(check: Check, reading: ReadingWatch, stall_s: float) -> Check:
-    """``check`` (a progress check) that does not fail for a broker outage: nothing can be
+    """``check`` (a loop or progress check) that does not fail for a broker outage: nothing can be
     handled while the broker does not answer, nor is it expected within ``stall_s`` after it
     answers again, and a restart would not help (the restarted worker waits the same)."""
 

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from monitor.metrics import WorkerMetrics
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
-from monitor.worker.health import StageProgress, progress_check
+from monitor.worker.health import StageProgress, loop_check, progress_check
 from monitor.worker.http import build_web_app
 from monitor.worker.reading import OutageMetrics, ReadingWatch, excusing_outages
 from tests.integration.worker.threshold_core import ThresholdCore
@@ -140,15 +140,17 @@ def test_verdicts_and_views_say_the_monitor_cannot_read() -> None:
     asyncio.run(go())
 
 
-def test_a_broker_outage_does_not_fail_the_progress_checks() -> None:
+@pytest.mark.parametrize("kind", ["progress", "loop"])
+def test_a_broker_outage_does_not_fail_the_stage_checks(kind: str) -> None:
     """A restart would not bring the broker back: while it does not answer, and for the
-    stall time after it answers again, a stage that handles nothing is not called stuck;
-    past that it is."""
+    stall time after it answers again, a stage that handles nothing (or whose loop waits on
+    a send) is not called stuck; past that it is."""
     cluster, now = Cluster(), [0.0]
     watch = watch_over(cluster, now, {3: 4})
     stage = StageProgress("processor", 0.0)
-    stage.lag = 100  # input waits, nothing handled
-    check = excusing_outages(progress_check(stage, 30.0), watch, 30.0)
+    stage.lag = 100  # input waits, nothing handled, the loop never turns
+    judge = progress_check if kind == "progress" else loop_check
+    check = excusing_outages(judge(stage, 30.0), watch, 30.0)
 
     async def ticks(seconds: int) -> None:
         for _ in range(seconds):
@@ -170,4 +172,5 @@ def test_a_broker_outage_does_not_fail_the_progress_checks() -> None:
     away, catching_up, stuck = asyncio.run(go())
     assert away == (True, "waiting: broker unreachable for 40 s")
     assert catching_up.ok and catching_up.detail.startswith("catching up")
-    assert not stuck.ok and "nothing handled for 80 s" in stuck.detail
+    want = "nothing handled for 80 s" if kind == "progress" else "has not turned for 80 s"
+    assert not stuck.ok and want in stuck.detail
