@@ -5,15 +5,9 @@ stage reads it in large ``getmany`` batches (no per-message framework cost) and 
 envelopes keyed by ``rollout_id``, so every event of a rollout reaches the one worker that
 owns its state, in the order it was read.
 
-It routes and does not validate: :func:`route` reads only each event's ``rollout_id`` and
-forwards the producer's own bytes; the processor validates them as it decodes them anyway
-(:mod:`monitor.worker.envelope`), so each event is decoded into a typed event once. A message
-that cannot be routed (unreadable, no string ``rollout_id``, wrong batch version, too big) is
-decoded whole here by ``topics.codec.Decoder``: its bad events go to the DLQ with their
-reasons and its valid ones are forwarded. Routing forwards nothing it has not bounded first
-(size, JSON nesting, UTF-8: bytes the processor could not parse would spoil the whole record
-they travel in), and each message is handled at its own boundary (:meth:`IngestStage._route_one`):
-whatever it holds, and whatever bug it meets, it ends in the DLQ and the stage goes on.
+Routing itself (which rollout each event belongs to, the envelopes, the dead letters of
+messages that cannot be routed) is pure and shared with the faust adapter:
+:class:`~monitor.worker.routing.Router`.
 
 Crash safety (at-least-once here, made exactly-once downstream): input offsets are committed
 only after every envelope and dead letter forwarded for them was acked by the broker (acks
@@ -31,156 +25,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
-from operator import attrgetter
-from typing import Annotated, Any, Final, NamedTuple
+from typing import Any, Final
 
-import msgspec
 from aiokafka import ConsumerRebalanceListener
 
-from monitor.errors import ConfigError
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope, encode_whole
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
-from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
-from topics.control_plane import ControlPlaneGate, Screen
-from topics.events import SCHEMA_VERSION
-from topics.limits import json_depth_error
+from monitor.worker.routing import Router, bundles, dead_letter_bytes
+from topics.codec import Decoder
+from topics.control_plane import ControlPlaneGate
 
 log = logging.getLogger(__name__)
 
-ENVELOPE_MAX_BYTES: Final = 900_000  # under the producer's and broker's 1 MiB message limit
-WHOLE_MAX_BYTES: Final = ENVELOPE_MAX_BYTES - 1024  # a batch forwarded whole, and its header
-DLQ_ORIGINAL_MAX_BYTES: Final = 600_000  # base64 in the DLQ record: 4/3 of this
 COMMIT_EVERY_S: Final = 0.1
-# topics.events.Name's limit. A longer rollout id is bad, and is not forwarded either: the
-# envelope would hold it beside its event and could outgrow a Kafka message.
-ROLLOUT_ID_MAX: Final = 128
-
-
-class _Key(msgspec.Struct):
-    rollout_id: Annotated[str, msgspec.Meta(max_length=ROLLOUT_ID_MAX)]
-
-
-class _Head(msgspec.Struct):
-    """What routing needs of a message; other fields are skipped, not decoded."""
-
-    kind: Any = None
-    v: Any = None
-    rollout_id: Any = None
-    events: list[_Key] | None = None
-
-
-class _Items(msgspec.Struct):
-    events: list[msgspec.Raw]
-
-
-_HEAD: Final = msgspec.json.Decoder(_Head)
-_ITEMS: Final = msgspec.json.Decoder(_Items)
-_ROLLOUT: Final = attrgetter("rollout_id")
-
-
-class Routed(NamedTuple):
-    rollout_ids: list[str]
-    raws: list[bytes]
-    """Each event's own JSON bytes (for a one-event message, the message itself)."""
-    batched: bool
-    whole: bool = False
-    """``raws`` is the batch message itself, all its events of one rollout."""
-
-
-def route(data: bytes | None, decoder: Decoder, whole_events: int = 0) -> Routed | None:
-    """The rollout of each event of a message and its bytes; None when the message must be
-    decoded whole (it is bad, or an event of it has no string ``rollout_id``, or cannot be
-    forwarded as it is). A batch of one rollout with at most ``whole_events`` events is
-    forwarded whole: splitting it into its events cost ~0.3 µs an event.
-
-    >>> route(b'{"kind":"metric","rollout_id":"r1","whatever":1}', Decoder()).rollout_ids
-    ['r1']
-    >>> route(b'{"kind":"batch","v":1,"events":[{"rollout_id":"a"},{"x":1}]}', Decoder())
-    >>> route(b'{"kind":"batch","v":1,"events":[{"rollout_id":"a"}]}', Decoder(), 1).whole
-    True
-    >>> route(b'{"kind":"metric","rollout_id":"%s"}' % (b"r" * 129), Decoder())
-    >>> route(b'{"kind":"metric","rollout_id":"r1","x":%s}' % (b"[" * 99 + b"]" * 99), Decoder())
-    >>> route(b'{"kind":"metric","rollout_id":"r1","x":"\\xff"}', Decoder())
-    """
-    if type(data) is not bytes or len(data) > decoder.max_message_bytes:
-        return None
-    depth = decoder.max_depth  # checked before any parsing; one event has few brackets
-    if (b"[" in data or data.count(b"{") > depth) and json_depth_error(data, depth) is not None:
-        return None
-    if not data.isascii() and not _utf8(data):  # msgspec skips what it does not decode
-        return None  # unchecked: forwarded, it would spoil the processor's whole record
-    try:
-        head = _HEAD.decode(data)
-    except msgspec.DecodeError:  # ValidationError included
-        return None
-    if head.kind == "batch":
-        keys = head.events
-        if head.v != SCHEMA_VERSION or keys is None or len(keys) > decoder.max_batch_events:
-            return None
-        rollout_ids = list(map(_ROLLOUT, keys))
-        if (
-            0 < len(keys) <= whole_events
-            and len(data) <= WHOLE_MAX_BYTES
-            and rollout_ids.count(rollout_ids[0]) == len(keys)
-        ):
-            return Routed(rollout_ids, [data], True, whole=True)
-        raws: list[Any] = _ITEMS.decode(data).events
-        if raws and max(map(len, raws)) > ENVELOPE_MAX_BYTES:
-            return None
-        return Routed(rollout_ids, raws, True)
-    rollout_id = head.rollout_id
-    if type(rollout_id) is not str or len(rollout_id) > ROLLOUT_ID_MAX:
-        return None
-    if len(data) > ENVELOPE_MAX_BYTES:
-        return None
-    return Routed([rollout_id], [data], False)
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-@dataclass(slots=True)
-class _Run:
-    """Events of one rollout from one kind of message (batches or not), in read order."""
-
-    batched: bool
-    offsets: Sequence[int] = field(default_factory=list)
-    raws: list[bytes] = field(default_factory=list)
-    whole: bytes | None = None
-    """A batch message forwarded as it is, holding the run's events (``raws`` stays empty)."""
-
-
-@dataclass(slots=True)
-class _Group:
-    """Events of one rollout from one source partition, in read order."""
-
-    runs: list[_Run] = field(default_factory=list)
-    kts: int = 0
-
-    def add(self, offsets: Sequence[int], raws: list[bytes], batched: bool, kts: int) -> None:
-        run = self.runs[-1] if self.runs else None
-        if run is None or run.batched != batched or run.whole is not None:
-            run = _Run(batched, [])
-            self.runs.append(run)
-        run.offsets.extend(offsets)  # type: ignore[attr-defined]  # a list unless whole
-        run.raws.extend(raws)
-        self.kts = kts
-
-    def add_whole(self, base: int, count: int, batch: bytes, kts: int) -> None:
-        self.runs.append(_Run(True, range(base, base + count), whole=batch))
-        self.kts = kts
 
 
 @dataclass
@@ -206,20 +66,18 @@ class IngestStage:
     _committed: dict[Any, int] = field(default_factory=dict)
     _first_read: dict[Any, int] = field(default_factory=dict)
     _lag: dict[Any, int] = field(default_factory=dict)
-    _prev: dict[tuple[int, str], int] = field(default_factory=dict)
-    """(source partition, rollout) -> last position forwarded since reading (re)started."""
     _rewind_due: bool = False
     _failures: int = 0
     """Forwards found failed so far (a commit counted before one must not happen)."""
     _last_commit_s: float = field(default_factory=time.monotonic)
     _committing: asyncio.Task[None] | None = None
 
+    router: Router = field(init=False)
+
     def __post_init__(self) -> None:
-        if self.decoder.max_batch_events > POSITION_SCALE:
-            raise ConfigError(
-                f"ingest: batch envelopes of up to {self.decoder.max_batch_events} events "
-                f"exceed the {POSITION_SCALE} positions per message the processor tracks"
-            )
+        self.router = Router(
+            self.gate, self.decoder, self.envelope_max_events, self.reject_clock_skew
+        )
 
     async def run(self) -> None:
         while not self.stopping:
@@ -252,7 +110,7 @@ class IngestStage:
             for tp, offset in first.items():
                 self.consumer.seek(tp, offset)
                 self._note_lag(tp, offset)
-            self._prev.clear()  # what it sent before failing may not arrive
+            self.router.forget_positions()  # what it sent before failing may not arrive
             return
         for tp, records in batches.items():
             if records:
@@ -327,7 +185,7 @@ class IngestStage:
             await asyncio.sleep(0.5)
             return
         self._rewind_due = False
-        self._prev.clear()
+        self.router.forget_positions()
         self._to_commit.clear()
         self.metrics.rewinds.inc()
         self.progress.failed(sorted(self._committed.items()), "forward not acked")
@@ -335,197 +193,26 @@ class IngestStage:
 
     def forget_positions(self) -> None:
         """A rebalance: envelopes claim no predecessor until reading resumed."""
-        self._prev.clear()
+        self.router.forget_positions()
         self._lag.clear()
         self._first_read.clear()
         self.progress.lag = None
 
     async def _forward(self, batches: dict[Any, list[Any]]) -> None:
-        groups: dict[tuple[int, str], _Group] = {}
-        dead_reasons: list[str] = []
         for tp, records in batches.items():
             self.metrics.messages.labels(tp.topic).inc(len(records))
-            for record in records:
-                base = record.offset * POSITION_SCALE
-                routed, dead = self._route_one(tp, record)
-                for letter in dead:
-                    dead_reasons.append(letter.reason)
-                    await self.publisher.send(
-                        self.dlq_topic, _dead_letter_bytes(letter), record.key
-                    )
-                rids, raws, batched, whole = routed
-                if not rids:
-                    continue
-                first = rids[0]
-                if whole or rids.count(first) == len(rids):  # the usual: one rollout
-                    group = groups.get((tp.partition, first))
-                    if group is None:
-                        group = groups[(tp.partition, first)] = _Group()
-                    if whole:
-                        group.add_whole(base, len(rids), raws[0], record.timestamp)
-                    else:
-                        group.add(range(base, base + len(raws)), raws, batched, record.timestamp)
-                    continue
-                for index, (rid, raw) in enumerate(zip(rids, raws, strict=True)):
-                    group = groups.get((tp.partition, rid))
-                    if group is None:
-                        group = groups[(tp.partition, rid)] = _Group()
-                    group.add((base + index,), [raw], batched, record.timestamp)
-        for reason in dead_reasons:
-            self.metrics.dlq.labels(reason).inc()
-        bundles: dict[int, list[bytes]] = {}  # by_rollout partition -> its envelopes, in order
+        envelopes, dead = self.router.forward(batches)
+        for letter, key in dead:
+            await self.publisher.send(self.dlq_topic, dead_letter_bytes(letter), key)
+        for letter, _ in dead:
+            self.metrics.dlq.labels(letter.reason).inc()
+        targets: dict[int, list[bytes]] = {}  # by_rollout partition -> its envelopes, in order
         partition_of = await self.publisher.partitioner(self.by_rollout_topic)
-        for (src, rollout_id), group in groups.items():
-            envelopes = bundles.setdefault(partition_of(rollout_id.encode()), [])
-            for run in group.runs:
-                envelopes += self._encode_run(src, rollout_id, run, group.kts)
-        for target, envelopes in bundles.items():
-            for bundle in _bundles(envelopes):
+        for rollout_id, out in envelopes.items():
+            targets.setdefault(partition_of(rollout_id.encode()), []).extend(out)
+        for target, out in targets.items():
+            for bundle in bundles(out):
                 await self.publisher.send(self.by_rollout_topic, bundle, None, target)
-
-    def _encode_run(self, src: int, rollout_id: str, run: _Run, kts: int) -> list[bytes]:
-        """The run's envelopes, in order, each naming the position forwarded before it."""
-        key = (src, rollout_id)
-        if run.whole is not None:
-            first = run.offsets[0]
-            out = [encode_whole(src, first, run.whole, kts, rollout_id, prev=self._prev.get(key))]
-            self._prev[key] = run.offsets[-1]
-            return out
-        out = []
-        for start, end in _chunks(run.raws, self.envelope_max_events):
-            offsets = list(run.offsets[start:end])
-            raws = run.raws[start:end]
-            prev = self._prev.get(key)
-            out.append(
-                encode_envelope(src, offsets, raws, kts, rollout_id, batched=run.batched, prev=prev)
-            )
-            self._prev[key] = offsets[-1]
-        return out
-
-    def _route_one(self, tp: Any, record: Any) -> tuple[Routed, list[DeadLetter]]:
-        """Where one message's events go, and its dead letters. The boundary of one
-        message: whatever it holds, and whatever bug it meets here, the stage goes on."""
-        try:
-            value, refused = record.value, []
-            screen = self.gate.screen(value) if type(value) is bytes else None
-            if screen is not None and screen.refused:
-                refused = _refused(tp, record, screen)
-                value = None if screen.whole else screen.remaining
-                if value is None:
-                    return Routed([], [], False), refused
-            routed = route(value, self.decoder, self.envelope_max_events)
-            if routed is not None:
-                return routed, refused
-            routed, dead = self._decode_whole(tp, record, value)
-            return routed, refused + dead
-        except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
-            log.exception("ingest: failed on the message at %s:%d", tp, record.offset)
-            value = record.value if type(record.value) is bytes else b""
-            letter = DeadLetter(
-                reason="internal_error",
-                message=f"ingest error: {exc!r}"[:1024],
-                original=value,
-                topic=tp.topic,
-                partition=tp.partition,
-                offset=record.offset,
-            )
-            return Routed([], [], False), [letter]
-
-    def _decode_whole(self, tp: Any, record: Any, value: Any) -> tuple[Routed, list[DeadLetter]]:
-        """A message :func:`route` refused (``value``: its bytes, or what of them the
-        control-plane gate left): what is bad goes to the DLQ, what is valid is forwarded
-        (re-encoded, with each event's place in its message)."""
-        now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
-        out = self.decoder.decode(value, Source(tp.topic, tp.partition, record.offset), now)
-        dead = list(out.dead)
-        batched = len(out.events) != 1 or bool(out.dead) or b'"batch"' in value
-        rids: list[str] = []
-        raws: list[bytes] = []
-        for index, event in enumerate(out.events):
-            raw = encode_event(event) if batched else value
-            if len(raw) > ENVELOPE_MAX_BYTES:  # valid but cannot be forwarded
-                too_big = DeadLetter(
-                    reason="oversized_message",
-                    message=f"{len(raw)} bytes > forwarding limit {ENVELOPE_MAX_BYTES}",
-                    original=raw,
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    offset=record.offset,
-                    index=index if batched else None,
-                )
-                dead.append(too_big)
-                continue
-            rids.append(event.rollout_id)
-            raws.append(raw)
-        return Routed(rids, raws, batched), dead
-
-
-def _refused(tp: Any, record: Any, screen: Screen) -> list[DeadLetter]:
-    """Dead letters of the control-plane events the gate refused in ``record``."""
-    return [
-        DeadLetter(
-            reason=refusal.reason,
-            message=refusal.detail[:1024],
-            original=record.value if refusal.original is None else refusal.original,
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=record.offset,
-            index=refusal.item,
-        )
-        for refusal in screen.refused
-    ]
-
-
-def _dead_letter_bytes(dead: DeadLetter) -> bytes:
-    """The DLQ record, with the original cut short if it would not fit in one message."""
-    data = encode_dead_letter(dead)
-    if len(data) <= ENVELOPE_MAX_BYTES:
-        return data
-    keep = DLQ_ORIGINAL_MAX_BYTES
-    return encode_dead_letter(
-        msgspec.structs.replace(
-            dead,
-            original=dead.original[:keep],
-            message=f"{dead.message} (original cut to its first {keep} bytes)"[:1024],
-        )
-    )
-
-
-def _chunks(raws: list[bytes], max_events: int) -> list[tuple[int, int]]:
-    """Slices of at most ``max_events`` events and about ENVELOPE_MAX_BYTES each.
-
-    >>> _chunks([b"x"] * 5, 2)
-    [(0, 2), (2, 4), (4, 5)]
-    """
-    reach = list(accumulate(len(raw) + 8 for raw in raws))  # bytes up to each event
-    spans: list[tuple[int, int]] = []
-    start, stop = 0, len(raws)
-    while start < stop:
-        before = reach[start - 1] if start else 0
-        fits = bisect_right(reach, before + ENVELOPE_MAX_BYTES, start, stop)
-        end = min(stop, start + max_events, max(fits, start + 1))  # one event always goes
-        spans.append((start, end))
-        start = end
-    return spans
-
-
-def _bundles(envelopes: list[bytes]) -> list[bytes]:
-    """The envelopes, in order, as few messages of about ENVELOPE_MAX_BYTES as they fit in
-    (an envelope bigger than that goes alone).
-
-    >>> [len(b) for b in _bundles([b"x" * 500_000, b"y" * 300_000, b"z" * 200_000])]
-    [800003, 200002]
-    """
-    out: list[bytes] = []
-    start = size = 0
-    for index, envelope in enumerate(envelopes):
-        if index > start and size + len(envelope) + 1 > ENVELOPE_MAX_BYTES:
-            out.append(encode_bundle(envelopes[start:index]))
-            start, size = index, 0
-        size += len(envelope) + 1
-    if start < len(envelopes):
-        out.append(encode_bundle(envelopes[start:]))
-    return out
 
 
 class IngestListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped

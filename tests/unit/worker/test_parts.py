@@ -33,7 +33,7 @@ from monitor.worker.envelope import (
     take_all,
 )
 from monitor.worker.http import build_web_app
-from monitor.worker.ingest import ENVELOPE_MAX_BYTES, _chunks, _Group
+from monitor.worker.routing import ENVELOPE_MAX_BYTES, _chunks, _Group
 from monitor.worker.settings import WorkerSettings
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING as TRUSTED
