@@ -36,7 +36,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
@@ -248,13 +248,15 @@ def hook_status(hook: str, body: Mapping[str, Any]) -> int:
     return 200 if passed else 403
 
 
-def add_verdict_routes(
-    app: web.Application,
-    views: Views,
-    *,
-    token: str | None = None,
-) -> None:
-    """Mount ``/verdict/{rollout_id}`` and ``/flagger/{hook}`` on ``app``."""
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+VERDICT_PATH: Final = "/verdict/{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}"
+FLAGGER_PATH: Final = f"/flagger/{{hook:{'|'.join(HOOKS)}}}"
+
+
+def verdict_handlers(views: Views, *, token: str | None = None) -> tuple[Handler, Handler]:
+    """The handlers of ``GET /verdict/{rollout_id}`` (Argo) and ``POST /flagger/{hook}``
+    (mounted by :func:`add_verdict_routes`, and on a faust app's web server by
+    ``monitor.faust``)."""
     if token is not None and not token.strip():
         raise ConfigError("verdict token is empty: it would let anyone in (unset it, or set one)")
 
@@ -279,9 +281,19 @@ def add_verdict_routes(
             return response
         return _json(body, hook_status(hook, body))
 
-    rollout_id_pattern = "{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}"
-    app.router.add_get(f"/verdict/{rollout_id_pattern}", argo)
-    app.router.add_post(f"/flagger/{{hook:{'|'.join(HOOKS)}}}", flagger)
+    return argo, flagger
+
+
+def add_verdict_routes(
+    app: web.Application,
+    views: Views,
+    *,
+    token: str | None = None,
+) -> None:
+    """Mount ``/verdict/{rollout_id}`` and ``/flagger/{hook}`` on ``app``."""
+    argo, flagger = verdict_handlers(views, token=token)
+    app.router.add_get(VERDICT_PATH, argo)
+    app.router.add_post(FLAGGER_PATH, flagger)
 
 
 def _answer(rollout_id: str, views: Views) -> tuple[web.Response, dict[str, Any] | None]:

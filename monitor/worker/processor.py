@@ -151,7 +151,7 @@ class Processor:
             state = self.owned.get(tp.partition)
             if state is None:  # fetched just before a rebalance took it away
                 continue
-            applied = _Applied()
+            applied = Applied()
             handled = 0
             for record in records:
                 if record.offset < state.next_offset:  # already applied (fetched before a seek)
@@ -241,14 +241,8 @@ class Processor:
                 taken.events = []  # its dead letters, if any, still go out
         if events:
             self.metrics.dlq.labels("rollout_limit").inc(len(events))
-            letter = DeadLetter(
-                reason="rollout_limit",
-                message=f"{len(events)} events of {len(refused)} new rollouts not applied: "
-                f"this worker already tracks {self.max_rollouts} rollouts (--max-rollouts)",
-                original=encode_batch(events),
-                topic=tp.topic,
-                partition=tp.partition,
-                offset=record.offset,
+            letter = rollout_limit_letter(
+                events, len(refused), self.max_rollouts, tp.topic, tp.partition, record.offset
             )
             await self.publisher.send(self.dlq_topic, encode_dead_letter(letter), record.key)
         return takens
@@ -286,7 +280,7 @@ class Processor:
         for key, value in records:
             await self.publisher.send(self.status.topic, value, key)
 
-    async def _process(self, tp: Any, state: PartitionState, applied: _Applied) -> None:
+    async def _process(self, tp: Any, state: PartitionState, applied: Applied) -> None:
         try:
             commands = self.core.process(applied.events)
         except Exception as exc:  # a core bug must not stop the fleet; the input is kept
@@ -477,8 +471,24 @@ _KEY = attrgetter("rollout_id", "variant")
 _TS = attrgetter("ts")
 
 
+def rollout_limit_letter(
+    events: list[Event], refused: int, max_rollouts: int, topic: str, partition: int, offset: int
+) -> DeadLetter:
+    """The dead letter of events of ``refused`` new rollouts a worker holding its maximum
+    of rollouts does not apply (one batch message that can be sent again)."""
+    return DeadLetter(
+        reason="rollout_limit",
+        message=f"{len(events)} events of {refused} new rollouts not applied: "
+        f"this worker already tracks {max_rollouts} rollouts (--max-rollouts)",
+        original=encode_batch(events),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )
+
+
 @dataclass(slots=True)
-class _Applied:
+class Applied:
     """One partition's events of a round, for one ``core.process`` call, and what the worker
     keeps of them. Per-event work here is C-level (map, Counter): it runs for every event."""
 
