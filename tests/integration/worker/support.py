@@ -159,8 +159,13 @@ def produce(
                 mixed.append((key, junk))
             mixed.append((key, value))
         messages = mixed
-    asyncio.run(_send_all(bootstrap, topic, messages))
+    send_all(bootstrap, topic, messages)
     return len(messages)
+
+
+def send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Produce (key, value) messages as they are, in order, and wait for the acks."""
+    asyncio.run(_send_all(bootstrap, topic, messages))
 
 
 async def _send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:

@@ -1,0 +1,83 @@
+"""The ingest agent's work: telemetry → envelopes keyed by rollout, or dead letters.
+
+The repartition step of the native ingest, on faust's stream: the same
+:class:`~monitor.worker.routing.Router` turns a batch of telemetry messages into batch
+envelopes per rollout (the producers' own bytes, each event's source position, each envelope
+naming the one forwarded before it) and dead letters for what cannot be routed. Each
+rollout's envelopes go out as one record keyed by the rollout id, so the producer's
+partitioner sends them where the rollout's state lives.
+
+The agent takes batches with ``Stream.noack_take`` and acks a batch's messages itself, once
+:meth:`Forwarder.forward` returned: the broker acked everything forwarded for them. So faust
+commits telemetry only behind acked forwards. (``take_events`` would not do: it acks its
+batch in a ``finally`` after the ``yield``, also when the agent failed on it, and faust
+commits acked offsets as it stops.) A forward that fails is not sent again on its own (it
+could land after later ones): the failure is raised, the agent's ``CrashingSupervisor`` stops
+the app, and after the restart faust delivers everything after its last commit again; the
+apply side drops what it had already (the source positions).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from monitor.errors import RollguardError
+from monitor.metrics import WorkerMetrics
+from monitor.worker.health import StageProgress
+from monitor.worker.publisher import Publisher
+from monitor.worker.routing import Router, bundles, dead_letter_bytes
+
+
+class ForwardError(RollguardError):
+    """The broker did not ack a forward: the app must restart from its last commit."""
+
+
+class Record(NamedTuple):
+    """A faust message as :class:`Router` reads records (aiokafka's shape)."""
+
+    offset: int
+    value: Any
+    key: bytes | None
+    timestamp: int
+    """Milliseconds (faust's ``Message.timestamp`` is in seconds)."""
+
+
+@dataclass
+class Forwarder:
+    router: Router
+    publisher: Publisher
+    """resend=False: a failed forward is reported, never sent again on its own."""
+    metrics: WorkerMetrics
+    topic: str
+    """The repartition topic."""
+    dlq_topic: str
+    progress: StageProgress = field(default_factory=lambda: StageProgress("ingest", 0.0))
+    positions: dict[Any, int] = field(default_factory=dict)
+    """Next offset of each partition forwarded (lag)."""
+
+    async def forward(self, events: Sequence[Any]) -> None:
+        """Route a batch of faust events of the telemetry topic; return once acked."""
+        batches: dict[Any, list[Record]] = {}
+        for event in events:
+            message = event.message
+            timestamp = int((message.timestamp or 0.0) * 1000)
+            record = Record(message.offset, message.value, message.key, timestamp)
+            batches.setdefault(message.tp, []).append(record)
+        for tp, records in batches.items():
+            self.metrics.messages.labels(tp.topic).inc(len(records))
+        envelopes, dead = self.router.forward(batches)
+        for letter, key in dead:
+            self.metrics.dlq.labels(letter.reason).inc()
+            await self.publisher.send(self.dlq_topic, dead_letter_bytes(letter), key)
+        for rollout_id, out in envelopes.items():
+            for bundle in bundles(out):
+                await self.publisher.send(self.topic, bundle, rollout_id.encode())
+        if not await self.publisher.flush():
+            self.router.forget_positions()
+            raise ForwardError(f"forwarding {len(events)} telemetry messages was not acked")
+        self.progress.advanced(len(events), time.monotonic())
+        for tp, records in batches.items():
+            self.positions[tp] = records[-1].offset + 1

@@ -1,0 +1,165 @@
+"""``examples/faust_app.py`` (a faust app with rollguard installed) on the real broker: it
+decides exactly what ``rollguard replay`` decides over the same simulated events, sends bad
+input to the DLQ as the native worker does, and a worker SIGKILLed mid-stream loses no
+decision and repeats none with different content when the other worker takes over."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.faust.support import lines_keyed, replay, simulate, start_faust_app
+from tests.integration.worker.support import (
+    WorkerProcess,
+    metric,
+    read_control,
+    read_topic,
+    send_all,
+    wait_for,
+)
+from tests.integration.worker.test_fleet import assert_same_decisions, partition_of
+from topics.codec import decode_dead_letter
+from topics.commands import Command
+from topics.config import TopicsConfig
+
+# two rollouts: lp_outage (an LP outage on the shared market) makes both reduce scope at
+# ~698 s; latency_regression then rolls back at ~820 s (~46k events, 8 orders/s per rollout)
+SCENARIOS = ("latency_regression", "lp_outage")
+
+
+@dataclass(frozen=True)
+class Stream:
+    messages: list[tuple[bytes, bytes]]
+    expected: list[Command]
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
+    """``rollguard simulate`` and what ``rollguard replay`` decides over it."""
+    tmp = tmp_path_factory.mktemp("sim")
+    events = tmp / "events.jsonl"
+    simulate(events, *SCENARIOS, order_rate=8)
+    expected = replay(events, tmp)
+    assert [c.action for c in expected] == ["reduce_scope", "reduce_scope", "rollback"]
+    return Stream(lines_keyed(events), expected)
+
+
+def junk(now: float) -> list[tuple[bytes, bytes, str]]:
+    """(key, value, the DLQ reason the native worker gives it)."""
+    future = orjson.dumps(
+        {"kind": "metric", "v": 1, "rollout_id": "lp_outage", "variant": "canary",
+         "ts": now + 3600, "name": "error_rate", "value": 0.9}
+    )  # fmt: skip
+    return [
+        (b"noise", b"not json at all", "not_json"),
+        (b"lp_outage", b'{"kind":"metric","v":1,"rollout_id":"lp_outage"}', "missing_field"),
+        (b"x", b'{"kind":"order","v":1,"order_id":"o1"}', "missing_field"),
+        (b"lp_outage", b'{"kind":"metric","v":9,"rollout_id":"lp_outage"}', "unknown_version"),
+        (b"lp_outage", future, "future_timestamp"),
+    ]
+
+
+def test_the_example_app_decides_what_replay_decides_and_dead_letters_bad_input(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path, stream: Stream
+) -> None:
+    expected, messages = stream.expected, list(stream.messages)
+    bad = junk(time.time())
+    step = len(messages) // (len(bad) + 1)
+    for i, (key, value, _) in reversed(list(enumerate(bad))):  # spread through the stream
+        messages.insert((i + 1) * step, (key, value))
+    send_all(bootstrap, topics_config.telemetry, messages)
+
+    app = start_faust_app(bootstrap, topics_config, f"{_prefix(topics_config)}-eq", "eq", tmp_path)
+    try:
+        app.wait_healthy(120)
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected), 240
+        )
+        assert_same_decisions(log, expected)
+
+        letters = [
+            decode_dead_letter(r.value)
+            for r in read_topic(bootstrap, topics_config.dlq, lambda rs: len(rs) >= len(bad), 60)
+        ]
+        assert sorted((d.reason, d.original) for d in letters) == sorted(
+            (reason, value) for _, value, reason in bad
+        )
+        assert {d.topic for d in letters} == {topics_config.telemetry}
+        assert all(d.offset >= 0 and d.partition >= 0 for d in letters)
+        assert metric(app, "rollguard_dlq_total") == len(bad)
+
+        # the native worker's routes and metrics, on the faust app's web server
+        status, body = app.get("/rollouts/latency_regression")
+        assert status == 200, app.log_tail()
+        assert orjson.loads(body)["status"] == "rolled_back"
+        verdict = orjson.loads(app.get("/verdict/latency_regression")[1])
+        assert verdict["failed"] and verdict["last_action"] == "rollback"
+        assert app.get("/rollouts/nope")[0] == 404
+        text = app.get("/metrics")[1].decode()
+        for name in ("rollguard_decisions_total", "rollguard_rule_state", "rollguard_signal"):
+            assert name in text
+        assert metric(app, "rollguard_decisions_total") == len(expected)
+    finally:
+        app.stop()
+
+
+def test_a_faust_worker_killed_mid_stream_loses_no_decision_and_repeats_none_changed(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path, stream: Stream
+) -> None:
+    expected, messages = stream.expected, stream.messages
+    # the cut: 40 s of event time before the rollback, its rule pending for ~80 s by then
+    last = expected[-1]
+    cut = next(
+        i for i, (_, line) in enumerate(messages) if orjson.loads(line)["ts"] > last.issued_at - 40
+    )
+    cut_ts = orjson.loads(messages[cut][1])["ts"]
+    early = [c for c in expected if c.issued_at < cut_ts]
+    assert early and last.issued_at > cut_ts
+
+    app_id = f"{_prefix(topics_config)}-kill"  # a fresh consumer group and state table
+    workers = [start_faust_app(bootstrap, topics_config, app_id, n, tmp_path) for n in "ab"]
+    try:
+        for worker in workers:
+            worker.wait_healthy(120)
+        wait_for(lambda: all(_partitions(w) for w in workers), 60)  # both hold some
+        send_all(bootstrap, topics_config.telemetry, messages[:cut])
+        read_control(bootstrap, topics_config, lambda log: len(log.distinct()) >= len(early), 180)
+
+        # kill the worker holding the rollout that decides last: its state must survive
+        victim_partition = partition_of(last.rollout_id, topics_config.partitions)
+        victim = next(i for i, w in enumerate(workers) if victim_partition in _partitions(w))
+        wait_for(lambda: metric(workers[victim], "rollguard_checkpoints_total") >= 1)
+        workers[victim].kill()
+        survivor = workers[1 - victim]
+
+        send_all(bootstrap, topics_config.telemetry, messages[cut:])
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected), 240
+        )
+        assert_same_decisions(log, expected)  # none lost, none with two contents
+        assert victim_partition in _partitions(survivor)
+        # the survivor loaded the victim's rollouts from the table on assignment
+        loaded = re.findall(r"owns partitions \[[\d, ]+\] \((\d+) rollouts\)", _log(survivor))
+        assert loaded and int(loaded[-1]) >= 1, survivor.log_tail()
+        assert metric(survivor, "rollguard_checkpoints_unusable_total") == 0
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _partitions(worker: WorkerProcess) -> list[int]:
+    report = orjson.loads(worker.get("/healthz")[1])
+    return list(report.get("partitions", []))
+
+
+def _log(worker: WorkerProcess) -> str:
+    return worker.log_path.read_text(errors="replace")
+
+
+def _prefix(topics: TopicsConfig) -> str:
+    return topics.telemetry.rsplit(".", 1)[0]
