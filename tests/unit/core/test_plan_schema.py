@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from monitor.cli import app
 from monitor.core import load_plans
 from monitor.core.plan_schema import PUBLISHED, render
 from monitor.errors import ConfigError
+from tests.tools import check_jsonschema, missing_reason
 from tests.unit.core.schema_agreement import assert_agree, validator
 
 EXAMPLES = sorted(Path("examples").glob("*/*.yaml"))
@@ -109,14 +109,21 @@ def test_published_schema_is_current_and_valid() -> None:
 
 def test_an_editor_tool_validates_the_examples_with_it(tmp_path: Path) -> None:
     """check-jsonschema (what editor and CI pipelines run) reads the YAML itself."""
-    pytest.importorskip("check_jsonschema")
-    tool = [sys.executable, "-m", "check_jsonschema", "--schemafile", str(PUBLISHED)]
-    ok = subprocess.run([*tool, *map(str, EXAMPLES)], capture_output=True, text=True,
-                        check=False)  # fmt: skip
+    command = check_jsonschema()
+    if command is None:
+        pytest.skip(missing_reason("check-jsonschema"))
+    tool = [*command.argv, "--schemafile", str(PUBLISHED)]
+
+    def run(*paths: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*tool, *paths], capture_output=True, text=True, check=False, env=command.env
+        )
+
+    ok = run(*map(str, EXAMPLES))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(BROKEN["misspelt fields"])
-    refused = subprocess.run([*tool, str(bad)], capture_output=True, text=True, check=False)
+    refused = run(str(bad))
     assert refused.returncode == 1 and "treshold" in refused.stdout
 
 

