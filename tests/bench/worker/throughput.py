@@ -1,6 +1,7 @@
 """End-to-end events/s of one worker vs a bare aiokafka ``getmany`` + JSON decode loop over
-the same messages, for single-event messages and for 1,000-event batch envelopes; the
-do-nothing faust agent's figure beside them. Target: worker ≥ 0.3 × reference.
+the same messages, for single-event messages and for 1,000-event batch envelopes; beside
+them the do-nothing faust agent and rollguard installed in a faust app (``monitor.faust``,
+same test core), over the same topic. Target: worker ≥ 0.3 × reference.
 
     python -m tests.bench.worker.throughput            # own broker
     SHAPES=batch python -m tests.bench.worker.throughput  # of single, batch, real
@@ -35,18 +36,19 @@ REPEATS = int(os.environ.get("REPEATS", "3"))
 SHAPES = os.environ.get("SHAPES", "single,batch,real").split(",")
 
 
-def faust_noop(bootstrap: str, topic: str, count: int) -> float:
+def faust_rate(module: str, bootstrap: str, target: str, count: int) -> float:
+    """Events/s a faust subprocess (``tests.bench.worker.<module>``) reports."""
     out = subprocess.run(
-        [sys.executable, "-m", "tests.bench.worker.faust_noop", bootstrap, topic, str(count)],
+        [sys.executable, "-m", f"tests.bench.worker.{module}", bootstrap, target, str(count)],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
-    found = re.search(r"faust_noop (\d+) ([\d.]+)", out.stdout + out.stderr)
+    found = re.search(rf"{module} (\d+) ([\d.]+)", out.stdout + out.stderr)
     if found:
         return int(found[1]) / float(found[2])
-    raise RuntimeError(f"faust no-op agent gave no figure:\n{(out.stdout + out.stderr)[-2000:]}")
+    raise RuntimeError(f"{module} gave no figure:\n{(out.stdout + out.stderr)[-2000:]}")
 
 
 def row(name: str, rate: float, reference: float | None = None) -> None:
@@ -139,7 +141,13 @@ def shape(
     if faust_n:
         row(
             f"faust do-nothing agent ({faust_n:,} messages)",
-            faust_noop(bootstrap, topics.telemetry, faust_n),
+            faust_rate("faust_noop", bootstrap, topics.telemetry, faust_n),
+            ref,
+        )
+        prefix = topics.telemetry.rsplit(".", 1)[0]
+        row(
+            f"rollguard in a faust app, end to end (test core, {faust_n:,})",
+            faust_rate("faust_adapter", bootstrap, prefix, faust_n),
             ref,
         )
     paired_runs(bootstrap, name, events, batch_size=batch_size, core_factory=THRESHOLD_CORE)
