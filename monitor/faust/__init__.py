@@ -23,6 +23,7 @@ semantics mean for rollguard's guarantees, and how the adapter keeps them: ``doc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ def install(app: faust.App, settings: FaustSettings, core: CoreProtocol | None =
         help="rollguard: each rollout's core state and marks",
         key_type=bytes,  # bytes: faust's "raw" codec both ways
         value_type=bytes,
+        declare_first=repartition,
     )
     app.tables.add(table)
     rollguard = _wire(app, settings, core, metrics, table, repartition.get_topic_name())
@@ -174,6 +176,11 @@ def _wire(
         return bool(app.should_stop)
 
     decoder = Decoder(max_future_s=limits.max_clock_skew_s, max_past_s=limits.max_event_age_s)
+
+    def stop_app(exc: BaseException) -> None:
+        log.error("rollguard: a forward was not acked (%r); stopping the app", exc)
+        asyncio.get_running_loop().create_task(app.crash(exc))
+
     forwarder = Forwarder(
         router=Router(decoder, settings.envelope_max_events, limits.reject_clock_skew),
         publisher=Publisher(driver, settings.keyring, topics.control, stopping, resend=False),
@@ -181,6 +188,7 @@ def _wire(
         topic=repartition,
         dlq_topic=topics.dlq,
         progress=StageProgress("ingest", time.monotonic()),
+        on_error=stop_app,
     )
     applier = Applier(
         core=core,
@@ -232,11 +240,10 @@ def _agents(app: faust.App, rollguard: Rollguard, telemetry: Any, repartition: A
 
     @app.agent(telemetry, name="rollguard-ingest", supervisor_strategy=CrashingSupervisor)
     async def rollguard_ingest(stream: Any) -> None:
+        forwarder.ack = stream.ack
         async for events in stream.noack_take(settings.ingest_max_records, settings.batch_within_s):
             forwarder.progress.turned(time.monotonic())
-            await forwarder.forward(events)  # raises when not acked: nothing is acked then
-            for event in events:
-                await stream.ack(event)
+            await forwarder.forward(events)  # acked once the broker has the forwards
 
     @app.agent(repartition, name="rollguard-apply", supervisor_strategy=CrashingSupervisor)
     async def rollguard_apply(stream: Any) -> None:

@@ -60,6 +60,8 @@ class Marks:
 
     next: int = 0
     hwm: dict[int, int] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    """variant -> event time of its last event (silence after a takeover)."""
 
 
 @dataclass
@@ -209,6 +211,9 @@ class Applier:
         wall = time.time()  # edge: silence detection only
         for (rollout_id, variant), ts in applied.newest.items():
             self.silence.seen(rollout_id, variant, ts, wall)
+            marks = self.marks.get(rollout_id)
+            if marks is not None:
+                marks.seen[variant] = ts
         for command in commands:
             await self.publisher.send_command(command, self._on_ack(command, applied.kts))
 
@@ -282,7 +287,7 @@ class Applier:
                     pack_state(self.core.export_state(rid)) if rid in known else None
                 )
                 self._stale.discard(rid)
-            saved = Saved(STATE_VERSION, marks.next, marks.hwm, self._packed[rid])
+            saved = Saved(STATE_VERSION, marks.next, marks.hwm, self._packed[rid], marks.seen)
             self.table[rid.encode()] = encode_saved(saved)
 
     def _load(self, rid: str) -> Marks | None:
@@ -306,7 +311,10 @@ class Applier:
             marks = self.marks[rid] = Marks()
             return marks
         self._packed[rid] = saved.state
-        marks = self.marks[rid] = Marks(saved.next, dict(saved.hwm))
+        marks = self.marks[rid] = Marks(saved.next, dict(saved.hwm), dict(saved.seen))
+        wall = time.time()  # its variants' silence is judged from now on, here
+        for variant, ts in saved.seen.items():
+            self.silence.seen(rid, variant, ts, wall)
         return marks
 
     async def on_assigned(self, partitions: set[int]) -> None:

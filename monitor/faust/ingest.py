@@ -7,20 +7,22 @@ naming the one forwarded before it) and dead letters for what cannot be routed. 
 rollout's envelopes go out as one record keyed by the rollout id, so the producer's
 partitioner sends them where the rollout's state lives.
 
-The agent takes batches with ``Stream.noack_take`` and acks a batch's messages itself, once
-:meth:`Forwarder.forward` returned: the broker acked everything forwarded for them. So faust
+The agent takes batches with ``Stream.noack_take``; a batch's messages are acked once the
+broker acked everything forwarded for them (and for the batches before it). So faust
 commits telemetry only behind acked forwards. (``take_events`` would not do: it acks its
 batch in a ``finally`` after the ``yield``, also when the agent failed on it, and faust
 commits acked offsets as it stops.) A forward that fails is not sent again on its own (it
-could land after later ones): the failure is raised, the agent's ``CrashingSupervisor`` stops
-the app, and after the restart faust delivers everything after its last commit again; the
-apply side drops what it had already (the source positions).
+could land after later ones): nothing after it is acked and the app is stopped (``on_error``;
+the agent also raises at its next batch, under a ``CrashingSupervisor``). After the restart
+faust delivers everything after its last commit again; the apply side drops what it had
+already (the source positions).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -58,8 +60,19 @@ class Forwarder:
     positions: dict[Any, int] = field(default_factory=dict)
     """Next offset of each partition forwarded (lag)."""
 
+    ack: Callable[[Any], Awaitable[Any]] | None = None
+    """Acks one faust event (the agent's ``stream.ack``); set when the agent starts."""
+    on_error: Callable[[BaseException], None] = field(default=lambda exc: None)
+    """Told when a forward was not acked (the app must stop: nothing after it is acked)."""
+    _acking: asyncio.Task[None] | None = None
+
     async def forward(self, events: Sequence[Any]) -> None:
-        """Route a batch of faust events of the telemetry topic; return once acked."""
+        """Route a batch of faust events of the telemetry topic and send what it becomes;
+        the batch is acked in the background once the broker acked all of it, after the
+        batches before it (the agent goes on with the next batch meanwhile: awaiting the
+        broker here would stall faust's delivery to every agent for a round trip a batch)."""
+        if self._acking is not None and self._acking.done() and self._acking.exception():
+            raise ForwardError("an earlier forward was not acked")
         batches: dict[Any, list[Record]] = {}
         for event in events:
             message = event.message
@@ -75,9 +88,30 @@ class Forwarder:
         for rollout_id, out in envelopes.items():
             for bundle in bundles(out):
                 await self.publisher.send(self.topic, bundle, rollout_id.encode())
+        ends = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        task = asyncio.create_task(self._ack_when_acked(self._acking, list(events), ends))
+        task.add_done_callback(self._failed)
+        self._acking = task
+
+    async def drain(self) -> None:
+        """Wait until every batch forwarded so far is acked (or raise its failure)."""
+        if self._acking is not None:
+            await self._acking
+
+    async def _ack_when_acked(
+        self, before: asyncio.Task[None] | None, events: list[Any], ends: dict[Any, int]
+    ) -> None:
+        if before is not None:
+            await before  # raises its failure: nothing after a failed forward is acked
         if not await self.publisher.flush():
             self.router.forget_positions()
             raise ForwardError(f"forwarding {len(events)} telemetry messages was not acked")
+        if self.ack is not None:
+            for event in events:
+                await self.ack(event)
         self.progress.advanced(len(events), time.monotonic())
-        for tp, records in batches.items():
-            self.positions[tp] = records[-1].offset + 1
+        self.positions.update(ends)
+
+    def _failed(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and task is self._acking:
+            self.on_error(task.exception())  # type: ignore[arg-type]  # not None, checked

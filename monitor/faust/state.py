@@ -11,7 +11,9 @@ on exactly where the last one left off:
   this rollout below it are skipped: faust may deliver them again after a crash, as its
   committed offset can trail the table);
 - ``hwm``: per telemetry partition, the highest source position applied (events the ingest
-  forwarded twice are skipped, as in the native processor).
+  forwarded twice are skipped, as in the native processor);
+- ``seen``: per variant, the event time of its last event (a new owner starts each variant's
+  silence clock from it when it loads the rollout).
 
 The table is written with ``use_partitioner=True``: its changelog partition is the one the
 producer's partitioner picks for the key, which is the partition of the repartition topic the
@@ -42,6 +44,7 @@ class Saved(msgspec.Struct, frozen=True, array_like=True):
     next: int
     hwm: dict[int, int]
     state: bytes | None = None
+    seen: dict[str, float] = {}
 
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
@@ -50,8 +53,8 @@ _DECODER: Final = msgspec.msgpack.Decoder(Saved)
 
 def encode_saved(saved: Saved) -> bytes:
     """
-    >>> decode_saved(encode_saved(Saved(STATE_VERSION, 7, {0: 3}, b"z")))
-    Saved(v=1, next=7, hwm={0: 3}, state=b'z')
+    >>> decode_saved(encode_saved(Saved(STATE_VERSION, 7, {0: 3}, b"z", {"canary": 1.7e9})))
+    Saved(v=1, next=7, hwm={0: 3}, state=b'z', seen={'canary': 1700000000.0})
     """
     return _ENCODER.encode(saved)
 
@@ -67,9 +70,21 @@ def decode_saved(data: bytes) -> Saved:
 class StateTable(faust.Table[bytes, bytes]):
     """A faust Table whose changelog sends can be awaited (:meth:`written`)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, declare_first: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sent: list[asyncio.Future[Any]] = []
+        self._declare_first = declare_first
+
+    async def on_start(self) -> None:
+        """Create ``declare_first`` (the repartition topic) with the changelog, as the table
+        starts. faust otherwise creates an internal topic just before the consumer
+        subscribes (``TopicConductor._update_indices``), and a fresh topic the group leader's
+        metadata does not show yet is left out of the assignment ("Ignoring missing
+        topic"), for as long as no rebalance follows: seen here as an app that read
+        telemetry and never applied any of it."""
+        if self._declare_first is not None:
+            await self._declare_first.maybe_declare()
+        await super().on_start()
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         """faust's own send (``Collection.send_changelog``), its future kept."""

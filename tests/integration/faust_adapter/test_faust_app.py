@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.faust.support import lines_keyed, replay, simulate, start_faust_app
+from tests.integration.faust_adapter.support import lines_keyed, replay, simulate, start_faust_app
 from tests.integration.worker.support import (
     WorkerProcess,
     metric,

@@ -1,0 +1,308 @@
+"""The faust adapter's ingest and apply work in memory (no faust worker, no broker): the
+envelopes it forwards, the records it skips after a restart, what it dead-letters, and when
+it acks. The test core names in every reason how many events its rollout had seen, so an
+event applied twice or skipped shows as a different content under the same command id."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import pytest
+
+from monitor.faust.apply import Applier
+from monitor.faust.ingest import Forwarder, ForwardError
+from monitor.faust.state import decode_saved
+from monitor.metrics import WorkerMetrics
+from monitor.worker.envelope import take_all
+from monitor.worker.publisher import Publisher
+from monitor.worker.routing import Router
+from monitor.worker.silence import SilenceWatch
+from tests.integration.worker.support import content, scenario
+from tests.integration.worker.threshold_core import ThresholdCore
+from tests.unit.worker.pipeline import RING, AckingBroker
+from topics.codec import Decoder, decode_dead_letter, encode_event
+from topics.commands import Command, decode_command, verify
+
+REPARTITION = "app-rollguard-by-rollout"
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass
+class Message:
+    """The fields of a faust ``Message`` the adapter reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: Any
+    timestamp: float = 0.0
+
+    @property
+    def tp(self) -> TP:
+        return TP(self.topic, self.partition)
+
+
+class Event(NamedTuple):
+    message: Message
+
+
+class MemoryTable(dict[bytes, bytes]):
+    """The state table's surface the applier uses; every write is durable at once."""
+
+    async def written(self) -> None:
+        return None
+
+
+@dataclass
+class Adapter:
+    """One worker's ingest and apply over the same in-memory broker and table."""
+
+    broker: AckingBroker
+    table: MemoryTable
+    core: ThresholdCore = field(default_factory=ThresholdCore)
+    acked: list[Any] = field(default_factory=list)
+    max_rollouts: int = 1000
+
+    def __post_init__(self) -> None:
+        metrics = WorkerMetrics("w", "test")
+        self.forwarder = Forwarder(
+            Router(), Publisher(self.broker, RING, "control", resend=False), metrics,
+            REPARTITION, "dlq",
+        )  # fmt: skip
+        self.applier = Applier(
+            core=self.core,
+            table=self.table,  # type: ignore[arg-type]  # a dict: no faust app needed here
+            publisher=Publisher(self.broker, RING, "control"),
+            metrics=metrics,
+            silence=SilenceWatch(3600.0),
+            partition_of=lambda rid: 0,
+            topic=REPARTITION,
+            dlq_topic="dlq",
+            source_topic="tel",
+            max_rollouts=self.max_rollouts,
+        )
+
+        async def ack(event: Any) -> None:
+            self.acked.append(event)
+
+        self.applier.ack = ack
+
+    async def start(self) -> None:
+        await self.applier.on_assigned({0})
+
+
+def telemetry(n: int = 600) -> list[Event]:
+    events = scenario(rollouts=3, seconds=60, regressions={0: (10, 30), 2: (20, 45)})[:n]
+    return [
+        Event(Message("tel", 0, offset, e.rollout_id.encode(), encode_event(e)))
+        for offset, e in enumerate(events)
+    ]
+
+
+def repartitioned(broker: AckingBroker, start: int = 0) -> list[Event]:
+    """What the ingest forwarded, as the apply agent's events (offsets from ``start``)."""
+    return [
+        Event(Message(REPARTITION, 0, start + i, key, value))
+        for i, (key, value) in enumerate(broker.take(REPARTITION))
+    ]
+
+
+def commands(broker: AckingBroker) -> list[Command]:
+    return [decode_command(value) for _, value in broker.take("control")]
+
+
+async def forward(adapter: Adapter, source: list[Event], chunk: int = 100) -> None:
+    for start in range(0, len(source), chunk):
+        await adapter.forwarder.forward(source[start : start + chunk])
+    await adapter.forwarder.drain()
+
+
+def test_forwarded_and_applied_it_decides_as_the_core_does_offline() -> None:
+    async def run() -> None:
+        broker, table = AckingBroker(), MemoryTable()
+        adapter = Adapter(broker, table)
+        await adapter.start()
+        source = telemetry()
+        await forward(adapter, source)
+        records = repartitioned(broker)
+        await adapter.applier.apply(records)
+        assert await adapter.applier.checkpoint()
+        got = commands(broker)
+        want = ThresholdCore().process(decoded(source))
+        assert len(want) == 2 and [content(c) for c in got] == [content(c) for c in want]
+        assert all(verify(c, RING.keys) == "ok" for c in got)
+        assert adapter.acked == records  # acked once durable, all of them
+        last = {r.message.key: r.message.offset for r in records}
+        assert {k: decode_saved(v).next for k, v in table.items()} == {
+            key: offset + 1 for key, offset in last.items()
+        }
+
+    asyncio.run(run())
+
+
+def test_a_restarted_worker_skips_what_its_state_covers_and_decides_the_rest_alike() -> None:
+    """A crash after a checkpoint: faust delivers the records since its last commit (here
+    all of them) to a new worker, which loads the table first."""
+
+    async def run() -> None:
+        broker, table = AckingBroker(), MemoryTable()
+        first = Adapter(broker, table)
+        await first.start()
+        await forward(first, telemetry())
+        records = repartitioned(broker)
+        half = len(records) // 2
+        await first.applier.apply(records[:half])
+        assert await first.applier.checkpoint()
+        assert commands(broker)  # a decision before the checkpoint
+        await first.applier.apply(records[half:])  # decided, never checkpointed: the crash
+        after = commands(broker)
+        assert after
+
+        second = Adapter(broker, table)  # the same table: as faust restores it
+        await second.start()
+        assert second.applier.tracked_rollouts() == 3
+        await second.applier.apply(records)  # everything since the last commit, again
+        assert [content(c) for c in commands(broker)] == [content(c) for c in after]
+        assert second.applier.applied == first.applier.applied - _events(records[:half])
+
+    asyncio.run(run())
+
+
+def test_envelopes_forwarded_twice_are_applied_once() -> None:
+    async def run() -> None:
+        broker = AckingBroker()
+        adapter = Adapter(broker, MemoryTable())
+        await adapter.start()
+        source = telemetry(300)
+        await forward(adapter, source)
+        once = repartitioned(broker)
+        adapter.forwarder.router.forget_positions()  # the ingest restarted from its commit
+        await forward(adapter, source)
+        twice = repartitioned(broker, start=len(once))
+        await adapter.applier.apply(once + twice)
+        assert adapter.applier.applied == len(source)
+        want = ThresholdCore().process(decoded(source))
+        assert want and [content(c) for c in commands(broker)] == [content(c) for c in want]
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        (None, b'{"src":0,"rid":"r0","offsets":[1],"events":[]}', "invalid"),
+        (b"r0", b"not an envelope", "invalid"),
+        (b"r0", b'{"src":0,"rid":"r1","offsets":[],"events":[]}', "invalid"),
+        (b"r0", b"[" * 300 + b"]" * 300, "invalid"),
+    ],
+)
+def test_a_record_no_rollguard_ingest_wrote_is_dead_lettered(
+    key: bytes | None, value: bytes, reason: str
+) -> None:
+    async def run() -> None:
+        broker = AckingBroker()
+        adapter = Adapter(broker, MemoryTable())
+        await adapter.start()
+        await adapter.applier.apply([Event(Message(REPARTITION, 0, 7, key, value))])
+        (letter,) = [decode_dead_letter(v) for _, v in broker.take("dlq")]
+        assert (letter.reason, letter.original, letter.offset) == (reason, value, 7)
+        assert adapter.applier.applied == 0
+
+    asyncio.run(run())
+
+
+def test_a_new_rollout_beyond_the_limit_is_dead_lettered_and_stays_unknown() -> None:
+    async def run() -> None:
+        broker = AckingBroker()
+        adapter = Adapter(broker, MemoryTable(), max_rollouts=2)
+        await adapter.start()
+        await forward(adapter, telemetry(300))
+        await adapter.applier.apply(repartitioned(broker))
+        letters = [decode_dead_letter(v) for _, v in broker.take("dlq")]
+        assert letters and {d.reason for d in letters} == {"rollout_limit"}
+        assert adapter.applier.tracked_rollouts() == 2
+        assert set(adapter.core.rollouts()) == {"r0", "r1"}
+
+    asyncio.run(run())
+
+
+def test_input_is_acked_only_by_a_checkpoint_and_records_of_other_partitions_not_at_all() -> None:
+    async def run() -> None:
+        broker = AckingBroker()
+        adapter = Adapter(broker, MemoryTable())
+        await adapter.start()
+        await forward(adapter, telemetry(30))
+        records = repartitioned(broker)
+        stray = Event(Message(REPARTITION, 5, 0, b"r9", records[0].message.value))
+        await adapter.applier.apply([*records, stray])
+        assert adapter.acked == []
+        assert await adapter.applier.checkpoint()
+        assert adapter.acked == records  # the stray one is left for its owner
+
+    asyncio.run(run())
+
+
+def decoded(source: list[Event]) -> list[Any]:
+    return [e for event in source for e in Decoder().decode(event.message.value).events]
+
+
+def _events(records: list[Event]) -> int:
+    """Events in ``records`` (read in order, as the apply agent reads them)."""
+    hwm: dict[str, dict[int, int]] = {}
+    return sum(
+        len(taken.events)
+        for record in records
+        for taken in take_all(record.message.value, hwm, Decoder(), "tel")
+    )
+
+
+class FailingOnce(AckingBroker):
+    """Acks every send, but the ``fail_at``-th send to the repartition topic fails."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at, self.count = fail_at, 0
+
+    async def send(self, topic: str, value: Any = None, key: Any = None, partition: Any = None):
+        future = await super().send(topic, value, key, partition)
+        if topic == REPARTITION:
+            self.count += 1
+            if self.count == self.fail_at:
+                failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                failed.set_exception(ConnectionError("leader not available"))
+                return failed
+        return future
+
+
+def test_nothing_after_a_failed_forward_is_acked_and_the_app_is_stopped() -> None:
+    async def run() -> None:
+        broker = FailingOnce(fail_at=4)  # in the second batch (three rollouts a batch)
+        adapter = Adapter(broker, MemoryTable())
+        acked: list[Any] = []
+        stopped: list[BaseException] = []
+
+        async def ack(event: Any) -> None:
+            acked.append(event)
+
+        adapter.forwarder.ack = ack
+        adapter.forwarder.on_error = stopped.append
+        source = telemetry(300)
+        for start in range(0, 300, 100):
+            await adapter.forwarder.forward(source[start : start + 100])
+        with pytest.raises(ForwardError):
+            await adapter.forwarder.drain()
+        # at most the batch before the failed one (its flush may have covered the failed
+        # send too): none of the failed batch nor after it, all read again after a restart
+        assert acked in (source[:100], [])
+        assert len(stopped) == 1
+        with pytest.raises(ForwardError):
+            await adapter.forwarder.forward(source[:1])
+
+    asyncio.run(run())
