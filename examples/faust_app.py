@@ -5,7 +5,13 @@ the kind a team already runs); ``install`` adds rollguard's agents, state table,
 routes beside them. Run it against the dev broker (or any Kafka) from the repository root::
 
     rollguard dev broker start && rollguard topics create
-    export ROLLGUARD_SIGNING_KEYS="k1=change-me-to-a-long-secret"
+    rollguard keys generate --role worker --key-id shop-1 --rollout 'latency_regression' \
+      --out ~/.rollguard/shop.key.json --ring ~/.rollguard/ring.json
+    rollguard keys generate --role operator --name ana --key-id ana-1 \
+      --out ~/.rollguard/ana.key.json --ring ~/.rollguard/ring.json
+    export ROLLGUARD_SIGNING_KEY_FILE=~/.rollguard/shop.key.json
+    export ROLLGUARD_TRUSTED_KEYS_FILE=~/.rollguard/ring.json
+    export ROLLGUARD_OPERATOR_KEY_FILE=~/.rollguard/ana.key.json   # signs the plan events
     python -m faust -A examples.faust_app worker -l info --web-port 6066
 
 then feed it (``rollguard simulate -s latency_regression --kafka --now --speed 10``), and
@@ -13,7 +19,7 @@ watch ``rollguard tail``, ``curl localhost:6066/rollouts/latency_regression`` an
 ``curl localhost:6066/metrics``.
 
 Environment: ``ROLLGUARD_BOOTSTRAP`` (default: the running dev broker),
-``ROLLGUARD_TOPIC_PREFIX``, ``ROLLGUARD_SIGNING_KEYS`` or ``ROLLGUARD_SIGNING_KEYS_FILE``,
+``ROLLGUARD_TOPIC_PREFIX``, ``ROLLGUARD_SIGNING_KEY_FILE`` and ``ROLLGUARD_TRUSTED_KEYS_FILE``,
 ``ROLLGUARD_PLANS`` (plan files or directories, ``:``-separated; default the examples),
 ``ROLLGUARD_FAUST_APP_ID`` (the app's id, so its consumer group: default ``shop``),
 ``ROLLGUARD_FAUST_PARTITIONS`` (of the app's own topics: default 4),

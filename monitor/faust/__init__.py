@@ -60,6 +60,7 @@ from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch
 from topics.codec import Decoder, encode_event
+from topics.control_plane import ControlPlaneGate
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,13 @@ def _wire(
         asyncio.get_running_loop().create_task(app.crash(exc))
 
     forwarder = Forwarder(
-        router=Router(decoder, settings.envelope_max_events, limits.reject_clock_skew),
-        publisher=Publisher(driver, settings.keyring, topics.control, stopping, resend=False),
+        router=Router(
+            ControlPlaneGate(settings.trusted_keys),
+            decoder,
+            settings.envelope_max_events,
+            limits.reject_clock_skew,
+        ),
+        publisher=Publisher(driver, settings.signing_key, topics.control, stopping, resend=False),
         metrics=metrics,
         topic=repartition,
         dlq_topic=topics.dlq,
@@ -193,7 +199,7 @@ def _wire(
     applier = Applier(
         core=core,
         table=table,
-        publisher=Publisher(driver, settings.keyring, topics.control, stopping),
+        publisher=Publisher(driver, settings.signing_key, topics.control, stopping),
         metrics=metrics,
         silence=SilenceWatch(settings.silence_after_s),
         partition_of=lambda rid: int(app.producer.key_partition(repartition, rid.encode())[1]),
@@ -309,7 +315,7 @@ def _routes(app: faust.App, rollguard: Rollguard) -> None:
     )
     mount(app, settings.metrics_path, "get", metrics_handler(rollguard.metrics), "rg-metrics")
     mount(app, "/healthz", "get", health_handler(rollguard.health), "rg-healthz")
-    mount_routed(app, table, ROLLOUT_PATH, rollout_handler(core), "rg-rollout")
+    mount_routed(app, table, ROLLOUT_PATH, rollout_handler(core, settings.http_token), "rg-rollout")
     mount_routed(app, table, VERDICT_PATH, argo, "rg-verdict")
     mount(app, FLAGGER_PATH, "post", flagger, "rg-flagger")
 

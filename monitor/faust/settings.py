@@ -15,7 +15,8 @@ from monitor.errors import ConfigError
 from monitor.worker.limits import WorkerLimits
 from monitor.worker.settings import default_worker_id
 from topics.config import TopicsConfig
-from topics.keys import KeyRing, load_keyring
+from topics.keyfiles import ENV_SIGNING_KEY_FILE, ring_from, signing_key_from
+from topics.keys import KeyRing, SigningKey
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,11 @@ class FaustSettings:
     repartition by rollout) and ``{id}-rollguard-state-changelog`` (the state table's).
     """
 
-    keyring: KeyRing
+    signing_key: SigningKey
+    """The worker fleet's private key: signs every decision (a ``worker`` key)."""
+    trusted_keys: KeyRing
+    """Public keys: control-plane events on telemetry count only when an operator key of
+    this ring signed them (``topics.control_plane``)."""
     plan_paths: tuple[Path, ...] = ()
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     partitions: int | None = None
@@ -64,6 +69,11 @@ class FaustSettings:
     monitor_version: str = __version__
 
     def __post_init__(self) -> None:
+        if self.signing_key.role != "worker":
+            raise ConfigError(
+                f"faust: key {self.signing_key.key_id!r} is an {self.signing_key.role} key; "
+                "rollguard signs decisions with a worker key"
+            )
         if self.checkpoint_interval_s <= 0 or self.silence_check_s <= 0:
             raise ConfigError("faust: checkpoint and silence check intervals must be > 0")
         if self.silence_after_s <= 0:
@@ -79,13 +89,25 @@ class FaustSettings:
 
     @classmethod
     def from_env(cls, plan_paths: tuple[Path, ...] = (), **overrides: object) -> FaustSettings:
-        """Settings from the environment a ``rollguard worker`` reads: signing keys
-        (``ROLLGUARD_SIGNING_KEYS_FILE`` or ``ROLLGUARD_SIGNING_KEYS``), the topic prefix
-        (``ROLLGUARD_TOPIC_PREFIX``), the verdict token (``ROLLGUARD_HTTP_TOKEN``), the
-        silence threshold (``ROLLGUARD_SILENCE_AFTER_S``), the checkpoint interval
-        (``ROLLGUARD_CHECKPOINT_INTERVAL_S``); ``overrides`` win."""
+        """Settings from the environment a ``rollguard worker`` reads: its signing key
+        (``ROLLGUARD_SIGNING_KEY_FILE``) and the trusted ring (``ROLLGUARD_TRUSTED_KEYS_FILE``),
+        the topic prefix (``ROLLGUARD_TOPIC_PREFIX``), the verdict token
+        (``ROLLGUARD_HTTP_TOKEN``), the silence threshold (``ROLLGUARD_SILENCE_AFTER_S``), the
+        checkpoint interval (``ROLLGUARD_CHECKPOINT_INTERVAL_S``); ``overrides`` win."""
         env = os.environ
-        options: dict[str, object] = {"keyring": load_keyring(), "plan_paths": plan_paths}
+        key = signing_key_from(None, ENV_SIGNING_KEY_FILE, "worker", env)
+        ring = ring_from(None, env)
+        if key is None or ring is None:
+            raise ConfigError(
+                "faust: rollguard needs its signing key (ROLLGUARD_SIGNING_KEY_FILE) and the "
+                "trusted key ring (ROLLGUARD_TRUSTED_KEYS_FILE); `rollguard keys generate` "
+                "makes both"
+            )
+        options: dict[str, object] = {
+            "signing_key": key,
+            "trusted_keys": ring,
+            "plan_paths": plan_paths,
+        }
         prefix = env.get("ROLLGUARD_TOPIC_PREFIX")
         if prefix:
             options["topics"] = TopicsConfig().with_prefix(prefix)

@@ -18,10 +18,9 @@ import uuid
 import faust
 
 from monitor.faust import FaustSettings, install
-from tests.integration.worker.support import KEYS
 from tests.integration.worker.threshold_core import ThresholdCore
+from tests.keys import RING, WORKER
 from topics.config import TopicsConfig
-from topics.keys import KeyRing
 
 
 def main() -> None:
@@ -36,7 +35,8 @@ def main() -> None:
         datadir=tempfile.mkdtemp(prefix="rollguard-faust-adapter-"),  # not the working tree
     )
     settings = FaustSettings(
-        keyring=KeyRing("k1", KEYS),
+        signing_key=WORKER,
+        trusted_keys=RING,
         topics=TopicsConfig(partitions=4).with_prefix(prefix),
         silence_after_s=3600.0,
     )

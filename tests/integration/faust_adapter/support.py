@@ -11,7 +11,8 @@ from pathlib import Path
 import orjson
 
 from monitor.devbroker import free_port
-from tests.integration.worker.support import KEYS_ENV, ROOT, WorkerProcess
+from tests.integration.worker.support import ROOT, WorkerProcess
+from tests.keys import key_env
 from topics.commands import Command, decode_command
 from topics.config import TopicsConfig
 
@@ -32,8 +33,7 @@ def start_faust_app(
         **os.environ,
         "ROLLGUARD_BOOTSTRAP": bootstrap,
         "ROLLGUARD_TOPIC_PREFIX": topics.telemetry.rsplit(".", 1)[0],
-        "ROLLGUARD_SIGNING_KEYS": KEYS_ENV,
-        "ROLLGUARD_SIGNING_KEY_ID": "k1",
+        **key_env(log_dir / "keys"),
         "ROLLGUARD_FAUST_APP_ID": app_id,
         "ROLLGUARD_FAUST_PARTITIONS": str(topics.partitions),
         "ROLLGUARD_FAUST_DATADIR": str(log_dir / f"{app_id}-{name}-data"),
@@ -68,12 +68,14 @@ def start_faust_app(
 
 
 def simulate(out: Path, *scenarios: str, order_rate: float = 10.0, duration: float = 900.0) -> None:
-    """``rollguard simulate`` to a JSONL file (deterministic: seed 0)."""
+    """``rollguard simulate`` to a JSONL file (deterministic: seed 0), its plan events
+    signed by the test operator (workers dead-letter unsigned ones)."""
     args = [sys.executable, "-m", "monitor.cli", "simulate", "-o", str(out)]
     for scenario in scenarios:
         args += ["-s", scenario]
     args += ["--order-rate", str(order_rate), "--duration", str(duration), "--stage", "canary-20"]
-    subprocess.run(args, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    env = {**os.environ, **key_env(out.parent / "keys")}
+    subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
 
 
 def replay(events: Path, tmp_path: Path) -> list[Command]:

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from monitor.client import Accepted
+from monitor.client.checks import verify_command
 from monitor.faust.apply import Applier
 from monitor.faust.ingest import Forwarder, ForwardError
 from monitor.faust.state import decode_saved
@@ -21,9 +23,11 @@ from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch
 from tests.integration.worker.support import content, scenario
 from tests.integration.worker.threshold_core import ThresholdCore
-from tests.unit.worker.pipeline import RING, AckingBroker
+from tests.keys import RING, WORKER
+from tests.unit.worker.pipeline import AckingBroker
 from topics.codec import Decoder, decode_dead_letter, encode_event
-from topics.commands import Command, decode_command, verify
+from topics.commands import Command, decode_command
+from topics.control_plane import ControlPlaneGate
 
 REPARTITION = "app-rollguard-by-rollout"
 
@@ -73,13 +77,16 @@ class Adapter:
     def __post_init__(self) -> None:
         metrics = WorkerMetrics("w", "test")
         self.forwarder = Forwarder(
-            Router(), Publisher(self.broker, RING, "control", resend=False), metrics,
-            REPARTITION, "dlq",
-        )  # fmt: skip
+            router=Router(ControlPlaneGate(RING)),
+            publisher=Publisher(self.broker, WORKER, "control", resend=False),
+            metrics=metrics,
+            topic=REPARTITION,
+            dlq_topic="dlq",
+        )
         self.applier = Applier(
             core=self.core,
             table=self.table,  # type: ignore[arg-type]  # a dict: no faust app needed here
-            publisher=Publisher(self.broker, RING, "control"),
+            publisher=Publisher(self.broker, WORKER, "control"),
             metrics=metrics,
             silence=SilenceWatch(3600.0),
             partition_of=lambda rid: 0,
@@ -134,10 +141,11 @@ def test_forwarded_and_applied_it_decides_as_the_core_does_offline() -> None:
         records = repartitioned(broker)
         await adapter.applier.apply(records)
         assert await adapter.applier.checkpoint()
+        sent = [value for _, value in broker.sent.get("control", [])]
         got = commands(broker)
         want = ThresholdCore().process(decoded(source))
         assert len(want) == 2 and [content(c) for c in got] == [content(c) for c in want]
-        assert all(verify(c, RING.keys) == "ok" for c in got)
+        assert all(isinstance(verify_command(value, RING), Accepted) for value in sent)
         assert adapter.acked == records  # acked once durable, all of them
         last = {r.message.key: r.message.offset for r in records}
         assert {k: decode_saved(v).next for k, v in table.items()} == {
