@@ -12,8 +12,10 @@
 and repartitions it by rollout (bad input to the dead-letter topic), an apply agent that
 feeds the core and publishes signed commands keyed by rollout, a Table with each rollout's
 state (changelog-backed, restored on assignment before any of its events is applied), timers
-for checkpoints and silence, ``/rollouts/{id}``, the verdict routes, ``/healthz`` and the
-native worker's Prometheus metrics on the app's web server. Everything that decides is the
+for checkpoints, silence and status, and on the app's web server ``/rollouts``,
+``/rollouts/{id}``, the verdict routes (for every rollout of the fleet, from the status topic
+it publishes to and reads, as native workers do), ``/healthz`` and the native worker's
+Prometheus metrics. Everything that decides is the
 native worker's own code: the routing, envelopes, decoder, limits, silence rule, core,
 signing and metrics (``monitor.worker``); only the faust wiring is here.
 
@@ -41,11 +43,17 @@ from monitor.app import product_core
 from monitor.core.api import CoreProtocol
 from monitor.errors import ConfigError
 from monitor.faust.apply import Applier
+from monitor.faust.fleet import follow_status
 from monitor.faust.ingest import Forwarder
 from monitor.faust.settings import FaustSettings
 from monitor.faust.state import StateTable
-from monitor.faust.web import flagger_elsewhere, mount, mount_routed
+from monitor.faust.web import mount
 from monitor.metrics import WorkerMetrics
+from monitor.status.metrics import StatusCollector
+from monitor.status.publisher import COLLECT_EVERY_S, StatusPublisher
+from monitor.status.reader import StatusFollower
+from monitor.status.routes import ROLLOUT_PATH, ROLLOUTS_PATH, FleetViews, status_handlers
+from monitor.status.table import StatusTable
 from monitor.verdict import FLAGGER_PATH, VERDICT_PATH, verdict_handlers
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.health import (
@@ -55,7 +63,7 @@ from monitor.worker.health import (
     memory_check,
     progress_check,
 )
-from monitor.worker.http import ROLLOUT_PATH, health_handler, metrics_handler, rollout_handler
+from monitor.worker.http import health_handler, metrics_handler
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch
@@ -81,6 +89,8 @@ class Rollguard:
     forwarder: Forwarder
     checks: Health
     repartition_topic: str
+    fleet: FleetViews
+    """The fleet's status table (every rollout, whoever holds it) and its reader."""
     ready: bool = False
     """The first assignment is settled and its rollouts loaded (``/healthz`` waits for it)."""
 
@@ -210,10 +220,23 @@ def _wire(
         reject_clock_skew=limits.reject_clock_skew,
         max_rollouts=limits.max_rollouts,
         progress=StageProgress("apply", time.monotonic()),
+        status=StatusPublisher(topics.status, settings.worker_id, settings.signing_key),
     )
+    status_table = StatusTable(settings.trusted_keys, settings.status_stale_after_s)
+    follower = StatusFollower(None, topics.status, status_table)  # consumer made as it starts
+    metrics.registry.register(StatusCollector(status_table, applier.status))
     checks = Health()
     rollguard = Rollguard(
-        app, settings, core, metrics, table, applier, forwarder, checks, repartition
+        app,
+        settings,
+        core,
+        metrics,
+        table,
+        applier,
+        forwarder,
+        checks,
+        repartition,
+        FleetViews(status_table, follower),
     )
     checks.add("assigned", lambda now: _assigned(rollguard))
     for stage in (forwarder.progress, applier.progress):
@@ -282,9 +305,16 @@ def _timers(app: faust.App, rollguard: Rollguard) -> None:
         _note_lag(rollguard)
         metrics.checkpoint_age.set(time.monotonic() - applier.last_written_s)
 
+    async def rollguard_status() -> None:
+        follower = rollguard.fleet.follower
+        assert follower is not None
+        await follow_status(app, follower, lambda: bool(app.should_stop))
+
     # called, not decorated: faust types ``App.timer`` as returning a bare Callable
     app.timer(settings.checkpoint_interval_s, name="rollguard-checkpoint")(rollguard_checkpoint)
     app.timer(settings.silence_check_s, name="rollguard-silence")(rollguard_silence)
+    app.timer(COLLECT_EVERY_S, name="rollguard-status-publish")(applier.publish_status)
+    app.task(rollguard_status)
 
 
 def _note_lag(rollguard: Rollguard) -> None:
@@ -309,14 +339,14 @@ def _note_lag(rollguard: Rollguard) -> None:
 
 
 def _routes(app: faust.App, rollguard: Rollguard) -> None:
-    settings, core, table = rollguard.settings, rollguard.core, rollguard.table
-    argo, flagger = verdict_handlers(
-        core.view, token=settings.http_token, elsewhere=flagger_elsewhere(app, table)
-    )
+    settings, fleet = rollguard.settings, rollguard.fleet
+    argo, flagger = verdict_handlers(fleet, token=settings.http_token)
+    listing, one = status_handlers(fleet, settings.http_token)
     mount(app, settings.metrics_path, "get", metrics_handler(rollguard.metrics), "rg-metrics")
     mount(app, "/healthz", "get", health_handler(rollguard.health), "rg-healthz")
-    mount_routed(app, table, ROLLOUT_PATH, rollout_handler(core, settings.http_token), "rg-rollout")
-    mount_routed(app, table, VERDICT_PATH, argo, "rg-verdict")
+    mount(app, ROLLOUTS_PATH, "get", listing, "rg-rollouts")
+    mount(app, ROLLOUT_PATH, "get", one, "rg-rollout")
+    mount(app, VERDICT_PATH, "get", argo, "rg-verdict")
     mount(app, FLAGGER_PATH, "post", flagger, "rg-flagger")
 
 

@@ -39,6 +39,7 @@ import msgspec
 from monitor.core.api import CoreProtocol
 from monitor.faust.state import STATE_VERSION, Saved, StateTable, decode_saved, encode_saved
 from monitor.metrics import WorkerMetrics
+from monitor.status.publisher import StatusPublisher
 from monitor.worker.checkpoint import pack_state, unpack_state
 from monitor.worker.envelope import Taken, take_all
 from monitor.worker.health import StageProgress
@@ -94,6 +95,9 @@ class Applier:
     ack: Callable[[Any], Any] | None = None
     """Acks one faust event (the agent's ``stream.ack``); set when the agent starts."""
     on_published: Callable[[Command], None] | None = None
+    status: StatusPublisher | None = None
+    """Publishes the held rollouts' status to the fleet's status topic (as the native
+    processor does): every worker, faust or native, answers for every rollout from it."""
     _held: list[Any] = field(default_factory=list)
     """Events applied and not acked yet: acked by the next checkpoint."""
     _changed: set[str] = field(default_factory=set)
@@ -206,6 +210,8 @@ class Applier:
             return
         self.applied += len(applied.events)
         self._stale |= applied.rollouts
+        if self.status is not None:
+            self.status.touch(applied.rollouts)
         for kind, count in applied.kinds.items():
             self.metrics.events.labels(kind.__name__.lower()).inc(count)
         wall = time.time()  # edge: silence detection only
@@ -250,6 +256,20 @@ class Applier:
         if self._flushing is not None:
             await self._flushing  # it holds records queued before ours
         return await self.publisher.flush()
+
+    async def publish_status(self) -> None:
+        """Send the held rollouts' changed views and this worker's heartbeat, after the
+        flush that acked every command queued before them: the status topic never reports
+        a decision the control topic does not have yet (``monitor.status.publisher``)."""
+        if self.status is None:
+            return
+        async with self.lock:  # a view never shows half a batch
+            self.status.collect(self.core, time.time())  # edge: status ages
+            records = self.status.take()
+        if not records or not await self._flush():
+            return
+        for key, value in records:
+            await self.publisher.send(self.status.topic, value, key)
 
     # --- checkpoint, load, forget --------------------------------------------------------
 

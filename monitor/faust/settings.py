@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.errors import ConfigError
+from monitor.status.table import STALE_AFTER_S
 from monitor.worker.limits import WorkerLimits
 from monitor.worker.settings import default_worker_id
 from topics.config import TopicsConfig
@@ -46,6 +47,9 @@ class FaustSettings:
     committed by faust) only once the state that applied it is in the table's changelog."""
     silence_after_s: float = 30.0
     silence_check_s: float = 1.0
+    status_stale_after_s: float = STALE_AFTER_S
+    """A rollout whose owner has not confirmed its status for this long reads stale
+    (inconclusive, never a pass) on every worker's verdict routes, as in the native fleet."""
     command_ttl_s: float = 300.0
     ingest_max_records: int = 1000
     """Telemetry messages routed at a time (``Stream.take_events``)."""
@@ -78,6 +82,8 @@ class FaustSettings:
             raise ConfigError("faust: checkpoint and silence check intervals must be > 0")
         if self.silence_after_s <= 0:
             raise ConfigError("faust: silence_after_s must be > 0")
+        if self.status_stale_after_s < 2.0:
+            raise ConfigError("faust: status_stale_after_s must be >= 2 (owners beat every 1 s)")
         if self.partitions is not None and self.partitions < 1:
             raise ConfigError("faust: partitions must be >= 1")
         if min(self.ingest_max_records, self.apply_max_records, self.envelope_max_events) < 1:
@@ -93,7 +99,8 @@ class FaustSettings:
         (``ROLLGUARD_SIGNING_KEY_FILE``) and the trusted ring (``ROLLGUARD_TRUSTED_KEYS_FILE``),
         the topic prefix (``ROLLGUARD_TOPIC_PREFIX``), the verdict token
         (``ROLLGUARD_HTTP_TOKEN``), the silence threshold (``ROLLGUARD_SILENCE_AFTER_S``), the
-        checkpoint interval (``ROLLGUARD_CHECKPOINT_INTERVAL_S``); ``overrides`` win."""
+        checkpoint interval (``ROLLGUARD_CHECKPOINT_INTERVAL_S``), the status staleness bound
+        (``ROLLGUARD_STATUS_STALE_AFTER_S``); ``overrides`` win."""
         env = os.environ
         key = signing_key_from(None, ENV_SIGNING_KEY_FILE, "worker", env)
         ring = ring_from(None, env)
@@ -116,6 +123,7 @@ class FaustSettings:
         for name, option in (
             ("ROLLGUARD_SILENCE_AFTER_S", "silence_after_s"),
             ("ROLLGUARD_CHECKPOINT_INTERVAL_S", "checkpoint_interval_s"),
+            ("ROLLGUARD_STATUS_STALE_AFTER_S", "status_stale_after_s"),
         ):
             if env.get(name):
                 try:

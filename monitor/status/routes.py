@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -19,7 +19,15 @@ from aiohttp import web
 
 from monitor.status.reader import StatusFollower
 from monitor.status.table import Known, StatusTable
-from monitor.verdict import NotReady, Seen, Unknown, add_verdict_routes, reading, token_ok
+from monitor.verdict import (
+    Handler,
+    NotReady,
+    Seen,
+    Unknown,
+    add_verdict_routes,
+    reading,
+    token_ok,
+)
 
 
 @dataclass
@@ -46,8 +54,22 @@ class FleetViews:
         return Seen(view, known.age_s, cut_off or reason, known.owner)
 
 
+ROLLOUTS_PATH: Final = "/rollouts"
+ROLLOUT_PATH: Final = "/rollouts/{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}"
+"""aiohttp matches a route's whole path: an id outside the name alphabet is a plain 404."""
+
+
 def add_status_routes(app: web.Application, fleet: FleetViews, token: str | None) -> None:
     """Mount ``/rollouts``, ``/rollouts/{id}`` and the verdict routes over ``fleet``."""
+    listing, one = status_handlers(fleet, token)
+    app.router.add_get(ROLLOUTS_PATH, listing)
+    app.router.add_get(ROLLOUT_PATH, one)
+    add_verdict_routes(app, fleet, token=token)
+
+
+def status_handlers(fleet: FleetViews, token: str | None) -> tuple[Handler, Handler]:
+    """The handlers of ``GET /rollouts`` and ``GET /rollouts/{id}`` (mounted by
+    :func:`add_status_routes`, and on a faust app's web server by ``monitor.faust``)."""
 
     async def listing(request: web.Request) -> web.Response:
         if not token_ok(request, token):
@@ -96,9 +118,7 @@ def add_status_routes(app: web.Application, fleet: FleetViews, token: str | None
         }
         return _json({**found.view, **extra}, 200)
 
-    app.router.add_get("/rollouts", listing)
-    app.router.add_get("/rollouts/{rollout_id:[A-Za-z0-9_.:/@+-]{1,128}}", one)
-    add_verdict_routes(app, fleet, token=token)
+    return listing, one
 
 
 def _json(body: Any, status: int) -> web.Response:

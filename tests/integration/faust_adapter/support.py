@@ -12,7 +12,8 @@ import orjson
 
 from monitor.devbroker import free_port
 from tests.integration.worker.support import ROOT, WorkerProcess
-from tests.keys import key_env
+from tests.keys import key_env, operator_signed
+from topics.codec import Decoder, encode_event
 from topics.commands import Command, decode_command
 from topics.config import TopicsConfig
 
@@ -90,9 +91,16 @@ def replay(events: Path, tmp_path: Path) -> list[Command]:
 
 
 def lines_keyed(events: Path) -> list[tuple[bytes, bytes]]:
-    """The simulator's lines as messages keyed by rollout, bytes as they were written."""
-    return [
-        (orjson.loads(line)["rollout_id"].encode(), line)
-        for line in events.read_bytes().splitlines()
-        if line
-    ]
+    """The simulator's lines as messages keyed by rollout, bytes as they were written, but
+    its plan and sign-off events signed by the test operators (workers dead-letter them
+    unsigned; ``rollguard simulate --kafka`` signs them as it sends)."""
+    decoder = Decoder()
+    keyed = []
+    for line in events.read_bytes().splitlines():
+        if not line:
+            continue
+        fields, value = orjson.loads(line), line
+        if fields["kind"] in ("plan", "signoff"):
+            value = encode_event(operator_signed(decoder.decode(line).events)[0])
+        keyed.append((fields["rollout_id"].encode(), value))
+    return keyed

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -93,13 +96,20 @@ def test_the_example_app_decides_what_replay_decides_and_dead_letters_bad_input(
         assert all(d.offset >= 0 and d.partition >= 0 for d in letters)
         assert metric(app, "rollguard_dlq_total") == len(bad)
 
-        # the native worker's routes and metrics, on the faust app's web server
-        status, body = app.get("/rollouts/latency_regression")
-        assert status == 200, app.log_tail()
-        assert orjson.loads(body)["status"] == "rolled_back"
+        # the native worker's routes and metrics, on the faust app's web server: the
+        # rollouts and verdicts from the fleet's status topic, which the app publishes too
+        wait_for(lambda: _view(app, "latency_regression").get("status") == "rolled_back", 30)
+        view = _view(app, "latency_regression")
+        assert not view["stale"] and view["owner"] and view["age_s"] < 5, view
         verdict = orjson.loads(app.get("/verdict/latency_regression")[1])
-        assert verdict["failed"] and verdict["last_action"] == "rollback"
-        assert app.get("/rollouts/nope")[0] == 404
+        assert verdict["failed"] and verdict["last_action"] == "rollback", verdict
+        assert _flagger(app, "rollback", "latency_regression") == 200  # roll back now
+        assert _flagger(app, "rollout", "latency_regression") == 403
+        listing = orjson.loads(app.get("/rollouts")[1])
+        assert {row["rollout_id"] for row in listing["rollouts"]} == set(SCENARIOS)
+        unknown = app.get("/rollouts/latency_regresion")
+        assert unknown[0] == 404
+        assert orjson.loads(unknown[1])["did_you_mean"] == ["latency_regression"]
         text = app.get("/metrics")[1].decode()
         for name in ("rollguard_decisions_total", "rollguard_rule_state", "rollguard_signal"):
             assert name in text
@@ -129,11 +139,14 @@ def test_a_faust_worker_killed_mid_stream_loses_no_decision_and_repeats_none_cha
         wait_for(lambda: all(_partitions(w) for w in workers), 60)  # both hold some
         send_all(bootstrap, topics_config.telemetry, messages[:cut])
         read_control(bootstrap, topics_config, lambda log: len(log.distinct()) >= len(early), 180)
+        # every worker answers for every rollout, the other's included (the status topic)
+        wait_for(lambda: all(_view(w, r).get("owner") for w in workers for r in SCENARIOS), 30)
 
         # kill the worker holding the rollout that decides last: its state must survive
         victim_partition = partition_of(last.rollout_id, topics_config.partitions)
         victim = next(i for i, w in enumerate(workers) if victim_partition in _partitions(w))
         wait_for(lambda: metric(workers[victim], "rollguard_checkpoints_total") >= 1)
+        victim_id = _view(workers[1 - victim], last.rollout_id)["owner"]  # as the other says
         workers[victim].kill()
         survivor = workers[1 - victim]
 
@@ -147,9 +160,31 @@ def test_a_faust_worker_killed_mid_stream_loses_no_decision_and_repeats_none_cha
         loaded = re.findall(r"owns partitions \[[\d, ]+\] \((\d+) rollouts\)", _log(survivor))
         assert loaded and int(loaded[-1]) >= 1, survivor.log_tail()
         assert metric(survivor, "rollguard_checkpoints_unusable_total") == 0
+        # the survivor now owns the victim's rollout and answers as its owner; before it
+        # published, the rollout read stale (inconclusive), never a pass
+        wait_for(lambda: _view(survivor, last.rollout_id).get("status") == "rolled_back", 30)
+        taken = _view(survivor, last.rollout_id)
+        assert not taken["stale"] and taken["owner"] not in ("", victim_id), taken
+        assert orjson.loads(survivor.get(f"/verdict/{last.rollout_id}")[1])["failed"]
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _view(worker: WorkerProcess, rollout_id: str) -> dict[str, Any]:
+    """``/rollouts/{id}`` ({} while the worker does not know it yet)."""
+    status, body = worker.get(f"/rollouts/{rollout_id}")
+    return dict(orjson.loads(body)) if status == 200 else {}
+
+
+def _flagger(worker: WorkerProcess, hook: str, rollout_id: str) -> int:
+    body = orjson.dumps({"name": rollout_id, "namespace": "shop", "phase": "Progressing"})
+    request = urllib.request.Request(worker.url(f"/flagger/{hook}"), data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _partitions(worker: WorkerProcess) -> list[int]:

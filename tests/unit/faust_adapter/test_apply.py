@@ -6,6 +6,7 @@ event applied twice or skipped shows as a different content under the same comma
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -17,6 +18,8 @@ from monitor.faust.apply import Applier
 from monitor.faust.ingest import Forwarder, ForwardError
 from monitor.faust.state import decode_saved
 from monitor.metrics import WorkerMetrics
+from monitor.status.publisher import StatusPublisher, rollout_view
+from monitor.status.table import StatusTable
 from monitor.worker.envelope import take_all
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
@@ -73,6 +76,7 @@ class Adapter:
     core: ThresholdCore = field(default_factory=ThresholdCore)
     acked: list[Any] = field(default_factory=list)
     max_rollouts: int = 1000
+    status: StatusPublisher | None = None
 
     def __post_init__(self) -> None:
         metrics = WorkerMetrics("w", "test")
@@ -94,6 +98,7 @@ class Adapter:
             dlq_topic="dlq",
             source_topic="tel",
             max_rollouts=self.max_rollouts,
+            status=self.status,
         )
 
         async def ack(event: Any) -> None:
@@ -151,6 +156,44 @@ def test_forwarded_and_applied_it_decides_as_the_core_does_offline() -> None:
         assert {k: decode_saved(v).next for k, v in table.items()} == {
             key: offset + 1 for key, offset in last.items()
         }
+
+    asyncio.run(run())
+
+
+def test_the_status_topic_shows_each_held_rollouts_decisions_and_forgets_revoked_ones() -> None:
+    """What the native processor publishes, the adapter publishes: signed views of the
+    rollouts it holds, sent only once the commands before them are acked, and a heartbeat
+    that stops naming rollouts this worker no longer holds."""
+
+    async def run() -> None:
+        broker, table = AckingBroker(), MemoryTable()
+        adapter = Adapter(broker, table, status=StatusPublisher("status", "w-1", WORKER))
+        await adapter.start()
+        source = telemetry()
+        await forward(adapter, source)
+        await adapter.applier.apply(repartitioned(broker))
+        await adapter.applier.publish_status()
+        decided: dict[str, list[str]] = {}
+        for command in commands(broker):  # acked on control before the status went out
+            decided.setdefault(command.rollout_id, []).append(command.action)
+        fleet = StatusTable(RING)
+        for key, value in broker.take("status"):
+            assert fleet.apply(key, value, 0.0) in ("rollout", "heartbeat"), fleet.rejected
+        held = adapter.core.rollouts()
+        assert sorted(fleet.rollouts) == held and len(held) == 3
+        for rid in held:
+            known = fleet.lookup(rid, 0.5)
+            assert known is not None and not known.stale and known.owner == "w-1"
+            assert known.view == rollout_view(adapter.core, rid)
+            assert [d.action for d in known.view.last_decisions] == decided.get(rid, [])
+        assert sum(map(len, decided.values())) == 2
+
+        await adapter.applier.on_revoked()
+        later = time.time() + 1.0  # the publisher stamps records with the wall clock
+        adapter.status.collect(adapter.core, later, force=True)  # type: ignore[union-attr]
+        for key, value in adapter.status.take():  # type: ignore[union-attr]
+            fleet.apply(key, value, later)
+        assert fleet.heartbeats["w-1"].rollouts == {}  # moved on: the next owner speaks
 
     asyncio.run(run())
 
