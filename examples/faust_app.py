@@ -5,6 +5,7 @@ the kind a team already runs); ``install`` adds rollguard's agents, state table,
 routes beside them. Run it against the dev broker (or any Kafka) from the repository root::
 
     rollguard dev broker start && rollguard topics create
+    mkdir -p ~/.rollguard
     rollguard keys generate --role worker --key-id shop-1 --rollout 'latency_regression' \
       --out ~/.rollguard/shop.key.json --ring ~/.rollguard/ring.json
     rollguard keys generate --role operator --name ana --key-id ana-1 \
@@ -15,8 +16,8 @@ routes beside them. Run it against the dev broker (or any Kafka) from the reposi
     python -m faust -A examples.faust_app worker -l info --web-port 6066
 
 then feed it (``rollguard simulate -s latency_regression --kafka --now --speed 10``), and
-watch ``rollguard tail``, ``curl localhost:6066/rollouts/latency_regression`` and
-``curl localhost:6066/metrics``.
+watch ``rollguard tail``, ``rollguard status``, ``curl localhost:6066/rollouts``,
+``curl localhost:6066/verdict/latency_regression`` and ``curl localhost:6066/metrics``.
 
 Environment: ``ROLLGUARD_BOOTSTRAP`` (default: the running dev broker),
 ``ROLLGUARD_TOPIC_PREFIX``, ``ROLLGUARD_SIGNING_KEY_FILE`` and ``ROLLGUARD_TRUSTED_KEYS_FILE``,
