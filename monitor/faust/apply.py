@@ -43,7 +43,12 @@ from monitor.status.publisher import StatusPublisher
 from monitor.worker.checkpoint import pack_state, unpack_state
 from monitor.worker.envelope import Taken, take_all
 from monitor.worker.health import StageProgress
-from monitor.worker.processor import Applied, rollout_limit_letter
+from monitor.worker.processor import (
+    Applied,
+    decision_acked,
+    rollout_limit_letter,
+    send_set_aside,
+)
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from topics.codec import DeadLetter, Decoder, DlqReason, encode_dead_letter
@@ -127,7 +132,9 @@ class Applier:
                     self.positions[event.message.tp] = event.message.offset + 1
                     takens = await self._take(event.message, now)
                     for taken in takens:
-                        await self._sort(taken, event.message)
+                        await send_set_aside(
+                            taken, event.message, self.publisher, self.metrics, self.dlq_topic
+                        )
                         if taken.events:
                             applied.add(taken)
                     if any(taken.events for taken in takens):
@@ -178,20 +185,6 @@ class Applier:
         self._changed.add(rid)
         return takens
 
-    async def _sort(self, taken: Taken, message: Any) -> None:
-        if taken.gap:
-            self.metrics.gaps.inc()
-            log.warning(
-                "faust apply: envelope of %r at %s:%d set aside: an earlier one is missing "
-                "(the ingest forwards both again after its restart)",
-                taken.rid,
-                message.topic,
-                message.offset,
-            )
-        for dead in taken.dead:
-            self.metrics.dlq.labels(dead.reason).inc()
-            await self.publisher.send(self.dlq_topic, encode_dead_letter(dead), message.key)
-
     async def _refuse(self, message: Any, events: list[Event]) -> None:
         self.metrics.dlq.labels("rollout_limit").inc(len(events))
         letter = rollout_limit_letter(
@@ -212,26 +205,14 @@ class Applier:
         self._stale |= applied.rollouts
         if self.status is not None:
             self.status.touch(applied.rollouts)
-        for kind, count in applied.kinds.items():
-            self.metrics.events.labels(kind.__name__.lower()).inc(count)
-        wall = time.time()  # edge: silence detection only
+        applied.note(self.metrics, self.silence)
         for (rollout_id, variant), ts in applied.newest.items():
-            self.silence.seen(rollout_id, variant, ts, wall)
             marks = self.marks.get(rollout_id)
             if marks is not None:
                 marks.seen[variant] = ts
         for command in commands:
-            await self.publisher.send_command(command, self._on_ack(command, applied.kts))
-
-    def _on_ack(self, command: Command, kts: int) -> Callable[[], None]:
-        def acked() -> None:
-            self.metrics.record_decision(command)
-            if self.on_published is not None:
-                self.on_published(command)
-            if kts:
-                self.metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
-
-        return acked
+            acked = decision_acked(command, applied.kts, self.metrics, self.on_published)
+            await self.publisher.send_command(command, acked)
 
     async def _dead(self, message: Any, reason: DlqReason, text: str) -> None:
         self.metrics.dlq.labels(reason).inc()

@@ -162,19 +162,9 @@ class Processor:
                 if len(state.hwm) > tracked:  # rollouts met for the first time
                     takens = await self.admit(tp, record, state, tracked, takens)
                 for taken in takens:
-                    if taken.gap:
-                        self.metrics.gaps.inc()
-                        log.warning(
-                            "processor: envelope of %r at %s:%d set aside: an earlier one is "
-                            "missing (the ingest sends both again)",
-                            taken.rid,
-                            tp.topic,
-                            record.offset,
-                        )
-                    for dead in taken.dead:
-                        self.metrics.dlq.labels(dead.reason).inc()
-                        key = taken.rid.encode() if taken.rid is not None else record.key
-                        await self.publisher.send(self.dlq_topic, encode_dead_letter(dead), key)
+                    await send_set_aside(
+                        taken, record, self.publisher, self.metrics, self.dlq_topic
+                    )
                     if taken.events:
                         applied.add(taken)
                 if any(taken.events for taken in takens):
@@ -293,23 +283,11 @@ class Processor:
         state.changed |= applied.rollouts
         if self.status is not None:
             self.status.touch(applied.rollouts)
-        for kind, count in applied.kinds.items():
-            self.metrics.events.labels(kind.__name__.lower()).inc(count)
         arrived, read_at = time.monotonic(), self.reading_time()  # edge: silence only
-        for (rollout_id, variant), ts in applied.newest.items():
-            self.silence.seen(rollout_id, variant, ts, arrived, read_at)
+        applied.note(self.metrics, self.silence, arrived, read_at)
         for command in commands:
-            await self.publisher.send_command(command, self._on_ack(command, applied.kts))
-
-    def _on_ack(self, command: Command, kts: int) -> Any:
-        def acked() -> None:
-            self.metrics.record_decision(command)
-            if self.on_published is not None:
-                self.on_published(command)
-            if kts:
-                self.metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
-
-        return acked
+            acked = decision_acked(command, applied.kts, self.metrics, self.on_published)
+            await self.publisher.send_command(command, acked)
 
     async def _dead(self, tp: Any, record: Any, reason: DlqReason, message: str) -> None:
         self.metrics.dlq.labels(reason).inc()
@@ -487,6 +465,45 @@ def rollout_limit_letter(
     )
 
 
+async def send_set_aside(
+    taken: Taken, record: Any, publisher: Publisher, metrics: WorkerMetrics, dlq_topic: str
+) -> None:
+    """What :func:`take_all` did not apply from one record: a gap is logged and counted,
+    dead letters go to ``dlq_topic`` keyed by rollout."""
+    if taken.gap:
+        metrics.gaps.inc()
+        log.warning(
+            "envelope of %r at %s:%d set aside: an earlier one is missing (the ingest sends "
+            "both again)",
+            taken.rid,
+            record.topic,
+            record.offset,
+        )
+    for dead in taken.dead:
+        metrics.dlq.labels(dead.reason).inc()
+        key = taken.rid.encode() if taken.rid is not None else record.key
+        await publisher.send(dlq_topic, encode_dead_letter(dead), key)
+
+
+def decision_acked(
+    command: Command,
+    kts: int,
+    metrics: WorkerMetrics,
+    on_published: Callable[[Command], None] | None,
+) -> Callable[[], None]:
+    """What happens once the broker acked a decision: counted, handed to ``on_published``,
+    its latency from the newest source message (``kts``, ms) observed."""
+
+    def acked() -> None:
+        metrics.record_decision(command)
+        if on_published is not None:
+            on_published(command)
+        if kts:
+            metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
+
+    return acked
+
+
 @dataclass(slots=True)
 class Applied:
     """One partition's events of a round, for one ``core.process`` call, and what the worker
@@ -499,6 +516,17 @@ class Applied:
     rollouts: set[str] = field(default_factory=set)
     newest: dict[tuple[str, str], float] = field(default_factory=dict)
     kts: int = 0
+
+    def note(
+        self, metrics: WorkerMetrics, silence: SilenceWatch, arrived: float, read_at: float
+    ) -> None:
+        """Once the core applied them: the events counted by kind, and each variant's
+        newest event time told to the silence watch (``arrived``: monotonic clock;
+        ``read_at``: reading time, see :class:`SilenceWatch`)."""
+        for kind, count in self.kinds.items():
+            metrics.events.labels(kind.__name__.lower()).inc(count)
+        for (rollout_id, variant), ts in self.newest.items():
+            silence.seen(rollout_id, variant, ts, arrived, read_at)
 
     def add(self, taken: Taken) -> None:
         events = taken.events
