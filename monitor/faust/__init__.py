@@ -291,8 +291,9 @@ def _timers(app: faust.App, rollguard: Rollguard) -> None:
     async def rollguard_silence() -> None:
         """A Silence event into the repartition topic for each variant gone quiet: applied
         in log order like any event, so a restore re-applies it at the same place."""
+        _note_lag(rollguard)
         async with applier.lock:
-            due = applier.silence.due(time.time())
+            due = applier.silence.due(_proven(rollguard), time.monotonic())
             for event in due:
                 envelope = encode_envelope(
                     SELF_SOURCE, [0], [encode_event(event)], 0, event.rollout_id
@@ -302,7 +303,6 @@ def _timers(app: faust.App, rollguard: Rollguard) -> None:
                 metrics.silences.labels(event.rollout_id, event.variant).inc()
         if due:
             await applier.publisher.flush()
-        _note_lag(rollguard)
         metrics.checkpoint_age.set(time.monotonic() - applier.last_written_s)
 
     async def rollguard_status() -> None:
@@ -315,6 +315,17 @@ def _timers(app: faust.App, rollguard: Rollguard) -> None:
     app.timer(settings.silence_check_s, name="rollguard-silence")(rollguard_silence)
     app.timer(COLLECT_EVERY_S, name="rollguard-status-publish")(applier.publish_status)
     app.task(rollguard_status)
+
+
+def _proven(rollguard: Rollguard) -> float | None:
+    """Up to when the input is known to be applied (monotonic clock), for the silence rule:
+    now, when the app holds its partitions and both agents have read to the end of what the
+    broker last reported; None otherwise (no silence is raised while the app lags). Weaker
+    than the native worker's proof (``monitor.worker.reading``): ``docs/faust.md``."""
+    applier, forwarder = rollguard.applier, rollguard.forwarder
+    if not rollguard.ready or applier.progress.lag or forwarder.progress.lag:
+        return None
+    return time.monotonic()
 
 
 def _note_lag(rollguard: Rollguard) -> None:

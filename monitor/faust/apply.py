@@ -205,7 +205,8 @@ class Applier:
         self._stale |= applied.rollouts
         if self.status is not None:
             self.status.touch(applied.rollouts)
-        applied.note(self.metrics, self.silence)
+        arrived = time.monotonic()  # edge: silence only (no reading time: docs/faust.md)
+        applied.note(self.metrics, self.silence, arrived, arrived)
         for (rollout_id, variant), ts in applied.newest.items():
             marks = self.marks.get(rollout_id)
             if marks is not None:
@@ -313,9 +314,9 @@ class Applier:
             return marks
         self._packed[rid] = saved.state
         marks = self.marks[rid] = Marks(saved.next, dict(saved.hwm), dict(saved.seen))
-        wall = time.time()  # its variants' silence is judged from now on, here
+        arrived = time.monotonic()  # its variants' silence is judged from now on, here
         for variant, ts in saved.seen.items():
-            self.silence.seen(rid, variant, ts, wall)
+            self.silence.seen(rid, variant, ts, arrived)
         return marks
 
     async def on_assigned(self, partitions: set[int]) -> None:
