@@ -228,6 +228,8 @@ def write_signing_key(key: SigningKey, path: str | Path) -> Path:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise ConfigError(f"{path}: exists; a signing key is never overwritten") from None
+    except OSError as exc:  # a missing directory, no permission: say which, no traceback
+        raise ConfigError(f"{path}: cannot write the key ({exc.strerror})") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(msgspec.json.format(msgspec.json.encode(body)) + b"\n")
     return path
@@ -239,8 +241,11 @@ def write_ring(path: str | Path, keys: list[PublicKey] | KeyRing) -> Path:
     ring = KeyRing(list(keys.values()) if isinstance(keys, KeyRing) else keys)  # validates
     body = RingFile(keys=[ring_entry(k) for k in ring.values()])
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(body)) + b"\n")
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(msgspec.json.format(msgspec.json.encode(body)) + b"\n")
+        tmp.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the ring ({exc.strerror})") from None
     return path
 
 

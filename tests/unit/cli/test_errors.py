@@ -180,3 +180,14 @@ def test_unresolvable_broker_names_each_address(
     assert rc == 1
     assert "nohost.invalid:9092 (name not resolved)" in line
     assert f"{dead_port} (connection refused)" in line
+
+
+def test_keys_generate_into_a_missing_directory(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "w.json"
+    args = ("keys", "generate", "--key-id", "w-1", "--rollout", "r*", "--out", str(out))
+    rc, err, _ = run(*args, cwd=tmp_path)
+    assert rc != 0 and "cannot write the key (No such file or directory)" in one_error_line(err)
+    assert not out.parent.exists()
+    (tmp_path / "missing").mkdir()
+    rc, err, _ = run(*args, "--ring", str(tmp_path / "nowhere" / "ring.json"), cwd=tmp_path)
+    assert rc != 0 and "cannot write the ring" in one_error_line(err)
