@@ -16,6 +16,8 @@ rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`c
 P&L drawdown           :class:`Drawdown`
 sustained change       :class:`Cusum` (self-starting, robust); :class:`RiverPageHinkley`
 canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
+rate vs baseline       :func:`msprt_two_proportions` (mixture SPRT e-value; rules' ``sequential``)
+bad-event rate rise    :class:`BernoulliCusum` (per-step counts; rules' ``cusum``)
 canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
 canary tail (p99)      :class:`QuantileExceedanceTest` (anytime-valid, exceedance counts)
 canary window          :class:`MannWhitneyClassifier` (Kayenta-style, fixed sample)
@@ -28,6 +30,7 @@ Comparisons return a :class:`Comparison` (direction, effect, interval, p-value /
 
 from __future__ import annotations
 
+from detectors.bernoulli import BernoulliCusum, bernoulli_llr
 from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
 from detectors.change import Cusum, siegmund_arl0
 from detectors.confseq import MeanDifferenceCS
@@ -36,6 +39,7 @@ from detectors.errors import DetectorError, DetectorStateError
 from detectors.ewstats import EWMeanVar
 from detectors.exceedance import QuantileExceedanceTest
 from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
+from detectors.msprt import msprt_two_proportions
 from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
 from detectors.quantiles import QuantileSketch
 from detectors.result import Comparison
@@ -47,6 +51,7 @@ from detectors.zscore import EWZScoreScorer
 
 __all__ = [
     "AnomalyScorer",
+    "BernoulliCusum",
     "CategoricalMix",
     "Comparison",
     "Cusum",
@@ -63,11 +68,13 @@ __all__ = [
     "RiverPageHinkley",
     "RobustBaseline",
     "SequentialCountTest",
+    "bernoulli_llr",
     "chi_square_pvalue",
     "default_scorer",
     "hodges_lehmann",
     "jeffreys_interval",
     "jensen_shannon",
+    "msprt_two_proportions",
     "siegmund_arl0",
     "wilson_interval",
 ]

@@ -17,7 +17,7 @@ from typing import Any, Final, cast
 
 import orjson
 
-from monitor.core import signals
+from monitor.core import signals, thresholds
 from monitor.core.fields import Ctx, Fields, parse_duration
 from monitor.core.model import PlanSet, RolloutPlan, Rule, Stage, Threshold
 from monitor.core.planspec import (
@@ -44,109 +44,14 @@ _NAMED: Final = "a name of letters, digits and _.:/@+- (1-128 chars)"
 
 def _threshold(ctx: Ctx, node: object, rule: Fields, signal: str) -> Threshold:
     if not isinstance(node, LocatedDict):
-        rule.bad("threshold", "a mapping with kind: absolute | learned | vs_baseline | burn_rate")
+        rule.bad("threshold", "a mapping with kind: " + " | ".join(thresholds.KINDS))
         return Threshold(kind="absolute")
     raw_kind = node.get("kind")
     known_kind = raw_kind if raw_kind in KINDS else None
     # a kind's own fields only (a `k` on an absolute threshold would silently do nothing)
     f = Fields(ctx, node, rule.where, "threshold.", threshold_fields(known_kind))
     f.unknown(what=f"a field of kind {known_kind}:" if known_kind else "")
-    kind = f.choice("kind")
-    op = f.choice("op")
-    common: dict[str, Any] = {"kind": kind, "op": op}
-    if kind == "absolute":
-        if "value" not in node:
-            f.bad("value", "a number")
-        if "method" in node:
-            f.choice("method")
-            return _cusum(f, rule, signal, Threshold(**common, value=f.number("value")))
-        return Threshold(**common, value=f.number("value"))
-    if kind == "learned":
-        return Threshold(
-            **common,
-            method=f.choice("method"),
-            k=f.number("k"),
-            q=f.number("q"),
-            margin=f.number("margin"),
-            value=f.number("value"),
-            min_delta=f.number("min_delta"),
-            half_life_s=f.duration("half_life") or 3600.0,
-            min_history=f.integer("min_history"),
-            market_guard=f.boolean("market_guard"),
-        )
-    if kind == "vs_baseline":
-        method = f.choice("method")
-        against = cast(Any, f.choice("against"))
-        if against == "rest" and (method != "cusum" or signal not in signals.RATES):
-            f.bad("against", "baseline (rest: only for a cusum on a rate signal)")
-        if method == "cusum":
-            value = f.number("value", 1.0 if signal in signals.QUANTILES else 0.0)
-            th = Threshold(**common, method=method, value=value, against=against)
-            return _cusum(f, rule, signal, th)
-        if method == "sequential" and signal not in signals.RATES:
-            rule.bad(
-                "signal",
-                "a rate signal (" + ", ".join(sorted(signals.RATES)) + ") for a sequential test",
-            )
-        if method != "sequential" and "value" not in node:
-            f.bad("value", "a number")
-        return Threshold(
-            **common,
-            method=method,
-            value=f.number("value", 0.0),
-            alpha=f.number("alpha"),
-            over=cast(Any, f.choice("over")),
-        )
-    # burn_rate
-    if signal not in signals.RATES:
-        rule.bad("signal", "a rate signal (bad events / all) for a burn-rate rule")
-    long_s = f.duration("long") or 3600.0
-    short_s = f.duration("short") or 300.0
-    if short_s >= long_s:
-        f.bad("short", f"a window shorter than long ({long_s:g} s)")
-    return Threshold(
-        **common,
-        slo=f.number("slo"),
-        factor=f.number("factor"),
-        long_s=long_s,
-        short_s=short_s,
-        long_min_samples=f.integer("long_min_samples"),
-        short_min_samples=f.integer("short_min_samples"),
-    )
-
-
-def _cusum(f: Fields, rule: Fields, signal: str, th: Threshold) -> Threshold:
-    """The CUSUM's fields, checked against what its bad events and reference rate will be."""
-    from dataclasses import replace
-
-    if th.kind == "vs_baseline" and signal in signals.QUANTILES:
-        if th.op not in (">", ">="):
-            f.bad("op", "'>' (slower than the baseline variant)")
-        if th.value <= 0:
-            f.bad("value", "a positive ratio to the baseline variant's quantile")
-        p0 = 1.0 - signals.QUANTILES[signal]
-    elif signal in signals.RATES:
-        p0 = th.value if th.kind == "absolute" else 0.0
-        if th.op in ("<", "<="):
-            if th.kind != "absolute":
-                f.bad("op", "'>' (a rate worse than the baseline variant's)")
-            p0 = 1.0 - th.value
-        if not 0.0 < p0 < 1.0 and th.kind == "absolute":
-            f.bad("value", "a rate strictly between 0 and 1")
-    else:
-        kinds = "a rate signal" + (" or latency_pNN_ms" if th.kind == "vs_baseline" else "")
-        rule.bad("signal", f"{kinds} for a cusum threshold")
-        p0 = 0.0
-    shift = f.number("shift", 0.0)
-    if shift <= 0 or p0 + shift >= 1.0:
-        f.bad("shift", f"a rise of the bad-event rate in (0, {1.0 - p0:g})")
-    h = f.number("h", 0.0)
-    if h <= 0:
-        f.bad("h", "a positive alarm level (nats)")
-    cap = f.number("cap", 2.0 * h)
-    if cap < h:
-        f.bad("cap", f"a ceiling >= h ({h:g})")
-    return replace(th, method="cusum", shift=shift, h=h, cap=cap)
+    return thresholds.parse(f, rule, signal)
 
 
 def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
@@ -174,9 +79,8 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
             else "one of " + ", ".join(signal_names()) + ", metric:<name>",
         )
     threshold = _threshold(ctx, node.get("threshold"), f, signal)
-    window = f.duration("window") or 60.0
-    if threshold.kind == "burn_rate":
-        window = threshold.long_s
+    method = thresholds.method_of(threshold)
+    window = method.rule_window_s(threshold, f.duration("window") or 60.0)
     raw_per_segment = node.get("per_segment", False)
     segment_by: tuple[str, ...] = ()
     if isinstance(raw_per_segment, list) and raw_per_segment:
@@ -215,21 +119,10 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         description=f.text("description"),
         source=f"{ctx.source}:{node.line}",
     )
-    if (
-        threshold.method == "sequential"
-        and threshold.over == "stage"
-        and (rule.for_s or rule.keep_firing_for_s)
-    ):
-        f.bad(
-            "for",
-            "no for/keep_firing_for on a stage-wide sequential test (it latches, so a blip "
-            "would still act once for elapsed): use threshold over: window",
-        )
+    method.check_rule(rule, f)
     if threshold.against == "rest" and not rule.per_segment:
         f.bad("threshold", "against: rest only on a per_segment rule (the rest of what?)")
-    if threshold.method == "cusum" and rule.eval_interval_s:
-        f.bad("eval_interval", "none: a cusum adds every step's events (per-step evaluation)")
-    if threshold.kind == "vs_baseline" and rule.variant == "baseline":
+    if method.compares and rule.variant == "baseline":
         f.bad("variant", "canary or shadow (the baseline variant is the reference)")
     return rule
 

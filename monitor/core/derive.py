@@ -12,7 +12,7 @@ import math
 from typing import Final
 
 from monitor.core import buckets as bk
-from monitor.core import signals
+from monitor.core import signals, thresholds
 from monitor.core.buckets import (
     CANCELLED,
     ERR_TIMEOUT,
@@ -35,7 +35,6 @@ from monitor.core.buckets import (
     add_example,
 )
 from monitor.core.model import Rule
-from monitor.core.rules import window_steps
 from topics.events import Order
 
 _ceil = math.ceil
@@ -82,12 +81,8 @@ def scope_needs(
         else:
             kind = ""
         th = rule.threshold
-        both = (
-            th.kind == "vs_baseline"
-            or rule.signal == "reject_mix_divergence"
-            or (th.kind == "learned" and th.market_guard)
-        )
-        variants = [rule.variant, "baseline"] if both else [rule.variant]
+        method = thresholds.method_of(th)
+        variants = [rule.variant, "baseline"] if thresholds.reads_baseline(rule) else [rule.variant]
         if rule.signal.startswith("latency_p"):
             parts = bk.HIST
         elif rule.signal == "reject_mix_divergence":
@@ -99,16 +94,16 @@ def scope_needs(
         if th.against == "rest":  # the reference is the variant's total minus the segment
             variants, extra = [rule.variant], (rule.variant, "")
             rest = needs.setdefault(extra, {})
-            for w in window_steps(rule, res):
+            for w in method.window_steps(rule, res):
                 rest[w] = rest.get(w, 0) | parts
         for variant in variants:
-            if th.kind == "vs_baseline" and th.method == "sequential" and th.over == "stage":
+            if method.stage_totals(th):
                 sequential.add((variant, kind))
                 continue
             if rule.signal in signals.GAUGE_SIGNALS:
                 continue
             windows = needs.setdefault((variant, kind), {})
-            for w in window_steps(rule, res):
+            for w in method.window_steps(rule, res):
                 windows[w] = windows.get(w, 0) | parts
     return needs, sequential
 

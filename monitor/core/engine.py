@@ -18,7 +18,6 @@ from topics.commands import Command
 from topics.events import Event, Plan
 from topics.status import MAX_DECISIONS, DecisionView, RolloutView, RuleView, StageView
 
-_NO_WINDOW_KINDS: Final = frozenset({"burn_rate"})
 UNBOUND_KEPT: Final = 1000
 """Rollout ids without a plan remembered for :meth:`Core.unbound` (bounded: ids are input)."""
 
@@ -238,11 +237,8 @@ class Core:
             done: set[tuple[str, str, str]] = set()
             for inst in r.stage_rules():
                 obs, rule = inst.last, inst.rule
-                if obs is None or rule.threshold.kind in _NO_WINDOW_KINDS:
-                    continue
-                # a cusum's value is its statistic; the gauge is the signal it watches
-                raw = obs.signal_value if rule.threshold.method == "cusum" else obs.value
-                if rule.threshold.method == "sequential" or raw is None:
+                raw = None if obs is None else inst.method.gauge(obs)
+                if raw is None:
                     continue
                 key = (rule.signal, rule.variant, inst.segkey)
                 value = finite(raw)
@@ -270,14 +266,10 @@ class Core:
         for rid in sorted(self._rollouts):
             for inst in self._rollouts[rid].stage_rules():
                 obs = inst.last
-                if inst.rule.threshold.kind != "learned" or obs is None:
+                band = None if obs is None else inst.method.band(obs)
+                if band is None:
                     continue
-                base, thr = finite(obs.baseline), finite(obs.threshold)
-                if base is None or thr is None:
-                    continue
-                lo, hi = (
-                    (base - abs(thr - base), thr) if thr >= base else (thr, base + abs(base - thr))
-                )
+                lo, hi = band
                 yield BandSample(rid, inst.rule.signal, inst.rule.variant, inst.segkey, lo, hi)
 
     def segments(self, rollout_id: str) -> list[dict[str, str]]:

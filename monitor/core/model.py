@@ -15,8 +15,8 @@ from topics.commands import Action
 Op = Literal[">", ">=", "<", "<="]
 NoData = Literal["hold", "ok", "fire"]
 ThresholdKind = Literal["absolute", "learned", "vs_baseline", "burn_rate"]
-LearnedMethod = Literal["sigma", "quantile", "score"]
-CompareMethod = Literal["ratio", "difference", "sequential", "cusum"]
+Method = Literal["", "sigma", "quantile", "score", "ratio", "difference", "sequential", "cusum"]
+"""Names of the threshold methods of :mod:`monitor.core.thresholds` ("" a kind's only one)."""
 
 RULE_ACTIONS: Final[tuple[Action, ...]] = (
     "halt",
@@ -46,7 +46,7 @@ class Threshold:
     a burn counts: a 14.4x burn of a 0.1 % budget in 100 events is two errors.
 
     ``cusum`` (``absolute`` or ``vs_baseline``): per-event evidence that bad events became
-    more frequent, a CUSUM of each step's counts (:class:`~monitor.core.stats.BernoulliCusum`)
+    more frequent, a CUSUM of each step's counts (:class:`~detectors.BernoulliCusum`)
     that is breached from its alarm at ``h`` nats until the evidence is paid back to zero.
     Bad events and their reference rate ``p0``: for a rate signal, the rate's events
     (its complement for ``op: "<"``) against ``value`` (``absolute``) or the baseline
@@ -59,7 +59,7 @@ class Threshold:
     kind: ThresholdKind
     op: Op = ">"
     value: float = 0.0
-    method: str = ""
+    method: Method = ""
     k: float = 3.0
     q: float = 0.99
     margin: float = 0.0

@@ -26,12 +26,12 @@ from typing import Any, Final
 
 import msgspec
 
+from detectors import msprt_two_proportions
 from monitor.core import signals
 from monitor.core.alerting import FIRING
 from monitor.core.explain import ARROW, decision_reason, driver_text, explain_rule
 from monitor.core.rollout import Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
-from monitor.core.stats import msprt_two_proportions
 from monitor.core.wording import span
 from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
 from topics.events import Event, Plan, Signoff

@@ -16,9 +16,8 @@ from typing import Any
 
 from monitor.core import signals
 from monitor.core.engine import Core
-from monitor.core.model import Rule
 from monitor.core.rollout import Rollout
-from monitor.core.rules import finite
+from monitor.core.rules import RuleInstance, finite
 from topics.codec import Decoder
 from topics.commands import Command
 from topics.events import Event
@@ -102,64 +101,25 @@ class Recorder:
                     "kind": rule.threshold.kind,
                     "dry_run": rule.dry_run,
                     "for_s": rule.for_s,
-                    "reference": _reference_label(rule),
-                    "statistic": _statistic_label(rule),
+                    "reference": inst.method.reference_label(rule.threshold),
+                    "statistic": inst.method.statistic_label(rule.threshold),
                 }
-            self.result.series.setdefault(key, []).append(
-                _sample(r, inst.rule, inst.segkey, obs, ts, inst.alert.state)
-            )
+            self.result.series.setdefault(key, []).append(_sample(r, inst, ts))
 
 
-def _sample(r: Rollout, rule: Rule, segkey: str, obs: Any, ts: float, state: str) -> Sample:
-    """What a chart draws of one evaluation: the signal beside its reference and limit in
-    the signal's unit, and a test's statistic beside its alarm level."""
+def _sample(r: Rollout, inst: RuleInstance, ts: float) -> Sample:
+    """What a chart draws of one evaluation (the rule's threshold method says what)."""
+    obs, rule, state = inst.last, inst.rule, inst.alert.state
     if obs is None:
         return Sample(ts, None, None, None, state)
-    th = rule.threshold
-    stats = obs.stats
-    value, ref, limit = obs.value, obs.baseline, obs.threshold
-    statistic = level = None
-    if th.kind == "burn_rate":
-        value, ref = stats.get("rate_long"), None
-        limit = th.factor * (1.0 - th.slo)  # the rate whose burn is `factor`
-        statistic, level = obs.value, th.factor
-    elif th.method == "sequential":
-        statistic, level = stats.get("e_value"), obs.threshold
-        limit = None
-    elif th.method == "cusum":
-        statistic, level = obs.value, obs.threshold
-        value = obs.signal_value
-        if "limit" in stats:  # latency: orders slower than the limit are the bad events
-            ref, limit = stats.get("baseline_quantile"), stats["limit"]
-        else:
-            ref = _baseline_value(r, rule.signal, rule.window_s, segkey)
-            limit = th.value if th.kind == "absolute" else stats.get("p0")
-    elif th.method == "score":
-        statistic, level, limit = stats.get("score"), obs.threshold, None
-    if ref is None and th.kind != "burn_rate":
-        ref = _baseline_value(r, rule.signal, rule.window_s, segkey)
+    p = inst.method.plot(obs, rule.threshold)
+    ref = p.reference
+    if ref is None and p.fill_reference:
+        ref = _baseline_value(r, rule.signal, rule.window_s, inst.segkey)
     return Sample(
-        ts, finite(value), finite(ref), finite(limit), state, finite(statistic), finite(level)
-    )
-
-
-def _reference_label(rule: Rule) -> str:
-    if rule.threshold.kind == "learned":
-        return "learned baseline"
-    return "baseline"
-
-
-def _statistic_label(rule: Rule) -> str | None:
-    th = rule.threshold
-    if th.kind == "burn_rate":
-        return "error-budget burn (x)"
-    if th.method == "sequential":
-        return "evidence (e-value)"
-    if th.method == "cusum":
-        return "evidence (CUSUM, nats)"
-    if th.method == "score":
-        return "anomaly score"
-    return None
+        ts, finite(p.value), finite(ref), finite(p.limit), state, finite(p.statistic),
+        finite(p.level),
+    )  # fmt: skip
 
 
 def _baseline_value(r: Rollout, signal: str, window_s: float, segkey: str) -> float | None:

@@ -18,8 +18,10 @@ from monitor.core.buckets import EVENTS, FAILOVERS, LAT_N, LAT_SCALE, LAT_SUM, B
 from monitor.core.derive import add_order, parse_segment_key, scope_needs, segment_key
 from monitor.core.joins import ShadowJoin, StatusTracker
 from monitor.core.model import RolloutPlan, Rule
-from monitor.core.rules import RECENT_STEPS, Context, RuleInstance, evaluate
+from monitor.core.rules import Context, RuleInstance, evaluate
 from monitor.core.scopes import Scope
+from monitor.core.thresholds import reads_baseline
+from monitor.core.thresholds.cusum import RECENT_STEPS
 from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
 
 __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
@@ -220,13 +222,7 @@ class Rollout:
         labels = parse_segment_key(segkey)
         targets = [(variant, "")]
         for rule in self.plan.all_rules():
-            wanted = (
-                {rule.variant, "baseline"}
-                if rule.threshold.kind == "vs_baseline"
-                or rule.signal == "reject_mix_divergence"
-                or rule.threshold.market_guard
-                else {rule.variant}
-            )
+            wanted = {rule.variant, "baseline"} if reads_baseline(rule) else {rule.variant}
             if variant not in wanted:
                 continue
             if rule.per_segment and segkey:

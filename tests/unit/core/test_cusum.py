@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitor.core.stats import BernoulliCusum, bernoulli_llr
+from detectors import BernoulliCusum, bernoulli_llr
 from monitor.errors import ConfigError
 from tests.unit.core.helpers import Run, orders, plan_set, rule, shadow
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from detectors import EWMeanVar
 from monitor.core import PlanSet
 from tests.unit.core.helpers import (
     T0,
@@ -655,7 +656,8 @@ def test_learned_baseline_learns_only_full_windows(tmp_path: Path) -> None:
     flow = {t: orders(t, 50, rejects=25 if t < 2 else 1) for t in range(200)}
     run = Run(plans).feed(flow, until=199)
     ((_, inst),) = run.core._rollouts["r1"].instances.items()
-    assert inst.learner is not None and inst.learner.mean < 0.03
+    learner = getattr(inst.memory, "learner", None)
+    assert isinstance(learner, EWMeanVar) and learner.mean < 0.03
     assert run.commands == []
 
 

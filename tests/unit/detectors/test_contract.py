@@ -59,6 +59,13 @@ def _feed_counts(det: Any, rng: random.Random, i: int) -> None:
     det.update("canary" if rng.random() < 0.6 else "baseline", 1)
 
 
+def _feed_step_counts(det: Any, rng: random.Random, i: int) -> None:
+    # one evaluation step's (bad, all) counts; the bad-event rate rises half-way
+    n = rng.randint(0, 20)
+    bad = sum(rng.random() < (0.08 if i > 150 else 0.01) for _ in range(n))
+    det.step(bad, n, 0.01, 0.05, h=3.0, cap=6.0)
+
+
 def _result(det: Any) -> Any:
     return det.result().to_dict()
 
@@ -98,6 +105,8 @@ SPECS = [
          _feed_variant, _result, 40, lambda s: not s.result().enough_data, ready_by=200),
     Spec("MeanDifferenceCS", lambda: d.MeanDifferenceCS(min_samples=10), _feed_variant,
          _result, 20, lambda s: not s.result().enough_data),
+    Spec("BernoulliCusum", d.BernoulliCusum, _feed_step_counts,
+         lambda s: (s.s, s.alarmed), 0, lambda s: not s.alarmed),
     Spec("MannWhitneyClassifier", lambda: d.MannWhitneyClassifier(window=50, min_samples=10),
          _feed_variant, _result, 20, lambda s: not s.result().enough_data),
 ]  # fmt: skip
@@ -121,7 +130,7 @@ def spec(request: pytest.FixtureRequest) -> Spec:
 
 def test_warmup_is_respected(spec: Spec) -> None:
     det = spec.make()
-    assert not det.ready
+    assert det.ready if spec.warmup == 0 else not det.ready  # 0: no warm-up at all
     rng = random.Random(0)
     for i in range(spec.warmup - 1):
         spec.feed(det, rng, i)
@@ -187,6 +196,7 @@ def test_follows_the_shared_protocols(spec: Spec) -> None:
         "MeanDifferenceCS": proto.VariantComparison,
         "QuantileExceedanceTest": proto.VariantComparison,
         "MannWhitneyClassifier": proto.VariantComparison,
+        "BernoulliCusum": proto.Stateful,  # step(bad, n, p0, p1): counts, not one series
     }
     assert isinstance(det, kinds.get(spec.name, proto.Statistic))
 
@@ -208,6 +218,9 @@ def test_non_finite_values_are_ignored(spec: Spec, bad: float) -> None:
     elif spec.feed is _feed_variant:
         det.update("canary", bad)
         det.update("baseline", bad)
+    elif spec.feed is _feed_step_counts:
+        det.step(bad, 10, 0.01, 0.05, h=3.0, cap=6.0)
+        det.step(1, bad, 0.01, 0.05, h=3.0, cap=6.0)
     elif spec.feed is _feed_scorer:
         det.score_one(bad, 1e9)
         det.learn_one(bad, 1e9)
