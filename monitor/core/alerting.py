@@ -4,16 +4,33 @@
 condition clears, unless ``keep_firing_for`` holds a firing alert on. A pending alert whose
 condition clears is dropped (inactive, never resolved). With ``for = 0`` an alert fires at
 the first evaluation that sees the condition. Time and the condition are arguments of
-:meth:`AlertState.step`, so the same machine runs per event and at a fixed interval.
+:meth:`AlertState.step`, so the same machine runs per event and at a fixed interval. Times
+are integers (the core's microseconds, :mod:`monitor.core.timebase`): ``ts - active_at >=
+for`` is exact, as Prometheus' integer milliseconds are.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final, Literal
 
+import msgspec
+
+from monitor.core.timebase import Micros
+
+AlertStateName = Literal["inactive", "pending", "firing"]
 INACTIVE: Final = "inactive"
 PENDING: Final = "pending"
 FIRING: Final = "firing"
+
+
+class AlertSnapshot(msgspec.Struct, array_like=True):
+    """An :class:`AlertState` in a checkpoint."""
+
+    state: AlertStateName
+    active_at: Micros | None
+    fired_at: Micros | None
+    resolved_at: Micros | None
+    keep_firing_since: Micros | None
 
 
 class AlertState:
@@ -33,14 +50,18 @@ class AlertState:
     __slots__ = ("active_at", "fired_at", "keep_firing_since", "resolved_at", "state")
 
     def __init__(self) -> None:
-        self.state: str = INACTIVE
-        self.active_at: float | None = None
-        self.fired_at: float | None = None
-        self.resolved_at: float | None = None
-        self.keep_firing_since: float | None = None
+        self.state: AlertStateName = INACTIVE
+        self.active_at: Micros | None = None
+        self.fired_at: Micros | None = None
+        self.resolved_at: Micros | None = None
+        self.keep_firing_since: Micros | None = None
 
-    def step(self, ts: float, active: bool, *, for_s: float, keep_firing_for_s: float) -> str:
-        """Evaluate at event time ``ts`` with the condition ``active``; return the new state."""
+    def step(
+        self, ts: Micros, active: bool, *, for_s: Micros, keep_firing_for_s: Micros
+    ) -> AlertStateName:
+        """Evaluate at event time ``ts`` with the condition ``active``; return the new state.
+
+        ``for_s`` / ``keep_firing_for_s``: durations in the same unit as ``ts``."""
         if active:
             self.keep_firing_since = None
             if self.state == INACTIVE:
@@ -69,13 +90,17 @@ class AlertState:
 
     def reset(self) -> None:
         """Forget everything (a new stage starts with fresh alerts)."""
-        self.__init__()  # type: ignore[misc]
+        self.state = INACTIVE
+        self.active_at = self.fired_at = self.resolved_at = self.keep_firing_since = None
 
-    def to_state(self) -> list[Any]:
-        return [self.state, self.active_at, self.fired_at, self.resolved_at, self.keep_firing_since]
+    def snapshot(self) -> AlertSnapshot:
+        return AlertSnapshot(
+            self.state, self.active_at, self.fired_at, self.resolved_at, self.keep_firing_since
+        )
 
     @classmethod
-    def from_state(cls, state: list[Any]) -> AlertState:
+    def restore(cls, snap: AlertSnapshot) -> AlertState:
         a = cls()
-        a.state, a.active_at, a.fired_at, a.resolved_at, a.keep_firing_since = state
+        a.state, a.active_at, a.fired_at = snap.state, snap.active_at, snap.fired_at
+        a.resolved_at, a.keep_firing_since = snap.resolved_at, snap.keep_firing_since
         return a

@@ -10,10 +10,13 @@ import msgspec
 import monitor
 from monitor.core import policy
 from monitor.core.api import BandSample, Gauge, RuleStateSample, ThresholdSample
+from monitor.core.handlers import HANDLERS
 from monitor.core.model import PlanSet, Stage
 from monitor.core.rollout import MAX_SEGMENTS, Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
 from monitor.core.state import export_rollout, import_rollout
+from monitor.core.status import Status, verdict_of
+from monitor.core.timebase import to_s
 from topics.commands import Command
 from topics.events import Event, Plan
 from topics.status import MAX_DECISIONS, DecisionView, RolloutView, RuleView, StageView
@@ -102,10 +105,8 @@ class Core:
         targets = [rollout_id] if rollout_id is not None else sorted(self._rollouts)
         for rid in targets:
             r = self._rollouts.get(rid)
-            if r is None or ts <= r.max_ts:
-                continue
-            r.max_ts = min(ts, r.max_ts + r.max_jump_s)
-            self._advance(r, r.due_step(), out)
+            if r is not None and r.advance_to(ts):
+                self._advance(r, r.due_step(), out)
         return out
 
     def _bind(self, ev: Event) -> Rollout | None:
@@ -137,7 +138,7 @@ class Core:
         for step in range(r.evaluated + 1, due + 1):
             r.run_step(step)
             for ev in r.take_controls():
-                policy.apply_control(r, ev)
+                HANDLERS[type(ev)].apply(r, ev)
             r.evaluate_rules(step)
             out.extend(policy.decide(r, step, self.issuer))
             if self.observer is not None:
@@ -191,14 +192,13 @@ class Core:
         insts = r.stage_rules()
         live = [i for i in insts if not i.rule.dry_run]
         firing = [i.label for i in insts if i.alert.state == "firing"]
-        if r.status in ("rolled_back", "halted") or any(i.alert.state == "firing" for i in live):
-            verdict = "fail"
-        elif r.status == "completed" or all(i.healthy for i in live):
-            verdict = "pass"
-        else:
-            verdict = "inconclusive"
+        verdict = verdict_of(
+            r.status,
+            any(i.alert.state == "firing" for i in live),
+            all(i.healthy for i in live),
+        )
         stage = r.plan.stages[r.stage_idx]
-        now = r.evaluated * r.res
+        now = r.step_time(r.evaluated)
         return RolloutView(
             rollout_id=r.rollout_id,
             plan=r.plan.name,
@@ -208,13 +208,13 @@ class Core:
             stages=[s.name for s in r.plan.stages],
             stage_plan=[_stage_view(s) for s in r.plan.stages],
             traffic_pct=r.traffic_pct,
-            status=r.status,
+            status=r.status.value,
             verdict=verdict,
             dry_run=r.dry_run,
-            event_time=now,
-            watermark=r.max_ts - r.lateness,
-            stage_started_at=r.stage_started_at,
-            promotion_gaps=policy.promotion_gaps(r, now) if r.status == "running" else [],
+            event_time=to_s(now),
+            watermark=to_s(r.max_ts - r.lateness_us),
+            stage_started_at=to_s(r.stage_started_at),
+            promotion_gaps=policy.promotion_gaps(r, now) if r.status == Status.RUNNING else [],
             rules={i.label: i.alert.state for i in insts},
             rule_values=[_rule_view(i) for i in insts],
             firing=firing,
@@ -226,7 +226,7 @@ class Core:
             counts={**r.counts, "events": r.n_events},
             last_decisions=[
                 msgspec.convert(d, DecisionView, strict=False)
-                for d in r.policy["last_decisions"][-MAX_DECISIONS:]
+                for d in r.policy.last_decisions[-MAX_DECISIONS:]
             ],
         )
 

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -32,19 +32,13 @@ from monitor.core.alerting import FIRING
 from monitor.core.explain import ARROW, decision_reason, driver_text, explain_rule
 from monitor.core.rollout import Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
+from monitor.core.scopes import Scope
+from monitor.core.status import TERMINAL, Status
+from monitor.core.timebase import Micros, to_s, to_us
 from monitor.core.wording import span
 from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
-from topics.events import Event, Plan, Signoff
 
 RANK: Final = {a: i for i, a in enumerate(ACTION_PRECEDENCE)}
-TERMINAL: Final = frozenset({"rolled_back", "halted", "completed", "aborted"})
-BLOCKING: Final = frozenset({"paused", "frozen", "inconclusive"})
-STATUS_AFTER: Final[dict[str, str]] = {
-    "halt": "halted",
-    "rollback": "rolled_back",
-    "freeze": "frozen",
-    "pause": "paused",
-}
 LAST_DECISIONS: Final = 10
 DRILL_DOWN_ALPHA: Final = 0.001
 """A segment is named as driving an aggregate rate rule when its rate differs from the rest
@@ -59,39 +53,10 @@ class Issuer:
     command_ttl_s: float
 
 
-def apply_control(r: Rollout, ev: Event) -> None:
-    """A lifecycle event from the orchestrator or a human (applied at its step)."""
-    if isinstance(ev, Signoff):
-        r.signoffs.add((ev.stage, ev.role))
-        return
-    if not isinstance(ev, Plan):
-        return  # Silence: it has moved event time forward already
-    action = ev.action
-    if action == "stage_changed" and ev.stage is not None:
-        idx = r.plan.stage_index(ev.stage)
-        if idx is not None:
-            r.enter_stage(idx, ev.ts)
-            if r.status in BLOCKING:
-                r.status = "running"
-    elif action == "traffic_share" and ev.traffic_pct is not None:
-        r.traffic_pct = ev.traffic_pct
-    elif action == "paused" and r.status not in TERMINAL:
-        r.status = "paused"
-    elif action == "resumed":
-        r.status = "running"
-        r.policy["last_action"] = None
-        r.policy["last_ts"] = None
-    elif action == "completed":
-        r.status = "completed"
-    elif action == "aborted":
-        r.status = "aborted"
-    elif action == "dry_run":
-        r.dry_run = True
-
-
 def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
     """Commands of one evaluated step (usually none)."""
-    ts = step * r.res
+    now = r.step_time(step)
+    ts = to_s(now)
     out: list[Command] = []
     insts = r.stage_rules()
     for inst in insts:
@@ -105,17 +70,17 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
     if live:
         action = min((i.rule.action for i in live), key=RANK.__getitem__)
         cause = [i for i in live if i.rule.action == action]
-        last, last_ts = r.policy["last_action"], r.policy["last_ts"]
+        last, last_ts = r.policy.last_action, r.policy.last_ts
         stronger = last is None or RANK[action] < RANK[last]
-        cooled = last_ts is None or ts - last_ts >= r.plan.cooldown_s
-        if stronger or (cooled and r.status == "running"):
+        cooled = last_ts is None or now - last_ts >= to_us(r.plan.cooldown_s)
+        if stronger or (cooled and r.status == Status.RUNNING):
             out.append(_emit(r, issuer, action, ts, step, cause, r.dry_run))
-            _effect(r, action, ts)
+            r.acted(action, now)
         return out
-    if r.status != "running":
+    if r.status != Status.RUNNING:
         return out
     stage = r.plan.stages[r.stage_idx]
-    missing = promotion_gaps(r, ts)
+    missing = promotion_gaps(r, now)
     if not missing:
         final = r.stage_idx + 1 >= len(r.plan.stages)
         where = (
@@ -123,7 +88,7 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
             if final
             else (f"promote to {r.plan.stages[r.stage_idx + 1].name}")
         )
-        dwell, samples = ts - r.stage_started_at, r.stage_samples()
+        dwell, samples = to_s(now - r.stage_started_at), r.stage_samples()
         signed = f", signed off by {', '.join(stage.signoffs)}" if stage.signoffs else ""
         reason = (
             f"stage {stage.name} passed after {span(dwell)} (rule: {span(stage.min_dwell_s)}) "
@@ -134,11 +99,10 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
         )
         healthy = [i for i in insts if not i.rule.dry_run]
         out.append(_emit(r, issuer, "promote", ts, step, healthy, r.dry_run, reason=reason))
-        _effect(r, "promote", ts)
+        r.acted("promote", now)
         return out
     box = stage.max_duration_s
-    if box is not None and ts - r.stage_started_at >= box and not r.policy["timebox_done"]:
-        r.policy["timebox_done"] = True
+    if box is not None and now - r.stage_started_at >= to_us(box) and not r.policy.timebox_done:
         unknown = [i for i in insts if not i.rule.dry_run and not i.healthy]
         reason = (
             f"inconclusive: stage {stage.name} reached its time box ({span(box)}) without a "
@@ -146,16 +110,16 @@ def decide(r: Rollout, step: int, issuer: Issuer) -> list[Command]:
             f"\ntime box {box:.0f}s, missing: {'; '.join(missing)}"
         )
         out.append(_emit(r, issuer, "hold", ts, step, unknown, r.dry_run, reason=reason))
-        r.status = "inconclusive"
+        r.hold_inconclusive()
     return out
 
 
-def promotion_gaps(r: Rollout, ts: float) -> list[str]:
+def promotion_gaps(r: Rollout, now: Micros) -> list[str]:
     """What still stands between the current stage and promotion (empty: promote)."""
     stage = r.plan.stages[r.stage_idx]
     gaps: list[str] = []
-    dwell = ts - r.stage_started_at
-    if dwell < stage.min_dwell_s:
+    dwell = to_s(now - r.stage_started_at)
+    if now - r.stage_started_at < to_us(stage.min_dwell_s):
         gaps.append(f"dwell {dwell:.0f}/{stage.min_dwell_s:.0f}s")
     samples = r.stage_samples()
     if samples < stage.min_samples:
@@ -170,30 +134,16 @@ def promotion_gaps(r: Rollout, ts: float) -> list[str]:
     )
     if stage.hours_utc is not None:
         start, end = stage.hours_utc
-        hour = (ts % 86400.0) / 3600.0
+        hour = (to_s(now) % 86400.0) / 3600.0
         inside = start <= hour < end if start <= end else (hour >= start or hour < end)
         if not inside:
             gaps.append(f"outside hours {start:g}-{end:g} UTC")
     return gaps
 
 
-def _effect(r: Rollout, action: str, ts: float) -> None:
-    r.policy["last_action"] = action
-    r.policy["last_ts"] = ts
-    if action in STATUS_AFTER:
-        r.status = STATUS_AFTER[action]
-    elif action == "reduce_scope" and r.stage_idx > 0:
-        r.enter_stage(r.stage_idx - 1, ts)
-    elif action == "promote":
-        if r.stage_idx + 1 < len(r.plan.stages):
-            r.enter_stage(r.stage_idx + 1, ts)
-        else:
-            r.status = "completed"
-
-
 def evidence(r: Rollout, inst: RuleInstance, step: int) -> Evidence:
     rule, obs = inst.rule, inst.last
-    ts = step * r.res
+    ts = to_s(r.step_time(step))
     seg = inst.segkey or (
         "" if rule.segment is None else ",".join(f"{k}={v}" for k, v in rule.segment)
     )
@@ -249,7 +199,7 @@ def drill_down(r: Rollout, inst: RuleInstance, step: int) -> list[Evidence]:
     steps = max(1, round(rule.window_s / r.res))
     # Segment scopes of one label set (every full segment, or every region=... pool) split
     # the variant's segmented traffic without overlap: compare within each such family.
-    families: dict[tuple[str, ...], list[tuple[dict[str, str], Any, int]]] = {}
+    families: dict[tuple[str, ...], list[tuple[dict[str, str], Scope, int]]] = {}
     for (variant, seg), scope in sorted(r.scopes.items(), key=lambda kv: kv[0]):
         if variant != rule.variant or not seg or seg.startswith("~") or not scope.windows:
             continue
@@ -259,7 +209,7 @@ def drill_down(r: Rollout, inst: RuleInstance, step: int) -> list[Evidence]:
     # one group per label value (region=apac) over the family's segments carrying it
     groups: dict[tuple[str, str], list[float]] = {}
     totals: dict[tuple[str, str], tuple[float, float]] = {}
-    examples: dict[tuple[str, str], list[tuple[Any, int]]] = {}
+    examples: dict[tuple[str, str], list[tuple[Scope, int]]] = {}
     width = 0
     for members in families.values():
         x_all = n_all = 0.0
@@ -280,7 +230,7 @@ def drill_down(r: Rollout, inst: RuleInstance, step: int) -> list[Evidence]:
                     found.append(label)
         for label in found:
             totals[label] = (x_all, n_all)
-    ts = step * r.res
+    ts = to_s(r.step_time(step))
     out: list[Evidence] = []
     for label, (x, n) in groups.items():
         x_rest, n_rest = totals[label][0] - x, totals[label][1] - n
@@ -330,8 +280,8 @@ def _emit(
     prefix: str = "",
 ) -> Command:
     """One command; its reason is ``reason`` or else worded from the rules' evidence."""
-    seq = r.policy["seq"]
-    r.policy["seq"] = seq + 1
+    seq = r.policy.seq
+    r.policy.seq = seq + 1
     stage = r.plan.stages[r.stage_idx].name
     items = [evidence(r, i, step) for i in insts]
     drivers = [] if action == "promote" else [d for i in insts for d in drill_down(r, i, step)]
@@ -340,7 +290,9 @@ def _emit(
             explain_rule(
                 ev,
                 rule=i.rule,
-                bad_for_s=None if i.alert.active_at is None else ts - i.alert.active_at,
+                bad_for_s=None
+                if i.alert.active_at is None
+                else to_s(r.step_time(step) - i.alert.active_at),
                 signal_value=None if i.last is None else i.last.signal_value,
             )
             for i, ev in zip(insts, items, strict=True)
@@ -363,7 +315,7 @@ def _emit(
         expires_at=ts + issuer.command_ttl_s,
         monitor_version=issuer.monitor_version,
     )
-    decisions = r.policy["last_decisions"]
+    decisions = r.policy.last_decisions
     decisions.append(msgspec.to_builtins(cmd))
     del decisions[:-LAST_DECISIONS]
     return cmd

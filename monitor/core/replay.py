@@ -18,6 +18,7 @@ from monitor.core import signals
 from monitor.core.engine import Core
 from monitor.core.rollout import Rollout
 from monitor.core.rules import RuleInstance, finite
+from monitor.core.timebase import to_s
 from topics.codec import Decoder
 from topics.commands import Command
 from topics.events import Event
@@ -77,7 +78,8 @@ class Recorder:
         self._last: dict[str, tuple[str, str]] = {}
 
     def __call__(self, r: Rollout, step: int) -> None:
-        ts = step * r.res
+        now = r.step_time(step)
+        ts = to_s(now)
         stage = r.plan.stages[r.stage_idx].name
         if self._last.get(r.rollout_id) != (stage, r.status):
             self._last[r.rollout_id] = (stage, r.status)
@@ -87,7 +89,7 @@ class Recorder:
         every = max(1, round(self.every_s / r.res))
         for inst in r.stage_rules():
             obs = inst.last
-            changed = obs is not None and obs.ts == ts and inst.alert.state != "inactive"
+            changed = obs is not None and obs.ts == now and inst.alert.state != "inactive"
             if step % every and not changed:
                 continue
             key = (r.rollout_id, inst.label)

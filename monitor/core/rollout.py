@@ -1,32 +1,39 @@
 """One rollout's state: ingest events into per-step buckets, then evaluate step by step.
 
-Time: an event at ``ts`` belongs to step ``ceil(ts / resolution)``. Step ``k`` is evaluated
-(windows moved, rules stepped, policy consulted, at event time ``k × resolution``) once the
-watermark ``max_ts - allowed_lateness`` has passed it. An event whose step was already
+Time: integer microseconds (:mod:`monitor.core.timebase`). An event at ``ts`` belongs to
+step ``ceil(ts / resolution)``. Step ``k`` is evaluated (windows moved, rules stepped, policy
+consulted, at event time ``k × resolution``) once the watermark ``max_ts - allowed_lateness``
+has passed it. An event whose step was already
 evaluated is late: counted, never applied. Anything that arrives within the lateness is
 applied before its step is evaluated, so arrival order within it never changes a decision.
-Exact duplicates (same identity fields and time) are dropped before they count.
+Exact duplicates (same identity fields and time) are dropped before they count. What each
+event kind does is in :mod:`monitor.core.handlers`; the lifecycle (status, stage) changes
+only through the transition methods here.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Final
+from typing import Final
 
 from monitor.core import buckets as bk
-from monitor.core.buckets import EVENTS, FAILOVERS, LAT_N, LAT_SCALE, LAT_SUM, Bucket, latency_bin
-from monitor.core.derive import add_order, parse_segment_key, scope_needs, segment_key
+from monitor.core.buckets import Bucket
+from monitor.core.derive import parse_segment_key, scope_needs, segment_key
+from monitor.core.handlers import HANDLERS
 from monitor.core.joins import ShadowJoin, StatusTracker
 from monitor.core.model import RolloutPlan, Rule
 from monitor.core.rules import Context, RuleInstance, evaluate
 from monitor.core.scopes import Scope
+from monitor.core.snapshot import PolicyState
+from monitor.core.status import AFTER_ACTION, HELD, TERMINAL, Status
 from monitor.core.thresholds import reads_baseline
 from monitor.core.thresholds.cusum import RECENT_STEPS
-from topics.events import Event, Metric, Order, Plan, Shadow, Signoff, Silence, Status
+from monitor.core.timebase import US_PER_S, Micros, step_of, to_s, to_us
+from topics.commands import Action
+from topics.events import Event, Shadow, Silence
+from topics.events import Status as StatusEvent
 
 __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
 
-_ceil = math.ceil
 MAX_JUMP_S: Final = 86_400.0
 """An event more than this ahead of its rollout's newest event is refused (counted as
 ``future``): one absurd timestamp must not fast-forward a rollout past every window."""
@@ -43,18 +50,18 @@ class Rollout:
         self.rollout_id = rollout_id
         self.plan = plan
         self.res = plan.resolution_s
-        self.inv_res = 1.0 / plan.resolution_s
-        self.lateness = plan.allowed_lateness_s
+        self.res_us: Micros = to_us(plan.resolution_s)
+        self.lateness_us: Micros = to_us(plan.allowed_lateness_s)
         self.registered_at = registered_at
-        self.max_jump_s = MAX_JUMP_S
+        self.max_jump_us: Micros = to_us(MAX_JUMP_S)
         self.max_segments = MAX_SEGMENTS
         self._segments: set[str] | None = None  # segment keys with leaves (built when needed)
-        self.set_evaluated(self.step_of(registered_at) - 1)
-        self.max_ts = registered_at
+        self.max_ts: Micros = to_us(registered_at)
+        self.set_evaluated(step_of(self.max_ts, self.res_us) - 1)
         self.stage_idx = 0
-        self.stage_started_at = registered_at
+        self.stage_started_at: Micros = self.max_ts
         self.traffic_pct: float | None = plan.stages[0].traffic_pct
-        self.status = "running"
+        self.status = Status.RUNNING
         self.dry_run = plan.dry_run
         self.signoffs: set[tuple[str, str]] = set()
         self.counts = {"late": 0, "duplicates": 0, "future": 0, "segment_overflow": 0}
@@ -64,7 +71,7 @@ class Rollout:
         self.routes: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.scopes: dict[tuple[str, str], Scope] = {}
         self.pending: dict[int, list[tuple[Event, str]]] = {}  # step -> buffered events
-        self.seen: dict[int, set[tuple[Any, ...]]] = {}
+        self.seen: dict[int, set[tuple[object, ...]]] = {}
         rules = plan.all_rules()
         self.needs, self.sequential = scope_needs(rules, self.res)
         self.uses_segments = any(r.per_segment or r.segment for r in rules)
@@ -77,70 +84,113 @@ class Rollout:
         self._controls: list[Event] = []
         self._stage_rules: list[RuleInstance] = []
         self._stage_rules_key = (-1, -1)
-        self.policy: dict[str, Any] = {
-            "seq": 0,
-            "last_action": None,
-            "last_ts": None,
-            "timebox_done": False,
-            "last_decisions": [],
-        }
+        self.policy = PolicyState()
 
     # -- time ---------------------------------------------------------------------------
 
-    def step_of(self, ts: float) -> int:
-        return math.ceil(ts / self.res - 1e-9)
+    def step_time(self, step: int) -> Micros:
+        """Event time at which step ``step`` is evaluated."""
+        return step * self.res_us
 
     def set_evaluated(self, step: int) -> None:
         """Record the last evaluated step and when (max event time) the next is due."""
         self.evaluated = step
-        self.wake_at = (step + 1) * self.res + self.lateness
+        self.wake_at: Micros = (step + 1) * self.res_us + self.lateness_us
 
     def due_step(self) -> int:
         """Last step the watermark has passed (strictly)."""
-        return math.ceil((self.max_ts - self.lateness) / self.res - 1e-9) - 1
+        return step_of(self.max_ts - self.lateness_us, self.res_us) - 1
+
+    def advance_to(self, ts: float) -> bool:
+        """Event time has reached ``ts`` without events (at most ``max_jump`` ahead);
+        True when it moved."""
+        now = to_us(ts)
+        if now <= self.max_ts:
+            return False
+        self.max_ts = min(now, self.max_ts + self.max_jump_us)
+        return True
+
+    # -- lifecycle: every status change goes through these --------------------------------
+
+    def change_stage(self, idx: int, ts: float) -> None:
+        """The orchestrator moved the rollout to stage ``idx``: a held rollout runs again."""
+        self.enter_stage(idx, to_us(ts))
+        if self.status in HELD:
+            self.status = Status.RUNNING
+
+    def pause(self) -> None:
+        """Paused by the orchestrator or a human (not once stopped or completed)."""
+        if self.status not in TERMINAL:
+            self.status = Status.PAUSED
+
+    def resume(self) -> None:
+        """A human's resume: runs again (also after a halt) and forgets the last action,
+        so the same condition may act again at once."""
+        self.status = Status.RUNNING
+        self.policy.last_action = None
+        self.policy.last_ts = None
+
+    def complete(self) -> None:
+        self.status = Status.COMPLETED
+
+    def abort(self) -> None:
+        self.status = Status.ABORTED
+
+    def hold_inconclusive(self) -> None:
+        """The stage's time box passed without a verdict: wait for a human (once a stage)."""
+        self.policy.timebox_done = True
+        self.status = Status.INCONCLUSIVE
+
+    def acted(self, action: Action, now: Micros) -> None:
+        """The effect of a decision the core issued: its status, or a stage change."""
+        self.policy.last_action = action
+        self.policy.last_ts = now
+        if action in AFTER_ACTION:
+            self.status = AFTER_ACTION[action]
+        elif action == "reduce_scope" and self.stage_idx > 0:
+            self.enter_stage(self.stage_idx - 1, now)
+        elif action == "promote":
+            if self.stage_idx + 1 < len(self.plan.stages):
+                self.enter_stage(self.stage_idx + 1, now)
+            else:
+                self.status = Status.COMPLETED
 
     # -- ingest (the hot path) -----------------------------------------------------------
 
     def ingest(self, ev: Event) -> bool:
         """Apply one event to its step's bucket; True when a step is due for evaluation.
 
-        Late events, duplicates and events too far ahead (``max_jump_s``) are counted
-        and dropped.
+        Late events, duplicates and events too far ahead (``max_jump``) are counted and
+        dropped.
         """
         ts = ev.ts
         if type(ev) is Silence and ev.last_event_ts is not None:
             # Raised from a worker's wall clock: in event time the silence has lasted since
             # the last event, whatever the offset between the producers' clocks and the worker's.
             ts = min(ts, ev.last_event_ts + ev.silent_s)
-        step = _ceil(ts * self.inv_res - 1e-9)
+        now = round(ts * US_PER_S)  # timebase.to_us, inline: the hot path
+        step = -(-now // self.res_us)
         if step <= self.evaluated:
             self.counts["late"] += 1
             return False
         max_ts = self.max_ts
-        if ts > max_ts + self.max_jump_s:
+        if now > max_ts + self.max_jump_us:
             self.counts["future"] += 1
             return False
-        variant = ev.variant
-        order = ev if type(ev) is Order else None
-        if order is not None:
-            key: tuple[Any, ...] = (variant, order.order_id, order.status, ts, order.filled_qty)
-        elif isinstance(ev, Shadow):
-            key = ("s", variant, ev.corr_id)
-        else:
-            key = (type(ev).__name__, *(_plain(getattr(ev, f)) for f in ev.__struct_fields__))
+        handler = HANDLERS[type(ev)]
         seen = self.seen.get(step)
         if seen is None:
             seen = self.seen[step] = set()
         size = len(seen)
-        seen.add(key)
+        seen.add(handler.dedupe(ev, ts))
         if len(seen) == size:
             self.counts["duplicates"] += 1
             return False
         self.n_events += 1
         due = False
-        if ts > max_ts:
-            self.max_ts = ts
-            due = ts > self.wake_at
+        if now > max_ts:
+            self.max_ts = now
+            due = now > self.wake_at
         seg = ev.segment
         if seg and self.uses_segments:
             if len(seg) == 1:
@@ -150,6 +200,7 @@ class Rollout:
                 segkey = segment_key(seg)
         else:
             segkey = ""
+        variant = ev.variant
         leaf = self.leaves.get((variant, segkey))
         if leaf is None:
             if segkey and not self._segment_room(segkey):
@@ -160,37 +211,11 @@ class Rollout:
                 leaf = self._new_leaf(variant, segkey)
         b = leaf.get(step)
         if b is None:
-            b = leaf[step] = Bucket()
-        if order is not None:
-            add_order(order, b)
-            return due
-        if isinstance(ev, Metric):
-            b.c[EVENTS] += 1
-            acc = b.metrics.get(ev.name)
-            quantised = round(ev.value * bk.METRIC_SCALE)
-            if acc is None:
-                b.metrics[ev.name] = [quantised, 1]
-            else:
-                acc[0] += quantised
-                acc[1] += 1
-            b.max_ts = max(b.max_ts, ts)
-            return due
-        if isinstance(ev, Shadow):
-            c = b.c
-            c[EVENTS] += 1
-            if ev.failover:
-                c[FAILOVERS] += 1
-            lat = ev.latency_ms
-            if lat is not None and ev.variant == "shadow":
-                c[LAT_SUM] += round(lat * LAT_SCALE)
-                c[LAT_N] += 1
-                hb = latency_bin(lat)
-                b.hist[hb] = b.hist.get(hb, 0) + 1
-            b.max_ts = max(b.max_ts, ts)
-        # A Status is what the payments system or the back office reports about the variant's
-        # objects, seconds after the fact (propagation, confirmations): not a sign that the
-        # variant itself still reports, so it does not refresh its freshness (max_ts).
-        self.pending.setdefault(step, []).append((ev, segkey))
+            b = leaf[step] = Bucket()  # every kind: its leaf and scopes exist from its step on
+        if handler.ingest is not None:
+            handler.ingest(ev, b, ts)
+        if handler.at_step != "none":
+            self.pending.setdefault(step, []).append((ev, segkey))
         return due
 
     def _segment_room(self, segkey: str) -> bool:
@@ -254,15 +279,18 @@ class Rollout:
         """Close step ``step``: derive joins, move windows; the caller then decides."""
         buffered = self.pending.pop(step, None)
         self.seen.pop(step, None)
-        ts = step * self.res
+        ts = to_s(self.step_time(step))
         controls: list[Event] = []
         if buffered:
             shadows: list[tuple[Shadow, str]] = []
-            statuses: dict[str, list[Status]] = {}
+            statuses: dict[str, list[StatusEvent]] = {}
             for ev, segkey in buffered:
-                if type(ev) is Shadow:
+                role = HANDLERS[type(ev)].at_step
+                if role == "shadow":
+                    assert isinstance(ev, Shadow)
                     shadows.append((ev, segkey))
-                elif type(ev) is Status:
+                elif role == "status":
+                    assert isinstance(ev, StatusEvent)
                     statuses.setdefault(ev.variant, []).append(ev)
                 else:
                     controls.append(ev)
@@ -299,7 +327,7 @@ class Rollout:
                     total.add(part, 1, keep)
                 scope.advance(step, total)
         self.set_evaluated(step)
-        self._controls = sorted(controls, key=_control_order)
+        self._controls = sorted(controls, key=lambda ev: HANDLERS[type(ev)].order(ev))
 
     def _joins(self, step: int, shadows: list[tuple[Shadow, str]]) -> None:
         for segkey, res in sorted(self.join.step(step, shadows).items()):
@@ -329,15 +357,17 @@ class Rollout:
         return self._stage_rules
 
     def evaluate_rules(self, step: int) -> None:
-        ts = step * self.res
-        ctx = Context(ts=ts, step=step, resolution_s=self.res, mismatches=self.mismatches)
+        now = self.step_time(step)
+        ctx = Context(
+            ts=to_s(now), now=now, step=step, resolution_s=self.res, mismatches=self.mismatches
+        )
         # With all traffic on the new path there is no baseline variant to compare with:
         # comparison rules have no reference there and neither fire nor block promotion.
         no_reference = self.traffic_pct is not None and self.traffic_pct >= 100.0
         for inst in self.stage_rules():
             rule = inst.rule
             if no_reference and inst.compares:
-                inst.no_reference(ts)
+                inst.no_reference(now)
                 continue
             if rule.eval_interval_s:
                 every = round(rule.eval_interval_s / self.res)
@@ -380,12 +410,12 @@ class Rollout:
                 rest.history[s] = part
         return rest
 
-    def enter_stage(self, idx: int, ts: float) -> None:
+    def enter_stage(self, idx: int, now: Micros) -> None:
         self.stage_idx = idx
-        self.stage_started_at = ts
+        self.stage_started_at = now
         self.traffic_pct = self.plan.stages[idx].traffic_pct
         # last_action / last_ts survive: a reduce_scope must not cascade down every step.
-        self.policy["timebox_done"] = False
+        self.policy.timebox_done = False
         for inst in self.instances.values():
             inst.reset_stage()
         for scope in self.scopes.values():
@@ -395,18 +425,3 @@ class Rollout:
         stage = self.plan.stages[self.stage_idx]
         scope = self.scopes.get((stage.sample_variant, ""))
         return 0.0 if scope is None else float(scope.stage_events)
-
-
-def _plain(x: object) -> object:
-    """Hashable stand-in of a field value for the dedupe key."""
-    return repr(sorted(x.items())) if isinstance(x, dict) else x
-
-
-def _control_order(ev: Event) -> tuple[Any, ...]:
-    if isinstance(ev, Plan):
-        return (ev.ts, 0, ev.action, ev.stage or "", ev.traffic_pct or 0.0)
-    if isinstance(ev, Signoff):
-        return (ev.ts, 1, ev.stage, ev.role, ev.by)
-    if isinstance(ev, Silence):
-        return (ev.ts, 2, ev.variant, ev.silent_s)
-    return (ev.ts, 3)

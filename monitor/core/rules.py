@@ -12,6 +12,7 @@ from __future__ import annotations
 from monitor.core.alerting import FIRING, INACTIVE, AlertState
 from monitor.core.model import Rule
 from monitor.core.scopes import Scope
+from monitor.core.snapshot import ObservationSnapshot, RuleSnapshot
 from monitor.core.thresholds import (
     Context,
     Memory,
@@ -21,6 +22,7 @@ from monitor.core.thresholds import (
     finite,
     method_of,
 )
+from monitor.core.timebase import Micros, to_us
 
 __all__ = ["Context", "Observation", "RuleInstance", "evaluate", "finite", "window_steps"]
 
@@ -28,7 +30,18 @@ __all__ = ["Context", "Observation", "RuleInstance", "evaluate", "finite", "wind
 class RuleInstance:
     """One alert instance of a rule (one per segment for ``per_segment`` rules)."""
 
-    __slots__ = ("advised", "alert", "compares", "last", "memory", "method", "rule", "segkey")
+    __slots__ = (
+        "advised",
+        "alert",
+        "compares",
+        "for_us",
+        "keep_firing_for_us",
+        "last",
+        "memory",
+        "method",
+        "rule",
+        "segkey",
+    )
 
     def __init__(self, rule: Rule, segkey: str) -> None:
         self.rule = rule
@@ -39,6 +52,8 @@ class RuleInstance:
         self.advised = False  # dry-run advisory already sent for this firing episode
         self.last: Observation | None = None
         self.compares = compares(rule)
+        self.for_us = to_us(rule.for_s)
+        self.keep_firing_for_us = to_us(rule.keep_firing_for_s)
 
     @property
     def label(self) -> str:
@@ -54,12 +69,12 @@ class RuleInstance:
             return self.rule.no_data == "ok" or bool(last.stats.get("no_reference"))
         return last.active is False
 
-    def no_reference(self, ts: float) -> None:
+    def no_reference(self, now: Micros) -> None:
         """No baseline variant to compare with (all traffic on the new path): not gating."""
-        self.alert.step(ts, False, for_s=0.0, keep_firing_for_s=0.0)
+        self.alert.step(now, False, for_s=0, keep_firing_for_s=0)
         if self.memory is not None:
             self.memory.no_reference()
-        self.last = Observation(ts=ts, stats={"no_reference": 1.0})
+        self.last = Observation(ts=now, stats={"no_reference": 1.0})
 
     def step(self, obs: Observation) -> str:
         """Apply one observation to the alert state (honouring the no-data policy)."""
@@ -74,7 +89,7 @@ class RuleInstance:
             else:
                 return self.alert.state  # hold: no verdict, state unchanged
         state = self.alert.step(
-            obs.ts, active, for_s=rule.for_s, keep_firing_for_s=rule.keep_firing_for_s
+            obs.ts, active, for_s=self.for_us, keep_firing_for_s=self.keep_firing_for_us
         )
         if state != FIRING:
             self.advised = False
@@ -90,56 +105,46 @@ class RuleInstance:
             self.memory.reset_stage()
         self.advised = False
 
-    def to_state(self) -> dict[str, object]:
+    def snapshot(self) -> RuleSnapshot:
         last = self.last
-        state: dict[str, object] = {
-            "alert": self.alert.to_state(),
-            "learner": None,
-            "last_learn": None,
-            "first_value_at": None,
-            "latched": False,
-            "cusum": None,
-            "advised": self.advised,
-        }
-        if self.memory is not None:
-            state.update(self.memory.to_state())
-        state["last"] = (
-            None
+        return RuleSnapshot(
+            rule=self.rule.name,
+            segment=self.segkey,
+            alert=self.alert.snapshot(),
+            memory=None if self.memory is None else self.memory.to_state(),
+            advised=self.advised,
+            last=None
             if last is None
-            else [
-                last.ts,
-                last.value,
-                last.baseline,
-                last.threshold,
-                last.samples,
-                last.active,
-                last.comparator,
-                sorted(last.stats.items()),
-                last.signal_value,
-            ]
+            else ObservationSnapshot(
+                ts=last.ts,
+                value=last.value,
+                baseline=last.baseline,
+                threshold=last.threshold,
+                samples=last.samples,
+                active=last.active,
+                comparator=last.comparator,
+                stats=sorted(last.stats.items()),
+                signal_value=last.signal_value,
+            ),
         )
-        return state
 
-    def load(self, state: dict[str, object]) -> None:
-        from typing import Any, cast
-
-        st = cast(dict[str, Any], state)
-        self.alert = AlertState.from_state(st["alert"])
-        if self.memory is not None:
-            self.memory = self.method.restore(self.rule, state)
-        self.advised = bool(st["advised"])
-        last = st["last"]
+    def restore(self, snap: RuleSnapshot) -> None:
+        self.alert = AlertState.restore(snap.alert)
+        if self.memory is not None and snap.memory is not None:
+            self.memory = self.method.restore(self.rule, snap.memory)
+        self.advised = snap.advised
+        last = snap.last
         if last is not None:
             self.last = Observation(
-                ts=last[0],
-                value=last[1],
-                baseline=last[2],
-                threshold=last[3],
-                samples=last[4],
-                active=last[5],
-                comparator=last[6],
-                stats=dict(last[7]),
-                signal_value=last[8] if len(last) > 8 else None,  # older checkpoints: next step
+                ts=last.ts,
+                value=last.value,
+                baseline=last.baseline,
+                threshold=last.threshold,
+                samples=last.samples,
+                active=last.active,
+                comparator=last.comparator,
+                stats=dict(last.stats),
+                signal_value=last.signal_value,
             )
 
 

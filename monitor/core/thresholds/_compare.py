@@ -50,7 +50,7 @@ class Comparison(Method):
     ) -> Observation:
         rule = inst.rule
         th = rule.threshold
-        obs = Observation(ts=ctx.ts, comparator=th.op)
+        obs = Observation(ts=ctx.now, comparator=th.op)
         if not observe_signal(rule, scope, base, ctx, obs) or base is None:
             return obs
         assert obs.value is not None

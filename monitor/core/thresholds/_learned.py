@@ -25,6 +25,7 @@ from monitor.core.thresholds.base import (
     finite,
     observe_signal,
 )
+from monitor.core.timebase import Micros, to_s, to_us
 
 if TYPE_CHECKING:
     from monitor.core.fields import Fields
@@ -47,7 +48,10 @@ class LearnedMemory:
     __slots__ = ("first_value_at", "last_learn", "learner")
 
     def __init__(
-        self, learner: Learner, last_learn: float | None = None, first_value_at: float | None = None
+        self,
+        learner: Learner,
+        last_learn: Micros | None = None,
+        first_value_at: Micros | None = None,
     ) -> None:
         self.learner = learner
         self.last_learn = last_learn
@@ -67,12 +71,12 @@ class LearnedMemory:
         }
 
 
-class LearnedState(msgspec.Struct, forbid_unknown_fields=False):
+class LearnedState(msgspec.Struct, forbid_unknown_fields=True):
     """:meth:`LearnedMemory.to_state`, typed (``learner``: the detector's own state)."""
 
     learner: dict[str, object] | None = None
-    last_learn: float | None = None
-    first_value_at: float | None = None
+    last_learn: Micros | None = None
+    first_value_at: Micros | None = None
 
 
 PROTECT = 0.75
@@ -129,7 +133,7 @@ class Learned(Method):
     ) -> Observation:
         rule = inst.rule
         th = rule.threshold
-        obs = Observation(ts=ctx.ts, comparator=th.op)
+        obs = Observation(ts=ctx.now, comparator=th.op)
         if not observe_signal(rule, scope, base, ctx, obs):
             return obs
         memory = inst.memory
@@ -155,7 +159,7 @@ class Learned(Method):
             memory.first_value_at = obs.ts
         if obs.samples < rule.min_samples:
             return
-        if obs.ts - memory.first_value_at < rule.window_s - resolution_s:
+        if obs.ts - memory.first_value_at < to_us(rule.window_s) - to_us(resolution_s):
             return  # the window does not span data only yet (it is still filling)
         if inst.alert.state != INACTIVE or obs.active or obs.stats.get("score", 0.0) > 0.5:
             return  # protect the baseline from the anomaly it should detect
@@ -167,10 +171,10 @@ class Learned(Method):
             > PROTECT * obs.stats.get("band", abs(obs.threshold - obs.baseline))
         ):
             return  # near the band's edge: not evidence of what normal is
-        if memory.last_learn is not None and obs.ts - memory.last_learn < rule.window_s:
+        if memory.last_learn is not None and obs.ts - memory.last_learn < to_us(rule.window_s):
             return
         memory.last_learn = obs.ts
-        self.feed(memory.learner, obs.value, obs.ts)
+        self.feed(memory.learner, obs.value, to_s(obs.ts))
 
     def feed(self, learner: Learner, value: float, ts: float) -> None:
         raise NotImplementedError

@@ -24,7 +24,7 @@ class Absolute(Method):
         self, inst: Instance, scope: Scope, base: Scope | None, ctx: Context
     ) -> Observation:
         th = inst.rule.threshold
-        obs = Observation(ts=ctx.ts, comparator=th.op)
+        obs = Observation(ts=ctx.now, comparator=th.op)
         if observe_signal(inst.rule, scope, base, ctx, obs):
             assert obs.value is not None
             obs.threshold = th.value

@@ -20,6 +20,7 @@ from monitor.core import signals
 from monitor.core.buckets import REJECTED
 from monitor.core.model import Method as MethodName
 from monitor.core.model import Op, Rule, Threshold, ThresholdKind
+from monitor.core.timebase import Micros
 
 if TYPE_CHECKING:
     from monitor.core.alerting import AlertState
@@ -36,9 +37,9 @@ OPS: Final[dict[str, Callable[[float, float], bool]]] = {
 
 @dataclass(slots=True)
 class Observation:
-    """One evaluation of a rule at event time ``ts`` (seconds)."""
+    """One evaluation of a rule at event time ``ts`` (the core's µs)."""
 
-    ts: float
+    ts: Micros
     value: float | None = None
     baseline: float | None = None
     threshold: float | None = None
@@ -55,6 +56,9 @@ class Context:
     """What a rule may read at one step besides its own scope."""
 
     ts: float
+    """Event time of the step, seconds (for gauges of event times, e.g. freshness)."""
+    now: Micros
+    """The same, in the core's integer µs (what an :class:`Observation` carries)."""
     step: int
     resolution_s: float
     mismatches: dict[str, list[str]]  # variant -> objects in mismatch beyond tolerance

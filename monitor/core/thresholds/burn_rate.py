@@ -52,7 +52,7 @@ class BurnRate(Method):
     ) -> Observation:
         rule = inst.rule
         th = rule.threshold
-        obs = Observation(ts=ctx.ts, comparator=th.op)
+        obs = Observation(ts=ctx.now, comparator=th.op)
         budget = 1.0 - th.slo
         long_w = scope.windows[round(th.long_s / ctx.resolution_s)]
         short_w = scope.windows[round(th.short_s / ctx.resolution_s)]

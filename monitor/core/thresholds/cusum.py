@@ -47,11 +47,12 @@ class CusumMemory:
         self.cusum.reset()
 
     def to_state(self) -> dict[str, object]:
-        return {"cusum": [self.cusum.s, self.cusum.alarmed]}
+        return {"s": self.cusum.s, "alarmed": self.cusum.alarmed}
 
 
-class _Saved(msgspec.Struct):
-    cusum: tuple[float, bool] | None = None
+class _Saved(msgspec.Struct, forbid_unknown_fields=True):
+    s: float = 0.0
+    alarmed: bool = False
 
 
 class Cusum(Method):
@@ -87,8 +88,8 @@ class Cusum(Method):
         return CusumMemory(BernoulliCusum())
 
     def restore(self, rule: Rule, state: dict[str, object]) -> CusumMemory:
-        saved = msgspec.convert(state, _Saved).cusum
-        return CusumMemory(BernoulliCusum() if saved is None else BernoulliCusum(*saved))
+        saved = msgspec.convert(state, _Saved)
+        return CusumMemory(BernoulliCusum(saved.s, saved.alarmed))
 
     def evaluate(
         self, inst: Instance, scope: Scope, base: Scope | None, ctx: Context
@@ -103,7 +104,7 @@ class Cusum(Method):
         th = rule.threshold
         memory = inst.memory
         assert isinstance(memory, CusumMemory)
-        obs = Observation(ts=ctx.ts, comparator="cusum>=")
+        obs = Observation(ts=ctx.now, comparator="cusum>=")
         wsteps = round(rule.window_s / ctx.resolution_s)
         quantile = signals.QUANTILES.get(rule.signal)
         limit = None

@@ -10,6 +10,7 @@ from detectors import AnomalyScorer, default_scorer
 from monitor.core.model import Rule, Threshold
 from monitor.core.thresholds._learned import Learned, LearnedMemory, Learner
 from monitor.core.thresholds.base import Observation, Plot
+from monitor.core.timebase import to_s
 
 
 class Score(Learned):
@@ -25,7 +26,7 @@ class Score(Learned):
     def compare(self, memory: LearnedMemory, th: Threshold, obs: Observation) -> None:
         learner = memory.learner
         assert isinstance(learner, AnomalyScorer) and obs.value is not None
-        score = learner.score_one(obs.value, obs.ts)
+        score = learner.score_one(obs.value, to_s(obs.ts))
         obs.baseline = learner.m
         obs.stats["score"] = score
         obs.threshold = th.value

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from monitor.core.scopes import Scope
 
 
-class Latch(msgspec.Struct):
+class Latch(msgspec.Struct, forbid_unknown_fields=True):
     """Whether the stage-wide test has crossed ``1/alpha`` in this stage."""
 
     latched: bool = False
@@ -73,7 +73,7 @@ class Sequential(Method):
         self, inst: Instance, scope: Scope, base: Scope | None, ctx: Context
     ) -> Observation:
         rule = inst.rule
-        obs = Observation(ts=ctx.ts, comparator=rule.threshold.op)
+        obs = Observation(ts=ctx.now, comparator=rule.threshold.op)
         if base is None:
             return obs
         wsteps = round(rule.window_s / ctx.resolution_s)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from monitor.core.alerting import AlertState
+from monitor.core.alerting import AlertSnapshot, AlertState
 
 
 def trace(condition: list[bool], *, for_s: float, keep: float = 0.0, every: int = 1) -> str:
@@ -65,6 +66,8 @@ def test_resolved_at_and_fired_at_recorded() -> None:
 
 def test_state_round_trip() -> None:
     a = AlertState()
-    a.step(1.0, True, for_s=10, keep_firing_for_s=0)
-    b = AlertState.from_state(a.to_state())
-    assert b.step(11.0, True, for_s=10, keep_firing_for_s=0) == "firing"
+    a.step(1_000_000, True, for_s=10_000_000, keep_firing_for_s=0)
+    saved = msgspec.json.encode(a.snapshot())
+    b = AlertState.restore(msgspec.json.decode(saved, type=AlertSnapshot))
+    assert b.step(10_999_999, True, for_s=10_000_000, keep_firing_for_s=0) == "pending"
+    assert b.step(11_000_000, True, for_s=10_000_000, keep_firing_for_s=0) == "firing"
