@@ -48,7 +48,7 @@ DlqReason = Literal[
     "not_authorized",
     "duplicate_key",
 ]
-DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]
+DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]  # a Literal's values: typing has no public accessor
 
 MAX_MESSAGE_BYTES: Final = 1 << 20
 MAX_BATCH_EVENTS: Final = 10_000

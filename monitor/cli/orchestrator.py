@@ -173,7 +173,7 @@ def _operator_command(
     command = operator_command(
         key,
         rollout_id=target,
-        action=action,  # type: ignore[arg-type]
+        action=action,  # type: ignore[arg-type]  # "halt" or "resume": its only callers
         reason=reason,
         stage=stage,
         ttl_s=ttl_s,

@@ -51,7 +51,7 @@ RejectReason = Literal[
     "check_failed",
 ]
 """``check_failed``: the check itself raised (a bug): counted and skipped, never obeyed."""
-REJECT_REASONS: Final[tuple[RejectReason, ...]] = RejectReason.__args__  # type: ignore[attr-defined]
+REJECT_REASONS: Final[tuple[RejectReason, ...]] = RejectReason.__args__  # type: ignore[attr-defined]  # a Literal's values: typing has no public accessor
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ rule. The core takes time only from events; it never reads the wall clock and do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 from topics.commands import Command
 from topics.events import Event
@@ -65,15 +65,15 @@ class CoreProtocol(Protocol):
 
     def rollouts(self) -> list[str]: ...
 
-    def export_state(self, rollout_id: str) -> dict[str, Any]:
+    def export_state(self, rollout_id: str) -> dict[str, object]:
         """JSON-able state of one rollout (orjson-serialisable builtins only)."""
         ...
 
-    def import_state(self, rollout_id: str, state: dict[str, Any]) -> None: ...
+    def import_state(self, rollout_id: str, state: Mapping[str, object]) -> None: ...
 
     def forget(self, rollout_id: str) -> None: ...
 
-    def view(self, rollout_id: str) -> dict[str, Any] | None:
+    def view(self, rollout_id: str) -> dict[str, object] | None:
         """JSON-able summary: stage, traffic, rule states, firing rules, last decisions."""
         ...
 

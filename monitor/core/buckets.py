@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from operator import add as _add
 from operator import sub as _sub
-from typing import Any, Final
+from typing import Final, TypeVar
 
 # Counter slots of Bucket.c (one flat list: fast to update, add, subtract and serialise).
 EVENTS: Final = 0  # data events of any kind (throughput)
@@ -78,7 +78,7 @@ def add_example(examples: list[str], example: str) -> None:
         examples[examples.index(worst)] = example
 
 
-def _merge(into: dict[Any, int], other: dict[Any, int], sign: int) -> None:
+def _merge(into: dict[K, int], other: dict[K, int], sign: int) -> None:
     for key, n in other.items():
         left = into.get(key, 0) + sign * n
         if left:
@@ -107,6 +107,19 @@ REASONS: Final = 2
 METRICS: Final = 4
 EXAMPLES: Final = 8
 ALL_PARTS: Final = HIST | REASONS | METRICS | EXAMPLES
+
+
+K = TypeVar("K", int, str)
+
+BucketState = tuple[
+    list[int],  # counters
+    list[tuple[int, int]],  # latency histogram: bin -> count
+    list[tuple[str, int]],  # rejection causes
+    list[tuple[str, str, int]],  # metrics: name, sum (a string: may exceed int64), count
+    list[str],  # evidence examples
+    float | None,  # newest event time (s)
+]
+"""A bucket in a checkpoint."""
 
 
 class Bucket:
@@ -163,11 +176,11 @@ class Bucket:
                 return bin_value(b)
         return bin_value(max(self.hist))  # pragma: no cover - ranks always land above
 
-    def to_state(self) -> list[Any]:
+    def to_state(self) -> BucketState:
         # most buckets (history seconds) hold counters only: skip sorting their empty parts,
         # a checkpoint exports thousands of them per rollout on the worker's event loop
         hist, reasons, metrics = self.hist, self.reasons, self.metrics
-        return [
+        return (
             self.c,
             sorted(hist.items()) if hist else [],
             sorted(reasons.items()) if reasons else [],
@@ -175,10 +188,10 @@ class Bucket:
             sorted((k, str(v[0]), v[1]) for k, v in metrics.items()) if metrics else [],
             self.examples,
             None if self.max_ts == -math.inf else self.max_ts,
-        ]
+        )
 
     @classmethod
-    def from_state(cls, state: list[Any]) -> Bucket:
+    def from_state(cls, state: BucketState) -> Bucket:
         b = cls()
         b.c = [int(v) for v in state[0]]
         b.hist = {int(k): int(v) for k, v in state[1]}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Final
 
 import msgspec
 
@@ -149,11 +149,11 @@ class Core:
     def rollouts(self) -> list[str]:
         return sorted(self._rollouts)
 
-    def export_state(self, rollout_id: str) -> dict[str, Any]:
+    def export_state(self, rollout_id: str) -> dict[str, object]:
         """JSON-able state of one rollout (KeyError if unknown)."""
         return export_rollout(self._rollouts[rollout_id])
 
-    def import_state(self, rollout_id: str, state: dict[str, Any]) -> None:
+    def import_state(self, rollout_id: str, state: Mapping[str, object]) -> None:
         """Replace (or create) a rollout from :meth:`export_state` output."""
         r = self._rollouts[rollout_id] = import_rollout(self.plans, rollout_id, state)
         r.max_segments = self.max_segments
@@ -174,7 +174,7 @@ class Core:
 
     # -- views for metrics, HTTP and humans -------------------------------------------------
 
-    def view(self, rollout_id: str) -> dict[str, Any] | None:
+    def view(self, rollout_id: str) -> dict[str, object] | None:
         """:meth:`rollout_view` as JSON-able builtins (``CoreProtocol.view``)."""
         view = self.rollout_view(rollout_id)
         return None if view is None else msgspec.to_builtins(view)

@@ -135,7 +135,7 @@ def _apply_signoff(r: Rollout, ev: Event) -> None:
 # objects, seconds after the fact (propagation, confirmations): not a sign that the variant
 # itself still reports, so it touches no bucket (its freshness, max_ts, stays).
 # A Silence has moved event time forward already (its step): nothing more to apply.
-HANDLERS: Final[dict[type[Event], Handler]] = {  # type: ignore[dict-item]  # mypy types each event class as its own, not as a member of the Event union
+HANDLERS: Final[dict[type[Event], Handler]] = {
     Order: Handler(_order_key, _ingest_order, "none"),
     Metric: Handler(_fields_key, _ingest_metric, "none"),
     Shadow: Handler(_shadow_key, _ingest_shadow, "shadow"),

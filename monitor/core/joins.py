@@ -12,9 +12,23 @@ allowed lateness never changes a result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from topics.events import Shadow, Status
+
+Waiting = tuple[str, int, str, str, float | None, str]
+"""A decision waiting for its pair: side, step, route, outcome, price, segment key."""
+
+
+class JoinState(TypedDict):
+    pending: list[tuple[str, str, int, str, str, float | None, str]]
+    expiry: list[tuple[int, list[str]]]
+
+
+class TrackerState(TypedDict):
+    states: list[tuple[str, list[tuple[str, str]]]]
+    updated: list[tuple[str, float]]
+    since: list[tuple[str, float]]
 
 
 class JoinResult:
@@ -36,8 +50,7 @@ class ShadowJoin:
     def __init__(self, window_steps: int, price_band_bps: float) -> None:
         self.window_steps = window_steps
         self.price_band_bps = price_band_bps
-        # corr_id -> [side, step, route, outcome, price, segkey]
-        self.pending: dict[str, list[Any]] = {}
+        self.pending: dict[str, Waiting] = {}
         self.expiry: dict[int, list[str]] = {}
 
     def step(self, step: int, events: list[tuple[Shadow, str]]) -> dict[str, JoinResult]:
@@ -48,7 +61,7 @@ class ShadowJoin:
             side = "shadow" if ev.variant == "shadow" else "production"
             other = self.pending.get(corr)
             if other is None:
-                self.pending[corr] = [side, step, ev.route, ev.outcome, ev.price, segkey]
+                self.pending[corr] = (side, step, ev.route, ev.outcome, ev.price, segkey)
                 self.expiry.setdefault(step + self.window_steps, []).append(corr)
                 continue
             if other[0] == side:
@@ -77,15 +90,15 @@ class ShadowJoin:
                     res.examples.append(corr)
         return out
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> JoinState:
         return {
-            "pending": sorted([k, *v] for k, v in self.pending.items()),
-            "expiry": sorted([s, c] for s, c in self.expiry.items()),
+            "pending": sorted((k, *v) for k, v in self.pending.items()),
+            "expiry": sorted((s, c) for s, c in self.expiry.items()),
         }
 
-    def load(self, state: dict[str, Any]) -> None:
-        self.pending = {row[0]: list(row[1:]) for row in state["pending"]}
-        self.expiry = {int(s): list(c) for s, c in state["expiry"]}
+    def load(self, state: JoinState) -> None:
+        self.pending = {row[0]: row[1:] for row in state["pending"]}
+        self.expiry = {s: list(c) for s, c in state["expiry"]}
 
 
 class StatusTracker:
@@ -119,14 +132,14 @@ class StatusTracker:
                 del self.updated[obj]
                 del self.states[obj]
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> TrackerState:
         return {
-            "states": sorted([o, sorted(s.items())] for o, s in self.states.items()),
+            "states": sorted((o, sorted(s.items())) for o, s in self.states.items()),
             "updated": sorted(self.updated.items()),
             "since": sorted(self.mismatch_since.items()),
         }
 
-    def load(self, state: dict[str, Any]) -> None:
-        self.states = {o: dict((k, v) for k, v in s) for o, s in state["states"]}
-        self.updated = {o: float(t) for o, t in state["updated"]}
-        self.mismatch_since = {o: float(t) for o, t in state["since"]}
+    def load(self, state: TrackerState) -> None:
+        self.states = {o: dict(s) for o, s in state["states"]}
+        self.updated = dict(state["updated"])
+        self.mismatch_since = dict(state["since"])

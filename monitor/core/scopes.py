@@ -10,10 +10,23 @@ P&L and its peak (drawdown) and the event time of the last data event (freshness
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypedDict
 
 from monitor.core import buckets as bk
-from monitor.core.buckets import Bucket
+from monitor.core.buckets import Bucket, BucketState
+
+
+class ScopeState(TypedDict):
+    """A scope in a checkpoint."""
+
+    parts: list[tuple[int, int]]
+    full_stage_total: bool
+    stage_events: int
+    windows: list[tuple[int, BucketState]]
+    history: list[tuple[int, BucketState]]
+    stage_total: BucketState
+    pnl: tuple[int, int, int]
+    last_seen: float | None
 
 
 class Scope:
@@ -113,20 +126,20 @@ class Scope:
                             return out
         return out
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> ScopeState:
         return {
-            "parts": [[w, p] for w, p in self.parts.items()],
+            "parts": list(self.parts.items()),
             "full_stage_total": self.full_stage_total,
             "stage_events": self.stage_events,
-            "windows": [[w, acc.to_state()] for w, acc in self.windows.items()],
-            "history": [[s, b.to_state()] for s, b in sorted(self.history.items())],
+            "windows": [(w, acc.to_state()) for w, acc in self.windows.items()],
+            "history": [(s, b.to_state()) for s, b in sorted(self.history.items())],
             "stage_total": self.stage_total.to_state(),
-            "pnl": [self.pnl_cum, self.pnl_peak, self.pnl_n],
+            "pnl": (self.pnl_cum, self.pnl_peak, self.pnl_n),
             "last_seen": self.last_seen,
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Scope:
+    def from_state(cls, state: ScopeState) -> Scope:
         parts = {int(w): int(p) for w, p in state["parts"]}
         scope = cls(parts, state["last_seen"], bool(state["full_stage_total"]))
         scope.windows = {int(w): Bucket.from_state(b) for w, b in state["windows"]}

@@ -14,7 +14,11 @@ from typing import Final
 import msgspec
 
 from monitor.core.alerting import AlertSnapshot
+from monitor.core.buckets import BucketState
+from monitor.core.joins import JoinState, TrackerState
+from monitor.core.scopes import ScopeState
 from topics.commands import Action
+from topics.events import Event
 
 STATE_VERSION: Final = 2
 
@@ -73,13 +77,13 @@ class RolloutSnapshot(msgspec.Struct, kw_only=True):
     signoffs: list[tuple[str, str]]
     counts: dict[str, int]
     n_events: int
-    leaves: list[tuple[str, str, list[tuple[int, list[object]]]]]
+    leaves: list[tuple[str, str, list[tuple[int, BucketState]]]]
     routes: list[tuple[str, str, list[tuple[str, str]]]]
-    scopes: list[tuple[str, str, dict[str, object]]]
-    pending: list[tuple[int, list[tuple[dict[str, object], str]]]]
+    scopes: list[tuple[str, str, ScopeState]]
+    pending: list[tuple[int, list[tuple[Event, str]]]]
     seen: list[tuple[int, list[list[object]]]]
     rules: list[RuleSnapshot]
-    join: dict[str, object]
-    status_trackers: list[tuple[str, dict[str, object]]]
+    join: JoinState
+    status_trackers: list[tuple[str, TrackerState]]
     mismatches: dict[str, list[str]]
     policy: PolicyState

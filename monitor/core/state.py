@@ -23,7 +23,6 @@ from monitor.core.scopes import Scope
 from monitor.core.snapshot import STATE_VERSION, RolloutSnapshot
 from monitor.core.status import Status
 from monitor.errors import RollguardError
-from topics.events import Event
 
 __all__ = ["STATE_VERSION", "export_rollout", "import_rollout"]
 
@@ -51,9 +50,7 @@ def export_rollout(r: Rollout) -> dict[str, object]:
         ],
         routes=[(v, seg, list(targets)) for (v, seg), targets in r.routes.items()],
         scopes=[(v, key, scope.to_state()) for (v, key), scope in r.scopes.items()],
-        pending=[
-            (s, [(msgspec.to_builtins(ev), seg) for ev, seg in evs]) for s, evs in r.pending.items()
-        ],
+        pending=list(r.pending.items()),
         seen=[(s, [list(k) for k in keys]) for s, keys in r.seen.items()],
         rules=[inst.snapshot() for inst in r.instances.values()],
         join=r.join.to_state(),
@@ -89,10 +86,7 @@ def import_rollout(plans: PlanSet, rollout_id: str, state: Mapping[str, object])
     }
     r.scopes = {(v, key): Scope.from_state(s) for v, key, s in snap.scopes}
     r.routes = {(v, seg): list(targets) for v, seg, targets in snap.routes}
-    r.pending = {
-        s: [(msgspec.convert(ev, Event), seg) for ev, seg in evs]  # type: ignore[arg-type]  # Event is a tagged union, which msgspec accepts as a type
-        for s, evs in snap.pending
-    }
+    r.pending = dict(snap.pending)
     r.seen = {s: {tuple(k) for k in keys} for s, keys in snap.seen}
     rules = {rule.name: rule for rule in plan.all_rules()}
     r.instances = {}

@@ -439,7 +439,7 @@ def _payments(
             event = make_status(
                 v=SCHEMA_VERSION,
                 rollout_id=rid,
-                variant=variant,  # type: ignore[arg-type]
+                variant=variant,
                 ts=ts,
                 segment=seg,
                 corr_id=oid,

@@ -26,7 +26,7 @@ FaultKind = Literal[
 ]
 Target = Literal["market", "baseline", "canary", "shadow"]
 
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = FaultKind.__args__  # type: ignore[attr-defined]
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = FaultKind.__args__  # type: ignore[attr-defined]  # a Literal's values: typing has no public accessor
 MARKET_KINDS: Final = frozenset({"lp_outage", "lp_delay", "volatility", "burst"})
 
 

@@ -163,7 +163,7 @@ class RolloutFlow:
                 metric = make_metric(
                     v=SCHEMA_VERSION,
                     rollout_id=spec.rollout_id,
-                    variant=variant,  # type: ignore[arg-type]
+                    variant=variant,
                     ts=ts,
                     name=name,
                     value=value,

@@ -264,7 +264,7 @@ def _silence(key: tuple[str, str], last_ts: float, after: float) -> tuple[float,
     event = Silence(
         v=SCHEMA_VERSION,
         rollout_id=key[0],
-        variant=key[1],  # type: ignore[arg-type]
+        variant=key[1],  # type: ignore[arg-type]  # a variant name from the spec (str key)
         ts=ts,
         silent_s=after,
         last_event_ts=last_ts,
