@@ -13,13 +13,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import orjson
 
 from monitor.core import signals, thresholds
 from monitor.core.fields import Ctx, Fields, parse_duration
-from monitor.core.model import PlanSet, RolloutPlan, Rule, Stage, Threshold
+from monitor.core.model import RULE_ACTIONS, NoData, PlanSet, RolloutPlan, Rule, Stage, Threshold
 from monitor.core.planspec import (
     FILE,
     HOURS_PATTERN,
@@ -33,11 +33,14 @@ from monitor.core.planspec import (
 )
 from monitor.core.yamlload import LocatedDict, LocatedList, load_file
 from monitor.errors import ConfigError
+from topics.commands import Action
 
 __all__ = ["load_plans", "parse_duration"]
 
 _NAME: Final = re.compile(NAME_PATTERN)
 _HOURS: Final = re.compile(HOURS_PATTERN)
+_ACTIONS: Final[dict[str, Action]] = {a: a for a in RULE_ACTIONS}
+_NO_DATA: Final[dict[str, NoData]] = {"hold": "hold", "ok": "ok", "fire": "fire"}
 _WHERE: Final = re.compile(r"^(.*?):(\d+): ")
 _NAMED: Final = "a name of letters, digits and _.:/@+- (1-128 chars)"
 
@@ -103,7 +106,7 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         name=name,
         signal=signal,
         threshold=threshold,
-        action=cast(Any, f.choice("action")),
+        action=_ACTIONS[f.choice("action")],
         variant=f.choice("variant"),
         segment=segment,
         per_segment=per_segment,
@@ -113,7 +116,7 @@ def _rule(ctx: Ctx, node: object, line: int, set_name: str) -> Rule | None:
         keep_firing_for_s=f.duration("keep_firing_for") or 0.0,
         eval_interval_s=f.duration("eval_interval") or 0.0,
         min_samples=f.integer("min_samples"),
-        no_data=cast(Any, f.choice("no_data")),
+        no_data=_NO_DATA[f.choice("no_data")],
         severity=f.text("severity"),
         dry_run=f.boolean("dry_run"),
         description=f.text("description"),
@@ -194,7 +197,7 @@ def _stage(
     )
 
 
-def _version(plan: dict[str, Any]) -> str:
+def _version(plan: dict[str, object]) -> str:
     return hashlib.sha256(
         orjson.dumps(plan, option=orjson.OPT_SORT_KEYS, default=repr)
     ).hexdigest()[:16]

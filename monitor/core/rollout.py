@@ -20,15 +20,15 @@ from monitor.core.buckets import Bucket
 from monitor.core.derive import parse_segment_key, scope_needs, segment_key
 from monitor.core.handlers import HANDLERS
 from monitor.core.joins import ShadowJoin, StatusTracker
-from monitor.core.model import RolloutPlan, Rule
+from monitor.core.lifecycle import Lifecycle
+from monitor.core.model import RolloutPlan
 from monitor.core.rules import Context, RuleInstance, evaluate
-from monitor.core.scopes import Scope
+from monitor.core.scopes import Scope, rest_of
 from monitor.core.snapshot import PolicyState
-from monitor.core.status import AFTER_ACTION, HELD, TERMINAL, Status
+from monitor.core.status import Status
 from monitor.core.thresholds import reads_baseline
 from monitor.core.thresholds.cusum import RECENT_STEPS
 from monitor.core.timebase import US_PER_S, Micros, step_of, to_s, to_us
-from topics.commands import Action
 from topics.events import Event, Shadow, Silence
 from topics.events import Status as StatusEvent
 
@@ -43,7 +43,7 @@ whole rollout only (``segment_overflow``): invented labels cannot grow state or 
 without bound, and still cannot hide what they report from the rollout-wide rules."""
 
 
-class Rollout:
+class Rollout(Lifecycle):
     """Everything rollguard knows about one rollout (see module doc for time handling)."""
 
     def __init__(self, rollout_id: str, plan: RolloutPlan, registered_at: float) -> None:
@@ -109,51 +109,6 @@ class Rollout:
             return False
         self.max_ts = min(now, self.max_ts + self.max_jump_us)
         return True
-
-    # -- lifecycle: every status change goes through these --------------------------------
-
-    def change_stage(self, idx: int, ts: float) -> None:
-        """The orchestrator moved the rollout to stage ``idx``: a held rollout runs again."""
-        self.enter_stage(idx, to_us(ts))
-        if self.status in HELD:
-            self.status = Status.RUNNING
-
-    def pause(self) -> None:
-        """Paused by the orchestrator or a human (not once stopped or completed)."""
-        if self.status not in TERMINAL:
-            self.status = Status.PAUSED
-
-    def resume(self) -> None:
-        """A human's resume: runs again (also after a halt) and forgets the last action,
-        so the same condition may act again at once."""
-        self.status = Status.RUNNING
-        self.policy.last_action = None
-        self.policy.last_ts = None
-
-    def complete(self) -> None:
-        self.status = Status.COMPLETED
-
-    def abort(self) -> None:
-        self.status = Status.ABORTED
-
-    def hold_inconclusive(self) -> None:
-        """The stage's time box passed without a verdict: wait for a human (once a stage)."""
-        self.policy.timebox_done = True
-        self.status = Status.INCONCLUSIVE
-
-    def acted(self, action: Action, now: Micros) -> None:
-        """The effect of a decision the core issued: its status, or a stage change."""
-        self.policy.last_action = action
-        self.policy.last_ts = now
-        if action in AFTER_ACTION:
-            self.status = AFTER_ACTION[action]
-        elif action == "reduce_scope" and self.stage_idx > 0:
-            self.enter_stage(self.stage_idx - 1, now)
-        elif action == "promote":
-            if self.stage_idx + 1 < len(self.plan.stages):
-                self.enter_stage(self.stage_idx + 1, now)
-            else:
-                self.status = Status.COMPLETED
 
     # -- ingest (the hot path) -----------------------------------------------------------
 
@@ -383,32 +338,17 @@ class Rollout:
             if scope.last_seen is None:
                 scope.last_seen = self.registered_at  # freshness counts from registration
             if rule.threshold.against == "rest":
-                base = self._rest(rule, scope, round(rule.window_s / self.res))
+                base = rest_of(
+                    self.scopes.get((rule.variant, "")),
+                    scope,
+                    round(rule.window_s / self.res),
+                    range(self.evaluated - RECENT_STEPS + 1, self.evaluated + 1),
+                )
             else:
                 base = self.scopes.get(("baseline", scope_seg))
             obs = evaluate(inst, scope, base, ctx)
             inst.step(obs)
             inst.learn(obs, self.res)
-
-    def _rest(self, rule: Rule, segment: Scope, steps: int) -> Scope | None:
-        """The variant's other segments over the rule's window: its total minus ``segment``."""
-        total = self.scopes.get((rule.variant, ""))
-        if total is None or steps not in total.windows or steps not in segment.windows:
-            return None
-        rest = Scope({steps: 0}, None)
-        acc = rest.windows[steps]
-        acc.add(total.windows[steps], 1, 0)
-        acc.add(segment.windows[steps], -1, 0)
-        for s in range(self.evaluated - RECENT_STEPS + 1, self.evaluated + 1):
-            b = total.history.get(s)
-            if b is not None:
-                part = Bucket()
-                part.add(b, 1, 0)
-                mine = segment.history.get(s)
-                if mine is not None:
-                    part.add(mine, -1, 0)
-                rest.history[s] = part
-        return rest
 
     def enter_stage(self, idx: int, now: Micros) -> None:
         self.stage_idx = idx

@@ -149,3 +149,24 @@ class Scope:
         scope.stage_total = Bucket.from_state(state["stage_total"])
         scope.pnl_cum, scope.pnl_peak, scope.pnl_n = (int(x) for x in state["pnl"])
         return scope
+
+
+def rest_of(total: Scope | None, segment: Scope, steps: int, recent: range) -> Scope | None:
+    """The variant's other segments over a window of ``steps``: its ``total`` minus
+    ``segment``, with the ``recent`` steps' history (what ``against: rest`` compares with)."""
+    if total is None or steps not in total.windows or steps not in segment.windows:
+        return None
+    rest = Scope({steps: 0}, None)
+    acc = rest.windows[steps]
+    acc.add(total.windows[steps], 1, 0)
+    acc.add(segment.windows[steps], -1, 0)
+    for s in recent:
+        b = total.history.get(s)
+        if b is not None:
+            part = Bucket()
+            part.add(b, 1, 0)
+            mine = segment.history.get(s)
+            if mine is not None:
+                part.add(mine, -1, 0)
+            rest.history[s] = part
+    return rest

@@ -31,7 +31,7 @@ class LocatedList(list[Any]):
     item_lines: list[int]
 
 
-def _convert(node: yaml.Node, source: str) -> Any:
+def _convert(node: yaml.Node, source: str) -> object:
     if isinstance(node, yaml.MappingNode):
         out = LocatedDict()
         out.line = node.start_mark.line + 1
@@ -58,7 +58,7 @@ def _convert(node: yaml.Node, source: str) -> Any:
     return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
-def load_located(text: str, source: str) -> Any:
+def load_located(text: str, source: str) -> object:
     """Parse one YAML document into Located containers; raise ConfigError with the line."""
     try:
         node = yaml.compose(text, Loader=_LOADER)
@@ -73,7 +73,7 @@ def load_located(text: str, source: str) -> Any:
     return _convert(node, source)
 
 
-def load_file(path: Path) -> Any:
+def load_file(path: Path) -> object:
     """Read and parse one YAML file (errors name the file)."""
     try:
         text = path.read_text(encoding="utf-8")
