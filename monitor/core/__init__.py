@@ -16,11 +16,8 @@ Public API::
     core.thresholds() / core.bands()                   # read by monitor.metrics
     core.observer = callable(rollout, step)            # per evaluated step (replay reports)
 
-Modules: :mod:`config` (YAML → :mod:`model`), :mod:`buckets` / :mod:`scopes` (per-step
-sub-aggregates, running window sums), :mod:`signals` (the catalogue), :mod:`joins` (shadow
-join, status mismatches), :mod:`alerting` (Prometheus state machine), :mod:`rules`
-(thresholds), :mod:`rollout` (one rollout's event time), :mod:`policy` (decisions),
-:mod:`state` (checkpoints), :mod:`engine` (:class:`Core`), :mod:`replay`, :mod:`synthetic`.
+Modules: see ``docs/core.md`` (rooms, time, state, how to add a threshold method or an
+event kind).
 """
 
 from __future__ import annotations

@@ -199,8 +199,17 @@ def _stage(
 
 def _version(plan: dict[str, object]) -> str:
     return hashlib.sha256(
-        orjson.dumps(plan, option=orjson.OPT_SORT_KEYS, default=repr)
+        orjson.dumps(_without_empty_params(plan), option=orjson.OPT_SORT_KEYS, default=repr)
     ).hexdigest()[:16]
+
+
+def _without_empty_params(node: object) -> object:
+    """``node`` without empty ``params`` of thresholds (see ``Threshold.params``)."""
+    if isinstance(node, dict):
+        return {k: _without_empty_params(v) for k, v in node.items() if k != "params" or v}
+    if isinstance(node, list | tuple):
+        return [_without_empty_params(v) for v in node]
+    return node
 
 
 def _plan(

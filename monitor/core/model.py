@@ -88,6 +88,10 @@ class Threshold:
     """``cusum``: alarm level, nats (log-likelihood ratio)."""
     cap: float = 0.0
     """``cusum``: ceiling of the statistic, nats (>= h)."""
+    params: tuple[tuple[str, float], ...] = ()
+    """Parameters of methods added after the fields above (sorted ``(name, value)``; see
+    ``docs/core.md``). Left out of a plan's version while empty, so adding a method does
+    not change the version (and command ids) of plans that do not use it."""
     against: Literal["baseline", "rest"] = "baseline"
     """``vs_baseline`` on a ``per_segment`` rule: ``rest`` takes the reference from the same
     variant's other segments instead of the baseline variant's same segment, so a change of
