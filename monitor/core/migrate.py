@@ -54,7 +54,7 @@ def _v1_rule(name: str, segment: str, old: Mapping[str, object]) -> Checkpoint:
             "samples": last[4],
             "active": last[5],
             "comparator": last[6],
-            "stats": last[7],
+            "stats": dict(last[7]),
             "signal_value": last[8] if len(last) > 8 else None,
         },
     }

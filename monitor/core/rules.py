@@ -12,7 +12,7 @@ from __future__ import annotations
 from monitor.core.alerting import FIRING, INACTIVE, AlertState
 from monitor.core.model import Rule
 from monitor.core.scopes import Scope
-from monitor.core.snapshot import ObservationSnapshot, RuleSnapshot
+from monitor.core.snapshot import RuleSnapshot
 from monitor.core.thresholds import (
     Context,
     Memory,
@@ -106,26 +106,13 @@ class RuleInstance:
         self.advised = False
 
     def snapshot(self) -> RuleSnapshot:
-        last = self.last
         return RuleSnapshot(
             rule=self.rule.name,
             segment=self.segkey,
             alert=self.alert.snapshot(),
             memory=None if self.memory is None else self.memory.to_state(),
             advised=self.advised,
-            last=None
-            if last is None
-            else ObservationSnapshot(
-                ts=last.ts,
-                value=last.value,
-                baseline=last.baseline,
-                threshold=last.threshold,
-                samples=last.samples,
-                active=last.active,
-                comparator=last.comparator,
-                stats=sorted(last.stats.items()),
-                signal_value=last.signal_value,
-            ),
+            last=self.last,
         )
 
     def restore(self, snap: RuleSnapshot) -> None:
@@ -133,19 +120,7 @@ class RuleInstance:
         if self.memory is not None and snap.memory is not None:
             self.memory = self.method.restore(self.rule, snap.memory)
         self.advised = snap.advised
-        last = snap.last
-        if last is not None:
-            self.last = Observation(
-                ts=last.ts,
-                value=last.value,
-                baseline=last.baseline,
-                threshold=last.threshold,
-                samples=last.samples,
-                active=last.active,
-                comparator=last.comparator,
-                stats=dict(last.stats),
-                signal_value=last.signal_value,
-            )
+        self.last = snap.last
 
 
 def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context) -> Observation:

@@ -17,6 +17,7 @@ from monitor.core.alerting import AlertSnapshot
 from monitor.core.buckets import BucketState
 from monitor.core.joins import JoinState, TrackerState
 from monitor.core.scopes import ScopeState
+from monitor.core.thresholds.base import Observation
 from topics.commands import Action
 from topics.events import Event
 
@@ -37,18 +38,6 @@ class PolicyState(msgspec.Struct, kw_only=True):
     """The last few commands as builtins (for views)."""
 
 
-class ObservationSnapshot(msgspec.Struct, kw_only=True):
-    ts: int
-    value: float | None
-    baseline: float | None
-    threshold: float | None
-    samples: float
-    active: bool | None
-    comparator: str
-    stats: list[tuple[str, float]]
-    signal_value: float | None = None
-
-
 class RuleSnapshot(msgspec.Struct, kw_only=True):
     rule: str
     segment: str
@@ -56,7 +45,7 @@ class RuleSnapshot(msgspec.Struct, kw_only=True):
     memory: dict[str, object] | None
     """The threshold method's memory, in its own format (its ``restore`` reads it)."""
     advised: bool
-    last: ObservationSnapshot | None
+    last: Observation | None
 
 
 class RolloutSnapshot(msgspec.Struct, kw_only=True):

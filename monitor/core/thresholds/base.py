@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
+
+import msgspec
 
 from detectors import jensen_shannon
 from monitor.core import signals
@@ -35,9 +37,8 @@ OPS: Final[dict[str, Callable[[float, float], bool]]] = {
 }
 
 
-@dataclass(slots=True)
-class Observation:
-    """One evaluation of a rule at event time ``ts`` (the core's µs)."""
+class Observation(msgspec.Struct, kw_only=True):
+    """One evaluation of a rule at event time ``ts`` (the core's µs); checkpointed as is."""
 
     ts: Micros
     value: float | None = None
@@ -46,7 +47,7 @@ class Observation:
     samples: float = 0.0
     active: bool | None = None  # None: no data or below the minimum sample gate
     comparator: str = ">"
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float] = msgspec.field(default_factory=dict)
     signal_value: float | None = None
     """The signal over the window where ``value`` is a test statistic (cusum), for gauges."""
 
