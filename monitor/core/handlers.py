@@ -36,6 +36,17 @@ class Handler:
     """Controls: their order within one step (sorted, so arrival order does not matter)."""
     apply: Callable[[Rollout, Event], None] = lambda r, ev: None
     """Controls: their effect on the rollout, applied at their step."""
+    event_time: Callable[[Event], float] | None = None
+    """Its event time when not its ``ts`` (None: its ``ts``)."""
+
+
+def _silence_time(ev: Event) -> float:
+    """A silence is raised from a worker's wall clock: in event time it has lasted since the
+    last event, whatever the offset between the producers' clocks and the worker's."""
+    assert isinstance(ev, Silence)
+    if ev.last_event_ts is None:
+        return ev.ts
+    return min(ev.ts, ev.last_event_ts + ev.silent_s)
 
 
 def _plain(x: object) -> object:
@@ -142,5 +153,5 @@ HANDLERS: Final[dict[type[Event], Handler]] = {
     Status: Handler(_fields_key, None, "status"),
     Plan: Handler(_fields_key, None, "control", _plan_order, _apply_plan),
     Signoff: Handler(_fields_key, None, "control", _signoff_order, _apply_signoff),
-    Silence: Handler(_fields_key, None, "control", _silence_order),
+    Silence: Handler(_fields_key, None, "control", _silence_order, event_time=_silence_time),
 }

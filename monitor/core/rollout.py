@@ -29,7 +29,7 @@ from monitor.core.status import Status
 from monitor.core.thresholds import reads_baseline
 from monitor.core.thresholds.cusum import RECENT_STEPS
 from monitor.core.timebase import US_PER_S, Micros, step_of, to_s, to_us
-from topics.events import Event, Shadow, Silence
+from topics.events import Event, Shadow
 from topics.events import Status as StatusEvent
 
 __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
@@ -118,11 +118,8 @@ class Rollout(Lifecycle):
         Late events, duplicates and events too far ahead (``max_jump``) are counted and
         dropped.
         """
-        ts = ev.ts
-        if type(ev) is Silence and ev.last_event_ts is not None:
-            # Raised from a worker's wall clock: in event time the silence has lasted since
-            # the last event, whatever the offset between the producers' clocks and the worker's.
-            ts = min(ts, ev.last_event_ts + ev.silent_s)
+        handler = HANDLERS[type(ev)]
+        ts = ev.ts if handler.event_time is None else handler.event_time(ev)
         now = round(ts * US_PER_S)  # timebase.to_us, inline: the hot path
         step = -(-now // self.res_us)
         if step <= self.evaluated:
@@ -132,7 +129,6 @@ class Rollout(Lifecycle):
         if now > max_ts + self.max_jump_us:
             self.counts["future"] += 1
             return False
-        handler = HANDLERS[type(ev)]
         seen = self.seen.get(step)
         if seen is None:
             seen = self.seen[step] = set()
