@@ -43,6 +43,7 @@ from typing import Any, Final, Literal, NamedTuple
 import orjson
 from aiohttp import web
 
+from monitor.core.status import FAILED, HELD
 from monitor.errors import ConfigError
 from topics.limits import json_depth_error
 
@@ -64,9 +65,10 @@ FAILING: Final = frozenset({"halt", "rollback"})
 # freeze, pause, reduce_scope, hold and anything unknown: inconclusive (Argo pauses).
 ACTIONS: Final = PASSING | FAILING | {"freeze", "pause", "reduce_scope", "hold"}
 
-FAILED_STATUSES: Final = frozenset({"halted", "rolled_back", "aborted"})
-HELD_STATUSES: Final = frozenset({"paused", "frozen", "inconclusive"})
-"""The core's ``status`` after its own (or a human's) decisions: authoritative when set."""
+FAILED_STATUSES: Final = FAILED
+HELD_STATUSES: Final = HELD
+"""The core's ``status`` after its own (or a human's) decisions: authoritative when set
+(the core's own vocabulary, :mod:`monitor.core.status`: one mapping for both)."""
 HOOKS: Final = ("rollout", "confirm-traffic-increase", "confirm-promotion", "rollback")
 
 

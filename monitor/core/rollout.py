@@ -3,12 +3,12 @@
 Time: integer microseconds (:mod:`monitor.core.timebase`). An event at ``ts`` belongs to
 step ``ceil(ts / resolution)``. Step ``k`` is evaluated (windows moved, rules stepped, policy
 consulted, at event time ``k × resolution``) once the watermark ``max_ts - allowed_lateness``
-has passed it. An event whose step was already
-evaluated is late: counted, never applied. Anything that arrives within the lateness is
-applied before its step is evaluated, so arrival order within it never changes a decision.
-Exact duplicates (same identity fields and time) are dropped before they count. What each
-event kind does is in :mod:`monitor.core.handlers`; the lifecycle (status, stage) changes
-only through the transition methods here.
+has passed it. An event whose step was already evaluated is late: counted, never applied.
+Anything that arrives within the lateness is applied before its step is evaluated, so
+arrival order within it never changes a decision. Exact duplicates (same identity fields
+and time) are dropped before they count. What each event kind does is in
+:mod:`monitor.core.handlers`; status and stage change only through the transitions of
+:mod:`monitor.core.lifecycle`.
 """
 
 from __future__ import annotations

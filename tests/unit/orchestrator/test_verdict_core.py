@@ -45,3 +45,31 @@ def test_lifecycle_events_move_the_gates() -> None:
     assert paused["outcome"] == "inconclusive" and paused["held"]
     completed = step("completed", 40)
     assert (completed["outcome"], completed["promotable"]) == ("ok", True)
+
+
+def test_an_aborted_rollout_with_healthy_rules_fails_in_the_view_and_at_the_endpoint(
+    tmp_path: Path,
+) -> None:
+    """One vocabulary (``monitor.core.status``): the view used to say ``pass`` here while the
+    verdict endpoint said ``failed``."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(
+        "rule_sets:\n  set:\n    - {name: r, signal: error_rate, window: 1s, action: pause,\n"
+        "       threshold: {kind: absolute, op: '>', value: 0.5}, no_data: ok}\n"
+        "plans:\n  p:\n    allowed_lateness: 0s\n    rules: [set]\n"
+        "    stages: [{name: s1, traffic_pct: 5, min_dwell: 1d}]\n"
+    )
+    core = Core(load_plans([plan]))
+    register = Plan(v=1, rollout_id="r1", variant="canary", ts=T0, action="registered", plan="p")
+    running = Plan(v=1, rollout_id="r1", variant="canary", ts=T0 + 3, action="traffic_share")
+    core.process([register, running])
+    view = core.view("r1")
+    assert view is not None and (view["status"], view["verdict"]) == ("running", "pass")
+    aborted = Plan(v=1, rollout_id="r1", variant="canary", ts=T0 + 4, action="aborted")
+    core.process(
+        [aborted, Plan(v=1, rollout_id="r1", variant="canary", ts=T0 + 6, action="traffic_share")]
+    )
+    view = core.view("r1")
+    assert view is not None and view["rules"] == {"r": "inactive"}
+    assert (view["status"], view["verdict"]) == ("aborted", "fail")
+    assert verdict_body("r1", view)["outcome"] == "failed"
