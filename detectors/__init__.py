@@ -30,24 +30,28 @@ Comparisons return a :class:`Comparison` (direction, effect, interval, p-value /
 
 from __future__ import annotations
 
-from detectors.bernoulli import BernoulliCusum, bernoulli_llr
-from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
-from detectors.change import Cusum, siegmund_arl0
-from detectors.confseq import MeanDifferenceCS
-from detectors.drawdown import Drawdown
-from detectors.errors import DetectorError, DetectorStateError
-from detectors.ewstats import EWMeanVar
-from detectors.exceedance import QuantileExceedanceTest
-from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
-from detectors.msprt import msprt_two_proportions
-from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
-from detectors.quantiles import QuantileSketch
-from detectors.result import Comparison
-from detectors.river_adapters import RiverPageHinkley
-from detectors.robust import RobustBaseline
-from detectors.scoring import AnomalyScorer, default_scorer
-from detectors.sequential import SequentialCountTest
-from detectors.zscore import EWZScoreScorer
+import importlib
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from detectors.bernoulli import BernoulliCusum, bernoulli_llr
+    from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
+    from detectors.change import Cusum, siegmund_arl0
+    from detectors.confseq import MeanDifferenceCS
+    from detectors.drawdown import Drawdown
+    from detectors.errors import DetectorError, DetectorStateError
+    from detectors.ewstats import EWMeanVar
+    from detectors.exceedance import QuantileExceedanceTest
+    from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
+    from detectors.msprt import msprt_two_proportions
+    from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
+    from detectors.quantiles import QuantileSketch
+    from detectors.result import Comparison
+    from detectors.river_adapters import RiverPageHinkley
+    from detectors.robust import RobustBaseline
+    from detectors.scoring import AnomalyScorer, default_scorer
+    from detectors.sequential import SequentialCountTest
+    from detectors.zscore import EWZScoreScorer
 
 __all__ = [
     "AnomalyScorer",
@@ -78,3 +82,44 @@ __all__ = [
     "siegmund_arl0",
     "wilson_interval",
 ]
+
+_HOME: Final = {
+    "AnomalyScorer": "detectors.scoring",
+    "BernoulliCusum": "detectors.bernoulli",
+    "CategoricalMix": "detectors.categorical",
+    "Comparison": "detectors.result",
+    "Cusum": "detectors.change",
+    "DetectorError": "detectors.errors",
+    "DetectorStateError": "detectors.errors",
+    "Drawdown": "detectors.drawdown",
+    "EWMeanVar": "detectors.ewstats",
+    "EWZScoreScorer": "detectors.zscore",
+    "MannWhitneyClassifier": "detectors.mannwhitney",
+    "MeanDifferenceCS": "detectors.confseq",
+    "Proportion": "detectors.proportions",
+    "QuantileExceedanceTest": "detectors.exceedance",
+    "QuantileSketch": "detectors.quantiles",
+    "RiverPageHinkley": "detectors.river_adapters",
+    "RobustBaseline": "detectors.robust",
+    "SequentialCountTest": "detectors.sequential",
+    "bernoulli_llr": "detectors.bernoulli",
+    "chi_square_pvalue": "detectors.categorical",
+    "default_scorer": "detectors.scoring",
+    "hodges_lehmann": "detectors.mannwhitney",
+    "jeffreys_interval": "detectors.proportions",
+    "jensen_shannon": "detectors.categorical",
+    "msprt_two_proportions": "detectors.msprt",
+    "siegmund_arl0": "detectors.change",
+    "wilson_interval": "detectors.proportions",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import ``name`` from its module on first use (PEP 562): a rule that needs one
+    detector, and ``rollguard check`` that needs none, do not load scipy and river."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'detectors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

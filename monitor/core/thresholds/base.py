@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 import msgspec
 
-from detectors import jensen_shannon
 from monitor.core import signals
 from monitor.core.buckets import REJECTED
 from monitor.core.model import Method as MethodName
@@ -237,6 +236,8 @@ def observe_signal(
     if rule.signal in signals.GAUGE_SIGNALS:
         value, samples = gauge_value(rule, scope, ctx)
     elif rule.signal == "reject_mix_divergence":
+        from detectors import jensen_shannon  # here: scipy only for plans that use it
+
         if base is None:
             return False
         mine, theirs = scope.windows[wsteps], base.windows[wsteps]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from detectors import BernoulliCusum
 from monitor.core import signals
 from monitor.core.buckets import LAT_N, latency_bin
 from monitor.core.model import Op, Rule, Threshold, ThresholdKind
@@ -25,6 +24,7 @@ from monitor.core.thresholds._compare import against
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
+    from detectors import BernoulliCusum
     from monitor.core.fields import Fields
     from monitor.core.scopes import Scope
 
@@ -85,9 +85,13 @@ class Cusum(Method):
             f.bad("eval_interval", "none: a cusum adds every step's events (per-step evaluation)")
 
     def memory(self, rule: Rule) -> CusumMemory:
+        from detectors import BernoulliCusum  # detectors load with the engine, not the checker
+
         return CusumMemory(BernoulliCusum())
 
     def restore(self, rule: Rule, state: dict[str, object]) -> CusumMemory:
+        from detectors import BernoulliCusum
+
         saved = msgspec.convert(state, _Saved)
         return CusumMemory(BernoulliCusum(saved.s, saved.alarmed))
 

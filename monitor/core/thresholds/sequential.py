@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from detectors import msprt_two_proportions
 from monitor.core import signals
 from monitor.core.model import Op, Rule, Threshold
 from monitor.core.thresholds._compare import against, vs_baseline_fields
@@ -87,6 +86,8 @@ class Sequential(Method):
         obs.baseline = x_b / n_b if n_b > 0 else None
         if obs.samples <= 0 or obs.samples < rule.min_samples:
             return obs
+        from detectors import msprt_two_proportions  # with the engine, not the checker
+
         e_value = msprt_two_proportions(x_v, n_v, x_b, n_b)
         obs.threshold = 1.0 / rule.threshold.alpha
         obs.comparator = "e_value>="

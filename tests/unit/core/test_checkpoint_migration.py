@@ -67,7 +67,11 @@ def test_version_1_checkpoint_continues_with_the_same_decisions(
     resumed = Core(plans)
     resumed.import_state(RID, states[RID])
     assert run(resumed, events[cut:]) == after
-    assert resumed.view(RID) == uninterrupted.view(RID)
+    view, expected = resumed.view(RID), uninterrupted.view(RID)
+    assert view is not None and expected is not None
+    # the promotion before the cut keeps the reason the version-1 core worded
+    ids = [[d["command_id"] for d in v.pop("last_decisions")] for v in (view, expected)]
+    assert ids[0] == ids[1] and view == expected
 
 
 def test_restored_state_is_written_in_the_current_format(
