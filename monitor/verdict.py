@@ -43,9 +43,9 @@ from typing import Any, Final, Literal, NamedTuple
 import orjson
 from aiohttp import web
 
-from monitor.core.status import FAILED, HELD
 from monitor.errors import ConfigError
 from topics.limits import json_depth_error
+from topics.status import FAILED, HELD, Status
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ FAILING: Final = frozenset({"halt", "rollback"})
 # freeze, pause, reduce_scope, hold and anything unknown: inconclusive (Argo pauses).
 ACTIONS: Final = PASSING | FAILING | {"freeze", "pause", "reduce_scope", "hold"}
 
-FAILED_STATUSES: Final = FAILED
-HELD_STATUSES: Final = HELD
-"""The core's ``status`` after its own (or a human's) decisions: authoritative when set
-(the core's own vocabulary, :mod:`monitor.core.status`: one mapping for both)."""
 HOOKS: Final = ("rollout", "confirm-traffic-increase", "confirm-promotion", "rollback")
 
 
@@ -140,18 +136,18 @@ def reading(view: Mapping[str, Any], stale: bool = False) -> Reading:
     Reading(outcome='inconclusive', promotable=False, held=False, stale=True)
     """
     status, verdict = _text(view.get("status")), _text(view.get("verdict"))
-    if status in FAILED_STATUSES or verdict in FAILING:  # safety first: any stop wins
+    if status in FAILED or verdict in FAILING:  # safety first: any stop wins
         return Reading("failed", False)
     if stale:
         return Reading("inconclusive", False, stale=True)
-    if status in HELD_STATUSES:
+    if status in HELD:
         return Reading("inconclusive", False, held=True)
     if verdict in ACTIONS:  # a view whose verdict is a decision name: that decision
         outcome = classify(verdict)
         return Reading(outcome, verdict == "promote", held=outcome == "inconclusive")
-    if status == "completed":
+    if status == Status.COMPLETED:
         return Reading("ok", True)
-    if status in ("", "running"):
+    if status in ("", Status.RUNNING):
         # warming up, pending, healthy, or a rule firing with no stop decided: only a
         # decision stops a rollout; promotion waits until nothing stands in its way
         return Reading("ok", verdict == "pass" and view.get("promotion_gaps") == [])

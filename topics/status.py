@@ -24,12 +24,14 @@ worker key, covering every rollout the record speaks for) before a reader uses a
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 import msgspec
 import orjson
 from msgspec import Meta
 
+from topics.commands import Action
 from topics.events import doc
 from topics.keys import KeyRing, SigningKey
 from topics.signing import MalformedError, parse_strict, sign_document, verify_document
@@ -42,6 +44,53 @@ MAX_DECISIONS: Final = 5
 
 Text = Annotated[str, Meta(max_length=4096)]
 Short = Annotated[str, Meta(max_length=256)]
+
+
+# -- the status vocabulary: the core decides in it, views carry it, the verdict routes read it
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    FROZEN = "frozen"
+    INCONCLUSIVE = "inconclusive"
+    """The stage reached its time box without a verdict: waits for a human."""
+    HALTED = "halted"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+    COMPLETED = "completed"
+
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+FAILED: Final = frozenset({Status.HALTED, Status.ROLLED_BACK, Status.ABORTED})
+"""Stopped for cause: the verdict is ``fail``."""
+TERMINAL: Final = FAILED | {Status.COMPLETED}
+"""No decision changes these (a human's ``resumed`` still may)."""
+HELD: Final = frozenset({Status.PAUSED, Status.FROZEN, Status.INCONCLUSIVE})
+"""Waiting for a human's ``resumed`` (or a new stage): no promotion, no repeated action."""
+AFTER_ACTION: Final[dict[Action, Status]] = {
+    "halt": Status.HALTED,
+    "rollback": Status.ROLLED_BACK,
+    "freeze": Status.FROZEN,
+    "pause": Status.PAUSED,
+}
+"""The status a rule's decision leaves the rollout in (other actions keep it running)."""
+
+
+def verdict_of(status: Status, live_firing: bool, live_healthy: bool) -> Verdict:
+    """The stage's verdict from the status and its live (not dry-run) rules.
+
+    >>> verdict_of(Status.ABORTED, False, True), verdict_of(Status.RUNNING, False, True)
+    ('fail', 'pass')
+    >>> verdict_of(Status.COMPLETED, False, False), verdict_of(Status.PAUSED, False, False)
+    ('pass', 'inconclusive')
+    """
+    if status in FAILED or live_firing:
+        return "fail"
+    if status == Status.COMPLETED or live_healthy:
+        return "pass"
+    return "inconclusive"
 
 
 class StageView(msgspec.Struct, kw_only=True, frozen=True):
@@ -106,7 +155,10 @@ class RolloutView(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=False
     stage_plan: list[StageView] = []
     traffic_pct: float | None = None
     status: Short = ""
+    """A :class:`Status` value; plain text on the wire, so a reader that does not know a
+    newer status reads it as held (inconclusive) instead of refusing the record."""
     verdict: Short = ""
+    """A :data:`Verdict` (:func:`verdict_of`)."""
     dry_run: bool = False
     event_time: float = 0.0
     """Event time the rollout was last evaluated at (its watermark step)."""

@@ -15,11 +15,18 @@ from monitor.core.model import PlanSet, Stage
 from monitor.core.rollout import MAX_SEGMENTS, Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
 from monitor.core.state import export_rollout, import_rollout
-from monitor.core.status import Status, verdict_of
 from monitor.core.timebase import to_s
 from topics.commands import Command
 from topics.events import Event, Plan
-from topics.status import MAX_DECISIONS, DecisionView, RolloutView, RuleView, StageView
+from topics.status import (
+    MAX_DECISIONS,
+    DecisionView,
+    RolloutView,
+    RuleView,
+    StageView,
+    Status,
+    verdict_of,
+)
 
 UNBOUND_KEPT: Final = 1000
 """Rollout ids without a plan remembered for :meth:`Core.unbound` (bounded: ids are input)."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from monitor.core.model import RolloutPlan
 from monitor.core.snapshot import PolicyState
-from monitor.core.status import AFTER_ACTION, HELD, TERMINAL, Status
 from monitor.core.timebase import Micros, to_us
 from topics.commands import Action
+from topics.status import AFTER_ACTION, HELD, TERMINAL, Status
 
 
 class Lifecycle:

@@ -33,10 +33,10 @@ from monitor.core.explain import ARROW, decision_reason, driver_text, explain_ru
 from monitor.core.rollout import Rollout, parse_segment_key
 from monitor.core.rules import RuleInstance, finite
 from monitor.core.scopes import Scope
-from monitor.core.status import TERMINAL, Status
 from monitor.core.timebase import Micros, to_s, to_us
 from monitor.core.wording import span
 from topics.commands import ACTION_PRECEDENCE, Action, Command, Evidence, command_id
+from topics.status import TERMINAL, Status
 
 RANK: Final = {a: i for i, a in enumerate(ACTION_PRECEDENCE)}
 LAST_DECISIONS: Final = 10

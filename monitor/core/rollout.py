@@ -25,12 +25,12 @@ from monitor.core.model import RolloutPlan
 from monitor.core.rules import Context, RuleInstance, evaluate
 from monitor.core.scopes import Scope, rest_of
 from monitor.core.snapshot import PolicyState
-from monitor.core.status import Status
 from monitor.core.thresholds import reads_baseline
 from monitor.core.thresholds.cusum import RECENT_STEPS
 from monitor.core.timebase import US_PER_S, Micros, step_of, to_s, to_us
 from topics.events import Event, Shadow
 from topics.events import Status as StatusEvent
+from topics.status import Status
 
 __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
 

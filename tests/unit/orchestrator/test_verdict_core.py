@@ -50,7 +50,7 @@ def test_lifecycle_events_move_the_gates() -> None:
 def test_an_aborted_rollout_with_healthy_rules_fails_in_the_view_and_at_the_endpoint(
     tmp_path: Path,
 ) -> None:
-    """One vocabulary (``monitor.core.status``): the view used to say ``pass`` here while the
+    """One vocabulary (``topics.status.Status``): the view used to say ``pass`` here while the
     verdict endpoint said ``failed``."""
     plan = tmp_path / "p.yaml"
     plan.write_text(

@@ -12,8 +12,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.verdict import FAILED_STATUSES, FAILING, verdict_body
+from monitor.verdict import FAILING, verdict_body
 from tests.unit.orchestrator.conftest import TOKEN, VerdictServer
+from topics.status import FAILED
 
 FUZZ = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -32,7 +33,7 @@ view_keys = st.sampled_from(
      "advisory", "dry_run", "x"]
 )  # fmt: skip
 known_words = st.sampled_from(
-    ["pass", "fail", "inconclusive", "running", "completed", "promote", *FAILING, *FAILED_STATUSES]
+    ["pass", "fail", "inconclusive", "running", "completed", "promote", *FAILING, *FAILED]
 )
 views = st.dictionaries(view_keys, json_values | known_words | st.just([]), max_size=7)
 
@@ -46,7 +47,7 @@ def test_any_core_view_gives_a_bounded_consistent_body(view: dict[str, Any]) -> 
     status, verdict = (
         v if isinstance(v, str) else "" for v in (view.get("status"), view.get("verdict"))
     )
-    stopped = status in FAILED_STATUSES or verdict in FAILING
+    stopped = status in FAILED or verdict in FAILING
     if body["failed"]:
         assert stopped and not body["advisory"]
     if body["promotable"]:
