@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,7 +19,16 @@ import orjson
 
 from monitor.core import signals, thresholds
 from monitor.core.fields import Ctx, Fields, parse_duration
-from monitor.core.model import RULE_ACTIONS, NoData, PlanSet, RolloutPlan, Rule, Stage, Threshold
+from monitor.core.model import (
+    RULE_ACTIONS,
+    NoData,
+    PlanSet,
+    RolloutPlan,
+    Rule,
+    Stage,
+    Threshold,
+    versioned,
+)
 from monitor.core.planspec import (
     FILE,
     HOURS_PATTERN,
@@ -197,19 +206,14 @@ def _stage(
     )
 
 
-def _version(plan: dict[str, object]) -> str:
+def _version(name: str, stages: Sequence[Stage], settings: Mapping[str, object]) -> str:
+    """Hash of what decides (:func:`~monitor.core.model.versioned`): not where the plan
+    was read, nor its descriptions."""
+    plan = {"name": name, "stages": versioned(list(stages)), **settings}
+    del plan["description"]
     return hashlib.sha256(
-        orjson.dumps(_without_empty_params(plan), option=orjson.OPT_SORT_KEYS, default=repr)
+        orjson.dumps(plan, option=orjson.OPT_SORT_KEYS, default=repr)
     ).hexdigest()[:16]
-
-
-def _without_empty_params(node: object) -> object:
-    """``node`` without empty ``params`` of thresholds (see ``Threshold.params``)."""
-    if isinstance(node, dict):
-        return {k: _without_empty_params(v) for k, v in node.items() if k != "params" or v}
-    if isinstance(node, list | tuple):
-        return [_without_empty_params(v) for v in node]
-    return node
 
 
 def _plan(
@@ -262,9 +266,7 @@ def _plan(
                         f"a multiple of the plan's resolution ({resolution:g} s)",
                         seconds,
                     )
-    from dataclasses import asdict
-
-    version = _version({"name": name, "stages": [asdict(s) for s in stages], **settings})
+    version = _version(name, stages, settings)
     return RolloutPlan(
         name=name,
         stages=tuple(stages),

@@ -1,13 +1,14 @@
 """Validated, immutable plans and rules (what :func:`monitor.core.load_plans` returns).
 
 Durations are seconds (floats). A :class:`PlanSet` is the unit a :class:`~monitor.core.Core`
-is built from; each plan carries a ``version`` (hash of its canonical content and of every
-rule it uses) that goes into command ids, so a changed rule set never reuses an id.
+is built from; each plan carries a ``version`` (hash of what decides: its settings, stages
+and every rule it uses, :func:`versioned`) that goes into command ids, so a changed rule set
+never reuses an id, and the same plan read from another file keeps its ids.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Final, Literal
 
 from topics.commands import Action
@@ -27,6 +28,10 @@ RULE_ACTIONS: Final[tuple[Action, ...]] = (
     "hold",
 )
 """Actions a rule may ask for (promote is the policy's, resume is human-only)."""
+
+UNVERSIONED: Final = {"versioned": False}
+"""Metadata of fields that decide nothing (where a rule was read, what it says of itself):
+left out of a plan's version, so moving or commenting a plan keeps its command ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,9 @@ class Rule:
     no_data: NoData = "hold"
     severity: str = "warning"
     dry_run: bool = False
-    description: str = ""
-    source: str = ""  # file:line, for messages
+    description: str = field(default="", metadata=UNVERSIONED)
+    source: str = field(default="", metadata=UNVERSIONED)
+    """``file:line``, for messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,7 @@ class RolloutPlan:
     name: str
     stages: tuple[Stage, ...]
     version: str
-    description: str = ""
+    description: str = field(default="", metadata=UNVERSIONED)
     dry_run: bool = False
     allowed_lateness_s: float = 2.0
     resolution_s: float = 1.0
@@ -155,7 +161,7 @@ class RolloutPlan:
     status_tolerance_s: float = 30.0
     join_window_s: float = 5.0
     price_band_bps: float = 1.0
-    source: str = ""
+    source: str = field(default="", metadata=UNVERSIONED)
 
     def all_rules(self) -> list[Rule]:
         """Every distinct rule of every stage, in first-seen order."""
@@ -197,3 +203,29 @@ class PlanSet:
 
     def names(self) -> list[str]:
         return sorted(self.plans)
+
+
+def versioned(node: object) -> object:
+    """What of a plan's parts decides, as builtins: dataclasses as dicts without their
+    :data:`UNVERSIONED` fields, and without a threshold's ``params`` while empty (methods
+    added later leave the versions of plans that do not use them alone).
+
+    >>> from dataclasses import replace
+    >>> rule = Rule("r", "error_rate", Threshold("absolute"), "rollback", source="a.yaml:3")
+    >>> versioned(rule) == versioned(replace(rule, source="b/a.yaml:9", description="why"))
+    True
+    >>> versioned(rule) == versioned(replace(rule, threshold=Threshold("absolute", value=1)))
+    False
+    """
+    if is_dataclass(node) and not isinstance(node, type):
+        return {
+            f.name: versioned(getattr(node, f.name))
+            for f in fields(node)
+            if f.metadata.get("versioned", True)
+            and not (f.name == "params" and not getattr(node, f.name))
+        }
+    if isinstance(node, list | tuple):
+        return [versioned(v) for v in node]
+    if isinstance(node, dict):
+        return {k: versioned(v) for k, v in node.items()}
+    return node

@@ -70,9 +70,35 @@ def test_examples_load_and_cover_every_mission_rule() -> None:
 def test_version_is_stable_and_changes_with_any_rule(tmp_path: Path) -> None:
     a = load_plans(EXAMPLES)["bridge-routing-v2"].version
     assert a == load_plans(EXAMPLES)["bridge-routing-v2"].version
-    rules = Path(EXAMPLES[1]).read_text().replace("value: 1.3}", "value: 1.35}")
-    changed = write(tmp_path, rules, "rules.yaml")
+    rules = Path(EXAMPLES[1]).read_text()
+    assert rules.count("value: 1.3}") == 1  # canary-p99-latency's ratio
+    changed = write(tmp_path, rules.replace("value: 1.3}", "value: 1.35}"), "rules.yaml")
     assert load_plans([EXAMPLES[0], changed])["bridge-routing-v2"].version != a
+
+
+def test_version_ignores_where_the_plan_was_read_and_its_descriptions(tmp_path: Path) -> None:
+    """The same plan from another directory, moved down a few lines and described
+    otherwise keeps its version (and so its command ids); only what decides changes it."""
+    base = load_plans(EXAMPLES)["bridge-routing-v2"]
+    moved = tmp_path / "elsewhere" / "deploy"
+    moved.mkdir(parents=True)
+    plan_text = "# moved here\n\n" + Path(EXAMPLES[0]).read_text().replace(
+        "description: New LP routing", "description: Another wording of the new LP routing"
+    )
+    rules_text = (
+        Path(EXAMPLES[1])
+        .read_text()
+        .replace("description: Timeouts, disconnects", "description: Timeouts and disconnects")
+    )
+    plan_file, rules_file = write(moved, plan_text, "p.yaml"), write(moved, rules_text, "r.yaml")
+    again = load_plans([plan_file, rules_file])["bridge-routing-v2"]
+    assert (again.source, again.description) != (base.source, base.description)
+    assert again.all_rules()[0].source != base.all_rules()[0].source
+    assert again.version == base.version
+    changed = write(moved, rules_text.replace("value: 1.3}", "value: 1.35}"), "r.yaml")
+    assert load_plans([plan_file, changed])["bridge-routing-v2"].version != base.version
+    slower = write(moved, rules_text.replace("for: 2m", "for: 3m", 1), "r.yaml")
+    assert load_plans([plan_file, slower])["bridge-routing-v2"].version != base.version
 
 
 def test_rule_errors_name_file_line_rule_and_field(tmp_path: Path) -> None:
