@@ -9,23 +9,22 @@ need                   use
 =====================  ==================================================================
 anomaly score          ``default_scorer()`` → :class:`AnomalyScorer` (``score_one``/``learn_one``)
 mean / variance        :class:`EWMeanVar` (time-aware: half-life in seconds)
-robust centre/scale    :class:`RobustBaseline` (EW median and MAD)
 p50 / p95 / p99        :class:`QuantileSketch` (DDSketch-like, relative error α, mergeable)
-rates, proportions     :class:`Proportion`, :func:`wilson_interval`, :func:`jeffreys_interval`
 rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`chi_square_pvalue`
-P&L drawdown           :class:`Drawdown`
-sustained change       :class:`Cusum` (self-starting, robust); :class:`RiverPageHinkley`
+sustained change       :class:`Cusum` (self-starting, robust)
 canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
 rate vs baseline       :func:`msprt_two_proportions` (mixture SPRT e-value; rules' ``sequential``)
 bad-event rate rise    :class:`BernoulliCusum` (per-step counts; rules' ``cusum``)
 canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
 canary tail (p99)      :class:`QuantileExceedanceTest` (anytime-valid, exceedance counts)
-canary window          :class:`MannWhitneyClassifier` (Kayenta-style, fixed sample)
 =====================  ==================================================================
 
-Comparisons return a :class:`Comparison` (direction, effect, interval, p-value / e-value,
-``enough_data``). Benchmarks: ``python -m tests.bench.detectors.X`` for X in ``real_eval``,
-``nab_eval``, ``canary``, ``change``, ``cost`` (the scorer's evaluation: ``docs/detection.md``).
+Which rule reaches which detector is in ``examples/README.md`` (a test keeps it true); the
+comparisons and change detectors no rule reaches yet are the candidates the benchmarks
+compare for the cause-shift and drift gates. Comparisons return a :class:`Comparison`
+(direction, effect, interval, p-value / e-value, ``enough_data``). Benchmarks:
+``python -m tests.bench.detectors.X`` for X in ``real_eval``, ``nab_eval``, ``canary``,
+``change``, ``cost`` (the scorer's evaluation: ``docs/detection.md``).
 """
 
 from __future__ import annotations
@@ -38,17 +37,12 @@ if TYPE_CHECKING:
     from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
     from detectors.change import Cusum, siegmund_arl0
     from detectors.confseq import MeanDifferenceCS
-    from detectors.drawdown import Drawdown
     from detectors.errors import DetectorError, DetectorStateError
     from detectors.ewstats import EWMeanVar
     from detectors.exceedance import QuantileExceedanceTest
-    from detectors.mannwhitney import MannWhitneyClassifier, hodges_lehmann
     from detectors.msprt import msprt_two_proportions
-    from detectors.proportions import Proportion, jeffreys_interval, wilson_interval
     from detectors.quantiles import QuantileSketch
     from detectors.result import Comparison
-    from detectors.river_adapters import RiverPageHinkley
-    from detectors.robust import RobustBaseline
     from detectors.scoring import AnomalyScorer, default_scorer
     from detectors.sequential import SequentialCountTest
     from detectors.zscore import EWZScoreScorer
@@ -61,26 +55,18 @@ __all__ = [
     "Cusum",
     "DetectorError",
     "DetectorStateError",
-    "Drawdown",
     "EWMeanVar",
     "EWZScoreScorer",
-    "MannWhitneyClassifier",
     "MeanDifferenceCS",
-    "Proportion",
     "QuantileExceedanceTest",
     "QuantileSketch",
-    "RiverPageHinkley",
-    "RobustBaseline",
     "SequentialCountTest",
     "bernoulli_llr",
     "chi_square_pvalue",
     "default_scorer",
-    "hodges_lehmann",
-    "jeffreys_interval",
     "jensen_shannon",
     "msprt_two_proportions",
     "siegmund_arl0",
-    "wilson_interval",
 ]
 
 _HOME: Final = {
@@ -91,32 +77,24 @@ _HOME: Final = {
     "Cusum": "detectors.change",
     "DetectorError": "detectors.errors",
     "DetectorStateError": "detectors.errors",
-    "Drawdown": "detectors.drawdown",
     "EWMeanVar": "detectors.ewstats",
     "EWZScoreScorer": "detectors.zscore",
-    "MannWhitneyClassifier": "detectors.mannwhitney",
     "MeanDifferenceCS": "detectors.confseq",
-    "Proportion": "detectors.proportions",
     "QuantileExceedanceTest": "detectors.exceedance",
     "QuantileSketch": "detectors.quantiles",
-    "RiverPageHinkley": "detectors.river_adapters",
-    "RobustBaseline": "detectors.robust",
     "SequentialCountTest": "detectors.sequential",
     "bernoulli_llr": "detectors.bernoulli",
     "chi_square_pvalue": "detectors.categorical",
     "default_scorer": "detectors.scoring",
-    "hodges_lehmann": "detectors.mannwhitney",
-    "jeffreys_interval": "detectors.proportions",
     "jensen_shannon": "detectors.categorical",
     "msprt_two_proportions": "detectors.msprt",
     "siegmund_arl0": "detectors.change",
-    "wilson_interval": "detectors.proportions",
 }
 
 
 def __getattr__(name: str) -> object:
     """Import ``name`` from its module on first use (PEP 562): a rule that needs one
-    detector, and ``rollguard check`` that needs none, do not load scipy and river."""
+    detector, and ``rollguard check`` that needs none, do not load scipy."""
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'detectors' has no attribute {name!r}")

@@ -19,20 +19,20 @@ import argparse
 import time
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy.stats import binomtest, mannwhitneyu
 
 from detectors import (
     MeanDifferenceCS,
     QuantileExceedanceTest,
     SequentialCountTest,
-    wilson_interval,
 )
 
 ALPHA = 0.05
 
 
 def _rate(hits: int, runs: int) -> str:
-    lo, hi = wilson_interval(hits, runs)
+    ci = binomtest(hits, runs).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = ci.low, ci.high
     return f"{hits / runs:6.3f}  95% CI [{lo:.3f}, {hi:.3f}]"
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from detectors import BernoulliCusum, bernoulli_llr
 from monitor.errors import ConfigError
 from tests.unit.core.helpers import Run, orders, plan_set, rule, shadow
 
@@ -36,13 +35,6 @@ def error_flow(bad: range, errors: int = 4, base_errors: int = 0, until: int = 1
         + orders(t, 40, variant="baseline", errors=base_errors if t in bad else t % 10 == 0)
         for t in range(until)
     }
-
-
-def test_llr_and_statistic_bounds() -> None:
-    assert bernoulli_llr(0, 0, 0.01, 0.05) == 0.0
-    c = BernoulliCusum()
-    assert c.step(50, 50, 0.01, 0.05, h=3.0, cap=5.0) and c.s == 5.0  # capped
-    assert not BernoulliCusum().step(0, 1000, 0.01, 0.05, h=3.0, cap=5.0)  # floored at 0
 
 
 def test_condition_on_within_two_seconds_and_decides_at_onset_plus_for(tmp_path: Path) -> None:
