@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NamedTuple, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar, get_args
 
 import msgspec
 import orjson
@@ -36,7 +36,7 @@ from topics.signing import MalformedError, canonical, parse_strict, verify_docum
 RefusalReason = Literal[
     "unsigned", "unknown_key", "bad_signature", "not_authorized", "duplicate_key", "invalid"
 ]
-REFUSAL_REASONS: Final[tuple[RefusalReason, ...]] = RefusalReason.__args__  # type: ignore[attr-defined]
+REFUSAL_REASONS: Final[tuple[RefusalReason, ...]] = get_args(RefusalReason)
 _TRIGGERS: Final = (b"plan", b"signoff", b"\\u")
 MAX_DEPTH: Final = MAX_JSON_DEPTH
 """Telemetry nests deeper than a command may (a batch of events with segments)."""

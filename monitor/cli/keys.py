@@ -51,12 +51,13 @@ def generate(
 ) -> None:
     """Generate a signing key; add its public half to a trusted ring."""
     from topics.keyfiles import add_to_ring, ring_entry, write_signing_key
-    from topics.keys import SigningKey
+    from topics.keys import ROLES, SigningKey
 
-    if role not in ("worker", "operator"):
+    known = next((r for r in ROLES if r == role), None)  # the Literal, narrowed
+    if known is None:
         fail(f"--role {role!r}: expected worker or operator")
     try:
-        key = SigningKey.generate(key_id, role, name)  # type: ignore[arg-type]
+        key = SigningKey.generate(key_id, known, name)
         public = key.public(tuple(rollout) if rollout else None, frozenset(signoff_role or ()))
         write_signing_key(key, out)
         if ring is not None:

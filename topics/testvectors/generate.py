@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from topics.keyfiles import ring_entry
-from topics.keys import KeyRing, SigningKey
+from topics.keys import KeyRing, Role, SigningKey
 from topics.signing import canonical
 
 OUT: Final = Path(__file__).with_name("commands.json")
@@ -30,9 +30,9 @@ POLICY: Final = {
 }
 
 
-def _key(key_id: str, role: str, name: str | None = None) -> SigningKey:
+def _key(key_id: str, role: Role, name: str | None = None) -> SigningKey:
     seed = hashlib.sha256(b"rollguard test vector key " + key_id.encode()).digest()
-    return SigningKey.from_seed(key_id, role, seed, name)  # type: ignore[arg-type]
+    return SigningKey.from_seed(key_id, role, seed, name)
 
 
 WORKER: Final = _key("vec-worker-1", "worker")
