@@ -8,7 +8,7 @@ from typing import Final
 import msgspec
 
 import monitor
-from monitor.core import policy
+from monitor.core import policy, thresholds
 from monitor.core.api import BandSample, Gauge, RuleStateSample, ThresholdSample
 from monitor.core.handlers import HANDLERS
 from monitor.core.model import PlanSet, Stage
@@ -80,6 +80,7 @@ class Core:
             from monitor.errors import ConfigError
 
             raise ConfigError(f"default plan {default_plan!r} is not among {plans.names()}")
+        thresholds.load_detectors()
         self.plans = plans
         self.default_plan = default_plan
         self.issuer = policy.Issuer(monitor_version, command_ttl_s)

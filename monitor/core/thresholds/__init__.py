@@ -33,6 +33,7 @@ __all__ = [
     "ThresholdMethod",
     "compares",
     "finite",
+    "load_detectors",
     "method_of",
     "parse",
     "reads_baseline",
@@ -60,6 +61,27 @@ KINDS: Final[tuple[ThresholdKind, ...]] = tuple(dict.fromkeys(m.kind for m in RE
 _OPS: Final[dict[str, Op]] = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
 DEFAULT_METHOD: Final[dict[str, str | None]] = {"learned": "sigma", "vs_baseline": None}
 """A kind's method when ``method`` is not given (None: required); else its unnamed method."""
+
+
+RULE_DETECTORS: Final = (
+    "EWMeanVar",
+    "QuantileSketch",
+    "default_scorer",
+    "BernoulliCusum",
+    "msprt_two_proportions",
+    "jensen_shannon",
+)
+"""What the methods (and the ``reject_mix_divergence`` signal) take from ``detectors``."""
+
+
+def load_detectors() -> None:
+    """Import the detectors rules use (scipy with them) now, when a :class:`Core` is built:
+    ``rollguard check`` never pays for them, and a worker pays before it serves, not in its
+    first step (an import holds the GIL for seconds on a loaded host: HTTP routes wait)."""
+    import detectors
+
+    for name in RULE_DETECTORS:
+        getattr(detectors, name)
 
 
 def method_of(th: Threshold) -> ThresholdMethod:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import detectors
+from monitor.core.thresholds import RULE_DETECTORS
 
 ROOT = Path(__file__).resolve().parents[3]
 SUPPORT = {"Comparison", "DetectorError", "DetectorStateError", "bernoulli_llr", "siegmund_arl0"}
@@ -44,3 +47,19 @@ def test_every_detector_is_reached_by_a_rule_or_a_named_candidate() -> None:
     assert not candidates & reached, "a candidate is reached: move it to the table"
     assert public - reached - candidates == set(), "neither reached nor a candidate: remove it"
     assert candidates <= public
+
+
+def test_the_engine_loads_every_detector_a_rule_reaches_when_it_is_built() -> None:
+    """Built, a Core has imported them (a worker pays before it serves, not mid-step)."""
+    assert set(RULE_DETECTORS) | {"AnomalyScorer"} == imported_by_monitor()
+    code = (
+        "import sys; from monitor.core import Core, load_plans; "
+        "before = 'scipy' in sys.modules; "
+        "Core(load_plans(['examples/plans/broker-bridge.yaml', "
+        "'examples/rules/broker-gates.yaml'])); print(before, all(m in sys.modules for m in "
+        "('detectors.ewstats', 'detectors.scoring', 'detectors.categorical', 'scipy')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]
