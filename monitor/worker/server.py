@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import resource
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,7 +36,10 @@ from monitor.worker.limits import HttpLimits
 log = logging.getLogger(__name__)
 
 FILES_KEPT_FREE = 128
-"""File handles left for Kafka connections, the state reader and logs."""
+"""File handles left for what the worker opens later (Kafka reconnects, checkpoints, logs)."""
+ACCEPT_BACKLOG = 128
+"""asyncio accepts up to this many connections in one go before any reaches the cap (and
+closed ones free their handles a loop turn later): the cap leaves room for one such burst."""
 
 
 def raise_open_files_limit() -> int:
@@ -48,6 +52,14 @@ def raise_open_files_limit() -> int:
         except (ValueError, OSError) as exc:  # not allowed here: keep the soft limit
             log.warning("http: open-files limit stays %d (%r)", soft, exc)
     return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def open_files_now() -> int:
+    """File handles this process holds now (Linux; 0 where /proc is not there)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
 
 
 class _Connections:
@@ -116,7 +128,11 @@ async def serve(
 ) -> tuple[HttpServer, int]:
     """Start serving ``app`` within ``limits``; the runner (for cleanup) and the bound port."""
     limits = limits or HttpLimits()
-    cap = max(2, min(limits.max_connections, raise_open_files_limit() - FILES_KEPT_FREE))
+    # handles: those open now (Kafka clients, logs), one accept burst, a reserve; the rest
+    # may be connections. Counting only the reserve, a flood of 2,000 connections under a
+    # 1,024 limit took the last handles and killed the processor loop (EMFILE) in 1 of 3 runs.
+    spare = raise_open_files_limit() - open_files_now() - ACCEPT_BACKLOG - FILES_KEPT_FREE
+    cap = max(2, min(limits.max_connections, spare))
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -129,7 +145,9 @@ async def serve(
     app.middlewares.insert(0, connections.middleware(limits.request_timeout_s))
     await runner.setup()  # freezes the app (its middlewares) and makes runner.server
     connections.server = runner.server
-    server = await asyncio.get_running_loop().create_server(connections, host, port, backlog=128)
+    server = await asyncio.get_running_loop().create_server(
+        connections, host, port, backlog=ACCEPT_BACKLOG
+    )
     bound = int(server.sockets[0].getsockname()[1]) if server.sockets else port
     return HttpServer(runner, server), bound
 
