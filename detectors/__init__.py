@@ -13,6 +13,8 @@ p50 / p95 / p99        :class:`QuantileSketch` (DDSketch-like, relative error α
 rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`chi_square_pvalue`
 sustained change       :class:`Cusum` (self-starting, robust)
 canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
+rejection causes       :class:`SequentialMultinomialTest` (anytime-valid; rules' ``cause_shift``)
+latency slowdown       ``detectors.slowdown`` (per-step evidence; rules' ``slowdown``)
 rate vs baseline       :func:`msprt_two_proportions` (mixture SPRT e-value; rules' ``sequential``)
 bad-event rate rise    :class:`BernoulliCusum` (per-step counts; rules' ``cusum``)
 canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from detectors.ewstats import EWMeanVar
     from detectors.exceedance import QuantileExceedanceTest
     from detectors.msprt import msprt_two_proportions
+    from detectors.multinomial import SequentialMultinomialTest
     from detectors.quantiles import QuantileSketch
     from detectors.result import Comparison
     from detectors.scoring import AnomalyScorer, default_scorer
@@ -61,6 +64,7 @@ __all__ = [
     "QuantileExceedanceTest",
     "QuantileSketch",
     "SequentialCountTest",
+    "SequentialMultinomialTest",
     "bernoulli_llr",
     "chi_square_pvalue",
     "default_scorer",
@@ -83,6 +87,7 @@ _HOME: Final = {
     "QuantileExceedanceTest": "detectors.exceedance",
     "QuantileSketch": "detectors.quantiles",
     "SequentialCountTest": "detectors.sequential",
+    "SequentialMultinomialTest": "detectors.multinomial",
     "bernoulli_llr": "detectors.bernoulli",
     "chi_square_pvalue": "detectors.categorical",
     "default_scorer": "detectors.scoring",

@@ -70,7 +70,14 @@ class BernoulliCusum:
         """Add one step's counts; return whether the CUSUM is alarmed."""
         if not (math.isfinite(bad) and math.isfinite(n)):
             return self.alarmed
-        self.s = min(cap, max(0.0, self.s + bernoulli_llr(bad, n, p0, p1)))
+        return self.add(bernoulli_llr(bad, n, p0, p1), h=h, cap=cap)
+
+    def add(self, llr: float, *, h: float, cap: float) -> bool:
+        """Add one step's log-likelihood ratio of any test (``step`` adds a Bernoulli one);
+        return whether the CUSUM is alarmed. A non-finite ratio is ignored."""
+        if not math.isfinite(llr):
+            return self.alarmed
+        self.s = min(cap, max(0.0, self.s + llr))
         if self.s >= h:
             self.alarmed = True
         elif self.s <= 0.0:

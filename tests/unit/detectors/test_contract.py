@@ -66,6 +66,19 @@ def _feed_step_counts(det: Any, rng: random.Random, i: int) -> None:
     det.step(bad, n, 0.01, 0.05, h=3.0, cap=6.0)
 
 
+def _feed_periods(det: Any, rng: random.Random, i: int) -> None:
+    # one period's rejection causes on each side; the canary's mix moves half-way
+    causes = ["margin", "price", "limit"]
+    weights = [0.2, 0.2, 0.6] if i > 150 else [0.5, 0.3, 0.2]
+    canary: dict[str, float] = {}
+    for c in rng.choices(causes, weights, k=rng.randint(0, 3)):
+        canary[c] = canary.get(c, 0.0) + 1
+    baseline: dict[str, float] = {}
+    for c in rng.choices(causes, [0.5, 0.3, 0.2], k=rng.randint(0, 8)):
+        baseline[c] = baseline.get(c, 0.0) + 1
+    det.update(canary, baseline)
+
+
 def _result(det: Any) -> Any:
     return det.result().to_dict()
 
@@ -97,6 +110,8 @@ SPECS = [
          _result, 20, lambda s: not s.result().enough_data),
     Spec("BernoulliCusum", d.BernoulliCusum, _feed_step_counts,
          lambda s: (s.s, s.alarmed), 0, lambda s: not s.alarmed),
+    Spec("SequentialMultinomialTest", lambda: d.SequentialMultinomialTest(alpha=0.01),
+         _feed_periods, _result, 0, lambda s: not s.result().significant),
 ]  # fmt: skip
 
 N_EVENTS = 300
@@ -183,6 +198,7 @@ def test_follows_the_shared_protocols(spec: Spec) -> None:
         "MeanDifferenceCS": proto.VariantComparison,
         "QuantileExceedanceTest": proto.VariantComparison,
         "BernoulliCusum": proto.Stateful,  # step(bad, n, p0, p1): counts, not one series
+        "SequentialMultinomialTest": proto.Stateful,  # update(canary, baseline): count maps
     }
     assert isinstance(det, kinds.get(spec.name, proto.Statistic))
 
@@ -194,6 +210,11 @@ def test_non_finite_values_are_ignored(spec: Spec, bad: float) -> None:
     before = det.state_dict()
     if spec.name == "CategoricalMix":
         pytest.skip("takes category labels, not numbers")
+    if spec.name == "SequentialMultinomialTest":
+        with pytest.raises(ValueError):  # counts: anything else is a caller bug, refused
+            det.update({"margin": bad}, {"margin": 1.0})
+        assert det.state_dict() == before
+        return
     if spec.name == "SequentialCountTest":
         # event counts: anything else is a caller bug, refused loudly
         with pytest.raises(ValueError):
