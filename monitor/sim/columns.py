@@ -116,6 +116,27 @@ def _per_order(
     return out
 
 
+def _shifted_causes(
+    cause: np.ndarray,
+    shift: np.ndarray,
+    u: np.ndarray,
+    cause_w: np.ndarray,
+    ds: Sequence[Draws],
+    ri: np.ndarray,
+) -> np.ndarray:
+    """Causes drawn from ``(1 - s) w + s 1[target]`` where a ``cause_shift`` acts with
+    share ``s``: the same uniform as the ordinary draw (no extra random numbers, so other
+    scenarios' streams are unchanged), the reject rate untouched."""
+    rows = np.flatnonzero(shift)
+    target = np.array([d.flow.shift_cause for d in ds])[ri[rows]]
+    s = np.minimum(shift[rows], 1.0)[:, None]
+    base = np.cumsum(cause_w) / cause_w.sum()
+    cum = (1.0 - s) * base[None, :] + s * (np.arange(len(base))[None, :] >= target[:, None])
+    out = cause.copy()
+    out[rows] = np.minimum((cum <= u[rows][:, None]).sum(axis=1), len(base) - 1)
+    return out
+
+
 def _silent_rows(
     ds: Sequence[Draws], bounds: list[int], canary: np.ndarray, t: float
 ) -> np.ndarray:
@@ -189,6 +210,9 @@ def _orders(
     code[partial] = _PARTIAL
     cause = np.searchsorted(np.cumsum(cause_w), u2[3] * cause_w.sum(), side="right")
     cause = np.minimum(cause, len(model.REJECT_CAUSES) - 1)
+    shift = _per_order(ds, bounds, "cause_shift", t, canary, cell)
+    if shift.any():
+        cause = _shifted_causes(cause, shift, u2[3], cause_w, ds, ri)
 
     qty = np.maximum(np.round(np.exp(_cat([d.z_qty for d in ds])), 2), 0.01)
     fill_frac = np.where(partial, np.round(_cat([d.fill for d in ds]), 2), 1.0)

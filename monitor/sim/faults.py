@@ -15,6 +15,7 @@ FaultKind = Literal[
     "latency",  # latency multiplier (magnitude 1.8 = +80 %)
     "errors",  # added error probability (timeouts and disconnects, 3:1)
     "rejects",  # added reject probability with a new ``cause``
+    "cause_shift",  # share of ordinary rejects whose cause becomes ``cause`` (rate unchanged)
     "lp_outage",  # share of requests to ``lp`` that fail over to another LP
     "lp_delay",  # extra median ms on responses from ``lp``
     "volatility",  # market volatility multiplier (prices, latency, requotes, P&L spread)
@@ -49,6 +50,8 @@ class Fault:
             raise ValueError(f"fault {self.kind!r} acts on the market, not on {self.target!r}")
         if self.kind in {"lp_outage", "lp_delay"} and self.lp is None:
             raise ValueError(f"fault {self.kind!r} needs `lp`")
+        if self.kind == "cause_shift" and not (0.0 < self.magnitude <= 1.0 and self.cause):
+            raise ValueError("fault 'cause_shift' needs a `cause` and a share in (0, 1]")
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError("fault ends before it starts")
 

@@ -79,6 +79,9 @@ class RolloutFlow:
         self._cause = next(
             (f.cause for f in self._faults if f.kind == "rejects" and f.cause), "new_cause"
         )
+        shifted = next((f.cause for f in self._faults if f.kind == "cause_shift" and f.cause), None)
+        self.shift_cause = -1 if shifted is None else model.REJECT_CAUSES.index(shifted)
+        """Index of the cause a ``cause_shift`` fault moves rejects to (-1: none)."""
         # faults on baseline or canary by kind, in scenario order (amounts add in that order)
         self._per_order: dict[str, list[tuple[Fault, np.ndarray]]] = {}
         for fault in self._faults:

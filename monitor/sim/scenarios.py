@@ -122,7 +122,8 @@ def _rejects(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], E
     t0 = _onset(rng)
     p = float(rng.uniform(0.04, 0.07))
     faults = (Fault("rejects", t0, magnitude=p, cause="symbol_not_mapped"),)
-    exp = Expectation("hold", onset_s=t0, variant="canary", sustained=True)
+    # a new cause is also a shift of the rejection-cause mix: stopping expansion is correct
+    exp = Expectation("hold", onset_s=t0, variant="canary", sustained=True, also=("pause",))
     return f"canary rejects +{p:.1%} with new cause symbol_not_mapped", 1200.0, faults, exp
 
 
@@ -203,6 +204,51 @@ def _drift(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Exp
     return desc, 1300.0, faults, exp
 
 
+def _cause_shift(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
+    # the canary rejects as often as production, for other reasons: a mapping or limit check
+    # of the new path refuses orders production would have refused for margin or price
+    t0 = _onset(rng)
+    share = float(rng.uniform(0.5, 0.9))
+    cause = str(rng.choice(["max_position", "market_closed", "off_quotes"]))
+    faults = (Fault("cause_shift", t0, magnitude=share, cause=cause),)
+    exp = Expectation("pause", onset_s=t0, variant="canary", sustained=True)
+    desc = f"{share:.0%} of canary rejects become {cause}, reject rate unchanged"
+    return desc, 1800.0, faults, exp
+
+
+DRIFT_PER_MIN: Final = 0.02
+"""``latency_drift``: the canary's latency grows this much per minute from its onset."""
+
+
+def _slow_drift_2pct(
+    rng: np.random.Generator,
+) -> tuple[str, float, tuple[Fault, ...], Expectation]:
+    # +2 %/minute from a steady start, never saturating within the run: the onset is the
+    # drift's start (a decision d seconds later came at d/30 % slower)
+    t0 = _onset(rng)
+    ramp = 3600.0
+    faults = (Fault("latency", t0, magnitude=1.0 + DRIFT_PER_MIN * ramp / 60.0, ramp_s=ramp),)
+    exp = Expectation("rollback", onset_s=t0, variant="canary", sustained=True)
+    return f"canary latency +{DRIFT_PER_MIN:.0%}/min from t0", 1500.0, faults, exp
+
+
+def _shock(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
+    # a sudden market-wide shock (news): no ramp, stronger and shorter than volatile_market
+    t0 = _onset(rng)
+    vol = float(rng.uniform(4.0, 6.0))
+    length = float(rng.uniform(60.0, 150.0))
+    faults = (Fault("volatility", t0, t0 + length, magnitude=vol, target="market"),)
+    desc = f"sudden market shock: volatility x{vol:.1f} for {length:.0f} s, both variants"
+    return desc, 1200.0, faults, Expectation(None, onset_s=t0)
+
+
+def _error_burst(rng: np.random.Generator) -> tuple[str, float, tuple[Fault, ...], Expectation]:
+    t0 = _onset(rng)
+    p = float(rng.uniform(0.1, 0.2))
+    faults = (Fault("errors", t0, t0 + 20.0, magnitude=p),)
+    return f"canary error burst +{p:.0%} for 20 s", 1200.0, faults, Expectation(None, onset_s=t0)
+
+
 SCENARIOS: Final[dict[str, Builder]] = {
     "healthy": _healthy,
     "volatile_market": _volatile,
@@ -219,6 +265,10 @@ SCENARIOS: Final[dict[str, Builder]] = {
     "segment_regression": _segment,
     "shadow_mismatch": _shadow,
     "slow_drift": _drift,
+    "cause_shift": _cause_shift,
+    "latency_drift": _slow_drift_2pct,
+    "market_shock": _shock,
+    "error_burst": _error_burst,
 }
 SCENARIO_NAMES: Final = tuple(SCENARIOS)
 
