@@ -94,6 +94,10 @@ def _condition(ev: Evidence, rule: Rule | None, signal_value: float | None) -> s
         return _cusum(ev, rule, signal_value)
     if cmp == "burn>":
         return _burn(ev, rule)
+    if cmp == "slowdown>=":
+        return _slowdown(ev, rule, signal_value)
+    if cmp == "mix_e_value>=":
+        return _cause_shift(ev)
     if sig == "freshness_s":
         if obs is None:
             return f"{who} has not reported at all"
@@ -180,6 +184,33 @@ def _cusum(ev: Evidence, rule: Rule | None, signal_value: float | None) -> str:
     return f"{seen}: more {w.bad} than the {number(p0 * 100)} % {expected}, {_level(ev)}"
 
 
+def _slowdown(ev: Evidence, rule: Rule | None, signal_value: float | None) -> str:
+    """slowdown: the variant's latencies look like the baseline's scaled up."""
+    w, who, sig = words(ev.signal), _who(ev), ev.signal
+    seen = (
+        f"{who} {w.label} {value(sig, signal_value)} vs baseline {value(sig, ev.baseline)}: "
+        if signal_value is not None and ev.baseline is not None
+        else f"{who}: "
+    )
+    ratio = dict(rule.threshold.params).get("ratio") if rule is not None else None
+    tuned = f" (tuned to {number(ratio)}×)" if ratio else ""
+    return f"{seen}its orders slower than the baseline's at the same time{tuned}, {_level(ev)}"
+
+
+def _cause_shift(ev: Evidence) -> str:
+    """cause_shift: the variant's rejection causes are not drawn like the baseline's."""
+    stats, thr = ev.stats, ev.threshold or 0.0
+    tv = stats.get("total_variation")
+    moved = "" if tv is None else f" ({number(tv * 100)} % of its rejects would have to move)"
+    return (
+        f"{_who(ev)} rejection causes differ from the baseline's over the same periods{moved}, "
+        f"beyond chance since the stage began (evidence {number(stats.get('max_e_value', 0.0))}"
+        f" ≥ {number(thr)}, {(1 - 1 / thr) * 100:.3g} % confidence; "
+        f"{number(stats.get('rejects_variant', 0.0))} vs "
+        f"{number(stats.get('rejects_baseline', 0.0))} rejects)"
+    )
+
+
 def _burn(ev: Evidence, rule: Rule | None) -> str:
     who, sig, stats = _who(ev), ev.signal, ev.stats
     long_s = ev.window_s or 0.0
@@ -210,7 +241,7 @@ def _details(ev: Evidence) -> str:
     seg = ",".join(f"{k}={v}" for k, v in sorted((ev.segment or {}).items()))
     where = f"{ev.signal} of {ev.variant}" + (f" {{{seg}}}" if seg else "")
     stats = dict(ev.stats)
-    if ev.comparator == "cusum>=":
+    if ev.comparator in ("cusum>=", "slowdown>="):
         head = (
             f"{ev.rule}: CUSUM of {where} {_g(ev.observed)} nats, alarm at {_g(ev.threshold)} "
             "(on from the alarm until it drains to 0)"

@@ -16,7 +16,18 @@ from topics.commands import Action
 Op = Literal[">", ">=", "<", "<="]
 NoData = Literal["hold", "ok", "fire"]
 ThresholdKind = Literal["absolute", "learned", "vs_baseline", "burn_rate"]
-Method = Literal["", "sigma", "quantile", "score", "ratio", "difference", "sequential", "cusum"]
+Method = Literal[
+    "",
+    "sigma",
+    "quantile",
+    "score",
+    "ratio",
+    "difference",
+    "sequential",
+    "cusum",
+    "cause_shift",
+    "slowdown",
+]
 """Names of the threshold methods of :mod:`monitor.core.thresholds` ("" a kind's only one)."""
 
 RULE_ACTIONS: Final[tuple[Action, ...]] = (

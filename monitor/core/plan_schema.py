@@ -154,6 +154,17 @@ def _threshold() -> dict[str, Any]:
                 {"allOf": [_prop("kind", {"const": "vs_baseline"}), cusum]},
                 {"properties": {"op": {"enum": [">", ">="]}}},
             ),
+            _when(
+                _prop("method", {"const": "slowdown"}),
+                {
+                    "required": ["h"],
+                    "properties": {
+                        "h": {"exclusiveMinimum": 0},
+                        "ratio": {"exclusiveMinimum": 1},
+                        "op": {"enum": [">", ">="]},
+                    },
+                },
+            ),
         ],
     }
 
@@ -175,7 +186,28 @@ def _rule() -> dict[str, Any]:
                 {"properties": {"signal": {"anyOf": [rates, quantiles]}}},
             ),
             _when(_th(kind="absolute", method="cusum"), {"properties": {"signal": rates}}),
-            _when(_th(method="cusum"), {"properties": {"eval_interval": {"not": nonzero}}}),
+            _when(
+                {"anyOf": [_th(method=m) for m in ("cusum", "cause_shift", "slowdown")]},
+                {"properties": {"eval_interval": {"not": nonzero}}},
+            ),
+            _when(
+                _th(method="cause_shift"),
+                {
+                    "properties": {
+                        "signal": {"const": "reject_mix_divergence"},
+                        "for": {"not": nonzero},
+                        "keep_firing_for": {"not": nonzero},
+                    }
+                },
+            ),
+            _when(
+                _th(method="slowdown"),
+                {
+                    "properties": {
+                        "signal": {"enum": [*sorted(signals.QUANTILES), "latency_mean_ms"]}
+                    }
+                },
+            ),
             _when(
                 {"allOf": [_th(method="sequential"), {"not": _th(over="window")}]},
                 {"properties": {"for": {"not": nonzero}, "keep_firing_for": {"not": nonzero}}},

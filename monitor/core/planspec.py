@@ -130,8 +130,10 @@ _CUSUM: Final = {
     "shift": Spec(
         "number", "cusum: the rise of the bad-event rate it is tuned to, in (0, 1).", lo=0.0, hi=1.0
     ),
-    "h": Spec("number", "cusum: alarm level, nats (> 0).", lo=0.0),
-    "cap": Spec("number", "cusum: ceiling of the statistic, nats (>= h; default 2 h).", lo=0.0),
+    "h": Spec("number", "cusum, slowdown: alarm level, nats (> 0).", lo=0.0),
+    "cap": Spec(
+        "number", "cusum, slowdown: ceiling of the statistic, nats (>= h; default 2 h).", lo=0.0
+    ),
 }
 THRESHOLD_COMMON: Final = {
     "kind": Spec(
@@ -172,7 +174,7 @@ THRESHOLD: Final[dict[str, dict[str, Spec]]] = {
         "method": Spec(
             "choice",
             "How the variant is compared with the baseline variant.",
-            choices=("ratio", "difference", "sequential", "cusum"),
+            choices=("ratio", "difference", "sequential", "cusum", "cause_shift", "slowdown"),
             required=True,
         ),
         "value": Spec(
@@ -180,7 +182,22 @@ THRESHOLD: Final[dict[str, dict[str, Spec]]] = {
             "ratio or difference limit; cusum: margin over the baseline "
             "(latency: ratio to its quantile).",
         ),
-        "alpha": Spec("number", "sequential: significance level.", 0.05, lo=1e-9, hi=0.5),
+        "alpha": Spec(
+            "number", "sequential, cause_shift: significance level.", 0.05, lo=1e-9, hi=0.5
+        ),
+        "prior": Spec(
+            "number",
+            "cause_shift: pseudo-count shrinking the learned odds of each cause towards 1.",
+            1.0,
+            lo=0.0,
+        ),
+        "ratio": Spec(
+            "number",
+            "slowdown: the variant's latencies as this multiple of the baseline's, the "
+            "slowdown the test is tuned to (> 1).",
+            1.06,
+            lo=1.0,
+        ),
         "over": Spec(
             "choice",
             "sequential: the stage's counts (latches) or the window's.",

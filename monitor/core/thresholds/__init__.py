@@ -49,6 +49,8 @@ MODULES: Final = (
     "sequential",
     "cusum",
     "burn_rate",
+    "cause_shift",
+    "slowdown",
 )
 """The method modules, in the order their names are listed in messages."""
 
