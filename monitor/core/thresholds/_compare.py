@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from monitor.core import signals
 from monitor.core.model import Method as MethodName
-from monitor.core.model import Op, Threshold
+from monitor.core.model import Op, Rule, Threshold
 from monitor.core.thresholds.base import (
     OPS,
     Context,
@@ -20,6 +20,23 @@ from monitor.core.thresholds.base import (
 if TYPE_CHECKING:
     from monitor.core.fields import Fields
     from monitor.core.scopes import Scope
+
+
+def alarm_levels(f: Fields) -> tuple[float, float]:
+    """A CUSUM's ``h`` (alarm level, nats) and ``cap`` (its ceiling, default ``2 h``)."""
+    h = f.number("h", 0.0)
+    if h <= 0:
+        f.bad("h", "a positive alarm level (nats)")
+    cap = f.number("cap", 2.0 * h)
+    if cap < h:
+        f.bad("cap", f"a ceiling >= h ({h:g})")
+    return h, cap
+
+
+def per_step_only(rule: Rule, f: Fields, adds: str) -> None:
+    """A test that adds every step's ``adds`` cannot skip steps (no ``eval_interval``)."""
+    if rule.eval_interval_s:
+        f.bad("eval_interval", f"none: {adds} (per-step evaluation)")
 
 
 def against(f: Fields, signal: str, *, rest_allowed: bool) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from monitor.core.model import Op, Rule, Threshold
-from monitor.core.thresholds._compare import against
+from monitor.core.thresholds._compare import against, per_step_only
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
@@ -82,8 +82,7 @@ class CauseShift(Method):
                 "no for/keep_firing_for on a cause_shift test (it latches once significant: its "
                 "level alpha already bounds chance)",
             )
-        if rule.eval_interval_s:
-            f.bad("eval_interval", "none: the test adds every step's causes (per-step evaluation)")
+        per_step_only(rule, f, "the test adds every step's causes")
 
     def memory(self, rule: Rule) -> CauseTest:
         from detectors.multinomial import SequentialMultinomialTest  # with the engine only

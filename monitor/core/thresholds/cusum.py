@@ -20,7 +20,7 @@ import msgspec
 from monitor.core import signals
 from monitor.core.buckets import LAT_N, latency_bin
 from monitor.core.model import Op, Rule, Threshold, ThresholdKind
-from monitor.core.thresholds._compare import against
+from monitor.core.thresholds._compare import against, alarm_levels, per_step_only
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
@@ -81,8 +81,7 @@ class Cusum(Method):
         return _fields(f, rule, signal, th)
 
     def check_rule(self, rule: Rule, f: Fields) -> None:
-        if rule.eval_interval_s:
-            f.bad("eval_interval", "none: a cusum adds every step's events (per-step evaluation)")
+        per_step_only(rule, f, "a cusum adds every step's events")
 
     def memory(self, rule: Rule) -> CusumMemory:
         from detectors import BernoulliCusum  # detectors load with the engine, not the checker
@@ -225,12 +224,7 @@ def _fields(f: Fields, rule: Fields, signal: str, th: Threshold) -> Threshold:
     shift = f.number("shift", 0.0)
     if shift <= 0 or p0 + shift >= 1.0:
         f.bad("shift", f"a rise of the bad-event rate in (0, {1.0 - p0:g})")
-    h = f.number("h", 0.0)
-    if h <= 0:
-        f.bad("h", "a positive alarm level (nats)")
-    cap = f.number("cap", 2.0 * h)
-    if cap < h:
-        f.bad("cap", f"a ceiling >= h ({h:g})")
+    h, cap = alarm_levels(f)
     return replace(th, method="cusum", shift=shift, h=h, cap=cap)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from monitor.core import signals
 from monitor.core.buckets import GAMMA, LAT_N
 from monitor.core.model import Op, Rule, Threshold
-from monitor.core.thresholds._compare import against
+from monitor.core.thresholds._compare import against, alarm_levels, per_step_only
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
@@ -84,19 +84,13 @@ class Slowdown(Method):
         ratio = f.number("ratio")
         if ratio <= 1.0:
             f.bad("ratio", "a number > 1 (the slowdown the test is tuned to, e.g. 1.06)")
-        h = f.number("h", 0.0)
-        if h <= 0:
-            f.bad("h", "a positive alarm level (nats)")
-        cap = f.number("cap", 2.0 * h)
-        if cap < h:
-            f.bad("cap", f"a ceiling >= h ({h:g})")
+        h, cap = alarm_levels(f)
         return Threshold(
             kind="vs_baseline", op=op, method=self.name, h=h, cap=cap, params=(("ratio", ratio),)
         )
 
     def check_rule(self, rule: Rule, f: Fields) -> None:
-        if rule.eval_interval_s:
-            f.bad("eval_interval", "none: the test adds every step's orders (per-step evaluation)")
+        per_step_only(rule, f, "the test adds every step's orders")
 
     def memory(self, rule: Rule) -> SlowdownMemory:
         from detectors import BernoulliCusum  # detectors load with the engine, not the checker

@@ -151,3 +151,11 @@ class Run:
 
     def when(self, action: str) -> list[float]:
         return [c.issued_at - T0 for c in self.commands if c.action == action]
+
+
+def resumed(plans: PlanSet, events: dict[int, list[Event]], cut: int, until: int) -> Run:
+    """The scenario fed to ``cut - 1``, exported, imported into a new core, fed on."""
+    first = Run(plans).feed({t: v for t, v in events.items() if t < cut}, until=cut - 1)
+    again = Run(plans)
+    again.core.import_state(RID, first.core.export_state(RID))
+    return again.feed({t: v for t, v in events.items() if t >= cut}, until=until, start=cut)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import ConfigError
-from tests.unit.core.helpers import Run, orders, plan_set, rule
+from tests.unit.core.helpers import Run, orders, plan_set, resumed, rule
 
 CAUSES = ("margin", "price", "margin", "off_quotes", "margin", "price")
 
@@ -83,11 +83,8 @@ def test_state_survives_export_and_import(tmp_path: Path) -> None:
     plans = plan_set(tmp_path, [causes_rule()])
     events = flow(shifted=range(100, 240))
     straight = Run(plans).feed(events, until=239)
-    first = Run(plans).feed({t: v for t, v in events.items() if t < 105}, until=104)
-    resumed = Run(plans)
-    resumed.core.import_state("r1", first.core.export_state("r1"))
-    resumed.feed({t: v for t, v in events.items() if t >= 105}, until=239, start=105)
-    assert resumed.when("pause") == straight.when("pause") != []
+    again = resumed(plans, events, cut=105, until=239)
+    assert again.when("pause") == straight.when("pause") != []
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import ConfigError
-from tests.unit.core.helpers import Run, orders, plan_set, rule
+from tests.unit.core.helpers import Run, orders, plan_set, resumed, rule
 
 SPREAD = (6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 17.0, 21.0, 40.0)
 """Latencies of a second's orders (ms), a heavy-ish tail: every order is one of these."""
@@ -73,11 +73,8 @@ def test_state_survives_export_and_import(tmp_path: Path) -> None:
     plans = plan_set(tmp_path, [slowdown_rule()])
     events = flow({range(60, 180): 1.08})
     straight = Run(plans).feed(events, until=179)
-    first = Run(plans).feed({t: v for t, v in events.items() if t < 66}, until=65)
-    resumed = Run(plans)
-    resumed.core.import_state("r1", first.core.export_state("r1"))
-    resumed.feed({t: v for t, v in events.items() if t >= 66}, until=179, start=66)
-    assert resumed.when("rollback") == straight.when("rollback") != []
+    again = resumed(plans, events, cut=66, until=179)
+    assert again.when("rollback") == straight.when("rollback") != []
 
 
 @pytest.mark.parametrize(
