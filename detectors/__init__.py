@@ -14,7 +14,7 @@ rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`c
 sustained change       :class:`Cusum` (self-starting, robust)
 canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
 rejection causes       :class:`SequentialMultinomialTest` (anytime-valid; rules' ``cause_shift``)
-latency slowdown       ``detectors.slowdown`` (per-step evidence; rules' ``slowdown``)
+latency slowdown       :class:`SlowdownGroups` (per-step evidence; rules' ``slowdown``)
 rate vs baseline       :func:`msprt_two_proportions` (mixture SPRT e-value; rules' ``sequential``)
 bad-event rate rise    :class:`BernoulliCusum` (per-step counts; rules' ``cusum``)
 canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from detectors.result import Comparison
     from detectors.scoring import AnomalyScorer, default_scorer
     from detectors.sequential import SequentialCountTest
+    from detectors.slowdown import SlowdownGroups
     from detectors.zscore import EWZScoreScorer
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "QuantileSketch",
     "SequentialCountTest",
     "SequentialMultinomialTest",
+    "SlowdownGroups",
     "bernoulli_llr",
     "chi_square_pvalue",
     "default_scorer",
@@ -88,6 +90,7 @@ _HOME: Final = {
     "QuantileSketch": "detectors.quantiles",
     "SequentialCountTest": "detectors.sequential",
     "SequentialMultinomialTest": "detectors.multinomial",
+    "SlowdownGroups": "detectors.slowdown",
     "bernoulli_llr": "detectors.bernoulli",
     "chi_square_pvalue": "detectors.categorical",
     "default_scorer": "detectors.scoring",

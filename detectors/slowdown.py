@@ -25,10 +25,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
 
-from detectors._common import check_positive
+from detectors._common import check_positive, check_state, header
 from detectors.multinomial import fisher_log_lr
 
 ODDS_CLIP: float = 8.0
@@ -117,3 +119,43 @@ def slowdown_log_lr(
         m[g] = m.get(g, 0.0) + k
     llr = fisher_log_lr(x, m, odds)
     return llr if math.isfinite(llr) else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlowdownGroups:
+    """The groups one step is judged with and their odds under "``ratio`` x slower",
+    from a reference histogram (``bin -> count``, :mod:`monitor.core.buckets` bins of ratio
+    ``gamma``); :meth:`log_lr` is a step's evidence. Empty groups: no evidence.
+
+    >>> ref = {b: 10 for b in range(1, 41)}
+    >>> g = SlowdownGroups.from_reference(ref, groups=10, ratio=1.08, gamma=1.02)
+    >>> len(g.edges), g.log_lr({38: 3, 40: 3}, {5: 6, 20: 6, 39: 2}) > 0
+    (9, True)
+    >>> SlowdownGroups.from_state(g.state_dict()) == g
+    True
+    """
+
+    edges: tuple[int, ...] = ()
+    odds: tuple[float, ...] = ()
+
+    @classmethod
+    def from_reference(
+        cls, ref: Mapping[int, int], *, groups: int, ratio: float, gamma: float
+    ) -> Self:
+        check_positive("ratio", ratio)
+        if not any(k > 0 for k in ref.values()):
+            return cls()
+        edges = quantile_edges(ref, groups)
+        odds = shift_odds(ref, edges, math.log(ratio) / math.log(gamma))
+        return cls(tuple(edges), tuple(odds[g] for g in range(len(edges) + 1)))
+
+    def log_lr(self, canary: Mapping[int, int], baseline: Mapping[int, int]) -> float:
+        return slowdown_log_lr(canary, baseline, list(self.edges), dict(enumerate(self.odds)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**header(self), "edges": list(self.edges), "odds": list(self.odds)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Self:
+        check_state(cls, state)
+        return cls(tuple(int(b) for b in state["edges"]), tuple(float(o) for o in state["odds"]))

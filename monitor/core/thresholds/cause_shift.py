@@ -19,7 +19,7 @@ from monitor.core.thresholds._compare import against, per_step_only
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
-    from detectors.multinomial import SequentialMultinomialTest
+    from detectors import SequentialMultinomialTest
     from monitor.core.fields import Fields
     from monitor.core.scopes import Scope
 
@@ -85,13 +85,13 @@ class CauseShift(Method):
         per_step_only(rule, f, "the test adds every step's causes")
 
     def memory(self, rule: Rule) -> CauseTest:
-        from detectors.multinomial import SequentialMultinomialTest  # with the engine only
+        from detectors import SequentialMultinomialTest  # with the engine, not the checker
 
         th = rule.threshold
         return CauseTest(SequentialMultinomialTest(prior=_prior(th), alpha=th.alpha))
 
     def restore(self, rule: Rule, state: dict[str, object]) -> CauseTest:
-        from detectors.multinomial import SequentialMultinomialTest
+        from detectors import SequentialMultinomialTest
 
         saved = state["test"]
         assert isinstance(saved, dict)

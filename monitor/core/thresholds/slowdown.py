@@ -3,7 +3,7 @@
 A slow drift, early: each step's canary and baseline orders, grouped between the baseline
 variant's quantiles over the rule's ``window`` as they stood at the step before, are tested
 for "the variant's latencies are the baseline's times ``ratio``" against "the same
-distribution" (:func:`detectors.slowdown.slowdown_log_lr`). The test conditions on the
+distribution" (:class:`detectors.SlowdownGroups`). The test conditions on the
 step's pooled orders, so a market-wide slowdown or an order burst, which moves both variants
 at once, is no evidence; it weighs each latency group by how much a slowdown moves orders
 into it, so it reads the whole distribution (a drift of a few percent moves a narrow
@@ -16,7 +16,6 @@ The rule's signal (``latency_p50_ms``, ...) is what charts and gauges show besid
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Final
 
 from monitor.core import signals
@@ -26,7 +25,7 @@ from monitor.core.thresholds._compare import against, alarm_levels, per_step_onl
 from monitor.core.thresholds.base import Context, Instance, Method, Observation, Plot
 
 if TYPE_CHECKING:
-    from detectors import BernoulliCusum
+    from detectors import BernoulliCusum, SlowdownGroups
     from monitor.core.fields import Fields
     from monitor.core.scopes import Scope
 
@@ -40,33 +39,26 @@ recomputing them each step was a third of the method's cost)."""
 
 
 class SlowdownMemory:
-    """The CUSUM, and the groups and odds the next step is judged with."""
+    """The CUSUM, and the groups the next step is judged with."""
 
-    __slots__ = ("cusum", "edges", "odds")
+    __slots__ = ("cusum", "groups")
 
-    def __init__(
-        self,
-        cusum: BernoulliCusum,
-        edges: list[int] | None = None,
-        odds: dict[int, float] | None = None,
-    ) -> None:
+    def __init__(self, cusum: BernoulliCusum, groups: SlowdownGroups) -> None:
         self.cusum = cusum
-        self.edges = edges or []
-        self.odds = odds or {}
+        self.groups = groups
 
     def reset_stage(self) -> None:
         self.cusum.reset()
 
     def no_reference(self) -> None:
         self.cusum.reset()
-        self.edges, self.odds = [], {}
+        self.groups = type(self.groups)()
 
     def to_state(self) -> dict[str, object]:
         return {
             "s": self.cusum.s,
             "alarmed": self.cusum.alarmed,
-            "edges": list(self.edges),
-            "odds": [self.odds[g] for g in range(len(self.odds))],
+            "groups": self.groups.state_dict(),
         }
 
 
@@ -93,27 +85,21 @@ class Slowdown(Method):
         per_step_only(rule, f, "the test adds every step's orders")
 
     def memory(self, rule: Rule) -> SlowdownMemory:
-        from detectors import BernoulliCusum  # detectors load with the engine, not the checker
+        from detectors import BernoulliCusum, SlowdownGroups  # with the engine, not the checker
 
-        return SlowdownMemory(BernoulliCusum())
+        return SlowdownMemory(BernoulliCusum(), SlowdownGroups())
 
     def restore(self, rule: Rule, state: dict[str, object]) -> SlowdownMemory:
-        from detectors import BernoulliCusum
+        from detectors import BernoulliCusum, SlowdownGroups
 
-        s, alarmed, edges, odds = state["s"], state["alarmed"], state["edges"], state["odds"]
+        s, alarmed, groups = state["s"], state["alarmed"], state["groups"]
         assert isinstance(s, int | float) and isinstance(alarmed, bool)
-        assert isinstance(edges, list) and isinstance(odds, list)
-        return SlowdownMemory(
-            BernoulliCusum(float(s), alarmed),
-            [int(b) for b in edges],
-            {g: float(o) for g, o in enumerate(odds)},
-        )
+        assert isinstance(groups, dict)
+        return SlowdownMemory(BernoulliCusum(float(s), alarmed), SlowdownGroups.from_state(groups))
 
     def evaluate(
         self, inst: Instance, scope: Scope, base: Scope | None, ctx: Context
     ) -> Observation:
-        from detectors.slowdown import quantile_edges, shift_odds, slowdown_log_lr
-
         rule = inst.rule
         th = rule.threshold
         mem = inst.memory
@@ -123,20 +109,19 @@ class Slowdown(Method):
             return obs
         wsteps = round(rule.window_s / ctx.resolution_s)
         mine, theirs = scope.windows[wsteps], base.windows[wsteps]
-        edges, odds = mem.edges, mem.odds  # judge with the groups of the step before
+        groups = mem.groups  # judge with the groups of the step before
         obs.signal_value = signals.window_value(rule.signal, mine, rule.window_s)[0]
         obs.baseline = signals.window_value(rule.signal, theirs, rule.window_s)[0]
         obs.samples = float(min(mine.c[LAT_N], theirs.c[LAT_N]))
-        if theirs.hist and (not edges or ctx.step % REGROUP_STEPS == 0):
+        if theirs.hist and (not groups.edges or ctx.step % REGROUP_STEPS == 0):
             ratio = dict(th.params)["ratio"]
-            mem.edges = quantile_edges(theirs.hist, GROUPS)
-            mem.odds = shift_odds(theirs.hist, mem.edges, math.log(ratio) / math.log(GAMMA))
-        if not edges or obs.samples < rule.min_samples:
+            mem.groups = groups.from_reference(theirs.hist, groups=GROUPS, ratio=ratio, gamma=GAMMA)
+        if not groups.edges or obs.samples < rule.min_samples:
             return obs
         now_v, now_b = scope.history.get(ctx.step), base.history.get(ctx.step)
         llr = 0.0
         if now_v is not None and now_b is not None:
-            llr = slowdown_log_lr(now_v.hist, now_b.hist, edges, odds)
+            llr = groups.log_lr(now_v.hist, now_b.hist)
         cusum = mem.cusum
         obs.active = cusum.add(llr, h=th.h, cap=th.cap)
         obs.value, obs.threshold = cusum.s, th.h
