@@ -26,11 +26,11 @@ import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
-from detectors._common import check_positive, check_state, header
+from detectors._common import check_positive
 from detectors.multinomial import fisher_log_lr
 
 ODDS_CLIP: float = 8.0
@@ -125,14 +125,13 @@ def slowdown_log_lr(
 class SlowdownGroups:
     """The groups one step is judged with and their odds under "``ratio`` x slower",
     from a reference histogram (``bin -> count``, :mod:`monitor.core.buckets` bins of ratio
-    ``gamma``); :meth:`log_lr` is a step's evidence. Empty groups: no evidence.
+    ``gamma``); :meth:`log_lr` is a step's evidence. Empty groups: no evidence. A value,
+    not a streaming detector: whoever keeps it checkpoints its two tuples.
 
     >>> ref = {b: 10 for b in range(1, 41)}
     >>> g = SlowdownGroups.from_reference(ref, groups=10, ratio=1.08, gamma=1.02)
     >>> len(g.edges), g.log_lr({38: 3, 40: 3}, {5: 6, 20: 6, 39: 2}) > 0
     (9, True)
-    >>> SlowdownGroups.from_state(g.state_dict()) == g
-    True
     """
 
     edges: tuple[int, ...] = ()
@@ -151,11 +150,3 @@ class SlowdownGroups:
 
     def log_lr(self, canary: Mapping[int, int], baseline: Mapping[int, int]) -> float:
         return slowdown_log_lr(canary, baseline, list(self.edges), dict(enumerate(self.odds)))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**header(self), "edges": list(self.edges), "odds": list(self.odds)}
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Self:
-        check_state(cls, state)
-        return cls(tuple(int(b) for b in state["edges"]), tuple(float(o) for o in state["odds"]))

@@ -58,7 +58,7 @@ class SlowdownMemory:
         return {
             "s": self.cusum.s,
             "alarmed": self.cusum.alarmed,
-            "groups": self.groups.state_dict(),
+            "groups": {"edges": list(self.groups.edges), "odds": list(self.groups.odds)},
         }
 
 
@@ -95,7 +95,10 @@ class Slowdown(Method):
         s, alarmed, groups = state["s"], state["alarmed"], state["groups"]
         assert isinstance(s, int | float) and isinstance(alarmed, bool)
         assert isinstance(groups, dict)
-        return SlowdownMemory(BernoulliCusum(float(s), alarmed), SlowdownGroups.from_state(groups))
+        saved = SlowdownGroups(
+            tuple(int(b) for b in groups["edges"]), tuple(float(o) for o in groups["odds"])
+        )
+        return SlowdownMemory(BernoulliCusum(float(s), alarmed), saved)
 
     def evaluate(
         self, inst: Instance, scope: Scope, base: Scope | None, ctx: Context
