@@ -54,6 +54,17 @@ class Scope:
         """``window_parts``: window length in steps -> what it carries (Bucket part flags)."""
         self.parts = dict(sorted(window_parts.items()))
         self.windows: dict[int, Bucket] = {w: Bucket() for w in self.parts}
+        self._derive()
+        self.history: dict[int, Bucket] = {}
+        self.full_stage_total = full_stage_total
+        self.stage_total = Bucket()  # since the stage began (sequential tests only)
+        self.stage_events = 0
+        self.pnl_cum = 0
+        self.pnl_peak = 0
+        self.pnl_n = 0
+        self.last_seen = last_seen
+
+    def _derive(self) -> None:
         self.max_steps = max(self.windows, default=0)
         # What merging leaf buckets into this scope must keep: what its windows read, plus
         # evidence examples; a scope without windows needs only counters (and max_ts).
@@ -64,14 +75,25 @@ class Scope:
         # ever subtracted from counter-only windows: keep its counters, drop the rest (memory
         # and checkpoint size; evidence examples then come from that recent span).
         self.slim_after = max((w for w, p in self.parts.items() if p), default=60)
-        self.history: dict[int, Bucket] = {}
-        self.full_stage_total = full_stage_total
-        self.stage_total = Bucket()  # since the stage began (sequential tests only)
-        self.stage_events = 0
-        self.pnl_cum = 0
-        self.pnl_peak = 0
-        self.pnl_n = 0
-        self.last_seen = last_seen
+
+    def reconcile(self, window_parts: dict[int, int], step: int) -> None:
+        """Add the windows (or parts) today's rules need that a checkpoint written under
+        other rules lacks, rebuilt from the history it kept up to ``step``: a rule added
+        between a checkpoint and its restore starts from what is known instead of failing.
+        Each history bucket a rebuilt window adds is the one ``advance`` later subtracts."""
+        wanted = {w: self.parts.get(w, 0) | p for w, p in window_parts.items()}
+        changed = {w: p for w, p in wanted.items() if w not in self.windows or p != self.parts[w]}
+        if not changed:
+            return
+        for w, p in changed.items():
+            acc = Bucket()
+            for s in range(step - w + 1, step + 1):
+                b = self.history.get(s)
+                if b is not None:
+                    acc.add(b, 1, p)
+            self.windows[w] = acc
+        self.parts = dict(sorted({**self.parts, **changed}.items()))
+        self._derive()
 
     def advance(self, step: int, merged: Bucket | None) -> None:
         """Move every window to end at ``step`` (steps arrive consecutively)."""

@@ -85,6 +85,9 @@ def import_rollout(plans: PlanSet, rollout_id: str, state: Mapping[str, object])
         (v, seg): {s: Bucket.from_state(b) for s, b in buckets} for v, seg, buckets in snap.leaves
     }
     r.scopes = {(v, key): Scope.from_state(s) for v, key, s in snap.scopes}
+    for (v, key), scope in r.scopes.items():  # rules may have changed since the checkpoint
+        kind = (v, key if not key or key.startswith("~") else "*")
+        scope.reconcile(r.needs.get(kind, {}), snap.evaluated)
     r.routes = {(v, seg): list(targets) for v, seg, targets in snap.routes}
     r.pending = dict(snap.pending)
     r.seen = {s: {tuple(k) for k in keys} for s, keys in snap.seen}

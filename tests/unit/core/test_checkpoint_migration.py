@@ -75,6 +75,13 @@ def test_version_1_checkpoint_continues_with_the_same_decisions(
     written = [d["command_id"] for d in states[RID]["policy"]["last_decisions"]]
     n = len(written)
     assert ids[0][:n] == written and ids[0][n:] == ids[1][n:] and len(ids[0]) == len(ids[1])
+    # a rule added to the plan after the checkpoint was written starts its memory at the
+    # restore (canary-reject-causes counts rejects since then): the rest is as if never cut
+    instances = states[RID]["instances"]
+    assert isinstance(instances, list)
+    known = {i["rule"] if isinstance(i, dict) else i[0] for i in instances}
+    for v in (view, expected):
+        v["rule_values"] = [x for x in v["rule_values"] if x["rule"].split("{")[0] in known]
     assert view == expected
 
 

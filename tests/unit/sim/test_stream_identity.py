@@ -37,6 +37,7 @@ VARIANT_FAULTS = Scenario(
         Fault("shadow_mismatch", 10.0, magnitude=0.3, target="shadow"),
         Fault("status_mismatch", 10.0, magnitude=0.5),
         Fault("rejects", 10.0, magnitude=0.1, cause="symbol_not_mapped"),
+        Fault("cause_shift", 10.0, magnitude=0.5, cause="max_position"),
         Fault("errors", 10.0, magnitude=0.1, segment={"region": "us"}),
         Fault("pnl_drain", 10.0, magnitude=50.0, target="baseline"),
         Fault("latency", 15.0, 80.0, magnitude=1.5, ramp_s=20.0),
@@ -92,17 +93,17 @@ SHAPES: dict[str, tuple[Callable[[], Simulation], dict[int, list[tuple[str, floa
     "everything 1 s": (lambda: _everything(1.0, raw=True), _MOVES),
     "everything 0.25 s validated": (lambda: _everything(0.25, raw=False), _MOVES),
     "everything 2.5 s": (lambda: _everything(2.5, raw=True), {}),
-    "small fleet x15": (_small_fleet, {}),
+    "small fleet": (_small_fleet, {}),  # one rollout per scenario
     "demo": (_demo, {}),
     "latency_regression 4": (lambda: _scenario("latency_regression", 4), {}),
     "lp_outage 9": (lambda: _scenario("lp_outage", 9), {}),
 }
 
 DIGESTS = {
-    "everything 1 s": "c18bd9b1c282e0e7 55100",
-    "everything 0.25 s validated": "c21ede9f99688c5a 52636",
-    "everything 2.5 s": "9d74e3c2c29b7084 57211",
-    "small fleet x15": "e2fb513b56c07f60 24478",
+    "everything 1 s": "1fbe20c087b3f5fe 55100",
+    "everything 0.25 s validated": "1ca39f97e13a0e51 52636",
+    "everything 2.5 s": "7fbae0243c284b51 57211",
+    "small fleet": "eb7efd6b8d52048b 30923",
     "demo": "551289a11817316e 47139",
     "latency_regression 4": "8ab2f8fe86e33b05 15028",
     "lp_outage 9": "c80299cd4bcc081a 14648",
