@@ -72,6 +72,8 @@ RULE_DETECTORS: Final = (
     "BernoulliCusum",
     "msprt_two_proportions",
     "jensen_shannon",
+    "SequentialMultinomialTest",
+    "SlowdownGroups",
 )
 """What the methods (and the ``reject_mix_divergence`` signal) take from ``detectors``."""
 
