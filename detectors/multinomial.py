@@ -225,6 +225,10 @@ class SequentialMultinomialTest:
         self.periods += 1
         return llr
 
+    def totals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each side's counts per category since the start (copies)."""
+        return dict(self._x), dict(self._y)
+
     def reset(self) -> None:
         for counts in (self._x, self._y, self._wx, self._wy):
             counts.clear()

@@ -123,9 +123,11 @@ class CauseShift(Method):
         if ctx.step % period == 0:
             from detectors import jensen_shannon
 
-            mine, theirs = scope.windows[period].reasons, base.windows[period].reasons
-            mem.last_value = jensen_shannon(mine, theirs) if mine and theirs else None
             mem.test.update(mem.canary, mem.baseline)
+            # the gauge: the mixes' divergence since the stage began (a 10 s period alone
+            # is often without a reject on one side)
+            mine, theirs = mem.test.totals()
+            mem.last_value = jensen_shannon(mine, theirs) if mine and theirs else None
             mem.canary.clear()
             mem.baseline.clear()
         test = mem.test
