@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 FILES_KEPT_FREE = 128
 """File handles left for what the worker opens later (Kafka reconnects, checkpoints, logs)."""
 ACCEPT_BACKLOG = 128
-"""asyncio accepts up to this many connections in one go before any reaches the cap (and
-closed ones free their handles a loop turn later): the cap leaves room for one such burst."""
+"""asyncio accepts up to this many connections in one go, before any of them meets the cap."""
 
 
 def raise_open_files_limit() -> int:
@@ -71,13 +70,14 @@ class _Connections:
         self._metrics = metrics
         self._open: dict[RequestHandler, None] = {}  # insertion order: oldest first
         self.busy: set[Any] = set()
+        self._connecting: set[RequestHandler] = set()
 
     def __call__(self) -> RequestHandler:
         """A protocol for a connection just accepted (asyncio's protocol factory)."""
-        live = [h for h in self._open if h.transport is not None and not h.transport.is_closing()]
+        live = [h for h in self._open if self._open_now(h)]
         self._open = dict.fromkeys(live)
         if len(live) >= self.cap:
-            idle = next((h for h in live if h not in self.busy), None)
+            idle = next((h for h in live if h.transport is not None and h not in self.busy), None)
             if idle is not None:
                 idle.force_close()
                 del self._open[idle]
@@ -86,7 +86,18 @@ class _Connections:
         assert self.server is not None
         handler = self.server()
         self._open[handler] = None
+        self._connecting.add(handler)
         return handler
+
+    def _open_now(self, handler: RequestHandler) -> bool:
+        """Connected and not closing, or accepted and not connected yet: asyncio makes the
+        protocols of a whole accept burst before it connects any of them. (Counting only
+        connected ones let a burst's handlers escape the cap: 2,000 connections under a
+        1,024 limit took the last file handles and killed the processor loop, EMFILE.)"""
+        if handler.transport is None:
+            return handler in self._connecting
+        self._connecting.discard(handler)
+        return not handler.transport.is_closing()
 
     def middleware(self, request_timeout_s: float) -> Any:
         metrics = self._metrics
@@ -128,11 +139,11 @@ async def serve(
 ) -> tuple[HttpServer, int]:
     """Start serving ``app`` within ``limits``; the runner (for cleanup) and the bound port."""
     limits = limits or HttpLimits()
-    # handles: those open now (Kafka clients, logs), one accept burst, a reserve; the rest
-    # may be connections. Counting only the reserve, a flood of 2,000 connections under a
-    # 1,024 limit took the last handles and killed the processor loop (EMFILE) in 1 of 3 runs.
-    spare = raise_open_files_limit() - open_files_now() - ACCEPT_BACKLOG - FILES_KEPT_FREE
-    cap = max(2, min(limits.max_connections, spare))
+    # handles: those open now (Kafka clients, logs) and a reserve stay free; connections get
+    # half of the rest, the other half covers an accept burst and closes not done yet (asyncio
+    # accepts up to the backlog at once, and frees a closed socket a loop turn later)
+    spare = raise_open_files_limit() - open_files_now() - FILES_KEPT_FREE
+    cap = max(2, min(limits.max_connections, spare // 2))
     runner = web.AppRunner(
         app,
         access_log=None,

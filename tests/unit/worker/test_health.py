@@ -25,7 +25,7 @@ from monitor.worker.health import (
 from monitor.worker.ingest import IngestStage
 from monitor.worker.limits import HttpLimits
 from monitor.worker.publisher import Publisher
-from monitor.worker.server import serve
+from monitor.worker.server import _Connections, serve
 from tests.keys import RING as TRUSTED
 from tests.unit.worker.pipeline import RING, TELEMETRY, Consumer
 from tests.unit.worker.records import Record
@@ -205,3 +205,31 @@ def test_a_failing_view_answers_503_and_the_server_goes_on() -> None:
             await server.cleanup()
 
     asyncio.run(go())
+
+
+class _Accepted:
+    """What the cap sees of a connection's protocol: its transport, once connected."""
+
+    transport: Any = None
+    closed = False
+
+    def force_close(self) -> None:
+        self.closed = True
+
+
+class _Open:
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_a_burst_of_accepted_connections_counts_toward_the_cap() -> None:
+    """asyncio makes the protocols of a whole accept burst before it connects any of them:
+    those count too, or a flood escapes the cap (it took a worker's last file handles)."""
+    connections = _Connections(3, None)
+    connections.server = _Accepted  # type: ignore[assignment]  # the protocol factory
+    burst = [connections() for _ in range(5)]  # accepted, none connected yet
+    for handler in burst:
+        handler.transport = _Open()
+    connections()  # one more: over the cap, the oldest idle connection is closed
+    assert [h.closed for h in burst] == [True, False, False, False, False]
+
