@@ -232,4 +232,3 @@ def test_a_burst_of_accepted_connections_counts_toward_the_cap() -> None:
         handler.transport = _Open()
     connections()  # one more: over the cap, the oldest idle connection is closed
     assert [h.closed for h in burst] == [True, False, False, False, False]
-
