@@ -1,11 +1,8 @@
-"""The root of rollguard's exceptions: callers catch one type."""
+"""The root of rollguard's exceptions (defined in :mod:`topics.errors`, where the contracts
+that raise them live): callers catch one type."""
 
 from __future__ import annotations
 
+from topics.errors import ConfigError, RollguardError
 
-class RollguardError(Exception):
-    """Base of every error rollguard raises on purpose."""
-
-
-class ConfigError(RollguardError):
-    """A plan, rule or settings file is wrong; the message names file, line, rule and field."""
+__all__ = ["ConfigError", "RollguardError"]

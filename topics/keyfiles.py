@@ -36,7 +36,7 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 from topics.keys import (
     MAX_KEY_ID,
     MAX_NAME,

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 from topics.signing import KEY_ID_PATTERN
 
 Role = Literal["worker", "operator"]
