@@ -45,7 +45,7 @@ from monitor.logs import dropped_log_lines, limit_log_volume
 from monitor.metrics import WorkerMetrics
 from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import StatusPublisher
-from monitor.status.reader import StatusFollower
+from monitor.status.reader import StatusFollower, status_consumer
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
 from monitor.worker import stacks
@@ -255,14 +255,7 @@ class Worker:
         reader = AIOKafkaConsumer(
             **common, group_id=None, enable_auto_commit=False, client_id=f"{s.worker_id}-state"
         )
-        status_reader = AIOKafkaConsumer(
-            **common,
-            group_id=None,
-            enable_auto_commit=False,
-            client_id=f"{s.worker_id}-status",
-            fetch_max_wait_ms=100,
-            auto_offset_reset="earliest",
-        )
+        status_reader = status_consumer(common, f"{s.worker_id}-status")
         probe = AIOKafkaConsumer(
             **common, group_id=None, enable_auto_commit=False, client_id=f"{s.worker_id}-probe"
         )

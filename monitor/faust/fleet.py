@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.transport.drivers.aiokafka import Transport, credentials_to_aiokafka_auth, server_list
 
-from monitor.status.reader import StatusFollower
+from monitor.status.reader import StatusFollower, status_consumer
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,7 @@ async def follow_status(
     partitions = await _partitions(common, f"{conf.id}-rollguard-status", follower.topic, stopping)
     if not partitions:
         return
-    consumer = AIOKafkaConsumer(
-        **common,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id=f"{conf.id}-rollguard-status",
-        fetch_max_wait_ms=100,
-        auto_offset_reset="earliest",
-    )
+    consumer = status_consumer(common, f"{conf.id}-rollguard-status")
     await consumer.start()
     try:
         follower.consumer = consumer

@@ -24,6 +24,21 @@ from monitor.status.table import StatusTable
 log = logging.getLogger(__name__)
 
 
+def status_consumer(common: Mapping[str, Any], client_id: str) -> Any:
+    """An unassigned aiokafka consumer for the status topic: no group, reads from the start,
+    short fetch waits so a change reaches every reader quickly."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        **common,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=client_id,
+        fetch_max_wait_ms=100,
+        auto_offset_reset="earliest",
+    )
+
+
 @dataclass
 class StatusFollower:
     """Follows the status topic forever from a started ``AIOKafkaConsumer`` (no group)."""
