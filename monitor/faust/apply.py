@@ -2,7 +2,7 @@
 
 Every record of the repartition topic is keyed by one rollout and holds that rollout's
 envelopes (``monitor.worker.envelope``: the native worker's format, decoded and validated by
-the same :func:`~monitor.worker.envelope.take_all`, with the same dead letters). Events are
+the same :func:`~monitor.worker.take.take_record`, with the same dead letters). Events are
 applied in record order per partition, one ``core.process`` call per partition and batch.
 
 Exactly-once effects over at-least-once delivery. faust redelivers whatever it had not
@@ -34,23 +34,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from monitor.core.api import CoreProtocol
 from monitor.faust.state import STATE_VERSION, Saved, StateTable, decode_saved, encode_saved
 from monitor.metrics import WorkerMetrics
 from monitor.status.publisher import StatusPublisher
-from monitor.worker.checkpoint import pack_state, unpack_state
-from monitor.worker.envelope import Taken, take_all
-from monitor.worker.health import StageProgress
-from monitor.worker.processor import (
+from monitor.worker.applied import (
     Applied,
     decision_acked,
     rollout_limit_letter,
     send_set_aside,
 )
+from monitor.worker.checkpoint import pack_state, unpack_state
+from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
+from monitor.worker.take import Refusal, Taken, take_record
 from topics.codec import DeadLetter, Decoder, DlqReason, encode_dead_letter
 from topics.commands import Command
 from topics.events import Event
@@ -159,17 +157,9 @@ class Applier:
         if marks is not None and message.offset < marks.next:
             return []  # applied before this worker (or its predecessor) died
         hwm = {rid: dict(marks.hwm)} if marks is not None else {}
-        try:
-            takens = take_all(value, hwm, self.decoder, self.source_topic, now)
-        except (msgspec.DecodeError, ValueError) as exc:
-            await self._dead(message, "invalid", f"repartition record: {exc}")
-            return []
-        except RecursionError:
-            await self._dead(message, "too_deep", "repartition record nested too deep")
-            return []
-        except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
-            log.exception("faust apply: failed on the record at %s", message.tp)
-            await self._dead(message, "internal_error", f"apply error: {exc!r}")
+        takens = take_record(value, hwm, self.decoder, self.source_topic, now, "repartition record")
+        if isinstance(takens, Refusal):
+            await self._dead(message, *takens)
             return []
         if set(hwm) != {rid} or any(taken.rid != rid for taken in takens):
             await self._dead(message, "invalid", f"envelopes of other rollouts keyed {rid!r}")

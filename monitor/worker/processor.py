@@ -28,34 +28,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
-from typing import Any
 
-import msgspec
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.status.publisher import StatusPublisher
-from monitor.worker.checkpoint import Checkpoint, CheckpointStore, pack_state, unpack_state
-from monitor.worker.envelope import SELF_SOURCE, Taken, encode_envelope, take_all
+from monitor.worker.applied import (
+    Applied,
+    decision_acked,
+    rollout_limit_letter,
+    send_set_aside,
+)
+from monitor.worker.checkpoint import Checkpoint, CheckpointStore
+from monitor.worker.clients import Batches, Consumer, Partition, Record
+from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
+from monitor.worker.partition import PartitionState, restore, snapshot
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
-from topics.codec import (
-    DeadLetter,
-    Decoder,
-    DlqReason,
-    encode_batch,
-    encode_dead_letter,
-    encode_event,
-)
+from monitor.worker.take import Refusal, Taken, take_record
+from topics.codec import DeadLetter, Decoder, DlqReason, encode_dead_letter, encode_event
 from topics.commands import Command
-from topics.events import VARIANTS, Event, Silence
+from topics.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +63,8 @@ MAX_ROLLOUTS = 1000
 
 
 @dataclass
-class PartitionState:
-    next_offset: int = 0
-    hwm: dict[str, dict[int, int]] = field(default_factory=dict)
-    """rollout id -> {telemetry partition: highest source offset applied}"""
-    dirty: bool = False
-    changed: set[str] = field(default_factory=set)
-    """Rollouts that received events since their state was last packed."""
-    packed: dict[str, bytes] = field(default_factory=dict)
-    """rollout id -> its state as last packed (valid while it receives no events: the core
-    changes a rollout's state only through that rollout's events)."""
-    lag: int = 0
-    """``by_rollout`` records behind the end of the partition, as last seen."""
-
-
-@dataclass
 class Processor:
-    consumer: Any  # AIOKafkaConsumer of the apply group (subscribe via :meth:`subscribe`)
+    consumer: Consumer  # of the apply group (subscribe via :meth:`subscribe`)
     core: CoreProtocol
     publisher: Publisher
     checkpoints: CheckpointStore
@@ -142,7 +125,7 @@ class Processor:
                     self.status.collect(self.core, time.time())  # edge: status ages
             self.metrics.checkpoint_age.set(time.monotonic() - self.last_written_s)
 
-    async def round(self, batches: dict[Any, list[Any]]) -> None:
+    async def round(self, batches: Batches) -> None:
         """Apply a fetched batch: per partition, one ``core.process`` call over the fresh
         events of all its envelopes (the core decides the same whatever the call sizes)."""
         started = time.perf_counter()
@@ -183,31 +166,24 @@ class Processor:
         self.metrics.processing.observe(time.perf_counter() - started)
 
     async def _take(
-        self, tp: Any, record: Any, state: PartitionState, now: float | None
+        self, tp: Partition, record: Record, state: PartitionState, now: float | None
     ) -> list[Taken]:
-        """The envelopes of one ``by_rollout`` record (:func:`take_all`): the boundary of
-        one message, whatever it holds."""
-        value = record.value
-        if type(value) is not bytes:
-            await self._dead(tp, record, "invalid", "by_rollout record without a value")
+        """The envelopes of one ``by_rollout`` record (:func:`take_record`): the boundary
+        of one message, whatever it holds."""
+        taken = take_record(
+            record.value, state.hwm, self.decoder, self.source_topic, now, "by_rollout record"
+        )
+        if isinstance(taken, Refusal):
+            await self._dead(tp, record, *taken)
             return []
-        try:
-            return take_all(value, state.hwm, self.decoder, self.source_topic, now)
-        except (msgspec.DecodeError, ValueError) as exc:  # no rollguard ingest wrote this
-            await self._dead(tp, record, "invalid", f"by_rollout envelope: {exc}")
-        except RecursionError:  # the ingest forwards nothing this deep: written by another
-            await self._dead(tp, record, "too_deep", "by_rollout envelope nested too deep")
-        except Exception as exc:  # a bug: logged with its traceback, counted, dead-lettered
-            log.exception("processor: failed on the envelope at %s:%d", tp, record.offset)
-            await self._dead(tp, record, "internal_error", f"processor error: {exc!r}")
-        return []
+        return taken
 
     def tracked_rollouts(self) -> int:
         """Rollouts whose events this worker applies (their marks, in its partitions)."""
         return sum(len(state.hwm) for state in self.owned.values())
 
     async def admit(
-        self, tp: Any, record: Any, state: PartitionState, known: int, takens: list[Taken]
+        self, tp: Partition, record: Record, state: PartitionState, known: int, takens: list[Taken]
     ) -> list[Taken]:
         """Keep a record's new rollouts (those after the first ``known`` of ``state.hwm``)
         while the worker tracks at most ``max_rollouts``; the events of the others go to the
@@ -223,10 +199,7 @@ class Processor:
             del state.hwm[rid]
         events: list[Event] = []
         for taken in takens:
-            if taken.rid is None:  # events of any rollouts (an ingest that validated)
-                events += [e for e in taken.events if e.rollout_id in refused]
-                taken.events = [e for e in taken.events if e.rollout_id not in refused]
-            elif taken.rid in refused:
+            if taken.rid in refused:
                 events += taken.events
                 taken.events = []  # its dead letters, if any, still go out
         if events:
@@ -270,7 +243,7 @@ class Processor:
         for key, value in records:
             await self.publisher.send(self.status.topic, value, key)
 
-    async def _process(self, tp: Any, state: PartitionState, applied: Applied) -> None:
+    async def _process(self, tp: Partition, state: PartitionState, applied: Applied) -> None:
         try:
             commands = self.core.process(applied.events)
         except Exception as exc:  # a core bug must not stop the fleet; the input is kept
@@ -289,7 +262,7 @@ class Processor:
             acked = decision_acked(command, applied.kts, self.metrics, self.on_published)
             await self.publisher.send_command(command, acked)
 
-    async def _dead(self, tp: Any, record: Any, reason: DlqReason, message: str) -> None:
+    async def _dead(self, tp: Partition, record: Record, reason: DlqReason, message: str) -> None:
         self.metrics.dlq.labels(reason).inc()
         dead = DeadLetter(
             reason=reason,
@@ -343,29 +316,13 @@ class Processor:
 
     def _snapshot(self, partitions: list[int], all_: bool) -> list[Checkpoint]:
         """Checkpoints of the partitions as they are now (the states packed now)."""
-        known = set(self.core.rollouts())  # events of unbound rollouts leave no core state
-        snapshot: list[Checkpoint] = []
-        for q in partitions:
-            state = self.owned.get(q)
-            if state is None or not (state.dirty or all_):
-                continue
-            try:
-                for rid in [r for r in state.hwm if r in state.changed or r not in state.packed]:
-                    if rid in known:
-                        state.packed[rid] = pack_state(self.core.export_state(rid))
-                    state.changed.discard(rid)
-            except Exception:  # keep the older checkpoint rather than write a wrong one
-                log.exception("processor: state of partition %d not exportable", q)
-                continue
-            hwm = {rid: dict(marks) for rid, marks in state.hwm.items()}
-            snapshot.append(Checkpoint(q, state.next_offset, hwm, dict(state.packed)))
-        return snapshot
+        return snapshot(self.core, self.owned, partitions, all_)
 
     async def _write(self, snapshot: list[Checkpoint]) -> None:
         """Write the checkpoints once every command queued before them is acked."""
         if not await self.flush():
             return
-        offsets: dict[Any, int] = {}
+        offsets: dict[Partition, int] = {}
         for checkpoint in snapshot:
             if await self.checkpoints.write(checkpoint):
                 self.metrics.checkpoints.inc()
@@ -381,11 +338,11 @@ class Processor:
             except Exception as exc:
                 log.info("processor: offset commit skipped (%r)", exc)
 
-    async def on_revoked(self, revoked: list[Any]) -> None:
+    async def on_revoked(self, revoked: list[Partition]) -> None:
         async with self.lock:
             await self.checkpoint([tp.partition for tp in revoked if tp.topic == self.topic])
 
-    async def on_assigned(self, assigned: list[Any]) -> None:
+    async def on_assigned(self, assigned: list[Partition]) -> None:
         """Restore → seek → resume, the one place it happens."""
         async with self.lock:
             new = {tp.partition for tp in assigned if tp.topic == self.topic}
@@ -394,7 +351,7 @@ class Processor:
             missing = sorted(q for q in new if q not in self.owned)
             checkpoints = await self._read_checkpoints(missing)
             for q in missing:
-                self.owned[q] = self._restore(q, checkpoints.get(q))
+                self.owned[q] = restore(q, checkpoints.get(q), self.core, self.metrics)
             for q in sorted(new):
                 self.consumer.seek(TopicPartition(self.topic, q), self.owned[q].next_offset)
             self.metrics.rebalances.inc()
@@ -403,26 +360,6 @@ class Processor:
                 "processor: owns %s",
                 {q: self.owned[q].next_offset for q in sorted(self.owned)},
             )
-
-    def _restore(self, q: int, checkpoint: Checkpoint | None) -> PartitionState:
-        state = PartitionState()
-        if checkpoint is None:
-            return state
-        try:
-            for rid in checkpoint.hwm:
-                self.core.forget(rid)
-            for rid, packed in checkpoint.states.items():
-                self.core.import_state(rid, unpack_state(packed))
-                state.packed[rid] = packed
-            state.hwm = checkpoint.hwm
-        except Exception:  # unusable checkpoint: replaying the partition is slower, still exact
-            log.exception("checkpoint of partition %d unusable; replaying from the start", q)
-            self.metrics.checkpoints_unusable.labels("import").inc()
-            for rid in checkpoint.hwm:
-                self.core.forget(rid)
-            return PartitionState()
-        state.next_offset = checkpoint.offset
-        return state
 
     async def _read_checkpoints(self, partitions: list[int]) -> dict[int, Checkpoint | None]:
         delay = 0.2
@@ -443,134 +380,12 @@ class Processor:
             self.silence.forget(rid)
 
 
-_ROLLOUT = attrgetter("rollout_id")
-_VARIANT = attrgetter("variant")
-_KEY = attrgetter("rollout_id", "variant")
-_TS = attrgetter("ts")
-
-
-def rollout_limit_letter(
-    events: list[Event], refused: int, max_rollouts: int, topic: str, partition: int, offset: int
-) -> DeadLetter:
-    """The dead letter of events of ``refused`` new rollouts a worker holding its maximum
-    of rollouts does not apply (one batch message that can be sent again)."""
-    return DeadLetter(
-        reason="rollout_limit",
-        message=f"{len(events)} events of {refused} new rollouts not applied: "
-        f"this worker already tracks {max_rollouts} rollouts (--max-rollouts)",
-        original=encode_batch(events),
-        topic=topic,
-        partition=partition,
-        offset=offset,
-    )
-
-
-async def send_set_aside(
-    taken: Taken, record: Any, publisher: Publisher, metrics: WorkerMetrics, dlq_topic: str
-) -> None:
-    """What :func:`take_all` did not apply from one record: a gap is logged and counted,
-    dead letters go to ``dlq_topic`` keyed by rollout."""
-    if taken.gap:
-        metrics.gaps.inc()
-        log.warning(
-            "envelope of %r at %s:%d set aside: an earlier one is missing (the ingest sends "
-            "both again)",
-            taken.rid,
-            record.topic,
-            record.offset,
-        )
-    for dead in taken.dead:
-        metrics.dlq.labels(dead.reason).inc()
-        key = taken.rid.encode() if taken.rid is not None else record.key
-        await publisher.send(dlq_topic, encode_dead_letter(dead), key)
-
-
-def decision_acked(
-    command: Command,
-    kts: int,
-    metrics: WorkerMetrics,
-    on_published: Callable[[Command], None] | None,
-) -> Callable[[], None]:
-    """What happens once the broker acked a decision: counted, handed to ``on_published``,
-    its latency from the newest source message (``kts``, ms) observed."""
-
-    def acked() -> None:
-        metrics.record_decision(command)
-        if on_published is not None:
-            on_published(command)
-        if kts:
-            metrics.decision_latency.observe(max(0.0, time.time() - kts / 1000))
-
-    return acked
-
-
-@dataclass(slots=True)
-class Applied:
-    """One partition's events of a round, for one ``core.process`` call, and what the worker
-    keeps of them. Per-event work here is C-level (map, Counter): it runs for every event."""
-
-    events: list[Event] = field(default_factory=list)
-    records: list[Any] = field(default_factory=list)
-    """The ``by_rollout`` records they came from (dead-lettered if the core fails)."""
-    kinds: Counter[type] = field(default_factory=Counter)
-    rollouts: set[str] = field(default_factory=set)
-    newest: dict[tuple[str, str], float] = field(default_factory=dict)
-    kts: int = 0
-
-    def note(
-        self, metrics: WorkerMetrics, silence: SilenceWatch, arrived: float, read_at: float
-    ) -> None:
-        """Once the core applied them: the events counted by kind, and each variant's
-        newest event time told to the silence watch (``arrived``: monotonic clock;
-        ``read_at``: reading time, see :class:`SilenceWatch`)."""
-        for kind, count in self.kinds.items():
-            metrics.events.labels(kind.__name__.lower()).inc(count)
-        for (rollout_id, variant), ts in self.newest.items():
-            silence.seen(rollout_id, variant, ts, arrived, read_at)
-
-    def add(self, taken: Taken) -> None:
-        events = taken.events
-        kinds = Counter(map(type, events))
-        self.kinds.update(kinds)
-        self.events += events
-        self.kts = max(self.kts, taken.kts)
-        if taken.rid is None:  # events of any rollouts (an ingest that validated)
-            self.rollouts.update(map(_ROLLOUT, events))
-        else:
-            self.rollouts.add(taken.rid)
-        self.newest.update(newest_ts(events, taken.rid, Silence in kinds))
-
-
-def newest_ts(
-    events: list[Event], rollout: str | None = None, silences: bool = True
-) -> dict[tuple[str, str], float]:
-    """(rollout, variant) -> ``ts`` of its last event, Silence events aside (``rollout``:
-    all are of that rollout; ``silences``: there may be Silence events among them).
-
-    >>> from topics.events import Metric
-    >>> m = [Metric(v=1, rollout_id=r, variant=v, ts=t, name="x", value=1.0)
-    ...      for r, v, t in [("a", "canary", 1e9), ("a", "baseline", 2e9), ("a", "canary", 3e9)]]
-    >>> newest_ts(m) == newest_ts(m, "a", False) == {("a", "canary"): 3e9, ("a", "baseline"): 2e9}
-    True
-    >>> newest_ts([*m, Metric(v=1, rollout_id="b", variant="canary", ts=4e9, name="x", value=1.0)])[
-    ...     ("b", "canary")]
-    4000000000.0
-    """
-    if silences:
-        events = [event for event in events if type(event) is not Silence]
-    if rollout is None:
-        return dict(zip(map(_KEY, events), map(_TS, events), strict=True))
-    backwards = list(map(_VARIANT, events))
-    backwards.reverse()
-    return {(rollout, v): events[-1 - backwards.index(v)].ts for v in VARIANTS if v in backwards}
-
-
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     def __init__(self, processor: Processor) -> None:
         self._processor = processor
 
-    async def on_partitions_revoked(self, revoked: list[Any]) -> None:
+    async def on_partitions_revoked(self, revoked: list[Partition]) -> None:
         await self._processor.on_revoked(revoked)
 
-    async def on_partitions_assigned(self, assigned: list[Any]) -> None:
+    async def on_partitions_assigned(self, assigned: list[Partition]) -> None:
         await self._processor.on_assigned(assigned)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import orjson
 
-from monitor.worker.envelope import encode_envelope, take
+from monitor.worker.envelope import encode_envelope
+from monitor.worker.take import take_all as take_envelopes
 from topics.codec import Decoder, encode_batch, encode_event
 from topics.events import Event, Metric, Order, Shadow
 
@@ -143,7 +144,9 @@ def sample_rows() -> None:
         assert sum(len(decoder.decode(m).events) for m in batches) == n
 
     def take_all() -> None:
-        assert sum(len(take(m, {}, decoder, "t").events) for m in envelopes) == n
+        assert (
+            sum(len(t.events) for m in envelopes for t in take_envelopes(m, {}, decoder, "t")) == n
+        )
 
     # interleaved rounds: on a shared machine a slow spell hits every row of a round alike
     rows: dict[str, list[float]] = {"orjson.loads": [], "Decoder.decode": [], "envelope.take": []}

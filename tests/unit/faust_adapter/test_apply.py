@@ -20,10 +20,10 @@ from monitor.faust.state import decode_saved
 from monitor.metrics import WorkerMetrics
 from monitor.status.publisher import StatusPublisher, rollout_view
 from monitor.status.table import StatusTable
-from monitor.worker.envelope import take_all
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch
+from monitor.worker.take import take_all
 from tests.integration.worker.support import content, scenario
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING, WORKER

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.worker.envelope import encode_envelope, take
+from monitor.worker.envelope import encode_envelope
+from monitor.worker.take import take_all
 from topics.codec import Decoder, Source
 from topics.names import _NAME_BYTES, names_proven
 
@@ -98,7 +99,7 @@ def test_a_bad_name_loses_only_its_event_of_a_worker_envelope(position: str, bat
     raws = [orjson.dumps(e) for e in (good[0], bad, good[1])]
     data = encode_envelope(3, [10, 11, 12], raws, 0, rid, batched=batched)
     hwm: dict[str, dict[int, int]] = {}
-    out = take(data, hwm, Decoder(), "in")
+    (out,) = take_all(data, hwm, Decoder(), "in")
     if position.endswith(".rollout_id"):  # the envelope's rid is the bad name
         assert out.events == []
         assert [(d.reason, d.offset) for d in out.dead] == [("invalid", 0)] * 3
@@ -134,7 +135,7 @@ def test_of_duplicate_keys_the_value_kept_is_the_one_checked() -> None:
     )
     assert [d.reason for d in Decoder().decode(kept_bad).dead] == ["invalid"]
     assert [e.rollout_id for e in Decoder().decode(overwritten_bad).events] == ["r1"]
-    taken = take(encode_envelope(0, [1], [overwritten_bad], 0, "r1"), {}, Decoder(), "t")
+    (taken,) = take_all(encode_envelope(0, [1], [overwritten_bad], 0, "r1"), {}, Decoder(), "t")
     assert [e.rollout_id for e in taken.events] == ["r1"]
     data = orjson.dumps(dict(VALID["order"], segment={"region": "eu"})).replace(
         b'"segment":{', b'"segment":{"a b":"x"},"segment":{'

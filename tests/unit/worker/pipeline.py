@@ -13,7 +13,8 @@ from monitor.core.api import CoreProtocol
 from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import CheckpointStore
 from monitor.worker.ingest import IngestStage
-from monitor.worker.processor import PartitionState, Processor
+from monitor.worker.partition import PartitionState
+from monitor.worker.processor import Processor
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from tests.keys import RING as TRUSTED

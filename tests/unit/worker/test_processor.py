@@ -13,7 +13,8 @@ from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore
 from monitor.worker.envelope import encode_envelope
 from monitor.worker.ingest import IngestStage
-from monitor.worker.processor import PartitionState, Processor
+from monitor.worker.partition import PartitionState
+from monitor.worker.processor import Processor
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from tests.integration.worker.threshold_core import ThresholdCore

@@ -13,9 +13,9 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage
 from monitor.worker.publisher import Publisher
+from monitor.worker.take import take_all
 from tests.keys import RING as TRUSTED
 from tests.keys import WORKER
 from tests.unit.worker.records import Record

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.metrics import WorkerMetrics
-from monitor.worker.envelope import take_all
 from monitor.worker.ingest import IngestStage
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import route
+from monitor.worker.take import take_all
 from tests.keys import OPERATOR, WORKER
 from tests.keys import RING as TRUSTED
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
