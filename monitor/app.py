@@ -217,7 +217,7 @@ class Worker:
 
     async def _start_clients(self) -> None:
         s = self.settings
-        common = {"bootstrap_servers": s.bootstrap, **s.security.client_options()}
+        common = {"bootstrap_servers": s.bootstrap, **s.security.aiokafka()}
         group = {
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",

@@ -1,8 +1,9 @@
 """Kafka connection security (SASL, TLS) from the environment, for every Kafka client we use.
 
-One place maps rollguard's settings to the keyword arguments of kafka-python
-(``KafkaConsumer``/``KafkaProducer``/``KafkaAdminClient``) and of aiokafka. Any command can
-reuse it: ``KafkaSecurity.from_env().kafka_python()``.
+One place checks rollguard's settings and maps them to the keyword arguments of
+kafka-python (``KafkaConsumer``/``KafkaProducer``/``KafkaAdminClient``) and of aiokafka: the
+worker (``rollguard worker``, which also reads them from its settings file), the orchestrator
+client and every command use it: ``KafkaSecurity.from_env().kafka_python()``.
 
 Environment (all optional; the default is PLAINTEXT):
 
@@ -81,7 +82,16 @@ class KafkaSecurity:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaSecurity:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> KafkaSecurity:
+        """The settings from ``env`` (default: the process environment), over ``defaults``
+        (e.g. a settings file) and under ``overrides`` (command-line values); ``None`` means
+        "not given". Checked once, with everything merged."""
         env = os.environ if env is None else env
 
         def get(name: str) -> str | None:
@@ -97,23 +107,34 @@ class KafkaSecurity:
                     raise ConfigError(f"{ENV_PREFIX}{name}_FILE: cannot read: {exc}") from exc
             return env.get(ENV_PREFIX + name) or None
 
-        return cls(
-            security_protocol=(get("SECURITY_PROTOCOL") or "PLAINTEXT").upper(),
-            sasl_mechanism=(get("SASL_MECHANISM") or "").upper() or None,
-            sasl_username=get("SASL_USERNAME"),
-            sasl_password=secret("SASL_PASSWORD"),
-            ssl_cafile=get("SSL_CAFILE"),
-            ssl_certfile=get("SSL_CERTFILE"),
-            ssl_keyfile=get("SSL_KEYFILE"),
-            ssl_key_password=secret("SSL_KEY_PASSWORD"),
-            ssl_check_hostname=(get("SSL_CHECK_HOSTNAME") or "1").lower()
-            not in {"0", "false", "no"},
-        )
+        hostname = get("SSL_CHECK_HOSTNAME")
+        from_env = {
+            "security_protocol": get("SECURITY_PROTOCOL"),
+            "sasl_mechanism": get("SASL_MECHANISM"),
+            "sasl_username": get("SASL_USERNAME"),
+            "sasl_password": secret("SASL_PASSWORD"),
+            "ssl_cafile": get("SSL_CAFILE"),
+            "ssl_certfile": get("SSL_CERTFILE"),
+            "ssl_keyfile": get("SSL_KEYFILE"),
+            "ssl_key_password": secret("SSL_KEY_PASSWORD"),
+            "ssl_check_hostname": None
+            if hostname is None
+            else hostname.lower() not in {"0", "false", "no"},
+        }
+        values: dict[str, Any] = {}
+        for layer in (defaults or {}, from_env, overrides or {}):
+            unknown = set(layer) - _FIELDS
+            if unknown:
+                raise ConfigError(f"unknown kafka security settings: {sorted(unknown)}")
+            values |= {name: value for name, value in layer.items() if value is not None}
+        for name in ("security_protocol", "sasl_mechanism"):
+            if isinstance(values.get(name), str):
+                values[name] = values[name].upper()
+        return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> KafkaSecurity:
         """Command-line values win over the environment (``None`` means "not given")."""
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
+        unknown = set(overrides) - _FIELDS
         if unknown:
             raise ConfigError(f"unknown kafka security settings: {sorted(unknown)}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -159,3 +180,6 @@ class KafkaSecurity:
             context.check_hostname = self.ssl_check_hostname
             kwargs["ssl_context"] = context
         return kwargs
+
+
+_FIELDS: Final = frozenset(f.name for f in fields(KafkaSecurity))

@@ -227,7 +227,8 @@ def worker(
     """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
     # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
     from monitor.app import run_worker
-    from monitor.worker.settings import KafkaSecurity, WorkerSettings
+    from monitor.kafka_options import KafkaSecurity
+    from monitor.worker.settings import WorkerSettings
     from topics.config import TopicsConfig
     from topics.keyfiles import load_ring, load_signing_key, refuse_legacy_env
 
@@ -255,15 +256,16 @@ def worker(
                 "the trusted key ring (--trusted-keys / ROLLGUARD_TRUSTED_KEYS_FILE); "
                 "`rollguard keys generate` makes both"
             )
-        security = KafkaSecurity(
-            security_protocol=pick(security_protocol, "security_protocol", "PLAINTEXT"),
-            sasl_mechanism=pick(sasl_mechanism, "sasl_mechanism", None),
-            sasl_username=pick(sasl_username, "sasl_username", None),
-            sasl_password=os.environ.get("ROLLGUARD_KAFKA_SASL_PASSWORD")
-            or file.get("sasl_password"),
-            ssl_cafile=pick(ssl_cafile, "ssl_cafile", None),
-            ssl_certfile=pick(ssl_certfile, "ssl_certfile", None),
-            ssl_keyfile=pick(ssl_keyfile, "ssl_keyfile", None),
+        security = KafkaSecurity.from_env(
+            defaults={name: file.get(name) for name in _SECURITY_FILE_KEYS},
+            overrides={
+                "security_protocol": security_protocol,
+                "sasl_mechanism": sasl_mechanism,
+                "sasl_username": sasl_username,
+                "ssl_cafile": ssl_cafile,
+                "ssl_certfile": ssl_certfile,
+                "ssl_keyfile": ssl_keyfile,
+            },
         )
         extra: dict[str, Any] = {}
         if worker_id or file.get("worker_id"):
@@ -344,6 +346,21 @@ def _load_file(path: Path | None) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
     return raw
+
+
+_SECURITY_FILE_KEYS = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_key_password",
+    "ssl_check_hostname",
+)
+"""Kafka security settings a worker's settings file may hold (the environment and the
+command line win over it; ``monitor.kafka_options``)."""
 
 
 def _picker(file: dict[str, Any]) -> Any:

@@ -10,41 +10,13 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from aiokafka.helpers import create_ssl_context
 
 from monitor import __version__
 from monitor.errors import ConfigError
+from monitor.kafka_options import KafkaSecurity
 from monitor.worker.limits import WorkerLimits
 from topics.config import TopicsConfig
 from topics.keys import KeyRing, SigningKey
-
-
-@dataclass(frozen=True)
-class KafkaSecurity:
-    """Client security options, passed through to every aiokafka client unchanged."""
-
-    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
-    sasl_mechanism: str | None = None  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | ...
-    sasl_username: str | None = None
-    sasl_password: str | None = field(default=None, repr=False)
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-
-    def client_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``AIOKafkaConsumer`` / ``AIOKafkaProducer``."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.sasl_mechanism:
-            options["sasl_mechanism"] = self.sasl_mechanism
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = self.sasl_password
-        if "SSL" in self.security_protocol:
-            options["ssl_context"] = create_ssl_context(
-                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
-            )
-        return options
 
 
 def default_worker_id() -> str:

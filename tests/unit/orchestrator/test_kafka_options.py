@@ -71,3 +71,28 @@ def test_command_line_overrides_the_environment() -> None:
     assert base.with_overrides(security_protocol="PLAINTEXT").security_protocol == "PLAINTEXT"
     with pytest.raises(ConfigError):
         base.with_overrides(password="x")
+
+
+def test_a_settings_file_yields_to_the_environment_and_the_command_line() -> None:
+    file = {"security_protocol": "sasl_plaintext", "sasl_mechanism": "PLAIN",
+            "sasl_username": "file-user", "sasl_password": "file-pw"}  # fmt: skip
+    env = {"ROLLGUARD_KAFKA_SASL_USERNAME": "env-user"}
+    security = KafkaSecurity.from_env(env, defaults=file, overrides={"sasl_mechanism": None})
+    assert (security.security_protocol, security.sasl_mechanism) == ("SASL_PLAINTEXT", "PLAIN")
+    assert (security.sasl_username, security.sasl_password) == ("env-user", "file-pw")
+    cli = {"sasl_username": "cli-user"}
+    assert KafkaSecurity.from_env(env, defaults=file, overrides=cli).sasl_username == "cli-user"
+
+
+def test_settings_are_checked_once_all_of_them_are_merged() -> None:
+    """The environment alone is incomplete here (the password is in the file): no error."""
+    env = {
+        "ROLLGUARD_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "ROLLGUARD_KAFKA_SASL_MECHANISM": "PLAIN",
+    }
+    file = {"sasl_username": "u", "sasl_password": "p"}
+    assert KafkaSecurity.from_env(env, defaults=file).uses_ssl
+    with pytest.raises(ConfigError, match="SASL_PASSWORD"):
+        KafkaSecurity.from_env(env, defaults={"sasl_username": "u"})
+    with pytest.raises(ConfigError, match="unknown kafka security settings"):
+        KafkaSecurity.from_env(env, defaults={"sasl_pasword": "p"})

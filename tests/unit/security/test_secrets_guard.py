@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from monitor.kafka_options import KafkaSecurity
-from monitor.worker.settings import KafkaSecurity as WorkerKafkaSecurity
 from monitor.worker.settings import WorkerSettings
 from tests.keys import OPERATOR, RING, WORKER
 from tests.secrets import assert_clean, leaks, secret
@@ -58,7 +57,7 @@ def test_objects_holding_secrets_never_show_them() -> None:
         signing_key=WORKER,
         trusted_keys=RING,
         core_factory="m:f",
-        security=WorkerKafkaSecurity(
+        security=KafkaSecurity(
             security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username="u",
             sasl_password=password,
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 
 import orjson
 import pytest
@@ -136,6 +137,26 @@ def test_cli_refuses_to_start_without_its_keys(monkeypatch: pytest.MonkeyPatch) 
     )
     assert result.exit_code == 2
     assert "needs its signing key" in result.output
+
+
+def test_cli_checks_the_kafka_security_of_its_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's Kafka security is the clients' one validated ``KafkaSecurity``: a SASL
+    protocol without a password stops it at start-up, not at its first connection."""
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    for name in ("ROLLGUARD_KAFKA_SASL_PASSWORD", "ROLLGUARD_KAFKA_SASL_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "worker.yaml"
+    config.write_text("security_protocol: SASL_PLAINTEXT\nsasl_mechanism: PLAIN\n")
+    args = ["worker", "--bootstrap", "127.0.0.1:1", "--config", str(config)]
+    args += ["--signing-key", "/nonexistent", "--trusted-keys", "/nonexistent"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "SASL_PLAINTEXT needs ROLLGUARD_KAFKA_SASL_USERNAME" in result.output
 
 
 def test_cli_refuses_hmac_keys_with_the_migration_note(monkeypatch: pytest.MonkeyPatch) -> None:
