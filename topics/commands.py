@@ -17,7 +17,7 @@ that ignored them would obey fields nobody signed for.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import msgspec
 import orjson
@@ -152,6 +152,45 @@ def wire_document(command: Command) -> dict[str, Any]:
     return document
 
 
+class SignedCommand(NamedTuple):
+    """A signed command and its bytes on the control topic, made once (:func:`sign_command`):
+    publishers send, and logs write, ``wire`` as it is."""
+
+    command: Command
+    wire: bytes
+
+
+_UNSIGNED_TAIL: Final = b',"signature":""}'
+
+
+def sign_command(command: Command, key: SigningKey) -> SignedCommand:
+    """``command`` signed with ``key`` (``key_id`` set to the key's id), with its wire bytes.
+
+    The command is serialised once: the signature covers the RFC 8785 form of those very
+    bytes as a verifier parses them (an int in a float field, ``window_s=300``, is read
+    as the verifier reads it), and is then written into them, so the bytes published are
+    the bytes signed. ``signature`` is the struct's last field and always encoded.
+
+    >>> from topics.keys import SigningKey
+    >>> from topics.signing import verify_document
+    >>> key = SigningKey.generate("w1", "worker")
+    >>> c = Command(v=1, command_id="0123456789ab", rollout_id="r1", stage="s1",
+    ...             action="pause", reason="x", issued_at=1.7e9, expires_at=1.7e9 + 300)
+    >>> signed = sign_command(c, key)
+    >>> signed.wire == encode_command(signed.command)
+    True
+    >>> verify_document(orjson.loads(signed.wire), key.ring(rollouts=("r1",)))[0]
+    'ok'
+    """
+    unsigned = msgspec.structs.replace(command, key_id=key.key_id, signature="")
+    wire = COMMAND_ENCODER.encode(unsigned)
+    if not wire.endswith(_UNSIGNED_TAIL):  # a change to Command's fields broke the splice
+        raise AssertionError("Command must end with its always-encoded signature field")
+    signature = key.sign(canonical(orjson.loads(wire)))
+    signed = b'%s"%s"}' % (wire[: -len(b'""}')], signature.encode())
+    return SignedCommand(msgspec.structs.replace(unsigned, signature=signature), signed)
+
+
 def sign(command: Command, key: SigningKey) -> Command:
     """``command`` signed with ``key`` (``key_id`` set to the key's id).
 
@@ -167,9 +206,7 @@ def sign(command: Command, key: SigningKey) -> Command:
     >>> verify_document(wire_document(msgspec.structs.replace(s, action="promote")), ring)[0]
     'bad_signature'
     """
-    unsigned = msgspec.structs.replace(command, key_id=key.key_id, signature="")
-    signature = key.sign(canonical(wire_document(unsigned)))
-    return msgspec.structs.replace(unsigned, signature=signature)
+    return sign_command(command, key).command
 
 
 COMMAND_ENCODER: Final = msgspec.json.Encoder()

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from topics.commands import Command, encode_command, sign
+from topics.commands import Command, sign_command
 from topics.keys import SigningKey
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,9 @@ class Publisher:
         self._pending.append(Pending(topic, value, key, partition, future, on_ack))
 
     async def send_command(self, command: Command, on_ack: Callable[[], None] | None) -> None:
-        signed = sign(command, self.signing_key)
-        await self.send(
-            self.control_topic, encode_command(signed), command.rollout_id.encode(), None, on_ack
-        )
+        """Sign ``command`` and queue it: serialised once, the bytes signed are those sent."""
+        signed = sign_command(command, self.signing_key)
+        await self.send(self.control_topic, signed.wire, command.rollout_id.encode(), None, on_ack)
 
     async def flush(self) -> bool:
         """Wait until every queued record is acked, re-sending failures; False if stopping

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.errors import ConfigError
 from tests.keys import OPERATOR, RING, WORKER
@@ -19,6 +21,7 @@ from topics.commands import (
     decode_command,
     encode_command,
     sign,
+    sign_command,
     wire_document,
 )
 from topics.keyfiles import (
@@ -244,3 +247,32 @@ def test_environment_names_the_files(tmp_path: Path) -> None:
 def test_an_empty_ring_is_refused() -> None:
     with pytest.raises(ConfigError, match="empty"):
         KeyRing([])
+
+
+def signed_the_long_way(command: Command, key: SigningKey) -> bytes:
+    """What a command's wire bytes were before they were made once: encode the unsigned
+    command, parse it, sign its RFC 8785 form, encode the signed command again."""
+    unsigned = msgspec.structs.replace(command, key_id=key.key_id, signature="")
+    signature = key.sign(canonical(json.loads(encode_command(unsigned))))
+    return encode_command(msgspec.structs.replace(unsigned, signature=signature))
+
+
+@given(
+    reason=st.text(max_size=40),
+    observed=st.floats(allow_nan=False, allow_infinity=False, width=64) | st.integers(-10, 10**6),
+    window=st.integers(0, 10**6) | st.floats(0, 1e6, allow_nan=False),
+    advisory=st.booleans(),
+    examples=st.lists(st.text(min_size=1, max_size=8), max_size=3),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_command_is_serialised_once_into_the_bytes_it_always_had(
+    reason: str, observed: float, window: float, advisory: bool, examples: list[str]
+) -> None:
+    evidence = Evidence(rule="r", signal="s", variant="canary", observed=observed,
+                        window_s=window, examples=examples)  # fmt: skip
+    command = make(reason=reason, evidence=[evidence], advisory=advisory)
+    signed = sign_command(command, WORKER)
+    assert signed.wire == signed_the_long_way(command, WORKER)  # same bytes, same signature
+    assert signed.wire == encode_command(signed.command)
+    assert sign(command, WORKER) == signed.command
+    assert verify_document(parse_strict(signed.wire), RING)[0] == "ok"
