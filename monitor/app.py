@@ -50,6 +50,7 @@ from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
 from monitor.worker import stacks
 from monitor.worker.checkpoint import CheckpointStore
+from monitor.worker.clients import Client, Reader
 from monitor.worker.health import (
     Health,
     failures_check,
@@ -132,7 +133,7 @@ class Worker:
     """Materialises the status topic: every worker answers for every rollout from it."""
     reading: ReadingWatch | None = None
     producer: WatchedProducer | None = None
-    _clients: list[Any] = field(default_factory=list)
+    _clients: list[Client] = field(default_factory=list)
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -333,7 +334,7 @@ class Worker:
             await self._start_retrying(client)
             self._clients.append(client)
 
-    async def _wait_for_topics(self, client: Any) -> None:
+    async def _wait_for_topics(self, client: Reader) -> None:
         from topics.admin import missing_topics
 
         while missing := missing_topics(await client.topics(), self.settings.topics):
@@ -379,7 +380,7 @@ class Worker:
         self.failed = True
         self.request_stop()
 
-    async def _start_retrying(self, client: Any) -> None:
+    async def _start_retrying(self, client: Client) -> None:
         """Start a client, waiting for the broker as long as it takes (or until stopped)."""
         while True:
             try:

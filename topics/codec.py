@@ -173,12 +173,16 @@ class Decoder:
         low = -math.inf if self.max_past_s is None else now - self.max_past_s
         return low, now + self.max_future_s
 
-    def decode(self, data: bytes, source: Source = NO_SOURCE, now: float | None = None) -> Decoded:
+    def decode(
+        self, data: bytes | None, source: Source = NO_SOURCE, now: float | None = None
+    ) -> Decoded:
+        """The message's valid events and dead letters (a value that is not bytes, e.g. a
+        tombstone's None, is one ``wrong_type`` dead letter)."""
         out = Decoded()
         try:
             self._decode_into(data, source, now, out)
         except Exception as exc:  # the boundary of one message: never an exception out
-            out = Decoded(dead=[_internal_error(exc, data, source)])
+            out = Decoded(dead=[_internal_error(exc, data or b"", source)])
         return out
 
     def decode_item(
@@ -202,7 +206,9 @@ class Decoder:
             out = Decoded(dead=[_internal_error(exc, data, source, index)])
         return out
 
-    def _decode_into(self, data: bytes, source: Source, now: float | None, out: Decoded) -> None:
+    def _decode_into(
+        self, data: bytes | None, source: Source, now: float | None, out: Decoded
+    ) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             out.dead.append(_dead("wrong_type", "message value is not bytes", b"", source))
             return

@@ -45,6 +45,7 @@ from monitor.worker.applied import (
     send_set_aside,
 )
 from monitor.worker.checkpoint import pack_state, unpack_state
+from monitor.worker.clients import Sender
 from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
@@ -72,7 +73,7 @@ class Marks:
 class Applier:
     core: CoreProtocol
     table: StateTable
-    publisher: Publisher
+    publisher: Publisher[Sender]
     metrics: WorkerMetrics
     silence: SilenceWatch
     partition_of: Callable[[str], int]

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from monitor.errors import RollguardError
 from monitor.metrics import WorkerMetrics
+from monitor.worker.clients import Sender
 from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router, bundles, dead_letter_bytes
@@ -50,7 +51,7 @@ class Record(NamedTuple):
 @dataclass
 class Forwarder:
     router: Router
-    publisher: Publisher
+    publisher: Publisher[Sender]
     """resend=False: a failed forward is reported, never sent again on its own."""
     metrics: WorkerMetrics
     topic: str

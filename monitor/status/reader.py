@@ -15,21 +15,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.status.table import StatusTable
+from monitor.worker.clients import Partition, Reader
 
 log = logging.getLogger(__name__)
 
 
-def status_consumer(common: Mapping[str, Any], client_id: str) -> Any:
+def status_consumer(common: Mapping[str, Any], client_id: str) -> Reader:
     """An unassigned aiokafka consumer for the status topic: no group, reads from the start,
     short fetch waits so a change reaches every reader quickly."""
     from aiokafka import AIOKafkaConsumer
 
-    return AIOKafkaConsumer(
+    consumer: Reader = AIOKafkaConsumer(
         **common,
         group_id=None,
         enable_auto_commit=False,
@@ -37,34 +38,42 @@ def status_consumer(common: Mapping[str, Any], client_id: str) -> Any:
         fetch_max_wait_ms=100,
         auto_offset_reset="earliest",
     )
+    return consumer
 
 
 @dataclass
 class StatusFollower:
     """Follows the status topic forever from a started ``AIOKafkaConsumer`` (no group)."""
 
-    consumer: Any
+    consumer: Reader | None
+    """Started before :meth:`start` (the faust adapter makes it as its app starts)."""
     topic: str
     table: StatusTable
     caught_up: bool = False
     last_fetch_s: float = field(default_factory=time.monotonic)
     """Monotonic time of the last fetch that returned (records or not)."""
-    _ends: dict[Any, int] = field(default_factory=dict)
+    _ends: Mapping[Partition, int] = field(default_factory=dict)
 
     async def start(self, partitions: set[int]) -> None:
         """Assign ``partitions`` (all of the topic's), read from the beginning."""
         from aiokafka import TopicPartition
 
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_beginning(*tps)
-        self._ends = await self.consumer.end_offsets(tps)
+        consumer = self._reader()
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        self._ends = await consumer.end_offsets(tps)
         await self._check_caught_up()
 
-    async def run(self, stopping: Any) -> None:
+    def _reader(self) -> Reader:
+        if self.consumer is None:
+            raise RuntimeError("status follower: no consumer (it is made as the app starts)")
+        return self.consumer
+
+    async def run(self, stopping: Callable[[], bool]) -> None:
         while not stopping():
             try:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+                batches = await self._reader().getmany(timeout_ms=200, max_records=5000)
             except Exception as exc:  # broker away: the table ages, answers turn stale
                 log.warning("status reader: fetch failed (%r)", exc)
                 await asyncio.sleep(0.5)
@@ -78,7 +87,7 @@ class StatusFollower:
                 await self._check_caught_up()
 
     async def _check_caught_up(self) -> None:
-        positions = [await self.consumer.position(tp) for tp in self._ends]
+        positions = [await self._reader().position(tp) for tp in self._ends]
         self.caught_up = all(
             p >= end for p, end in zip(positions, self._ends.values(), strict=True)
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from monitor.metrics import WorkerMetrics
-from monitor.worker.clients import Record
+from monitor.worker.clients import Record, Sender
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Taken
@@ -48,7 +48,11 @@ def rollout_limit_letter(
 
 
 async def send_set_aside(
-    taken: Taken, record: Record, publisher: Publisher, metrics: WorkerMetrics, dlq_topic: str
+    taken: Taken,
+    record: Record,
+    publisher: Publisher[Sender],
+    metrics: WorkerMetrics,
+    dlq_topic: str,
 ) -> None:
     """What :func:`~monitor.worker.take.take_all` did not apply from one record: a gap is
     logged and counted, dead letters go to ``dlq_topic`` keyed by rollout."""

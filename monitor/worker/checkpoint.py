@@ -32,6 +32,8 @@ import msgspec
 import orjson
 from aiokafka import TopicPartition
 
+from monitor.worker.clients import Producer, Reader
+
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES: Final = 900_000
@@ -136,8 +138,8 @@ errors are ValueErrors): one record's fault, never a reason to stop restoring.""
 
 @dataclass
 class CheckpointStore:
-    producer: Any  # started AIOKafkaProducer (idempotent)
-    reader: Any  # started AIOKafkaConsumer without a group, used with assign()
+    producer: Producer  # started, idempotent
+    reader: Reader  # started, without a group, used with assign()
     topic: str
     writer_id: str
     on_unusable: Callable[[str], None] = field(default=lambda reason: None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Partition(Protocol):
@@ -23,14 +23,8 @@ class Partition(Protocol):
     def partition(self) -> int: ...
 
 
-class Record(Protocol):
-    """``aiokafka.ConsumerRecord`` of bytes (the worker sets no deserializers)."""
-
-    @property
-    def topic(self) -> str: ...
-
-    @property
-    def partition(self) -> int: ...
+class Message(Protocol):
+    """What the ingest reads of a record (the faust adapter's messages have this shape too)."""
 
     @property
     def offset(self) -> int: ...
@@ -45,11 +39,29 @@ class Record(Protocol):
     def value(self) -> bytes | None: ...
 
 
+class Record(Message, Protocol):
+    """``aiokafka.ConsumerRecord`` of bytes (the worker sets no deserializers)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+
 Batches = Mapping[Partition, list[Record]]
 """What ``getmany`` returns: each partition's records, in offset order."""
 
 
-class Fetcher(Protocol):
+class Client(Protocol):
+    """What the worker starts and stops: every client, and its wrappers of them."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Fetcher(Client, Protocol):
     """What reading a partition takes: ``AIOKafkaConsumer``."""
 
     async def getmany(
@@ -64,13 +76,17 @@ class Fetcher(Protocol):
 
     def partitions_for_topic(self, topic: str) -> set[int] | None: ...
 
+    async def seek_to_beginning(self, *partitions: Partition) -> bool: ...
+
 
 class Reader(Fetcher, Protocol):
     """A consumer without a group, its partitions assigned (``assign``)."""
 
     def assign(self, partitions: list[Partition]) -> None: ...
 
-    async def seek_to_beginning(self, *partitions: Partition) -> bool: ...
+    async def topics(self) -> set[str]:
+        """The topics the broker has (metadata)."""
+        ...
 
 
 class Consumer(Fetcher, Protocol):
@@ -87,8 +103,8 @@ class Consumer(Fetcher, Protocol):
     async def committed(self, partition: Partition) -> int | None: ...
 
 
-class Producer(Protocol):
-    """``AIOKafkaProducer`` (idempotent: ``acks=all``)."""
+class Sender(Protocol):
+    """What sends records: ``AIOKafkaProducer`` or the faust adapter's producer."""
 
     async def send(
         self,
@@ -100,4 +116,34 @@ class Producer(Protocol):
         """Queue a record; the future resolves (with its ``RecordMetadata``) once acked."""
         ...
 
+
+class Producer(Sender, Client, Protocol):
+    """``AIOKafkaProducer`` (idempotent: ``acks=all``)."""
+
     async def partitions_for(self, topic: str) -> set[int]: ...
+
+
+class CommittedOffset(Protocol):
+    """``kafka.structs.OffsetAndMetadata``: ``offset`` is -1 when nothing was committed."""
+
+    @property
+    def offset(self) -> int: ...
+
+
+class Admin(Protocol):
+    """``AIOKafkaAdminClient``, for a group's commits and a topic's partitions."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def find_coordinator(self, group_id: str) -> int: ...
+
+    async def list_consumer_group_offsets(
+        self, group_id: str, group_coordinator_id: int | None, partitions: list[Partition]
+    ) -> Mapping[Partition, CommittedOffset]: ...
+
+    async def describe_topics(
+        self, topics: list[str] | None = None
+    ) -> list[dict[str, Any]]:  # the broker's metadata response, as JSON-like dicts
+        ...

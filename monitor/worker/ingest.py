@@ -26,11 +26,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from aiokafka import ConsumerRebalanceListener
 
 from monitor.metrics import WorkerMetrics
+from monitor.worker.clients import Batches, Consumer, Partition, Producer
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
 from monitor.worker.publisher import Publisher
@@ -45,8 +46,8 @@ COMMIT_EVERY_S: Final = 0.1
 
 @dataclass
 class IngestStage:
-    consumer: Any  # AIOKafkaConsumer subscribed to the telemetry topic, auto-commit off
-    publisher: Publisher
+    consumer: Consumer  # subscribed to the telemetry topic, auto-commit off
+    publisher: Publisher[Producer]
     metrics: WorkerMetrics
     by_rollout_topic: str
     dlq_topic: str
@@ -62,10 +63,10 @@ class IngestStage:
     )
     """Offsets committed, input waiting, rounds failing: what ``/healthz`` judges."""
     stopping: bool = False
-    _to_commit: dict[Any, int] = field(default_factory=dict)
-    _committed: dict[Any, int] = field(default_factory=dict)
-    _first_read: dict[Any, int] = field(default_factory=dict)
-    _lag: dict[Any, int] = field(default_factory=dict)
+    _to_commit: dict[Partition, int] = field(default_factory=dict)
+    _committed: dict[Partition, int] = field(default_factory=dict)
+    _first_read: dict[Partition, int] = field(default_factory=dict)
+    _lag: dict[Partition, int] = field(default_factory=dict)
     _rewind_due: bool = False
     _failures: int = 0
     """Forwards found failed so far (a commit counted before one must not happen)."""
@@ -94,7 +95,7 @@ class IngestStage:
                 if not batches or time.monotonic() - self._last_commit_s >= COMMIT_EVERY_S:
                     self._commit_soon()
 
-    async def round(self, batches: dict[Any, list[Any]]) -> None:
+    async def round(self, batches: Batches) -> None:
         """Forward one batch; its offsets are committed later, once acked (:meth:`commit`).
 
         Not waiting for acks here keeps broker round trips off the per-round path: sends of
@@ -117,7 +118,7 @@ class IngestStage:
                 self._to_commit[tp] = records[-1].offset + 1
                 self._note_lag(tp, records[0].offset)
 
-    def _note_lag(self, tp: Any, first_read: int) -> None:
+    def _note_lag(self, tp: Partition, first_read: int) -> None:
         """Messages of ``tp`` not committed yet (read or not): what /healthz calls waiting."""
         highwater = self.consumer.highwater(tp)
         if highwater is not None:
@@ -147,7 +148,7 @@ class IngestStage:
             asyncio.create_task(self._commit(offsets, self._failures)) if offsets else None
         )
 
-    async def _commit(self, offsets: dict[Any, int], failures: int) -> None:
+    async def _commit(self, offsets: dict[Partition, int], failures: int) -> None:
         """Commit ``offsets`` once everything forwarded so far is acked; everything read
         below them was forwarded before this was called. Never past a failed forward:
         not while a rewind is due, nor when one failed since ``failures`` was counted."""
@@ -198,7 +199,7 @@ class IngestStage:
         self._first_read.clear()
         self.progress.lag = None
 
-    async def _forward(self, batches: dict[Any, list[Any]]) -> None:
+    async def _forward(self, batches: Batches) -> None:
         for tp, records in batches.items():
             self.metrics.messages.labels(tp.topic).inc(len(records))
         envelopes, dead = self.router.forward(batches)
@@ -221,10 +222,10 @@ class IngestListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
     def __init__(self, stage: IngestStage) -> None:
         self._stage = stage
 
-    async def on_partitions_revoked(self, revoked: list[Any]) -> None:
+    async def on_partitions_revoked(self, revoked: list[Partition]) -> None:
         async with self._stage.lock:
             await self._stage.commit()
             self._stage.forget_positions()
 
-    async def on_partitions_assigned(self, assigned: list[Any]) -> None:
+    async def on_partitions_assigned(self, assigned: list[Partition]) -> None:
         self._stage.forget_positions()  # committed offsets are where to resume

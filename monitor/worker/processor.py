@@ -43,7 +43,7 @@ from monitor.worker.applied import (
     send_set_aside,
 )
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore
-from monitor.worker.clients import Batches, Consumer, Partition, Record
+from monitor.worker.clients import Batches, Consumer, Partition, Record, Sender
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
@@ -66,7 +66,7 @@ MAX_ROLLOUTS = 1000
 class Processor:
     consumer: Consumer  # of the apply group (subscribe via :meth:`subscribe`)
     core: CoreProtocol
-    publisher: Publisher
+    publisher: Publisher[Sender]
     checkpoints: CheckpointStore
     metrics: WorkerMetrics
     topic: str

@@ -27,7 +27,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from aiokafka.errors import (
     InvalidProducerEpoch,
@@ -37,6 +37,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
+from monitor.worker.clients import Producer
 from monitor.worker.health import CheckResult
 
 FATAL: Final = (
@@ -54,7 +55,7 @@ class WatchedProducer:
     """Sends through ``producer`` (an ``AIOKafkaProducer`` with idempotence) and calls
     ``on_broken`` once, with the error, when a delivery fails for good (module doc)."""
 
-    producer: Any
+    producer: Producer
     on_broken: Callable[[BaseException], None]
     strict: frozenset[str] = frozenset()
     """Topics where any failed delivery breaks the producer (order matters there)."""
@@ -75,8 +76,7 @@ class WatchedProducer:
         await self.producer.stop()
 
     async def partitions_for(self, topic: str) -> set[int]:
-        partitions: set[int] = await self.producer.partitions_for(topic)
-        return partitions
+        return await self.producer.partitions_for(topic)
 
     async def send(
         self,
@@ -84,16 +84,14 @@ class WatchedProducer:
         value: bytes | None = None,
         key: bytes | None = None,
         partition: int | None = None,
-    ) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await self.producer.send(
-            topic, value=value, key=key, partition=partition
-        )
+    ) -> asyncio.Future[object]:
+        future = await self.producer.send(topic, value=value, key=key, partition=partition)
         # added before any caller awaits it, so it runs first: the worker knows before the
         # caller decides what to do about the failure
         future.add_done_callback(lambda done: self._settled(done, topic, partition))
         return future
 
-    def _settled(self, future: asyncio.Future[Any], topic: str, partition: int | None) -> None:
+    def _settled(self, future: asyncio.Future[object], topic: str, partition: int | None) -> None:
         if future.cancelled() or self.broken_at is not None:
             return
         error = future.exception()

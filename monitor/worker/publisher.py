@@ -14,10 +14,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, Generic, TypeVar
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from monitor.worker.clients import Producer, Sender
 from topics.commands import Command, sign_command
 from topics.keys import SigningKey
 
@@ -32,15 +33,18 @@ class Pending:
     value: bytes | None
     key: bytes | None
     partition: int | None
-    future: asyncio.Future[Any]
+    future: asyncio.Future[object]
     on_ack: Callable[[], None] | None = None
 
 
-@dataclass
-class Publisher:
-    """Wraps one started ``AIOKafkaProducer``."""
+S_co = TypeVar("S_co", bound=Sender, covariant=True)
 
-    producer: Any
+
+@dataclass
+class Publisher(Generic[S_co]):
+    """Wraps one started producer (``AIOKafkaProducer``; the faust app's, in the adapter)."""
+
+    producer: S_co
     signing_key: SigningKey
     control_topic: str
     stopping: Callable[[], bool] = field(default=lambda: False)
@@ -51,7 +55,7 @@ class Publisher:
     _pending: list[Pending] = field(default_factory=list)
     _partitions: dict[str, tuple[list[int], dict[bytes, int]]] = field(default_factory=dict)
 
-    async def partitioner(self, topic: str) -> Callable[[bytes], int]:
+    async def partitioner(self: Publisher[Producer], topic: str) -> Callable[[bytes], int]:
         """Where a record keyed ``key`` goes, as the producer's default partitioner picks it
         (murmur2 over all partitions): records sent there explicitly land where keyed sends
         of the same key do (silence events, older workers). One metadata look-up per call;
@@ -120,14 +124,11 @@ class Publisher:
 
     async def _send_once(
         self, topic: str, value: bytes | None, key: bytes | None, partition: int | None
-    ) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await self.producer.send(
-            topic, value=value, key=key, partition=partition
-        )
-        return future
+    ) -> asyncio.Future[object]:
+        return await self.producer.send(topic, value=value, key=key, partition=partition)
 
 
-def _failed(exc: BaseException) -> asyncio.Future[Any]:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+def _failed(exc: BaseException) -> asyncio.Future[object]:
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     future.set_exception(exc)
     return future

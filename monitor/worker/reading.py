@@ -31,12 +31,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from aiokafka import TopicPartition
 from prometheus_client import Counter, Gauge
 
 from monitor.metrics import WorkerMetrics
+from monitor.worker.clients import Admin, Fetcher
 from monitor.worker.health import Check, CheckResult
 
 log = logging.getLogger("rollguard.worker")
@@ -155,8 +156,8 @@ class ReadingWatch:
     """Probes the broker every ``every_s``: feeds :class:`InputProof`, tracks reachability,
     logs each outage once at its start and once at its end, exports :class:`OutageMetrics`."""
 
-    probe: Any  # started AIOKafkaConsumer without a group (end offsets, metadata)
-    admin: Any  # started AIOKafkaAdminClient (the ingest group's commits)
+    probe: Fetcher  # a started consumer without a group (end offsets, metadata)
+    admin: Admin  # started (the ingest group's commits)
     telemetry_topic: str
     by_rollout_topic: str
     ingest_group: str
@@ -304,7 +305,7 @@ class AdminClient:
     """An ``AIOKafkaAdminClient`` with the ``start``/``stop`` of the other clients (closed
     only once started: a start that failed is simply tried again)."""
 
-    client: Any
+    client: Admin
     started: bool = False
 
     async def start(self) -> None:

@@ -35,6 +35,7 @@ from typing import Annotated, Any, Final, NamedTuple
 import msgspec
 
 from monitor.errors import ConfigError
+from monitor.worker.clients import Message, Partition
 from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope, encode_whole
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
 from topics.control_plane import ControlPlaneGate, Screen
@@ -207,7 +208,7 @@ class Router:
         predecessor until then, as what was sent before may not arrive."""
         self._prev.clear()
 
-    def forward(self, batches: Mapping[Any, Sequence[Any]]) -> Forward:
+    def forward(self, batches: Mapping[Partition, Sequence[Message]]) -> Forward:
         """The envelopes and dead letters of one round, read order kept per source
         partition and rollout."""
         groups: dict[tuple[int, str], _Group] = {}
@@ -261,7 +262,7 @@ class Router:
             self._prev[key] = offsets[-1]
         return out
 
-    def route_one(self, tp: Any, record: Any) -> tuple[Routed, list[DeadLetter]]:
+    def route_one(self, tp: Partition, record: Message) -> tuple[Routed, list[DeadLetter]]:
         """Where one message's events go, and its dead letters. The boundary of one
         message: whatever it holds, and whatever bug it meets here, the stage goes on."""
         try:
@@ -290,18 +291,20 @@ class Router:
             )
             return Routed([], [], False), [letter]
 
-    def _decode_whole(self, tp: Any, record: Any, value: Any) -> tuple[Routed, list[DeadLetter]]:
+    def _decode_whole(
+        self, tp: Partition, record: Message, value: bytes | None
+    ) -> tuple[Routed, list[DeadLetter]]:
         """A message :func:`route` refused (``value``: its bytes, or what of them the
         control-plane gate left): what is bad goes to the DLQ, what is valid is forwarded
         (re-encoded, with each event's place in its message)."""
         now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         out = self.decoder.decode(value, Source(tp.topic, tp.partition, record.offset), now)
         dead = list(out.dead)
-        batched = len(out.events) != 1 or bool(out.dead) or b'"batch"' in value
+        batched = value is None or len(out.events) != 1 or bool(out.dead) or b'"batch"' in value
         rids: list[str] = []
         raws: list[bytes] = []
         for index, event in enumerate(out.events):
-            raw = encode_event(event) if batched else value
+            raw = encode_event(event) if batched or value is None else value
             if len(raw) > ENVELOPE_MAX_BYTES:  # valid but cannot be forwarded
                 too_big = DeadLetter(
                     reason="oversized_message",
@@ -319,13 +322,13 @@ class Router:
         return Routed(rids, raws, batched), dead
 
 
-def _refused(tp: Any, record: Any, screen: Screen) -> list[DeadLetter]:
+def _refused(tp: Partition, record: Message, screen: Screen) -> list[DeadLetter]:
     """Dead letters of the control-plane events the gate refused in ``record``."""
     return [
         DeadLetter(
             reason=refusal.reason,
             message=refusal.detail[:1024],
-            original=record.value if refusal.original is None else refusal.original,
+            original=(record.value or b"") if refusal.original is None else refusal.original,
             topic=tp.topic,
             partition=tp.partition,
             offset=record.offset,
