@@ -192,18 +192,15 @@ def sign_command(command: Command, key: SigningKey) -> SignedCommand:
 
 
 def sign(command: Command, key: SigningKey) -> Command:
-    """``command`` signed with ``key`` (``key_id`` set to the key's id).
+    """``command`` signed with ``key`` (:func:`sign_command` without the wire bytes).
 
     >>> from topics.keys import SigningKey
     >>> from topics.signing import verify_document
     >>> key = SigningKey.generate("w1", "worker")
-    >>> c = Command(v=1, command_id="0123456789ab", rollout_id="r1", stage="s1",
-    ...             action="pause", reason="x", issued_at=1.7e9, expires_at=1.7e9 + 300)
-    >>> s = sign(c, key)
-    >>> ring = key.ring(rollouts=("r1",))
-    >>> verify_document(wire_document(s), ring)[0]
-    'ok'
-    >>> verify_document(wire_document(msgspec.structs.replace(s, action="promote")), ring)[0]
+    >>> s = sign(Command(v=1, command_id="0123456789ab", rollout_id="r1", stage="s1",
+    ...                  action="pause", reason="x", issued_at=1.7e9, expires_at=1.7e9), key)
+    >>> verify_document(wire_document(msgspec.structs.replace(s, action="promote")),
+    ...                 key.ring(rollouts=("r1",)))[0]
     'bad_signature'
     """
     return sign_command(command, key).command

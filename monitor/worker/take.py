@@ -33,6 +33,7 @@ from monitor.worker.envelope import (
     RAW,
     SELF_SOURCE,
     STRICT,
+    E,
     Envelope,
     envelopes_of,
 )
@@ -110,11 +111,7 @@ def take_all(
     try:
         message = STRICT.decode(data)
     except msgspec.ValidationError:  # a bad event (or header): every event on its own
-        raws = _Raw(data)
-        return [
-            _judged(envelope, index, raws, hwm, decoder, topic, now)
-            for index, envelope in enumerate(raws.envelopes())
-        ]
+        return [_judged(raw, hwm, decoder, topic, now) for raw in _Raw(data).envelopes()]
     envelopes = envelopes_of(message)
     names_ok = names_proven(data)
     raws = _Raw(data)
@@ -151,11 +148,10 @@ def _take_valid(
     """An envelope that passed the strict decode (``names_ok``: its names are known valid,
     :func:`~topics.names.names_proven`); judged event by event only when a check the decode
     cannot make fails."""
-    rid = envelope.rid
-    offsets, events = envelope.body()
-    start = _advance(rid, envelope.src, offsets, hwm, envelope.prev)
-    if start is None or isinstance(start, _Gap):
-        return Taken(rid, [], [], envelope.kts, start is GAP)
+    start = _start(envelope, hwm)
+    if isinstance(start, Taken):
+        return start
+    rid, events = envelope.rid, envelope.body()[1]
     if start:
         events = events[start:]
     if envelope.src == SELF_SOURCE:
@@ -173,22 +169,23 @@ def _take_valid(
 
 
 def _judged(
-    envelope: Envelope[msgspec.Raw],
-    index: int,
-    raws: _Raw,
-    hwm: Marks,
-    decoder: Decoder,
-    topic: str,
-    now: float | None,
+    envelope: Envelope[msgspec.Raw], hwm: Marks, decoder: Decoder, topic: str, now: float | None
 ) -> Taken:
     """An envelope of a record the strict pass refused: its new events judged one by one."""
-    offsets, _ = envelope.body()
+    start = _start(envelope, hwm)
+    if isinstance(start, Taken):
+        return start
+    return _validate(envelope, start, decoder, topic, None if envelope.src == SELF_SOURCE else now)
+
+
+def _start(envelope: Envelope[E], hwm: Marks) -> int | Taken:
+    """Index of the envelope's first event not applied before, ``hwm`` moved past it; or
+    what it adds when it has none: nothing (all applied before) or a gap (set aside)."""
+    offsets = envelope.body()[0]
     start = _advance(envelope.rid, envelope.src, offsets, hwm, envelope.prev)
     if start is None or isinstance(start, _Gap):
         return Taken(envelope.rid, [], [], envelope.kts, start is GAP)
-    if envelope.src == SELF_SOURCE:
-        now = None
-    return _validate(envelope, start, decoder, topic, now)
+    return start
 
 
 _VERSION: Final = operator.attrgetter("v")
