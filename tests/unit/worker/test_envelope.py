@@ -257,7 +257,7 @@ class CountingDecoder(Decoder):
         return super().decode_item(data, *args)  # type: ignore[arg-type]  # passed through
 
 
-def test_each_event_is_judged_at_most_once_and_only_when_the_strict_pass_cannot() -> None:
+def test_only_the_envelope_holding_a_bad_event_is_judged_event_by_event() -> None:
     good = [encode_event(metric("a", 1.7e9 + i)) for i in range(3)]
     decoder = CountingDecoder()
     clean = encode_bundle(
@@ -265,7 +265,8 @@ def test_each_event_is_judged_at_most_once_and_only_when_the_strict_pass_cannot(
     )
     assert [len(t.events) for t in take_all(clean, {}, decoder, "t")] == [3, 1]
     assert decoder.judged == 0  # one strict pass, nothing looked at again
-    # a bad event in the second envelope: every new event judged once, repeats not at all
+    # a bad event in the second envelope: only its new events are judged one by one (once
+    # each); the first envelope's pass their own strict pass, its repeat is not looked at
     bad = b'{"kind":"metric","rollout_id":"b"}'
     hwm: Marks = {"a": {0: 1}}
     dirty = encode_bundle(
@@ -276,7 +277,7 @@ def test_each_event_is_judged_at_most_once_and_only_when_the_strict_pass_cannot(
     )
     taken = take_all(dirty, hwm, decoder, "t")
     assert [(len(t.events), len(t.dead)) for t in taken] == [(2, 0), (1, 1)]
-    assert decoder.judged == 4
+    assert decoder.judged == 2
     # a check the strict pass cannot make (the rollout) fails: only that envelope is judged
     decoder.judged = 0
     stray = encode_bundle(
