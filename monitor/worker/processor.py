@@ -5,7 +5,7 @@ Order of work in one round (under ``lock``, so a rebalance never sees half a rou
 1. for each owned partition, apply envelopes at or past its ``next_offset``: drop events
    already applied (source offset at or below the rollout's high-water mark — the repeats an
    ingest crash causes), validate the rest as they are decoded (bad ones to the DLQ, see
-   :func:`~monitor.worker.envelope.take`), hand the good ones to ``core.process``, queue the
+   :func:`~monitor.worker.take.take_record`), hand the good ones to ``core.process``, queue the
    resulting commands;
 2. commands go out as they are made; every ``FLUSH_EVERY_S`` (and when idle) the loop waits
    until the broker acked all of them (:meth:`Publisher.flush`): only then do they count as

@@ -5,7 +5,7 @@ and for 1,000-event batch envelopes, beside ``orjson.loads`` and ``json.loads`` 
 bytes measured in the same run, and the ratio (target: validation ≤ 3× the bare parse for
 batch envelopes). A second table decodes the realistic events of
 ``examples/events/sample.jsonl.gz`` in 1,000-event batches, as ``codec.Decoder`` sees a batch
-message and as the worker's processor sees an envelope (``envelope.take``, its hot path).
+message and as the worker's processor sees an envelope (``take.take_all``, its hot path).
 """
 
 from __future__ import annotations
@@ -149,11 +149,11 @@ def sample_rows() -> None:
         )
 
     # interleaved rounds: on a shared machine a slow spell hits every row of a round alike
-    rows: dict[str, list[float]] = {"orjson.loads": [], "Decoder.decode": [], "envelope.take": []}
+    rows: dict[str, list[float]] = {"orjson.loads": [], "Decoder.decode": [], "take.take_all": []}
     fns: dict[str, Callable[[], object]] = {
         "orjson.loads": lambda: [orjson.loads(m) for m in batches],
         "Decoder.decode": decode_all,
-        "envelope.take": take_all,
+        "take.take_all": take_all,
     }
     for _ in range(REPEATS * 3):
         for label, fn in fns.items():
