@@ -36,9 +36,12 @@ the ingest bundles the envelopes of one round bound for the same partition, so a
 one record per partition rather than one per rollout and source partition (measured: the
 per-record send and decode made up about a third of the worker's CPU at 50 rollouts).
 
-The wire form is what every rollguard ingest since per-rollout envelopes wrote (byte for byte,
-``tests/unit/worker/test_envelope.py`` holds records written by the previous release's
-encoder), so workers of two versions share one ``by_rollout`` topic during a rolling upgrade.
+The wire form is what every rollguard ingest since per-rollout envelopes wrote, byte for byte
+(``tests/unit/worker/test_envelope.py`` holds records the encoders wrote before the envelope
+code was reworked into this one form), so workers of two versions share one ``by_rollout``
+topic during a rolling upgrade, in both directions. The envelope without ``rid`` that an
+ingest validating before forwarding once wrote was never in a release (0.1.0 is untagged);
+it is refused, since nothing in it says whose marks it may move.
 """
 
 from __future__ import annotations

@@ -294,7 +294,7 @@ def test_only_the_envelope_holding_a_bad_event_is_judged_event_by_event() -> Non
     assert decoder.judged == 2
 
 
-# Records as the previous release's ingest and processor wrote them to ``by_rollout``
+# Records as the ingest and processor before this envelope code wrote them to ``by_rollout``
 # (captured from its encoders): a worker reads them during a rolling upgrade, and writes the
 # same bytes, so the older workers still running read what it writes.
 OLDER_BUNDLE = (
