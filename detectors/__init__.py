@@ -10,23 +10,18 @@ need                   use
 anomaly score          ``default_scorer()`` → :class:`AnomalyScorer` (``score_one``/``learn_one``)
 mean / variance        :class:`EWMeanVar` (time-aware: half-life in seconds)
 p50 / p95 / p99        :class:`QuantileSketch` (DDSketch-like, relative error α, mergeable)
-rejection-cause mix    :class:`CategoricalMix`, :func:`jensen_shannon`, :func:`chi_square_pvalue`
-sustained change       :class:`Cusum` (self-starting, robust)
-canary counts          :class:`SequentialCountTest` (anytime-valid, per event)
+rejection-cause mix    :func:`jensen_shannon` (the ``reject_mix_divergence`` signal)
 rejection causes       :class:`SequentialMultinomialTest` (anytime-valid; rules' ``cause_shift``)
 latency slowdown       :class:`SlowdownGroups` (per-step evidence; rules' ``slowdown``)
 rate vs baseline       :func:`msprt_two_proportions` (mixture SPRT e-value; rules' ``sequential``)
 bad-event rate rise    :class:`BernoulliCusum` (per-step counts; rules' ``cusum``)
-canary values          :class:`MeanDifferenceCS` (anytime-valid confidence sequence)
-canary tail (p99)      :class:`QuantileExceedanceTest` (anytime-valid, exceedance counts)
 =====================  ==================================================================
 
-Which rule reaches which detector is in ``examples/README.md`` (a test keeps it true); the
-comparisons and change detectors no rule reaches yet are the candidates the benchmarks
-compare for the cause-shift and drift gates. Comparisons return a :class:`Comparison`
-(direction, effect, interval, p-value / e-value, ``enough_data``). Benchmarks:
-``python -m tests.bench.detectors.X`` for X in ``real_eval``, ``nab_eval``, ``canary``,
-``change``, ``cost`` (the scorer's evaluation: ``docs/detection.md``).
+Which rule reaches which detector is in ``examples/README.md`` (a test keeps it true: a
+detector no rule reaches is removed). Comparisons return a :class:`Comparison` (direction,
+effect, interval, p-value / e-value, ``enough_data``). Benchmarks:
+``python -m tests.bench.detectors.X`` for X in ``real_eval``, ``nab_eval``, ``nab_data``,
+``cost`` (the scorer's evaluation: ``docs/detection.md``).
 """
 
 from __future__ import annotations
@@ -36,67 +31,49 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from detectors.bernoulli import BernoulliCusum, bernoulli_llr
-    from detectors.categorical import CategoricalMix, chi_square_pvalue, jensen_shannon
-    from detectors.change import Cusum, siegmund_arl0
-    from detectors.confseq import MeanDifferenceCS
+    from detectors.categorical import jensen_shannon
     from detectors.errors import DetectorError, DetectorStateError
     from detectors.ewstats import EWMeanVar
-    from detectors.exceedance import QuantileExceedanceTest
     from detectors.msprt import msprt_two_proportions
     from detectors.multinomial import SequentialMultinomialTest
     from detectors.quantiles import QuantileSketch
     from detectors.result import Comparison
     from detectors.scoring import AnomalyScorer, default_scorer
-    from detectors.sequential import SequentialCountTest
     from detectors.slowdown import SlowdownGroups
     from detectors.zscore import EWZScoreScorer
 
 __all__ = [
     "AnomalyScorer",
     "BernoulliCusum",
-    "CategoricalMix",
     "Comparison",
-    "Cusum",
     "DetectorError",
     "DetectorStateError",
     "EWMeanVar",
     "EWZScoreScorer",
-    "MeanDifferenceCS",
-    "QuantileExceedanceTest",
     "QuantileSketch",
-    "SequentialCountTest",
     "SequentialMultinomialTest",
     "SlowdownGroups",
     "bernoulli_llr",
-    "chi_square_pvalue",
     "default_scorer",
     "jensen_shannon",
     "msprt_two_proportions",
-    "siegmund_arl0",
 ]
 
 _HOME: Final = {
     "AnomalyScorer": "detectors.scoring",
     "BernoulliCusum": "detectors.bernoulli",
-    "CategoricalMix": "detectors.categorical",
     "Comparison": "detectors.result",
-    "Cusum": "detectors.change",
     "DetectorError": "detectors.errors",
     "DetectorStateError": "detectors.errors",
     "EWMeanVar": "detectors.ewstats",
     "EWZScoreScorer": "detectors.zscore",
-    "MeanDifferenceCS": "detectors.confseq",
-    "QuantileExceedanceTest": "detectors.exceedance",
     "QuantileSketch": "detectors.quantiles",
-    "SequentialCountTest": "detectors.sequential",
     "SequentialMultinomialTest": "detectors.multinomial",
     "SlowdownGroups": "detectors.slowdown",
     "bernoulli_llr": "detectors.bernoulli",
-    "chi_square_pvalue": "detectors.categorical",
     "default_scorer": "detectors.scoring",
     "jensen_shannon": "detectors.categorical",
     "msprt_two_proportions": "detectors.msprt",
-    "siegmund_arl0": "detectors.change",
 }
 
 

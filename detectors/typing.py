@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, Self, runtime_checkable
 
-from detectors.result import Comparison
-
 #: JSON-able state: only dict / list / str / int / float / bool / None inside.
 State = dict[str, Any]
 
@@ -62,28 +60,3 @@ class Statistic(Stateful, Protocol):
     def update(self, value: float, ts: float) -> None: ...
 
     def get(self) -> float | None: ...
-
-
-@runtime_checkable
-class ChangeDetector(Stateful, Protocol):
-    """Sequential detector of a sustained change in one series (river's ``DriftDetector``)."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def drift_detected(self) -> bool: ...
-
-    def update(self, value: float, ts: float) -> None: ...
-
-
-@runtime_checkable
-class VariantComparison(Stateful, Protocol):
-    """Canary-vs-baseline comparison fed one observation at a time.
-
-    ``variant`` is ``"baseline"`` or ``"canary"``; ``result()`` summarises the evidence so far.
-    """
-
-    def update(self, variant: str, value: float) -> None: ...
-
-    def result(self) -> Comparison: ...

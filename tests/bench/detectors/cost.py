@@ -1,7 +1,7 @@
 """Cost per event of the default scorer and of the per-series bundle, beside river's EWVar.
 
 Run: ``python -m tests.bench.detectors.cost``. Targets (issues 3, 19): default scorer <= 5 µs/event,
-bundle (baseline + quantiles + change detector) <= 10 µs/event, state <= 20 KB per series.
+bundle (baseline + quantiles) <= 10 µs/event, state <= 20 KB per series.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from river import stats as river_stats
 
-from detectors import AnomalyScorer, Cusum, EWMeanVar, QuantileSketch, default_scorer
+from detectors import AnomalyScorer, EWMeanVar, QuantileSketch, default_scorer
 
 N = 200_000
 
@@ -90,13 +90,12 @@ def main() -> None:
     # The same values every 5 minutes (694 days): the daily and weekly profiles are active.
     scorer_seasonal = scoring(seasonal, [(x, 300.0 * i) for i, x in enumerate(values)])
 
-    ew, qs, cusum = EWMeanVar(half_life=300.0), QuantileSketch(half_life=3600.0), Cusum()
+    ew, qs = EWMeanVar(half_life=300.0), QuantileSketch(half_life=3600.0)
 
     def bundle_run() -> None:
         for x, t in pairs:
             ew.update(x, t)
             qs.update(x, t)
-            cusum.update(x, t)
 
     def bundle_with_scorer() -> None:
         sc = default_scorer()
@@ -105,14 +104,13 @@ def main() -> None:
             sc.learn_one(x, t)
             ew.update(x, t)
             qs.update(x, t)
-            cusum.update(x, t)
 
     ref = _time(river_ewvar, N)
     rows = [
         ("river stats.EWVar.update (reference)", ref),
         ("default_scorer score_one + learn_one", _time(scorer_run, N)),
         ("  the same, 5-min spacing (profiles active)", _time(scorer_seasonal, N)),
-        ("bundle: EWMeanVar + QuantileSketch + Cusum", _time(bundle_run, N)),
+        ("bundle: EWMeanVar + QuantileSketch", _time(bundle_run, N)),
         ("bundle + default_scorer", _time(bundle_with_scorer, N)),
     ]
     print(f"{N} events, CPU time, best of 5 runs")
@@ -124,10 +122,9 @@ def main() -> None:
     print()
     print("state per series (JSON bytes):")
     # The scorer with its profiles filled (the 5-minute run) is the larger state.
-    for name, obj in (("default_scorer", seasonal), ("EWMeanVar", ew), ("QuantileSketch", qs),
-                      ("Cusum", cusum)):  # fmt: skip
+    for name, obj in (("default_scorer", seasonal), ("EWMeanVar", ew), ("QuantileSketch", qs)):
         print(f"  {name:16s} {len(json.dumps(obj.state_dict())):7d}")
-    total = sum(len(json.dumps(o.state_dict())) for o in (seasonal, ew, qs, cusum))
+    total = sum(len(json.dumps(o.state_dict())) for o in (seasonal, ew, qs))
     print(f"  {'total':16s} {total:7d}  (target <= 20480)")
 
 

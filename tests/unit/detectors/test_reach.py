@@ -14,7 +14,7 @@ import detectors
 from monitor.core.thresholds import RULE_DETECTORS
 
 ROOT = Path(__file__).resolve().parents[3]
-SUPPORT = {"Comparison", "DetectorError", "DetectorStateError", "bernoulli_llr", "siegmund_arl0"}
+SUPPORT = {"Comparison", "DetectorError", "DetectorStateError", "bernoulli_llr"}
 """What the detectors return or raise, and helpers of one detector (not detectors)."""
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency
 
 import detectors as d
 
@@ -102,33 +99,13 @@ def test_quantile_sketch_state_stays_small_with_max_bins() -> None:
         assert abs(qs.quantile(q) - true) <= 0.01 * true
 
 
-def test_categorical_divergence_and_test_match_scipy() -> None:
+def test_jensen_shannon_matches_scipy() -> None:
     rng = np.random.default_rng(1)
     cats = ["a", "b", "c", "d"]
-    a, b = d.CategoricalMix(), d.CategoricalMix()
-    for _ in range(500):
-        a.update(str(rng.choice(cats, p=[0.4, 0.3, 0.2, 0.1])))
-        b.update(str(rng.choice(cats, p=[0.25, 0.25, 0.25, 0.25])))
-    pa = np.array([a.counts.get(c, 0.0) for c in cats])
-    pb = np.array([b.counts.get(c, 0.0) for c in cats])
-    ref = jensenshannon(pa, pb, base=2) ** 2
-    assert a.divergence(b, smoothing=0.0) == pytest.approx(ref, rel=1e-9)
-    assert a.pvalue(b) == pytest.approx(
-        chi2_contingency(np.vstack([pa, pb]), correction=False).pvalue
-    )
-    assert a.pvalue(b) < 1e-6
-    assert 0.0 <= a.divergence(b) <= 1.0
-
-
-def test_cusum_detects_sustained_shift_not_single_outliers() -> None:
-    rng = np.random.default_rng(2)
-    c = d.Cusum(k=0.5, h=8.0, warmup=50)
-    alarms = []
-    for i in range(2000):
-        x = rng.normal(0.0, 1.0) + (100.0 if i in (300, 700, 1100) else 0.0)
-        x += 2.0 if i >= 1500 else 0.0
-        c.update(float(x), float(i))
-        if c.drift_detected:
-            alarms.append(i)
-    assert alarms and 1500 <= alarms[0] <= 1520
-    assert math.isclose(d.siegmund_arl0(0.5, 5.0), 938.0, rel_tol=1e-3)
+    xa = rng.choice(cats, 500, p=[0.4, 0.3, 0.2, 0.1])
+    xb = rng.choice(cats, 500, p=[0.25, 0.25, 0.25, 0.25])
+    pa = {c: float(np.sum(xa == c)) for c in cats}
+    pb = {c: float(np.sum(xb == c)) for c in cats}
+    ref = jensenshannon([pa[c] for c in cats], [pb[c] for c in cats], base=2) ** 2
+    assert d.jensen_shannon(pa, pb, smoothing=0.0) == pytest.approx(ref, rel=1e-9)
+    assert 0.0 <= d.jensen_shannon(pa, pb) <= 1.0
