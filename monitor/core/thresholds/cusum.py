@@ -7,7 +7,9 @@ reaching ``h`` (nats) until it is paid back to 0, and ``cap`` bounds it. Bad eve
 ``value`` (``absolute``) or the baseline variant's rate over ``window`` plus ``value``
 (``vs_baseline``; at least its rate over the last ``RECENT_STEPS`` steps, so a market-wide
 jump is not the variant's); for ``latency_pNN_ms`` (``vs_baseline``), orders slower than
-``value`` x the baseline variant's pNN over ``window``, reference ``1 - NN/100``.
+``value`` x the baseline variant's pNN over ``window``, reference ``1 - NN/100``. With
+``against: rest`` a segment's step is judged ``REST_LAG_STEPS`` late, against its rest's
+last steps on both sides of it (see :data:`REST_LAG_STEPS`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ if TYPE_CHECKING:
 
 RECENT_STEPS: Final = 5
 """A ``cusum``'s rate reference is at least the reference's rate over its last steps."""
+REST_LAG_STEPS: Final = 1
+"""``against: rest``: a segment's step is added this many steps late, so the rest's recent
+rate it is judged against covers the step after it too. A jump of the whole variant reaches
+a segment and its rest at once, but a thin segment's first bad events can come a step before
+the rest's (at ~1.5 orders/s against ~6): judged against the rest's past only, they counted
+as the segment's own (two errors, 3.3 nats), the jump then kept that evidence from draining
+(segment and rest at the same rate) and the condition outlasted a 20 s burst by 37 s, past
+a ``for: 55s`` (``rollguard bench detection``, ``error_burst`` seed 11). A segment's
+decision comes a step later."""
 
 
 class CusumMemory:
@@ -149,7 +160,8 @@ class Cusum(Method):
             p0 = th.value if th.op in (">", ">=") else 1.0 - th.value
         p0 = min(max(p0, 1e-9), 1.0 - th.shift - 1e-9)
         p1 = p0 + th.shift
-        bad, n = _step_counts(rule, scope, ctx.step, limit)
+        lag = REST_LAG_STEPS if th.against == "rest" else 0
+        bad, n = _step_counts(rule, scope, ctx.step - lag, limit)
         cusum = memory.cusum
         obs.active = cusum.step(bad, n, p0, p1, h=th.h, cap=th.cap)
         obs.value, obs.baseline, obs.threshold = cusum.s, p0, th.h

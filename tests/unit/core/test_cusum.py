@@ -263,6 +263,18 @@ def test_against_rest_ignores_a_change_of_the_whole_variant(tmp_path: Path) -> N
     assert set(states(run, "reg{region=apac}", range(31, 89))) == {"i"}
 
 
+def test_against_rest_a_whole_variant_jump_seen_first_in_one_region(tmp_path: Path) -> None:
+    # every region at 20 % errors from 51 to 70, but apac's first two errors come at 50, a
+    # step before the others': judged against its rest's past only, they were ~9 nats (its
+    # rest had none) and the 20 s burst held them there, past `for`. A step late, its rest's
+    # last steps include 51: two errors against ~5 % are under h.
+    flow = region_flow(range(51, 71), ("eu", "us", "apac"), errors=2)
+    flow[50] = region_flow(range(50, 51), ("apac",), errors=2)[50]
+    run = Run(plan_set(tmp_path, [region_rule()])).feed(flow, 89)
+    assert run.commands == []
+    assert set(states(run, "reg{region=apac}", range(31, 89))) == {"i"}
+
+
 def test_against_rest_needs_a_per_segment_rule(tmp_path: Path) -> None:
     bad = region_rule()
     del bad["per_segment"]
