@@ -198,6 +198,9 @@ def simulate(
 
 def bench_detection(
     seeds: Annotated[int, typer.Option(help="Seeds per scenario.")] = 20,
+    first_seed: Annotated[
+        int, typer.Option(help="First seed (e.g. 20 with --seeds 20: seeds 20-39).")
+    ] = 0,
     scenario: Annotated[
         list[str] | None, typer.Option("--scenario", "-s", help="Only these (repeatable).")
     ] = None,
@@ -272,7 +275,8 @@ def bench_detection(
             )
             update(done)
 
-        results = run_grid(names, range(seeds), config, jobs=jobs, progress=each)
+        seed_range = range(first_seed, first_seed + seeds)
+        results = run_grid(names, seed_range, config, jobs=jobs, progress=each)
     print_report(results, Console())
     Console().print(f"plot: {write_plot(results, plot)}")
     if json_out is not None:
