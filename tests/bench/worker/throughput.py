@@ -4,7 +4,7 @@ them the do-nothing faust agent and rollguard installed in a faust app (``monito
 same test core), over the same topic. Target: worker ≥ 0.3 × reference.
 
     python -m tests.bench.worker.throughput            # own broker
-    SHAPES=batch python -m tests.bench.worker.throughput  # of single, batch, real
+    SHAPES=batch python -m tests.bench.worker.throughput  # of single, batch, real, real-batch
     ROLLGUARD_BENCH_BOOTSTRAP=host:port N=200000 REPEATS=5 python -m tests.bench.worker.throughput
 
 Each worker figure is REPEATS runs (default 3) on fresh topics, each beside references taken
@@ -17,7 +17,9 @@ seconds each) read 0.47x and 0.21x in the same session.
 
 The pipeline is measured with the small test core (``threshold_core``: near-free per event)
 so the figure is the worker's own cost; a second single-event run uses the product ``Core``
-with the example broker plan, whose per-event cost (~25-30 µs here) bounds that row.
+with the example broker plan (single-event messages, ``real``, and 1,000-event envelopes,
+``real-batch``), whose per-event cost (~12-16 µs of CPU here, ``python -m
+tests.bench.core.replay``) bounds those rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tests.integration.worker.support import THRESHOLD_CORE, broker_scenario, pr
 from topics.events import Event
 
 REPEATS = int(os.environ.get("REPEATS", "3"))
-SHAPES = os.environ.get("SHAPES", "single,batch,real").split(",")
+SHAPES = os.environ.get("SHAPES", "single,batch,real,real-batch").split(",")
 
 
 def faust_rate(module: str, bootstrap: str, target: str, count: int) -> float:
@@ -53,7 +55,7 @@ def faust_rate(module: str, bootstrap: str, target: str, count: int) -> float:
 
 def row(name: str, rate: float, reference: float | None = None) -> None:
     ratio = f"{rate / reference:6.2f}x" if reference else "       "
-    print(f"  {name:<52} {rate:>11,.0f} ev/s  {ratio}", flush=True)
+    print(f"  {name:<52} {rate:>11,.0f} ev/s {1e6 / rate:6.2f} µs/event  {ratio}", flush=True)
 
 
 def paired_runs(
@@ -98,6 +100,18 @@ def main() -> None:
                 f"single-event messages, product Core + example plan ({len(real_events):,} events)"
             )
             paired_runs(bootstrap, "real", real_events, label="rollguard worker (product Core)")
+        if "real-batch" in SHAPES:
+            real_events = broker_scenario({"ra": 60.0, "rb": None, "rc": None}, seconds=n // 200)
+            print(
+                f"1,000-event envelopes, product Core + example plan ({len(real_events):,} events)"
+            )
+            paired_runs(
+                bootstrap,
+                "realbatch",
+                real_events,
+                batch_size=1000,
+                label="rollguard worker (product Core)",
+            )
 
 
 def single_events(bootstrap: str, n: int, faust_n: int) -> None:
