@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from monitor import devbroker
-from tests.integration.worker.support import T0, WorkerProcess, start_worker
+from tests.integration.worker.support import WorkerProcess, flapping, start_worker
 from topics.admin import create_topics
 from topics.codec import Decoder, encode_batch, encode_event
 from topics.commands import Command, decode_command
 from topics.config import TopicsConfig
-from topics.events import Event, Metric, Order
+from topics.events import Event, Metric
 
 LOG_DIR = Path(tempfile.mkdtemp(prefix="rollguard-bench-worker-"))
 
@@ -147,43 +147,10 @@ def worker_rate(
 
 
 def flapping_events(rollouts: int, step_s: float = 0.1) -> Iterator[Event]:
-    """Endless test-core input whose canaries flap: every rollout's error rate is high for
+    """Endless test-core input for rollouts ``f0``..: each canary's error rate is high for
     6 s of event time, then low for 6 s, so each rollout decides (pause / proceed) every
-    ~6 s of event time, staggered across rollouts."""
-    tick = 0
-    while True:
-        t = tick * step_s
-        for i in range(rollouts):
-            ts = T0 + t
-            rid = f"f{i}"
-            bad = (t + i * 0.77) % 12.0 < 6.0
-            yield Order(
-                v=1,
-                rollout_id=rid,
-                variant="baseline",
-                ts=ts,
-                order_id=f"b{tick}",
-                status="filled",
-                latency_ms=3.0,
-            )
-            yield Order(
-                v=1,
-                rollout_id=rid,
-                variant="canary",
-                ts=ts,
-                order_id=f"c{tick}",
-                status="filled",
-                latency_ms=4.0,
-            )
-            yield Metric(
-                v=1,
-                rollout_id=rid,
-                variant="canary",
-                ts=ts,
-                name="error_rate",
-                value=0.2 if bad else 0.01,
-            )
-        tick += 1
+    ~6 s of event time, staggered across rollouts (:func:`support.flapping`)."""
+    return flapping([f"f{i}" for i in range(rollouts)], step_s)
 
 
 @dataclass

@@ -29,7 +29,8 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
-def stream(rollouts: int) -> list[Event]:
+def stream(rollouts: int, first: int = 0) -> list[Event]:
+    """Six seconds of the example plan's order flow of rollouts ``s{first}`` onwards."""
     streams = [
         generate(
             StreamSpec(
@@ -42,7 +43,7 @@ def stream(rollouts: int) -> list[Event]:
                 signoffs_at=None,
             )
         )
-        for i in range(rollouts)
+        for i in range(first, first + rollouts)
     ]
     return list(heapq.merge(*streams, key=lambda e: e.ts))
 

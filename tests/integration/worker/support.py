@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,48 @@ def scenario(
                 )
             )
     return events
+
+
+def flapping(
+    rollout_ids: Sequence[str], step_s: float, bad_s: float = 6.0, stagger_s: float = 0.77
+) -> Iterator[Event]:
+    """Endless test-core input whose canaries flap: per tick of ``step_s`` and rollout a
+    baseline order, a canary order and the canary's error rate, high for ``bad_s`` of event
+    time, then low for ``bad_s``, rollout i shifted by ``i * stagger_s``; so each rollout
+    pauses and proceeds every ``bad_s`` or so, staggered across rollouts."""
+    tick = 0
+    while True:
+        t = tick * step_s
+        ts = T0 + t
+        for i, rid in enumerate(rollout_ids):
+            bad = (t + i * stagger_s) % (2 * bad_s) < bad_s
+            yield Order(
+                v=1,
+                rollout_id=rid,
+                variant="baseline",
+                ts=ts,
+                order_id=f"b{tick}",
+                status="filled",
+                latency_ms=3.0,
+            )
+            yield Order(
+                v=1,
+                rollout_id=rid,
+                variant="canary",
+                ts=ts,
+                order_id=f"c{tick}",
+                status="filled",
+                latency_ms=4.0,
+            )
+            yield Metric(
+                v=1,
+                rollout_id=rid,
+                variant="canary",
+                ts=ts,
+                name="error_rate",
+                value=0.2 if bad else 0.01,
+            )
+        tick += 1
 
 
 def offline(events: Sequence[Event], core: str = "real") -> list[Command]:

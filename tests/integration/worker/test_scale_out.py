@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from tests.integration.worker.support import (
-    T0,
     THRESHOLD_CORE,
     ControlLog,
     WorkerProcess,
+    flapping,
     offline,
     produce,
     read_control,
@@ -29,7 +30,6 @@ from tests.integration.worker.support import (
 from tests.integration.worker.test_fleet import assert_same_decisions, partition_of
 from topics.admin import create_topics
 from topics.config import TopicsConfig
-from topics.events import Event, Metric, Order
 
 PARTITIONS = 12
 PER_PARTITION = 2  # rollouts on each by_rollout partition: 24 rollouts, 8 per worker of 3
@@ -52,24 +52,6 @@ def evenly_keyed(partitions: int, per_partition: int) -> list[str]:
             count[q] += 1
             ids.append(rid)
     return ids
-
-
-def flapping(rollouts: list[str]) -> list[Event]:
-    """Per tick and rollout a baseline order, a canary order and the canary's error rate,
-    which is high for ``BAD_S`` then low for ``BAD_S``, phase-shifted by rollout."""
-    events: list[Event] = []
-    for tick in range(int(SECONDS / STEP_S)):
-        t = tick * STEP_S
-        for i, rid in enumerate(rollouts):
-            ts = T0 + t + i * 0.001
-            bad = (t + i * 0.7) % (2 * BAD_S) < BAD_S
-            common = {"v": 1, "rollout_id": rid, "ts": ts}
-            events += [
-                Order(**common, variant="baseline", order_id=f"b{tick}", status="filled"),
-                Order(**common, variant="canary", order_id=f"c{tick}", status="filled"),
-                Metric(**common, variant="canary", name="error_rate", value=0.2 if bad else 0.01),
-            ]
-    return events
 
 
 def owned(worker: WorkerProcess) -> tuple[list[int], int]:
@@ -101,7 +83,10 @@ def test_three_workers_on_twelve_partitions_hand_over_exactly(
     topics = TopicsConfig(partitions=PARTITIONS).with_prefix(f"scale{time.time_ns()}")
     create_topics(bootstrap, topics)
     rollouts = evenly_keyed(PARTITIONS, PER_PARTITION)
-    events = flapping(rollouts)
+    ticks = int(SECONDS / STEP_S)  # per tick and rollout: two orders and the error rate
+    events = list(
+        islice(flapping(rollouts, STEP_S, BAD_S, stagger_s=0.7), ticks * len(rollouts) * 3)
+    )
     expected = offline(events, core="threshold")
     third = len(events) // 3
     phases = [events[:third], events[third : 2 * third], events[2 * third :]]
