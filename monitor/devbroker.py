@@ -24,7 +24,7 @@ from typing import Final
 
 import orjson
 
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 
 KAFKA_VERSION: Final = "4.0.1"  # the one place the broker version is set
 LOG4J_VERSION: Final = "2.24.3"

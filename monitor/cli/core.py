@@ -48,7 +48,7 @@ def check(
 ) -> None:
     """Validate plans and rules; print a summary, or every problem with file:line."""
     from monitor.core import load_plans
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     paths = _yaml_files(files)
     try:
@@ -118,7 +118,7 @@ def replay(
     one is an error (exit 1) after the outputs are written.
     """
     from monitor.core import Core, load_plans
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     if not events.is_file():
         fail(f"{events}: no such file", code=1)
@@ -142,7 +142,7 @@ def replay(
         highlight=False,
     )
     if not no_report:
-        from monitor.report import render_html
+        from monitor.operators.report import render_html
 
         out_report = report or stem.with_suffix(".report.html")
         out_report.write_text(

@@ -34,7 +34,6 @@ from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
 from monitor.demo.keys import make_demo_keys
 from monitor.demo.view import Board, decision_text
-from monitor.errors import RollguardError
 from monitor.sim.demo import demo_scenarios
 from monitor.sim.flow import RolloutSpec
 from monitor.sim.generate import Simulation
@@ -42,6 +41,7 @@ from monitor.sim.sinks import Pacer, anchored_start, kafka_producer, produce
 from topics.admin import create_topics
 from topics.commands import Command
 from topics.config import TopicsConfig
+from topics.errors import RollguardError
 from topics.events import Event
 from topics.keys import SigningKey
 
@@ -396,7 +396,7 @@ def _live(board: Board, console: Console, enabled: bool) -> Iterator[None]:
 
 
 def _report(replayed: ReplayResult, out: Path) -> Path:
-    from monitor.report import render_html, write_pngs
+    from monitor.operators.report import render_html, write_pngs
 
     path = out / "report.html"
     path.write_text(render_html(replayed, title="rollguard demo: three rollouts, one market"))

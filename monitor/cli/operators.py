@@ -7,7 +7,7 @@ lifecycle ``plan`` event (or the sign-off) to telemetry, signed as well, so the 
 what a human did. ``tail`` and ``export`` verify with the trusted key ring
 (``--trusted-keys`` / ``ROLLGUARD_TRUSTED_KEYS_FILE``): a named ring that cannot be loaded
 is an error, not a quiet switch to unverified output. Kafka security (SASL/TLS) comes from
-``ROLLGUARD_KAFKA_*`` (see :mod:`monitor.kafka_options`), with flags for the non-secret
+``ROLLGUARD_KAFKA_*`` (see :mod:`monitor.edge.kafka_options`), with flags for the non-secret
 parts.
 """
 
@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
-from monitor.errors import ConfigError
 from topics.config import TopicsConfig
+from topics.errors import ConfigError
 from topics.keys import KeyRing, SigningKey
 
 ROLLOUT_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
@@ -79,7 +79,7 @@ def _require_known(
     """Refuse a rollout (stage, role) the fleet's status topic does not know, unless forced."""
     if force:
         return
-    from monitor.client.known import Refused, check_rollout, check_signoff, fleet_table
+    from monitor.operators.known import Refused, check_rollout, check_signoff, fleet_table
 
     try:
         table = fleet_table(servers, topics.status, options)
@@ -98,7 +98,7 @@ def _out() -> Console:
 
 
 def _kafka_options(security_protocol: str | None) -> dict[str, Any]:
-    from monitor.kafka_options import KafkaSecurity
+    from monitor.edge.kafka_options import KafkaSecurity
 
     try:
         security = KafkaSecurity.from_env().with_overrides(security_protocol=security_protocol)
@@ -116,7 +116,7 @@ def _rollout_target(rollout: str | None, all_rollouts: bool) -> str:
 
 
 def _operator_key(key_path: Path | None, by: str | None) -> SigningKey:
-    from monitor.client.keyfiles import operator_key
+    from monitor.orchestrators.keyfiles import operator_key
 
     try:
         key = operator_key(key_path)
@@ -153,7 +153,7 @@ def _operator_command(
     force: bool = False,
 ) -> None:
     from monitor import __version__
-    from monitor.client.operator import (
+    from monitor.operators.controls import (
         PLAN_ACTION_OF,
         lifecycle_event,
         operator_command,
@@ -184,7 +184,7 @@ def _operator_command(
             meta = publish_command(prod, topics.control, command)
     except Exception as exc:  # the Kafka client's many error types: one clear message
         fail(f"{action.upper()} NOT PUBLISHED: {_kafka_error(exc)}", code=1)
-    from monitor.client.tail import ACTION_STYLE
+    from monitor.operators.tail import ACTION_STYLE
 
     out = _out()
     out.print(
@@ -220,8 +220,8 @@ def _kafka_error(exc: Exception) -> str:
 def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any]) -> list[str]:
     """Rollouts that have a command on the control topic (the compacted topic keeps the
     latest per rollout): the ones a kill-all must tell the core about."""
-    from monitor.client.checks import read_command
-    from monitor.client.reader import read_topic
+    from monitor.orchestrators.checks import read_command
+    from monitor.orchestrators.reader import read_topic
     from topics.commands import Command
 
     found: set[str] = set()
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
         force: ForceOption = False,
     ) -> None:
         """Record your signed sign-off of a stage promotion; promotions needing the role wait."""
-        from monitor.client.operator import producer, publish_event, signoff_event
+        from monitor.operators.controls import producer, publish_event, signoff_event
         from topics.authority import event_problem
         from topics.codec import Decoder, encode_event
         from topics.control_plane import event_document
@@ -336,7 +336,7 @@ def register(app: typer.Typer) -> None:
         kafka_security_protocol: SecurityProtocolOption = None,
     ) -> None:
         """Live, human-readable decision stream with each command's verification status."""
-        from monitor.client.tail import render_tail
+        from monitor.operators.tail import render_tail
 
         topics = TopicsConfig().with_prefix(prefix)
         keys = _trusted(trusted_keys)
@@ -374,7 +374,7 @@ def register(app: typer.Typer) -> None:
         force: ForceOption = False,
     ) -> None:
         """Evidence pack of a rollout (JSONL + CSV) read from Kafka; needs no worker."""
-        from monitor import export as evidence
+        from monitor.operators import export as evidence
 
         if not ROLLOUT_RE.fullmatch(rollout):
             fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
