@@ -81,6 +81,7 @@ def test_help_and_one_command_build_only_what_they_show() -> None:
         "monitor.cli.demo",
         "monitor.cli.dev",
         "monitor.cli.dashboards",
+        "monitor.cli.evidence",
         "monitor.cli.operators",
         "monitor.cli.sim",
         "monitor.cli.topics",
