@@ -36,3 +36,13 @@ def test_the_core_is_forbidden_every_other_room() -> None:
     (core,) = [c for c in _contracts() if c.get("source_modules") == ["monitor.core"]]
     assert isinstance(core["forbidden_modules"], list)
     assert rooms <= set(core["forbidden_modules"])
+
+
+def test_the_clients_first_import_path_gives_the_same_objects() -> None:
+    """``monitor.client`` was the documented import path of the orchestrator client."""
+    import monitor.client
+    import monitor.orchestrators
+
+    for name in monitor.orchestrators.__all__:
+        assert getattr(monitor.client, name) is getattr(monitor.orchestrators, name)
+    assert monitor.client.__all__ == monitor.orchestrators.__all__
