@@ -8,7 +8,7 @@
    (``processAnnotationResponse`` in its ``datasource.ts``) merges the samples of a series
    that are at most one step apart into one event, so the constant series of a decision
    gives one annotation, not one per step.
-2. Grafana's own annotations, posted by :class:`monitor.annotations.GrafanaAnnotator` with
+2. Grafana's own annotations, posted by :class:`monitor.operators.annotations.GrafanaAnnotator` with
    tags ``rollguard``, ``rollout:<id>``, ``action:<action>`` (workers run with
    ``--grafana-url``), shown with a tag filter.
 

@@ -96,7 +96,7 @@ RULE_STATE_MAPPING: Final = {
     "1": ("pending", "yellow"),
     "2": ("firing", "red"),
 }
-"""rollguard_rule_state values (see ``monitor.metrics.RULE_STATE_VALUE``)."""
+"""rollguard_rule_state values (see ``monitor.worker.metrics.RULE_STATE_VALUE``)."""
 
 
 def link_to_detail(title: str) -> dict[str, object]:

@@ -25,7 +25,7 @@ from grafana_api.model import APIEndpoints, APIModel, RequestsMethods
 
 from dashboards import render
 from dashboards.panels import DATASOURCE_UID
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 
 FOLDER_UID: Final = "rollguard"
 FOLDER_TITLE: Final = "rollguard"

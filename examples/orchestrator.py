@@ -23,8 +23,7 @@ import signal
 import threading
 from types import FrameType
 
-from monitor.client import ClientConfig, ControlClient, trusted_keys
-from monitor.kafka_options import KafkaSecurity
+from monitor.orchestrators import ClientConfig, ControlClient, KafkaSecurity, trusted_keys
 from topics.commands import Command
 
 log = logging.getLogger("example-orchestrator")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from monitor.client import Accepted
-from monitor.client.checks import verify_command
+from monitor.orchestrators import Accepted
+from monitor.orchestrators.checks import verify_command
 from topics.keys import KeyRing
 
 ROOT = Path(__file__).resolve().parent.parent

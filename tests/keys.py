@@ -26,7 +26,7 @@ SIGNERS: Final = {
     role: signing_key(f"test-{role}-1", "operator", name=f"{role}@broker.example")
     for role in ("cto", "coo", "compliance")
 }
-"""The people who sign off in ``monitor.core.synthetic``'s streams (``by`` = key name)."""
+"""The people who sign off in ``monitor.sim.synthetic``'s streams (``by`` = key name)."""
 WORKER_PUBLIC: Final = WORKER.public(rollouts=ANY_ROLLOUT)
 OPERATOR_PUBLIC: Final = OPERATOR.public(signoff_roles=frozenset({"cto", "coo"}))
 RING: Final = KeyRing([

@@ -10,7 +10,7 @@ has been found valid.
   key's ``signoff_roles`` with ``by`` equal to the key's name.
 
 The stateful rule (after an operator HALT only an operator RESUME reopens a rollout,
-whatever a worker says) needs the history of a rollout: ``monitor.client.store``.
+whatever a worker says) needs the history of a rollout: ``monitor.orchestrators.store``.
 """
 
 from __future__ import annotations

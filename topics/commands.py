@@ -4,7 +4,7 @@ A command is signed with Ed25519 over the RFC 8785 canonical form of the command
 on the wire, without its ``signature`` member (:mod:`topics.signing`, ``docs/signing.md``);
 ``key_id`` names the key, so keys rotate by id. Who may sign which command is
 :mod:`topics.authority`; the full check an orchestrator makes is
-:func:`monitor.client.check`.
+:func:`monitor.orchestrators.check`.
 
 ``command_id`` is the idempotency key. It is derived from (rollout, stage, rule set version,
 action, sequence), so a decision re-made after a worker restart has the same id and
@@ -216,5 +216,5 @@ def encode_command(command: Command) -> bytes:
 
 def decode_command(data: bytes) -> Command:
     """Decode and validate a command, unverified (for display); raises
-    ``msgspec.ValidationError``/``DecodeError``. Verifiers use ``monitor.client.check``."""
+    ``msgspec.ValidationError``/``DecodeError``. Verifiers use ``monitor.orchestrators.check``."""
     return COMMAND_DECODER.decode(data)

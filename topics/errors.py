@@ -1,7 +1,7 @@
 """The root of rollguard's exceptions: callers catch one type.
 
 It lives with the contracts because they raise it too (key files, key rings), and the
-contracts import nothing from the application; ``monitor.errors`` re-exports it.
+contracts import nothing from the application; the application imports it from here.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import gzip
 import sys
 from pathlib import Path
 
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from topics.codec import encode_event
 
 SPEC = StreamSpec(

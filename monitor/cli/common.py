@@ -68,7 +68,7 @@ def resolve_bootstrap(bootstrap: str, *, probe: bool = True) -> str:
         bootstrap = running.bootstrap
         hint = "the dev broker seems stopped: `rollguard dev broker stop` and `start` again"
     if probe:
-        from monitor.reach import KafkaUnreachableError, check_reachable
+        from monitor.edge.reach import KafkaUnreachableError, check_reachable
 
         try:
             check_reachable(bootstrap)

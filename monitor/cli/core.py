@@ -3,6 +3,7 @@ over a recorded stream, print the timeline, write decisions and a report)."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ def check(
 ) -> None:
     """Validate plans and rules; print a summary, or every problem with file:line."""
     from monitor.core import load_plans
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     paths = _yaml_files(files)
     try:
@@ -118,7 +119,7 @@ def replay(
     one is an error (exit 1) after the outputs are written.
     """
     from monitor.core import Core, load_plans
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     if not events.is_file():
         fail(f"{events}: no such file", code=1)
@@ -127,6 +128,12 @@ def replay(
         core = Core(plans, default_plan=default_plan)
     except ConfigError as exc:
         _config_errors(exc)
+    # What exists now (plans, the core, every imported library) lives until exit: frozen, the
+    # cyclic collector stops re-scanning it. Left untouched it cost 8-17 % of replay time;
+    # frozen, within noise of switching it off (0.93-1.04x, same peak RSS), and cycles made
+    # during the replay are still collected (tests/bench/core/replay_gc.py, 120k and 480k
+    # events, medians of 5 paired runs).
+    gc.freeze()
     result = _run(events, core, batch_size, record=not no_report)
     _print_timeline(result, events.name)
     stem = Path((events.with_suffix("") if events.suffix == ".gz" else events).name)
@@ -142,7 +149,7 @@ def replay(
         highlight=False,
     )
     if not no_report:
-        from monitor.report import render_html
+        from monitor.operators.report import render_html
 
         out_report = report or stem.with_suffix(".report.html")
         out_report.write_text(

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start Kafka and two workers, simulate three rollouts, show every decision, stop."""
         from monitor.demo import DemoOptions, default_out_dir, run_demo
-        from monitor.errors import RollguardError
+        from topics.errors import RollguardError
 
         console = Console()
         options = DemoOptions(

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.common import fail
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 
 keys_app = typer.Typer(help="Ed25519 signing keys and trusted key rings.", no_args_is_help=True)
 

@@ -163,9 +163,9 @@ def simulate(
             f"{n:,} events to {out} in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} events/s)"
         )
         return
-    from monitor.client.keyfiles import operator_key as load_operator_key
-    from monitor.errors import ConfigError
+    from monitor.orchestrators.keyfiles import operator_key as load_operator_key
     from topics.config import TopicsConfig
+    from topics.errors import ConfigError
 
     try:
         signer = load_operator_key(operator_key)

@@ -43,9 +43,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stages, traffic, rules with values and thresholds, sign-offs awaited and the last
         decisions of a rollout (or a table of all), from the status topic."""
-        from monitor.kafka_options import KafkaSecurity
+        from monitor.edge.kafka_options import KafkaSecurity
+        from monitor.operators.status_view import render_rollout, render_table
         from monitor.status.reader import StatusSnapshot
-        from monitor.status.render import render_rollout, render_table
         from monitor.status.table import StatusTable
         from topics.keyfiles import ring_from
 

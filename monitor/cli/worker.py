@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.cli.common import BootstrapOption, PrefixOption, fail, old_name, resolve_bootstrap
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor.worker.limits import WorkerLimits
@@ -226,8 +226,8 @@ def worker(
 ) -> None:
     """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
     # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
-    from monitor.app import run_worker
-    from monitor.kafka_options import KafkaSecurity
+    from monitor.edge.kafka_options import KafkaSecurity
+    from monitor.worker.app import run_worker
     from monitor.worker.settings import WorkerSettings
     from topics.config import TopicsConfig
     from topics.keyfiles import load_ring, load_signing_key, refuse_legacy_env
@@ -360,7 +360,7 @@ _SECURITY_FILE_KEYS = (
     "ssl_check_hostname",
 )
 """Kafka security settings a worker's settings file may hold (the environment and the
-command line win over it; ``monitor.kafka_options``)."""
+command line win over it; ``monitor.edge.kafka_options``)."""
 
 
 def _picker(file: dict[str, Any]) -> Any:

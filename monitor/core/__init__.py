@@ -13,7 +13,7 @@ Public API::
     core.view(rid) / gauges() / rule_states()
     core.advance_watermark(ts, rollout_id=None) -> list[Command]   # idle input
     core.counters(rid=None) -> {"late", "duplicates", "future", "events", ...}
-    core.thresholds() / core.bands()                   # read by monitor.metrics
+    core.thresholds() / core.bands()                   # read by monitor.worker.metrics
     core.observer = callable(rollout, step)            # per evaluated step (replay reports)
 
 Modules: see ``docs/core.md`` (rooms, time, state, how to add a threshold method or an

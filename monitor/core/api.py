@@ -1,6 +1,6 @@
 """The contract between the pure core and everything that drives it.
 
-Workers (``monitor/app.py``), ``rollguard replay``, the simulator's benchmarks and the tests
+Workers (``monitor/worker/app.py``), ``rollguard replay``, the simulator's benchmarks and the tests
 all drive the core through this protocol, so there is exactly one implementation of every
 rule. The core takes time only from events; it never reads the wall clock and does no I/O.
 """
@@ -33,7 +33,7 @@ class RuleStateSample(NamedTuple):
 class ThresholdSample(NamedTuple):
     """Current absolute threshold of a rule (relative thresholds resolved now).
 
-    Defined here, with the rest of the core's contract, and used by ``monitor.metrics``.
+    Defined here, with the rest of the core's contract, and used by ``monitor.worker.metrics``.
     """
 
     rollout_id: str

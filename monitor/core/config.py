@@ -2,7 +2,7 @@
 
 Every file may hold ``rule_sets:`` (name → list of rules) and ``plans:`` (name → plan);
 plans refer to rule sets by name, across files. All problems are collected and raised as
-one :class:`~monitor.errors.ConfigError`, one line each: ``file:line: where: field 'x':
+one :class:`~topics.errors.ConfigError`, one line each: ``file:line: where: field 'x':
 expected ...; got ...``. The format is documented with the examples in ``examples/``.
 """
 
@@ -41,8 +41,8 @@ from monitor.core.planspec import (
     threshold_fields,
 )
 from monitor.core.yamlload import LocatedDict, LocatedList, load_file
-from monitor.errors import ConfigError
 from topics.commands import Action
+from topics.errors import ConfigError
 
 __all__ = ["load_plans", "parse_duration"]
 

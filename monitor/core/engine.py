@@ -77,7 +77,7 @@ class Core:
         max_segments: int = MAX_SEGMENTS,
     ) -> None:
         if default_plan is not None and default_plan not in plans:
-            from monitor.errors import ConfigError
+            from topics.errors import ConfigError
 
             raise ConfigError(f"default plan {default_plan!r} is not among {plans.names()}")
         thresholds.load_detectors()

@@ -15,7 +15,7 @@ from typing import Final
 
 from monitor.core.snapshot import STATE_VERSION
 from monitor.core.timebase import to_us
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 
 Checkpoint = dict[str, object]
 

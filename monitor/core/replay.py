@@ -8,7 +8,6 @@ batches; the result does not depend on the batch size.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -154,15 +153,9 @@ def replay(
     result = ReplayResult()
     # stage changes are always kept (the timeline shows them); rule series only to plot
     core.observer = Recorder(result, every_s, samples=record)
-    # The core makes no reference cycles per event; pausing the cyclic collector while the
-    # state grows saves about a fifth of the time (refcounting still frees everything).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
         _feed(lines, core, result, batch_size, on_batch)
     finally:
-        if gc_was_enabled:
-            gc.enable()
         core.observer = None
     result.counters = core.counters()
     return result

@@ -21,7 +21,7 @@ from monitor.core.rollout import Rollout
 from monitor.core.rules import RuleInstance
 from monitor.core.scopes import Scope
 from monitor.core.snapshot import STATE_VERSION, RolloutSnapshot
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 from topics.status import Status
 
 __all__ = ["STATE_VERSION", "export_rollout", "import_rollout"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 
 # libyaml's composer when PyYAML has it (same nodes and marks, ~5x faster than Python's)
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

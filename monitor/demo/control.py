@@ -12,10 +12,10 @@ from pathlib import Path
 
 import orjson
 
-from monitor.client.reader import read_topic
-from monitor.client.tail import status_of
 from monitor.core import PlanSet
 from monitor.demo.keys import SIGNERS
+from monitor.operators.tail import status_of
+from monitor.orchestrators.reader import read_topic
 from monitor.sim.generate import Simulation
 from topics.commands import Command
 from topics.control_plane import sign_event

@@ -17,7 +17,7 @@ from typing import IO, Any
 import orjson
 
 from monitor.devbroker import free_port
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 
 
 class FleetError(RollguardError):

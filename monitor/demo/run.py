@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import msgspec
@@ -27,48 +25,27 @@ from rich.console import Console
 from rich.live import Live
 
 from monitor import devbroker
-from monitor.core import Core, PlanSet, load_plans
-from monitor.core.replay import Recorder, ReplayResult
+from monitor.core import load_plans
 from monitor.demo.control import ControlWatcher, DemoOrchestrator, Seen, write_messages
 from monitor.demo.expect import Outcome, judge
 from monitor.demo.fleet import Fleet
 from monitor.demo.keys import make_demo_keys
+from monitor.demo.signals import StopSignals
+from monitor.demo.story import (
+    PLAN_FILES,
+    PREFIX,
+    DemoOptions,
+    OfflineCore,
+    build_simulation,
+    write_report,
+)
 from monitor.demo.view import Board, decision_text
-from monitor.errors import RollguardError
-from monitor.sim.demo import demo_scenarios
-from monitor.sim.flow import RolloutSpec
 from monitor.sim.generate import Simulation
 from monitor.sim.sinks import Pacer, anchored_start, kafka_producer, produce
 from topics.admin import create_topics
-from topics.commands import Command
 from topics.config import TopicsConfig
 from topics.events import Event
 from topics.keys import SigningKey
-
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
-PLAN_FILES = [EXAMPLES / "plans" / "demo.yaml", EXAMPLES / "rules" / "broker-gates.yaml"]
-PREFIX = "demo"
-
-
-@dataclass
-class DemoOptions:
-    out_dir: Path
-    speed: float = 16.0
-    duration_s: float = 960.0
-    order_rate: float = 220.0
-    """Orders/s of each canary rollout: at 1 % the canary must still fill the p99 rule's
-    100-sample minute (220/s gives ~130)."""
-    shadow_order_rate: float = 50.0
-    seed: int = 7
-    live: bool = True
-    timeline: dict[str, float] = field(
-        default_factory=lambda: {
-            "blip_at_s": 150.0,
-            "blip_s": 25.0,
-            "regression_at_s": 420.0,
-            "shadow_at_s": 300.0,
-        }
-    )
 
 
 @dataclass
@@ -85,121 +62,12 @@ class DemoResult:
         return all(o.ok for o in self.outcomes) and self.matches_replay
 
 
-class _Offline:
-    """The same core, in this process, fed every event exactly as it was sent: the reference
-    the workers' decisions must equal, and the series the report plots."""
-
-    def __init__(self, plans: PlanSet) -> None:
-        self.core = Core(plans)
-        self.result = ReplayResult()
-        self.core.observer = Recorder(self.result, 10.0)
-        self.count = 0
-
-    def apply(self, events: list[Event]) -> list[Command]:
-        """Feed ``events``; return the commands they made."""
-        if not events:
-            return []
-        self.count += len(events)
-        self.result.events += len(events)
-        commands = self.core.process(events)
-        self.result.commands.extend(commands)
-        return commands
-
-
-def build_simulation(options: DemoOptions, start_ts: float) -> Simulation:
-    """The three rollouts on one market (scenarios and ground truth from the simulator)."""
-    sc = demo_scenarios(duration_s=options.duration_s, **options.timeline)
-    specs = [
-        RolloutSpec(
-            f"{PREFIX}-healthy",
-            sc["healthy"],
-            plan="demo-canary",
-            traffic_pct=1.0,
-            shadow=False,
-            order_rate=options.order_rate,
-        ),
-        RolloutSpec(
-            f"{PREFIX}-latency",
-            sc["latency"],
-            plan="demo-canary",
-            traffic_pct=1.0,
-            shadow=False,
-            order_rate=options.order_rate,
-        ),
-        RolloutSpec(
-            f"{PREFIX}-shadow",
-            sc["shadow"],
-            plan="demo-shadow",
-            canary=False,
-            shadow=True,
-            shadow_fraction=0.5,
-            order_rate=options.shadow_order_rate,
-        ),
-    ]
-    return Simulation(specs, seed=options.seed, start_ts=start_ts, duration_s=options.duration_s)
-
-
-class DemoInterruptedError(RollguardError):
-    """The demo was told to stop (SIGTERM, SIGHUP); everything it started is stopped."""
-
-
-class _Signalled(BaseException):
-    """Raised by the signal handler. A BaseException, as KeyboardInterrupt is, because the
-    handler runs wherever the main thread happens to be, and an ``except Exception`` retry
-    loop would otherwise swallow it (seen in CI)."""
-
-
-def _in_kafka_client(frame: FrameType | None) -> bool:
-    """Whether the main thread was running kafka-python code when the signal came. Its
-    3.x network loop catches BaseException: an exception raised in there was swallowed and
-    left ``KafkaProducer()`` polling forever (seen: the SIGTERM test hung 120 s)."""
-    while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith("kafka."):
-            return True
-        frame = frame.f_back
-    return False
-
-
-class _StopSignals:
-    """SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: the ExitStack
-    stops the broker and workers instead of the process dying with them running. The
-    signal is also remembered, and the demo's loops check it, so even a handler that fired
-    inside a finalizer (where Python prints and drops exceptions) still stops the demo."""
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:  # a second signal must not interrupt the cleanup
-            return
-        self.received = signal.Signals(signum).name
-        if not _in_kafka_client(frame):  # else the next check() raises, once the call returns
-            raise _Signalled(self.received)
-
-    def check(self) -> None:
-        if self.received is not None:
-            raise DemoInterruptedError(f"stopped by {self.received}")
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_StopSignals]:
-        previous = {
-            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGHUP)
-        }
-        try:
-            yield self
-        except _Signalled as exc:
-            raise DemoInterruptedError(f"stopped by {exc}") from None
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     plans = load_plans(PLAN_FILES)
     started = time.monotonic()
-    with _StopSignals().installed() as signals, contextlib.ExitStack() as stack:
+    with StopSignals().installed() as signals, contextlib.ExitStack() as stack:
         console.print(
             f"[bold]1/5[/bold] starting Apache Kafka {devbroker.KAFKA_VERSION} (local, KRaft) ..."
         )
@@ -257,7 +125,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         producer = kafka_producer(broker.bootstrap)
         stack.callback(producer.close)
         signals.check()
-        offline = _Offline(plans)
+        offline = OfflineCore(plans)
         _drive(
             sim,
             producer,
@@ -284,7 +152,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     }
     offline_ids = {(c.command_id, c.action) for c in offline.result.commands}
     offline.result.counters = offline.core.counters()
-    report = _report(offline.result, out)
+    report = write_report(offline.result, out)
     outcomes = judge(decisions, options.timeline, start_ts, PREFIX)
     return DemoResult(
         outcomes=outcomes,
@@ -305,9 +173,9 @@ def _drive(
     watcher: ControlWatcher,
     orchestrator: DemoOrchestrator,
     board: Board,
-    offline: _Offline,
+    offline: OfflineCore,
     console: Console,
-    signals: _StopSignals,
+    signals: StopSignals,
     deployer: SigningKey,
 ) -> None:
     last_poll = 0.0
@@ -352,7 +220,7 @@ def _drain(
     board: Board,
     last_ts: float,
     console: Console,
-    signals: _StopSignals,
+    signals: StopSignals,
 ) -> None:
     """Wait until every worker has applied the whole stream and no decision is in flight."""
     deadline = time.monotonic() + 60
@@ -395,50 +263,5 @@ def _live(board: Board, console: Console, enabled: bool) -> Iterator[None]:
         yield
 
 
-def _report(replayed: ReplayResult, out: Path) -> Path:
-    from monitor.report import render_html, write_pngs
-
-    path = out / "report.html"
-    path.write_text(render_html(replayed, title="rollguard demo: three rollouts, one market"))
-    write_pngs(replayed, out / "plots")
-    return path
-
-
 def default_out_dir() -> Path:
     return Path(os.environ.get("ROLLGUARD_DEMO_DIR", "rollguard-out/demo"))
-
-
-def run_offline(
-    options: DemoOptions, start_ts: float = 1_700_000_000.0
-) -> tuple[list[Outcome], Core]:
-    """The demo's story without Kafka: the same simulation, core, orchestrator and judge.
-
-    The live demo must decide exactly what this decides (its own check); tests use this to
-    keep the story true cheaply.
-    """
-    outcomes, offline = _offline_story(options, start_ts)
-    return outcomes, offline.core
-
-
-def offline_report(options: DemoOptions, start_ts: float = 1_700_000_000.0) -> Path:
-    """The demo's report (``options.out_dir``/report.html) from the offline run alone: the
-    same events and decisions the live demo's report shows, without Kafka."""
-    _, offline = _offline_story(options, start_ts)
-    offline.result.counters = offline.core.counters()
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    return _report(offline.result, options.out_dir)
-
-
-def _offline_story(options: DemoOptions, start_ts: float) -> tuple[list[Outcome], _Offline]:
-    plans = load_plans(PLAN_FILES)
-    sim = build_simulation(options, start_ts)
-    offline = _Offline(plans)
-    orchestrator = DemoOrchestrator(
-        plans, {f"{PREFIX}-healthy": "demo-canary", f"{PREFIX}-latency": "demo-canary"}
-    )
-    seen: list[Seen] = []
-    for events in sim.slices():
-        fresh = [Seen("ok:worker", c, 0.0) for c in offline.apply(events)]
-        extra = list(orchestrator.act(sim, fresh))
-        seen += fresh + [Seen("ok:worker", c, 0.0) for c in offline.apply(extra)]
-    return judge(seen, options.timeline, start_ts, PREFIX), offline

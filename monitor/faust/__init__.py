@@ -39,22 +39,20 @@ except ImportError as exc:  # pragma: no cover - the base install has no faust
         "monitor.faust needs faust-streaming: pip install 'rollguard[faust]'"
     ) from exc
 
-from monitor.app import product_core
 from monitor.core.api import CoreProtocol
-from monitor.errors import ConfigError
 from monitor.faust.apply import Applier
 from monitor.faust.fleet import follow_status
 from monitor.faust.ingest import Forwarder
 from monitor.faust.settings import FaustSettings
 from monitor.faust.state import StateTable
 from monitor.faust.web import mount
-from monitor.metrics import WorkerMetrics
+from monitor.orchestrators.verdict import FLAGGER_PATH, VERDICT_PATH, verdict_handlers
 from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import COLLECT_EVERY_S, StatusPublisher
 from monitor.status.reader import StatusFollower
 from monitor.status.routes import ROLLOUT_PATH, ROLLOUTS_PATH, FleetViews, status_handlers
 from monitor.status.table import StatusTable
-from monitor.verdict import FLAGGER_PATH, VERDICT_PATH, verdict_handlers
+from monitor.worker.app import product_core
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.health import (
     CheckResult,
@@ -64,11 +62,13 @@ from monitor.worker.health import (
     progress_check,
 )
 from monitor.worker.http import health_handler, metrics_handler
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch
 from topics.codec import Decoder, encode_event
 from topics.control_plane import ControlPlaneGate
+from topics.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.core.api import CoreProtocol
+from monitor.edge.clients import Sender
 from monitor.faust.state import STATE_VERSION, Saved, StateTable, decode_saved, encode_saved
-from monitor.metrics import WorkerMetrics
 from monitor.status.publisher import StatusPublisher
 from monitor.worker.applied import (
     Applied,
@@ -45,8 +45,8 @@ from monitor.worker.applied import (
     send_set_aside,
 )
 from monitor.worker.checkpoint import pack_state, unpack_state
-from monitor.worker.clients import Sender
 from monitor.worker.health import StageProgress
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Refusal, Taken, take_record

@@ -26,12 +26,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from monitor.errors import RollguardError
-from monitor.metrics import WorkerMetrics
-from monitor.worker.clients import Sender
+from monitor.edge.clients import Sender
 from monitor.worker.health import StageProgress
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router, bundles, dead_letter_bytes
+from topics.errors import RollguardError
 
 
 class ForwardError(RollguardError):

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import __version__
-from monitor.errors import ConfigError
 from monitor.status.table import STALE_AFTER_S
 from monitor.worker.limits import WorkerLimits
 from monitor.worker.settings import default_worker_id
 from topics.config import TopicsConfig
+from topics.errors import ConfigError
 from topics.keyfiles import ENV_SIGNING_KEY_FILE, ring_from, signing_key_from
 from topics.keys import KeyRing, SigningKey
 

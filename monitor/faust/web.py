@@ -1,8 +1,8 @@
 """rollguard's HTTP routes on the faust app's own web server.
 
 The handlers are the native worker's (``monitor.worker.http``, ``monitor.status.routes``,
-``monitor.verdict``), mounted as faust views with ``App.page``. The rollout and verdict
-routes answer from the fleet's status table (``monitor.faust.fleet``), so any worker answers
+``monitor.orchestrators.verdict``), mounted as faust views with ``App.page``. The rollout and
+verdict routes answer from the fleet's status table (``monitor.faust.fleet``), so any worker answers
 for any rollout, the ones it holds and the ones other workers (faust or native) hold, with
 the age of what it knows: no request is forwarded between workers.
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 
-from monitor.verdict import Handler
+from monitor.orchestrators.verdict import Handler
 
 
 def mount(app: faust.App, path: str, method: str, handler: Handler, name: str) -> None:

@@ -8,6 +8,8 @@
 * :func:`demo_streams` (``demo``) builds the demo's three rollouts.
 * ``sinks``: :func:`write_jsonl`, :func:`produce` to Kafka with a :class:`Pacer`.
 * ``bench``, ``references``, ``scoring``, ``report``: ``rollguard bench detection``.
+* ``synthetic``: a small plain order-flow stream (no market model) for examples, tests and
+  the replay benchmark.
 
 Import the benchmark modules directly; they pull in the core, scipy and matplotlib.
 """

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.edge.clients import Partition, Reader
 from monitor.status.table import StatusTable
-from monitor.worker.clients import Partition, Reader
 
 log = logging.getLogger(__name__)
 

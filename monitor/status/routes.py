@@ -17,9 +17,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from monitor.status.reader import StatusFollower
-from monitor.status.table import Known, StatusTable
-from monitor.verdict import (
+from monitor.orchestrators.verdict import (
     Handler,
     NotReady,
     Seen,
@@ -28,12 +26,15 @@ from monitor.verdict import (
     reading,
     token_ok,
 )
+from monitor.status.reader import StatusFollower
+from monitor.status.table import Known, StatusTable
 
 
 @dataclass
 class FleetViews:
-    """rollout id -> :class:`~monitor.verdict.Seen` / :class:`~monitor.verdict.Unknown`, from
-    the table (the ``views`` of :func:`monitor.verdict.add_verdict_routes`)."""
+    """rollout id -> :class:`~monitor.orchestrators.verdict.Seen` /
+    :class:`~monitor.orchestrators.verdict.Unknown`, from the table (the ``views`` of
+    :func:`monitor.orchestrators.verdict.add_verdict_routes`)."""
 
     table: StatusTable
     follower: StatusFollower | None = None

@@ -1,4 +1,4 @@
-"""The stream worker's parts (``rollguard worker``): small modules wired by ``monitor.app``.
+"""The stream worker's parts (``rollguard worker``): small modules wired by :mod:`.app`.
 
 - :mod:`.settings` — everything a worker is configured with, validated once;
 - :mod:`.envelope` — the internal batch envelope on the ``by_rollout`` topic: its wire form;
@@ -12,6 +12,8 @@
 - :mod:`.silence` — the one wall-clock use: variants that stopped reporting;
 - :mod:`.reading` — whether the worker can read: proof of complete input, broker outages;
 - :mod:`.producer` — the idempotent producer, watched for the failure it never recovers from;
-- :mod:`.clients` — the aiokafka clients as the worker uses them, typed;
+- :mod:`.metrics` — its Prometheus metrics (the names dashboards are written against);
 - :mod:`.http` — ``/metrics``, ``/healthz``, ``/rollouts/{id}``, verdict routes.
+
+The aiokafka clients are typed in :mod:`monitor.edge.clients` (the status readers use them too).
 """

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from monitor.metrics import WorkerMetrics
-from monitor.worker.clients import Record, Sender
+from monitor.edge.clients import Record, Sender
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Taken

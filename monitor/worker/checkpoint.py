@@ -32,7 +32,7 @@ import msgspec
 import orjson
 from aiokafka import TopicPartition
 
-from monitor.worker.clients import Producer, Reader
+from monitor.edge.clients import Producer, Reader
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from monitor.worker.clients import Batches, Fetcher
+from monitor.edge.clients import Batches, Fetcher
 
 log = logging.getLogger("rollguard.worker")
 

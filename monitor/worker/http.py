@@ -3,7 +3,7 @@ verdict routes (answered for the whole fleet from ``fleet``, the materialised st
 without it, from this process's own core only).
 
 A small aiohttp server of our own inside the worker: faust's web layer is tied to a running
-faust App, which this worker does not run (see ``monitor.app``). The same handlers are served
+faust App, which this worker does not run (see ``monitor.worker.app``). The same handlers are served
 through a faust app's own web server by the faust adapter (``monitor.faust.web``).
 Default bind is 127.0.0.1: the views carry evidence, expose them wider on purpose only.
 With a token configured, ``/rollouts/{id}`` and the verdict routes require it; ``/metrics``
@@ -19,9 +19,9 @@ import orjson
 from aiohttp import web
 
 from monitor.core.api import CoreProtocol
-from monitor.metrics import WorkerMetrics
+from monitor.orchestrators.verdict import Handler, add_verdict_routes, token_ok
 from monitor.status.routes import FleetViews, add_status_routes
-from monitor.verdict import Handler, add_verdict_routes, token_ok
+from monitor.worker.metrics import WorkerMetrics
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -30,10 +30,10 @@ from typing import Final
 
 from aiokafka import ConsumerRebalanceListener
 
-from monitor.metrics import WorkerMetrics
-from monitor.worker.clients import Batches, Consumer, Partition, Producer
+from monitor.edge.clients import Batches, Consumer, Partition, Producer
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router, bundles, dead_letter_bytes
 from topics.codec import Decoder

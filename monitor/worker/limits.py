@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.errors import ConfigError
 from topics.codec import MAX_CLOCK_SKEW_S
+from topics.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 
 from monitor.core.api import CoreProtocol
-from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, pack_state, unpack_state
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.take import Marks
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from monitor.core.api import CoreProtocol
-from monitor.metrics import WorkerMetrics
+from monitor.edge.clients import Batches, Consumer, Partition, Record, Sender
 from monitor.status.publisher import StatusPublisher
 from monitor.worker.applied import (
     Applied,
@@ -43,10 +43,10 @@ from monitor.worker.applied import (
     send_set_aside,
 )
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore
-from monitor.worker.clients import Batches, Consumer, Partition, Record, Sender
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.partition import PartitionState, restore, snapshot
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch

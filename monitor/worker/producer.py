@@ -37,7 +37,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
-from monitor.worker.clients import Producer
+from monitor.edge.clients import Producer
 from monitor.worker.health import CheckResult
 
 FATAL: Final = (

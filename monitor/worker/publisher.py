@@ -18,7 +18,7 @@ from typing import Final, Generic, TypeVar
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from monitor.worker.clients import Producer, Sender
+from monitor.edge.clients import Producer, Sender
 from topics.commands import Command, sign_command
 from topics.keys import SigningKey
 

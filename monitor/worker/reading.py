@@ -36,9 +36,9 @@ from typing import Final
 from aiokafka import TopicPartition
 from prometheus_client import Counter, Gauge
 
-from monitor.metrics import WorkerMetrics
-from monitor.worker.clients import Admin, Fetcher
+from monitor.edge.clients import Admin, Fetcher
 from monitor.worker.health import Check, CheckResult
+from monitor.worker.metrics import WorkerMetrics
 
 log = logging.getLogger("rollguard.worker")
 
@@ -167,7 +167,7 @@ class ReadingWatch:
     """Silences held back now (:attr:`SilenceWatch.held_back`)."""
     metrics: OutageMetrics
     suppressed: Callable[[], int] = lambda: 0
-    """Log lines dropped by the volume limit so far (:func:`monitor.logs.dropped_log_lines`)."""
+    """Log lines the volume limit dropped so far (:func:`monitor.edge.logs.dropped_log_lines`)."""
     clock: Callable[[], float] = time.monotonic
     max_step_s: float = MAX_STEP_S
     proof: InputProof = field(default_factory=InputProof)

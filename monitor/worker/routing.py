@@ -34,11 +34,11 @@ from typing import Annotated, Any, Final, NamedTuple
 
 import msgspec
 
-from monitor.errors import ConfigError
-from monitor.worker.clients import Message, Partition
+from monitor.edge.clients import Message, Partition
 from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope, encode_whole
 from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
 from topics.control_plane import ControlPlaneGate, Screen
+from topics.errors import ConfigError
 from topics.events import SCHEMA_VERSION
 from topics.limits import json_depth_error
 

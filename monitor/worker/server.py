@@ -31,8 +31,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from monitor.metrics import WorkerMetrics
 from monitor.worker.limits import HttpLimits
+from monitor.worker.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 

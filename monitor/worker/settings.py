@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import __version__
-from monitor.errors import ConfigError
-from monitor.kafka_options import KafkaSecurity
+from monitor.edge.kafka_options import KafkaSecurity
 from monitor.worker.limits import WorkerLimits
 from topics.config import TopicsConfig
+from topics.errors import ConfigError
 from topics.keys import KeyRing, SigningKey
 
 

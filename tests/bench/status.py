@@ -14,7 +14,7 @@ import statistics
 import time
 
 from monitor.core import Core, load_plans
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from monitor.status.publisher import REFRESH_S, StatusPublisher
 from monitor.status.table import StatusTable
 from topics.keys import SigningKey

@@ -37,7 +37,7 @@ import orjson
 
 from monitor.core import Core, load_plans
 from monitor.core.model import PlanSet
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from topics.codec import Decoder, encode_batch, encode_event
 from topics.events import Event
 

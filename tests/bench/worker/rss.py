@@ -13,7 +13,7 @@ import heapq
 import os
 from pathlib import Path
 
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from tests.bench.worker.common import LOG_DIR, bench_broker, fresh_topics
 from tests.integration.worker.support import metric, produce, start_worker, wait_for
 from topics.events import Event

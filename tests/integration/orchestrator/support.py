@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from monitor.client import ClientConfig, ControlClient, Outcome, Policy
+from monitor.orchestrators import ClientConfig, ControlClient, Outcome, Policy
 from tests.keys import RING, WORKER
 from topics.commands import Command, command_id, sign
 from topics.config import TopicsConfig

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.client import Policy
-from monitor.client.operator import operator_command
+from monitor.operators.controls import operator_command
+from monitor.orchestrators import Policy
 from tests.integration.orchestrator.support import (
     Harness,
     drain,
@@ -126,7 +126,7 @@ def test_a_valid_command_reaches_the_handler_exactly_once_across_restarts(
 def test_state_is_bounded_and_pruned_by_expiry(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    from monitor.client import HandledStore
+    from monitor.orchestrators import HandledStore
 
     store = HandledStore(tmp_path / "s.sqlite", clock_skew_s=0, max_entries=3)
     now = time.time()
@@ -145,7 +145,7 @@ def test_state_is_bounded_and_pruned_by_expiry(
 def test_operator_keys_are_separate_from_worker_keys(
     bootstrap: str, topics_config: TopicsConfig, tmp_path: Path
 ) -> None:
-    from monitor.client.operator import operator_command
+    from monitor.operators.controls import operator_command
 
     resume = operator_command(OPERATOR, rollout_id="r1", action="resume", reason="ok")
     # a genuine operator signature, but claiming to be a worker: refused

@@ -1,4 +1,4 @@
-"""``monitor.kafka_options`` against a real SASL_PLAINTEXT/PLAIN listener of Apache Kafka.
+"""``monitor.edge.kafka_options`` against a real SASL_PLAINTEXT/PLAIN listener of Apache Kafka.
 
 Opt-in (``ROLLGUARD_TEST_SASL=1``): it starts a broker of its own twice (format, then restart
 with the SASL listener), about 30 s, too slow for every run.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor import devbroker
-from monitor.kafka_options import KafkaSecurity
+from monitor.edge.kafka_options import KafkaSecurity
 
 pytestmark = [
     pytest.mark.slow,

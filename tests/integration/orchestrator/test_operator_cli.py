@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.client.reader import read_topic
+from monitor.orchestrators.reader import read_topic
 from tests.integration.orchestrator.support import (
     Harness,
     drain,

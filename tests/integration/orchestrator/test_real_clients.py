@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from tests.integration.orchestrator.support import produce as produce_raw
 from tests.integration.worker.support import (
     WorkerProcess,

@@ -1,7 +1,7 @@
 """The demo's report in a real browser (headless Chromium, 1400x900): the verdict comes
 first and the deciding chart is on the first screen, stopped rollouts first.
 
-The report is the demo's own (``monitor.demo.run.offline_report``: the demo's simulation,
+The report is the demo's own (``monitor.demo.story.offline_report``: the demo's simulation,
 core, orchestrator and recorder, without Kafka: the live demo checks it decides the same).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from monitor.demo.run import DemoOptions, offline_report
+from monitor.demo.story import DemoOptions, offline_report
 from tests.chromium import Chromium
 from tests.tools import chromium, missing_reason
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.client.operator import operator_command
+from monitor.operators.controls import operator_command
 from tests.hostile import GENUINE
 from tests.integration.orchestrator.support import Harness, produce, worker_command
 from tests.keys import OPERATOR

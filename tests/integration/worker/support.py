@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
-from monitor.client import Accepted
-from monitor.client.checks import verify_command
 from monitor.devbroker import free_port
+from monitor.orchestrators import Accepted
+from monitor.orchestrators.checks import verify_command
 from tests.keys import RING, key_env, operator_signed
 from tests.secrets import watch
 from topics.codec import encode_batch, encode_event
@@ -150,7 +150,7 @@ def broker_scenario(regress_at: dict[str, float | None], seconds: int = 240) -> 
     """The example broker plan's synthetic order flow for several rollouts, interleaved in
     event-time order (each rollout's own order kept). ``regress_at[rid]``: second at which
     that rollout's canary regresses (None: healthy throughout)."""
-    from monitor.core.synthetic import StreamSpec, generate
+    from monitor.sim.synthetic import StreamSpec, generate
 
     streams = [
         generate(StreamSpec(rollout_id=rid, seconds=seconds, regress_at=at, seed=i + 1))

@@ -81,10 +81,11 @@ def test_help_and_one_command_build_only_what_they_show() -> None:
         "monitor.cli.demo",
         "monitor.cli.dev",
         "monitor.cli.dashboards",
-        "monitor.cli.orchestrator",
+        "monitor.cli.evidence",
+        "monitor.cli.operators",
         "monitor.cli.sim",
         "monitor.cli.topics",
         "monitor.cli.worker",
     }
     assert imported("--help", full=True) & families == set()
-    assert imported("kill", "--help", full=True) & families == {"monitor.cli.orchestrator"}
+    assert imported("kill", "--help", full=True) & families == {"monitor.cli.operators"}

@@ -24,7 +24,7 @@ import regress
 from monitor.core import load_plans
 from monitor.core.plan_schema import PUBLISHED
 from monitor.core.yamlload import LocatedDict, LocatedList, load_file
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 
 CHECK_ONLY = re.compile(
     "|".join(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from monitor.core import Core, load_plans
 from monitor.core.model import PlanSet
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from topics.events import Event, Order
 
 ROOT = Path(__file__).resolve().parents[3]

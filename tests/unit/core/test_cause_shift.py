@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import ConfigError
 from tests.unit.core.helpers import Run, orders, plan_set, resumed, rule
+from topics.errors import ConfigError
 
 CAUSES = ("margin", "price", "margin", "off_quotes", "margin", "price")
 

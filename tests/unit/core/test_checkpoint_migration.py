@@ -18,9 +18,9 @@ import pytest
 from monitor.core import Core, PlanSet, load_plans
 from monitor.core.migrate import upgrade
 from monitor.core.snapshot import STATE_VERSION
-from monitor.errors import RollguardError
 from topics.codec import Decoder
 from topics.commands import encode_command
+from topics.errors import RollguardError
 from topics.events import Event
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-v1-sample.json.gz"

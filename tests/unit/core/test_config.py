@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.core import load_plans
 from monitor.core.config import parse_duration
-from monitor.errors import ConfigError
 from tests.unit.core.schema_agreement import assert_agree
+from topics.errors import ConfigError
 
 EXAMPLES = ["examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import ConfigError
 from tests.unit.core.helpers import Run, orders, plan_set, rule, shadow
+from topics.errors import ConfigError
 
 
 def states(run: Run, name: str, ts: list[int] | range) -> str:

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.core import load_plans
 from monitor.core.plan_schema import PUBLISHED, render
-from monitor.errors import ConfigError
 from tests.tools import check_jsonschema, missing_reason
 from tests.unit.core.schema_agreement import assert_agree, validator
+from topics.errors import ConfigError
 
 EXAMPLES = sorted(Path("examples").glob("*/*.yaml"))
 RULE = "rule_sets:\n  g:\n    - {name: a, signal: %s, action: pause, threshold: %s%s}\n"

@@ -233,7 +233,7 @@ def test_resume_after_inconclusive_allows_promotion_again(tmp_path: Path) -> Non
 def test_state_import_errors(tmp_path: Path) -> None:
     import pytest
 
-    from monitor.errors import RollguardError
+    from topics.errors import RollguardError
 
     plans = plan_set(tmp_path, [rule("e")])
     core = Core(plans)

@@ -102,3 +102,19 @@ def test_a_recorded_stream_attaches_a_plan_and_starts_at_a_later_stage(tmp_path:
     text = " ".join(res.output.split())
     assert "│ mine │ canary-20 │ stage running (20 %) │" in text and "canary-1 " not in text
     assert "canary-20 │ rollback" in text
+
+
+def test_replay_leaves_the_garbage_collector_to_the_process() -> None:
+    """``replay()`` is a library function: it must not switch the process's collector off
+    (``rollguard replay`` owns its process and freezes the start-up heap instead)."""
+    import gc
+
+    lines = gzip.decompress(SAMPLE.read_bytes()).splitlines()
+    core = Core(
+        load_plans(["examples/plans/broker-bridge.yaml", "examples/rules/broker-gates.yaml"])
+    )
+    enabled: list[bool] = []
+    assert gc.isenabled()
+    result = replay(lines, core, batch_size=64, on_batch=lambda _: enabled.append(gc.isenabled()))
+    assert result.commands and enabled and all(enabled)
+    assert gc.isenabled()

@@ -597,7 +597,7 @@ def test_windowed_sequential_test_catches_a_sustained_regression(tmp_path: Path)
 def test_stage_wide_sequential_test_refuses_for(tmp_path: Path) -> None:
     import pytest
 
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     latched = {"kind": "vs_baseline", "method": "sequential", "alpha": 0.001}
     with pytest.raises(ConfigError, match="over: window"):
@@ -726,7 +726,7 @@ def test_per_segment_by_label_pools_segments_per_value(tmp_path: Path) -> None:
 def test_per_segment_labels_must_be_names(tmp_path: Path) -> None:
     import pytest
 
-    from monitor.errors import ConfigError
+    from topics.errors import ConfigError
 
     with pytest.raises(ConfigError, match="list of segment label names"):
         plan_set(tmp_path, [rule("x", per_segment=[1])])

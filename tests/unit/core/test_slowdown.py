@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import ConfigError
 from tests.unit.core.helpers import Run, orders, plan_set, resumed, rule
+from topics.errors import ConfigError
 
 SPREAD = (6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 17.0, 21.0, 40.0)
 """Latencies of a second's orders (ms), a heavy-ish tail: every order is one of these."""

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from monitor.core import Core, PlanSet, load_plans
-from monitor.core.synthetic import StreamSpec, generate
+from monitor.sim.synthetic import StreamSpec, generate
 from tests.unit.core.helpers import T0, orders, plan_set, register, rule
 from topics.commands import Command, encode_command
 from topics.events import Event

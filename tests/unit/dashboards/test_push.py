@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from dashboards import render
 from dashboards.panels import DATASOURCE_UID
 from dashboards.push import PushError, api_model, push
-from monitor.annotations import GrafanaAnnotator, annotation_for
+from monitor.operators.annotations import GrafanaAnnotator, annotation_for
 from topics.commands import Command, Evidence
 
 from .conftest import TOKEN, FakeGrafana

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from monitor.demo.run import DemoInterruptedError, _StopSignals
+from monitor.demo.signals import DemoInterruptedError, StopSignals
 
 
 def _swallowing_retry_loop() -> None:
@@ -24,14 +24,14 @@ def _swallowing_retry_loop() -> None:
 def test_a_signal_inside_an_except_exception_loop_still_stops_the_demo() -> None:
     with (
         pytest.raises(DemoInterruptedError, match="stopped by SIGTERM"),
-        _StopSignals().installed(),
+        StopSignals().installed(),
     ):
         _swallowing_retry_loop()
         pytest.fail("the signal was swallowed")
 
 
 def test_a_signal_remembered_is_checked_by_the_loops() -> None:
-    stops = _StopSignals()
+    stops = StopSignals()
     stops.check()  # nothing received: carries on
     with pytest.raises(DemoInterruptedError, match="SIGHUP"), stops.installed():
         try:
@@ -44,7 +44,7 @@ def test_a_signal_remembered_is_checked_by_the_loops() -> None:
 
 def test_a_second_signal_does_not_interrupt_the_cleanup() -> None:
     cleaned = []
-    with pytest.raises(DemoInterruptedError), _StopSignals().installed():
+    with pytest.raises(DemoInterruptedError), StopSignals().installed():
         try:
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.5)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.demo.expect import ALL_STAGES
-from monitor.demo.run import DemoOptions, run_offline
+from monitor.demo.story import DemoOptions, run_offline
 
 
 def test_demo_story_holds_offline(tmp_path: Path) -> None:

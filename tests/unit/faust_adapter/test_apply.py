@@ -12,14 +12,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from monitor.client import Accepted
-from monitor.client.checks import verify_command
 from monitor.faust.apply import Applier
 from monitor.faust.ingest import Forwarder, ForwardError
 from monitor.faust.state import decode_saved
-from monitor.metrics import WorkerMetrics
+from monitor.orchestrators import Accepted
+from monitor.orchestrators.checks import verify_command
 from monitor.status.publisher import StatusPublisher, rollout_view
 from monitor.status.table import StatusTable
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import Router
 from monitor.worker.silence import SilenceWatch

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from monitor.verdict import add_verdict_routes
+from monitor.orchestrators.verdict import add_verdict_routes
 
 TOKEN = "verdict-token-0123456789"
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.client import Accepted, HandledStore, Policy, Rejected, check
+from monitor.orchestrators import Accepted, HandledStore, Policy, Rejected, check
 from tests.keys import OPERATOR, RING, WORKER
 from topics.commands import Command, Evidence, command_id, encode_command, sign
 

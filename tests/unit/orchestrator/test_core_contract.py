@@ -8,8 +8,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from monitor.client import Accepted, Policy, check
 from monitor.core import Core, load_plans
+from monitor.orchestrators import Accepted, Policy, check
 from tests.keys import RING, WORKER
 from topics.codec import Decoder
 from topics.commands import encode_command, sign

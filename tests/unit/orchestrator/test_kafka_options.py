@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ConfigError
-from monitor.kafka_options import KafkaSecurity
+from monitor.edge.kafka_options import KafkaSecurity
+from topics.errors import ConfigError
 
 
 def test_default_is_plaintext_for_both_clients() -> None:

@@ -290,8 +290,8 @@ def test_oversized_chunked_body_is_refused(open_server: VerdictServer) -> None:
 def test_an_empty_token_is_refused_at_mount() -> None:
     from aiohttp import web
 
-    from monitor.errors import ConfigError
-    from monitor.verdict import add_verdict_routes
+    from monitor.orchestrators.verdict import add_verdict_routes
+    from topics.errors import ConfigError
 
     with pytest.raises(ConfigError, match="empty"):
         add_verdict_routes(web.Application(), lambda _: None, token=" ")

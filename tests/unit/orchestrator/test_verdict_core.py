@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.core import Core, load_plans
-from monitor.verdict import verdict_body
+from monitor.orchestrators.verdict import verdict_body
 from topics.events import Plan, PlanAction
 
 ROOT = Path(__file__).resolve().parents[3]

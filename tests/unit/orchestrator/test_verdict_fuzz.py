@@ -12,7 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.verdict import FAILING, verdict_body
+from monitor.orchestrators.verdict import FAILING, verdict_body
 from tests.unit.orchestrator.conftest import TOKEN, VerdictServer
 from topics.status import FAILED
 

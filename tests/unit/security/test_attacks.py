@@ -15,10 +15,10 @@ import rfc8785
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from monitor.client import Accepted, ClientConfig, Policy, Rejected, check
 from monitor.core import Core
-from monitor.metrics import WorkerMetrics
+from monitor.orchestrators import Accepted, ClientConfig, Policy, Rejected, check
 from monitor.worker.http import build_web_app
+from monitor.worker.metrics import WorkerMetrics
 from tests.keys import OPERATOR, RING, WORKER
 from tests.secrets import assert_clean, secret, signing_key
 from tests.unit.core.helpers import T0, orders, plan_set, register, rule

@@ -1,5 +1,5 @@
 """The authority table of ``docs/signing.md``, one test per row, through what the client
-runs for every message (:func:`monitor.client.admit`: the checks, then the store) and what
+runs for every message (:func:`monitor.orchestrators.admit`: the checks, then the store) and what
 the worker's ingest runs for every control-plane event (:class:`ControlPlaneGate`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from monitor.client import Accepted, HandledStore, Policy, admit
+from monitor.orchestrators import Accepted, HandledStore, Policy, admit
 from topics.authority import OPERATOR_ACTIONS, WORKER_ACTIONS
 from topics.codec import encode_event
 from topics.commands import Command, encode_command, sign

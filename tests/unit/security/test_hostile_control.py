@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.client import REJECT_REASONS, Accepted, HandledStore, Policy, admit
-from monitor.client.tail import _line, status_of
-from monitor.export import _decision
+from monitor.operators.export import _decision
+from monitor.operators.tail import _line, status_of
+from monitor.orchestrators import REJECT_REASONS, Accepted, HandledStore, Policy, admit
 from tests.hostile import GENUINE, NOW, hostile_message
 from tests.keys import RING
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.kafka_options import KafkaSecurity
+from monitor.edge.kafka_options import KafkaSecurity
 from monitor.worker.settings import WorkerSettings
 from tests.keys import OPERATOR, RING, WORKER
 from tests.secrets import assert_clean, leaks, secret

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from monitor.client import Accepted, HandledStore, Policy, admit, check
+from monitor.orchestrators import Accepted, HandledStore, Policy, admit, check
 from topics.keyfiles import RingFile, public_key_of
 from topics.keys import KeyRing
 from topics.testvectors.generate import OUT, render
@@ -63,7 +63,7 @@ def test_the_vectors_file_is_current() -> None:
 
 
 def test_the_vectors_cover_every_reason_a_verifier_gives() -> None:
-    from monitor.client import REJECT_REASONS
+    from monitor.orchestrators import REJECT_REASONS
 
     given = {v["reason"] for v in VECTORS["invalid"]} | {
         s["outcome"] for seq in VECTORS["sequences"] for s in seq["steps"]

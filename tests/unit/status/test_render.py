@@ -3,7 +3,7 @@ interpret (control characters from the topic are neutralised)."""
 
 from __future__ import annotations
 
-from monitor.status.render import render_rollout, render_table
+from monitor.operators.status_view import render_rollout, render_table
 from monitor.status.table import Known
 from topics.status import DecisionView, RolloutView, RuleView, StageView
 

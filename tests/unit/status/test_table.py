@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import msgspec
 
+from monitor.orchestrators.verdict import reading
 from monitor.status.publisher import StatusPublisher
 from monitor.status.table import StatusTable
-from monitor.verdict import reading
 from tests.keys import RING, WORKER, ring_of
 from topics.keys import SigningKey
 from topics.status import (

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import ConfigError
 from tests.keys import OPERATOR, RING, WORKER
 from tests.secrets import assert_clean, signing_key
 from topics.commands import (
@@ -24,6 +23,7 @@ from topics.commands import (
     sign_command,
     wire_document,
 )
+from topics.errors import ConfigError
 from topics.keyfiles import (
     add_to_ring,
     load_ring,

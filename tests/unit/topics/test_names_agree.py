@@ -16,7 +16,7 @@ import regress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.verdict import ROLLOUT_ID_RE
+from monitor.orchestrators.verdict import ROLLOUT_ID_RE
 from tests.unit.topics.test_codec_names import VALID
 from topics.codec import Decoder
 from topics.names import NAME_PATTERN

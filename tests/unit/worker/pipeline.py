@@ -10,9 +10,9 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from monitor.core.api import CoreProtocol
-from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import CheckpointStore
 from monitor.worker.ingest import IngestStage
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.partition import PartitionState
 from monitor.worker.processor import Processor
 from monitor.worker.publisher import Publisher

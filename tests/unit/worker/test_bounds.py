@@ -11,9 +11,9 @@ import time
 import orjson
 
 from monitor.core import Core, load_plans
-from monitor.logs import RateLimit
-from monitor.metrics import WorkerMetrics
+from monitor.edge.logs import RateLimit
 from monitor.worker.checkpoint import Checkpoint, _Scan
+from monitor.worker.metrics import WorkerMetrics
 from tests.integration.worker.support import PLANS
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.unit.worker.pipeline import Pipeline

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.metrics import WorkerMetrics
 from monitor.worker.health import (
     CheckResult,
     Health,
@@ -24,6 +23,7 @@ from monitor.worker.health import (
 )
 from monitor.worker.ingest import IngestStage
 from monitor.worker.limits import HttpLimits
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.server import _Connections, serve
 from tests.keys import RING as TRUSTED

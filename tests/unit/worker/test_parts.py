@@ -11,8 +11,6 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.errors import ConfigError
-from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import (
     Checkpoint,
     _Scan,
@@ -22,12 +20,14 @@ from monitor.worker.checkpoint import (
     unpack_state,
 )
 from monitor.worker.http import build_web_app
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.routing import ENVELOPE_MAX_BYTES, _chunks, _Group
 from monitor.worker.settings import WorkerSettings
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING as TRUSTED
 from tests.keys import WORKER
 from topics.codec import Decoder
+from topics.errors import ConfigError
 from topics.events import Metric
 
 DEC = Decoder()

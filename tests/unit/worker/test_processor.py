@@ -9,10 +9,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from monitor.metrics import WorkerMetrics
 from monitor.worker.checkpoint import Checkpoint, CheckpointStore
 from monitor.worker.envelope import encode_envelope
 from monitor.worker.ingest import IngestStage
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.partition import PartitionState
 from monitor.worker.processor import Processor
 from monitor.worker.publisher import Publisher

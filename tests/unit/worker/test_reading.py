@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.metrics import WorkerMetrics
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
 from monitor.worker.health import StageProgress, loop_check, progress_check
 from monitor.worker.http import build_web_app
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.reading import OutageMetrics, ReadingWatch, excusing_outages
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING, WORKER

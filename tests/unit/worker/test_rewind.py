@@ -12,8 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
-from monitor.metrics import WorkerMetrics
 from monitor.worker.ingest import IngestStage
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.take import take_all
 from tests.keys import RING as TRUSTED

@@ -14,8 +14,8 @@ from aiokafka import TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.metrics import WorkerMetrics
 from monitor.worker.ingest import IngestStage
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.routing import route
 from monitor.worker.take import take_all

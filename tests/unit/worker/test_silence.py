@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from monitor.core import Core, load_plans
-from monitor.core.synthetic import StreamSpec, generate
-from monitor.metrics import WorkerMetrics
+from monitor.sim.synthetic import StreamSpec, generate
 from monitor.worker.applied import newest_ts
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.reading import MAX_STEP_S, InputProof, OutageMetrics, ReadingWatch
 from monitor.worker.silence import SilenceWatch
 from tests.unit.worker.cluster import Cluster

@@ -11,8 +11,8 @@ from typing import Final
 
 import msgspec
 
+from monitor.orchestrators.verdict import reading
 from monitor.status.table import Known
-from monitor.verdict import reading
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MARK: Final = {"failed": "✖", "inconclusive": "◌", "ok": "✔"}

@@ -24,9 +24,9 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.client.checks import Accepted, Policy, Rejected, check, read_command
-from monitor.client.reader import read_topic
 from monitor.core.explain import lines
+from monitor.orchestrators.checks import Accepted, Policy, Rejected, check, read_command
+from monitor.orchestrators.reader import read_topic
 from topics.commands import ALL_ROLLOUTS, Command
 from topics.keys import KeyRing
 

@@ -41,8 +41,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.core.api import CoreProtocol
-from monitor.logs import dropped_log_lines, limit_log_volume
-from monitor.metrics import WorkerMetrics
+from monitor.edge.clients import Client, Reader
+from monitor.edge.logs import dropped_log_lines, limit_log_volume
 from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import StatusPublisher
 from monitor.status.reader import StatusFollower, status_consumer
@@ -50,7 +50,6 @@ from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
 from monitor.worker import stacks
 from monitor.worker.checkpoint import CheckpointStore
-from monitor.worker.clients import Client, Reader
 from monitor.worker.health import (
     Health,
     failures_check,
@@ -60,6 +59,7 @@ from monitor.worker.health import (
 )
 from monitor.worker.http import build_web_app
 from monitor.worker.ingest import IngestListener, IngestStage
+from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.processor import Processor
 from monitor.worker.producer import WatchedProducer
 from monitor.worker.publisher import Publisher
@@ -352,7 +352,7 @@ class Worker:
         s = self.settings
         if not s.grafana_url:
             return None
-        from monitor.annotations import GrafanaAnnotator
+        from monitor.operators.annotations import GrafanaAnnotator
 
         annotator = GrafanaAnnotator(s.grafana_url, s.grafana_token)
         pending: set[asyncio.Task[None]] = set()

@@ -1,5 +1,5 @@
-"""Human controls that do not depend on the workers: ``kill``, ``resume``, ``signoff``,
-``tail``, ``export``.
+"""Human controls that do not depend on the workers: ``kill``, ``resume``, ``signoff``
+(and the options and checks they share with ``tail`` and ``export``, :mod:`.evidence`).
 
 ``kill``, ``resume`` and ``signoff`` sign with the person's *operator* key (``--key FILE``,
 else ``ROLLGUARD_OPERATOR_KEY_FILE``): commands go straight to the control topic, and the
@@ -7,7 +7,7 @@ lifecycle ``plan`` event (or the sign-off) to telemetry, signed as well, so the 
 what a human did. ``tail`` and ``export`` verify with the trusted key ring
 (``--trusted-keys`` / ``ROLLGUARD_TRUSTED_KEYS_FILE``): a named ring that cannot be loaded
 is an error, not a quiet switch to unverified output. Kafka security (SASL/TLS) comes from
-``ROLLGUARD_KAFKA_*`` (see :mod:`monitor.kafka_options`), with flags for the non-secret
+``ROLLGUARD_KAFKA_*`` (see :mod:`monitor.edge.kafka_options`), with flags for the non-secret
 parts.
 """
 
@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.cli.common import BootstrapOption, PrefixOption, err_console, fail, resolve_bootstrap
-from monitor.errors import ConfigError
 from topics.config import TopicsConfig
+from topics.errors import ConfigError
 from topics.keys import KeyRing, SigningKey
 
 ROLLOUT_RE: Final = re.compile(r"^[A-Za-z0-9_.:/@+-]{1,128}$")
@@ -66,7 +66,7 @@ ByOption = Annotated[
 ]
 
 
-def _require_known(
+def require_known(
     servers: str,
     topics: TopicsConfig,
     options: dict[str, Any],
@@ -79,7 +79,7 @@ def _require_known(
     """Refuse a rollout (stage, role) the fleet's status topic does not know, unless forced."""
     if force:
         return
-    from monitor.client.known import Refused, check_rollout, check_signoff, fleet_table
+    from monitor.operators.known import Refused, check_rollout, check_signoff, fleet_table
 
     try:
         table = fleet_table(servers, topics.status, options)
@@ -93,12 +93,12 @@ def _require_known(
         fail(f"cannot check the rollout against the status topic ({exc}); --force to skip")
 
 
-def _out() -> Console:
+def console_out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _kafka_options(security_protocol: str | None) -> dict[str, Any]:
-    from monitor.kafka_options import KafkaSecurity
+def kafka_options_from(security_protocol: str | None) -> dict[str, Any]:
+    from monitor.edge.kafka_options import KafkaSecurity
 
     try:
         security = KafkaSecurity.from_env().with_overrides(security_protocol=security_protocol)
@@ -116,7 +116,7 @@ def _rollout_target(rollout: str | None, all_rollouts: bool) -> str:
 
 
 def _operator_key(key_path: Path | None, by: str | None) -> SigningKey:
-    from monitor.client.keyfiles import operator_key
+    from monitor.orchestrators.keyfiles import operator_key
 
     try:
         key = operator_key(key_path)
@@ -127,7 +127,7 @@ def _operator_key(key_path: Path | None, by: str | None) -> SigningKey:
     return key
 
 
-def _trusted(path: Path | None) -> KeyRing | None:
+def trusted_ring(path: Path | None) -> KeyRing | None:
     """The ring named by ``--trusted-keys`` or the environment; None when none is named.
     A named ring that cannot be used stops the command (never a quiet unverified run)."""
     from topics.keyfiles import ring_from
@@ -153,7 +153,7 @@ def _operator_command(
     force: bool = False,
 ) -> None:
     from monitor import __version__
-    from monitor.client.operator import (
+    from monitor.operators.controls import (
         PLAN_ACTION_OF,
         lifecycle_event,
         operator_command,
@@ -168,8 +168,8 @@ def _operator_command(
         fail("--ttl must be between 0 and 86400 seconds")
     topics = TopicsConfig().with_prefix(prefix)
     servers = resolve_bootstrap(bootstrap)
-    options = _kafka_options(security_protocol)
-    _require_known(servers, topics, options, target, force=force)
+    options = kafka_options_from(security_protocol)
+    require_known(servers, topics, options, target, force=force)
     command = operator_command(
         key,
         rollout_id=target,
@@ -183,10 +183,10 @@ def _operator_command(
         with producer(servers, options) as prod:
             meta = publish_command(prod, topics.control, command)
     except Exception as exc:  # the Kafka client's many error types: one clear message
-        fail(f"{action.upper()} NOT PUBLISHED: {_kafka_error(exc)}", code=1)
-    from monitor.client.tail import ACTION_STYLE
+        fail(f"{action.upper()} NOT PUBLISHED: {kafka_error(exc)}", code=1)
+    from monitor.operators.tail import ACTION_STYLE
 
-    out = _out()
+    out = console_out()
     out.print(
         f"[{ACTION_STYLE[action]}]{action.upper()}[/] published: rollout={escape(target)} "
         f"command_id={command.command_id} key_id={command.key_id} "
@@ -211,7 +211,7 @@ def _operator_command(
     out.print(f"recorded plan action={PLAN_ACTION_OF[action]} for {len(rollouts)} rollout(s)")
 
 
-def _kafka_error(exc: Exception) -> str:
+def kafka_error(exc: Exception) -> str:
     """A Kafka client's exception as one line (kafka-python repeats its class name)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
@@ -220,8 +220,8 @@ def _kafka_error(exc: Exception) -> str:
 def _known_rollouts(servers: str, topics: TopicsConfig, options: dict[str, Any]) -> list[str]:
     """Rollouts that have a command on the control topic (the compacted topic keeps the
     latest per rollout): the ones a kill-all must tell the core about."""
-    from monitor.client.checks import read_command
-    from monitor.client.reader import read_topic
+    from monitor.orchestrators.checks import read_command
+    from monitor.orchestrators.reader import read_topic
     from topics.commands import Command
 
     found: set[str] = set()
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
         force: ForceOption = False,
     ) -> None:
         """Record your signed sign-off of a stage promotion; promotions needing the role wait."""
-        from monitor.client.operator import producer, publish_event, signoff_event
+        from monitor.operators.controls import producer, publish_event, signoff_event
         from topics.authority import event_problem
         from topics.codec import Decoder, encode_event
         from topics.control_plane import event_document
@@ -301,7 +301,7 @@ def register(app: typer.Typer) -> None:
         dead = Decoder().decode(encode_event(event)).dead  # validate as the workers will
         if dead:
             fail(f"invalid sign-off: {dead[0].message}")
-        ring = _trusted(trusted_keys)
+        ring = trusted_ring(trusted_keys)
         entry = ring.get(signer.key_id) if ring is not None else None
         if ring is not None and entry is None:
             fail(f"key {signer.key_id!r} is not in the trusted ring: workers would refuse it")
@@ -309,100 +309,15 @@ def register(app: typer.Typer) -> None:
             fail(f"workers would refuse this sign-off: {problem}")
         topics = TopicsConfig().with_prefix(prefix)
         servers = resolve_bootstrap(bootstrap)
-        options = _kafka_options(kafka_security_protocol)
-        _require_known(servers, topics, options, rollout, force=force, stage=stage, role=role)
+        options = kafka_options_from(kafka_security_protocol)
+        require_known(servers, topics, options, rollout, force=force, stage=stage, role=role)
         try:
             with producer(servers, options) as prod:
                 meta = publish_event(prod, topics.telemetry, event)
         except Exception as exc:  # the Kafka client's many error types: one clear message
-            fail(f"sign-off NOT recorded: {_kafka_error(exc)}", code=1)
-        _out().print(
+            fail(f"sign-off NOT recorded: {kafka_error(exc)}", code=1)
+        console_out().print(
             f"sign-off recorded: rollout={escape(rollout)} stage={escape(stage)} "
             f"role={escape(role)} by={escape(event.by)} key_id={signer.key_id} "
             f"({topics.telemetry}[{meta.partition}]@{meta.offset})"
         )
-
-    @app.command("tail")
-    def tail(
-        rollout: Annotated[str | None, typer.Option(help="Only this rollout (and '*').")] = None,
-        from_beginning: Annotated[
-            bool, typer.Option("--from-beginning", help="Start at the oldest command kept.")
-        ] = False,
-        follow: Annotated[bool, typer.Option(help="Keep waiting for new commands.")] = True,
-        trusted_keys: TrustedKeysOption = None,
-        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-        bootstrap: BootstrapOption = "",
-        prefix: PrefixOption = "rollguard",
-        kafka_security_protocol: SecurityProtocolOption = None,
-    ) -> None:
-        """Live, human-readable decision stream with each command's verification status."""
-        from monitor.client.tail import render_tail
-
-        topics = TopicsConfig().with_prefix(prefix)
-        keys = _trusted(trusted_keys)
-        servers = resolve_bootstrap(bootstrap)
-        options = _kafka_options(kafka_security_protocol)
-        try:
-            render_tail(
-                servers,
-                topics.control,
-                rollout=rollout,
-                from_beginning=from_beginning,
-                follow=follow,
-                keys=keys,
-                as_json=as_json,
-                kafka_options=options,
-            )
-        except (LookupError, ConfigError) as exc:
-            fail(str(exc), code=1)
-        except Exception as exc:  # the Kafka client's many error types: one clear line
-            fail(f"reading {topics.control} from {servers} failed: {_kafka_error(exc)}", code=1)
-
-    @app.command("export")
-    def export(
-        rollout: Annotated[str, typer.Option("--rollout", help="Rollout id.")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write.")] = Path(
-            "evidence"
-        ),
-        plan: Annotated[
-            list[Path] | None, typer.Option("--plan", "-p", help="Plan/rule file (repeatable).")
-        ] = None,
-        trusted_keys: TrustedKeysOption = None,
-        bootstrap: BootstrapOption = "",
-        prefix: PrefixOption = "rollguard",
-        kafka_security_protocol: SecurityProtocolOption = None,
-        force: ForceOption = False,
-    ) -> None:
-        """Evidence pack of a rollout (JSONL + CSV) read from Kafka; needs no worker."""
-        from monitor import export as evidence
-
-        if not ROLLOUT_RE.fullmatch(rollout):
-            fail(f"rollout id {rollout!r}: expected [A-Za-z0-9_.:/@+-], at most 128 characters")
-        for path in plan or []:
-            if not path.is_file():
-                fail(f"{path}: no such plan file")
-        keys = _trusted(trusted_keys)  # None: exported as "unverified" (and said so)
-        if keys is None:
-            err_console.print("[yellow]warning:[/] no trusted keys: nothing will be verified")
-        topics = TopicsConfig().with_prefix(prefix)
-        servers = resolve_bootstrap(bootstrap)
-        options = _kafka_options(kafka_security_protocol)
-        _require_known(servers, topics, options, rollout, force=force)
-        try:
-            pack = evidence.collect(
-                servers, topics, rollout, plan_files=plan or [], keys=keys, kafka_options=options
-            )
-        except (LookupError, ValueError) as exc:
-            fail(str(exc), code=1)
-        except Exception as exc:  # the Kafka client's many error types: one clear line
-            fail(f"reading the evidence from Kafka failed: {_kafka_error(exc)}", code=1)
-        files = evidence.write(pack, out)
-        manifest = pack.manifest()
-        _out().print(
-            f"evidence pack for {escape(rollout)}: {manifest['decisions']} decisions "
-            f"({manifest['unverified_decisions']} not verified), {manifest['signoffs']} "
-            f"sign-offs, {manifest['plan_events']} lifecycle events, "
-            f"{len(manifest['plan_files'])} plan files → {out}"
-        )
-        for path in files:
-            _out().print(f"  {escape(str(path))}")

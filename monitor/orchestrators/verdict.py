@@ -43,7 +43,7 @@ from typing import Any, Final, Literal, NamedTuple
 import orjson
 from aiohttp import web
 
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 from topics.limits import json_depth_error
 from topics.status import FAILED, HELD, Status
 

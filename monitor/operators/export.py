@@ -32,8 +32,8 @@ from typing import Any, Final
 import msgspec
 import orjson
 
-from monitor.client.checks import Accepted, read_command, verify_command
-from monitor.client.reader import read_topic
+from monitor.orchestrators.checks import Accepted, read_command, verify_command
+from monitor.orchestrators.reader import read_topic
 from topics.codec import Decoder
 from topics.commands import ALL_ROLLOUTS, Command
 from topics.config import TopicsConfig

@@ -1,4 +1,4 @@
-"""The aiokafka clients as the worker uses them, typed.
+"""The aiokafka clients as the worker and the status readers use them, typed.
 
 aiokafka ships no type information (mypy sees its classes as ``Any``), so these protocols
 state what the worker calls on them, with the types aiokafka 0.13–0.14 documents and

@@ -18,7 +18,7 @@ first failure is the reason:
 8. ``advisory``: dry-run commands are not delivered unless asked for.
 
 The stateful checks (``duplicate``, ``replayed``, ``halted``) are in
-:mod:`monitor.client.store`. Nothing here raises on any input.
+:mod:`monitor.orchestrators.store`. Nothing here raises on any input.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import socket
 import time
 from typing import Final
 
-from monitor.errors import RollguardError
+from topics.errors import RollguardError
 
 CONNECT_TIMEOUT_S: Final = 5.0
 

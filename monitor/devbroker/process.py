@@ -1,11 +1,9 @@
-"""A real single-node Apache Kafka broker (KRaft) for development, tests, CI and the demo.
+"""Start, wait for, restart and stop one single-node KRaft broker.
 
-No Docker here: the broker's jars come from Maven Central (``org.apache.kafka:kafka_2.13``)
-through Maven, once, into a cache outside the repository (``~/.cache/rollguard`` or
-``$ROLLGUARD_CACHE``). Each broker gets a fresh KRaft storage directory, free loopback ports,
-and is stopped by the PID we started, never by process name. Single-node KRaft settings
-follow Kafka's own quickstart (``config/server.properties``); start-up is allowed
-``READY_TIMEOUT_S`` on a loaded machine before it fails with the log's tail.
+Each broker gets a fresh KRaft storage directory and free loopback ports, and is stopped by
+the PID we started, never by process name. Single-node KRaft settings follow Kafka's own
+quickstart (``config/server.properties``); start-up is allowed ``READY_TIMEOUT_S`` on a loaded
+machine before it fails with the log's tail.
 """
 
 from __future__ import annotations
@@ -24,27 +22,9 @@ from typing import Final
 
 import orjson
 
-from monitor.errors import RollguardError
+from monitor.devbroker.jars import BrokerError, ensure_jars
 
-KAFKA_VERSION: Final = "4.0.1"  # the one place the broker version is set
-LOG4J_VERSION: Final = "2.24.3"
 READY_TIMEOUT_S: Final = 120.0
-
-_POM: Final = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>rollguard</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
-      <version>{kafka}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId>
-      <version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
-      <version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
-  </dependencies>
-</project>
-"""
 
 _LOG4J2: Final = """status = warn
 appender.console.type = Console
@@ -58,52 +38,6 @@ logger.kafka.level = {level}
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
-
-
-class BrokerError(RollguardError):
-    """The development broker could not be fetched, started or reached."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ROLLGUARD_CACHE", Path.home() / ".cache" / "rollguard"))
-
-
-def jars_ready(version: str = KAFKA_VERSION) -> bool:
-    """Whether the broker's jars are in the cache already (no download needed)."""
-    return (cache_dir() / f"kafka-{version}" / ".complete").exists()
-
-
-def ensure_jars(version: str = KAFKA_VERSION) -> Path:
-    """Return the directory of the broker's jars, fetching them with Maven the first time."""
-    home = cache_dir() / f"kafka-{version}"
-    libs = home / "libs"
-    marker = home / ".complete"
-    if jars_ready(version):
-        return libs
-    if shutil.which("mvn") is None:
-        raise BrokerError("Maven (mvn) is needed once to fetch Kafka's jars; install it")
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
-    proc = subprocess.run(
-        [
-            "mvn",
-            "-B",
-            "-q",
-            "-f",
-            str(home / "pom.xml"),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={libs}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0 or not any(libs.glob(f"kafka_2.13-{version}.jar")):
-        tail = (proc.stdout + proc.stderr)[-3000:]
-        raise BrokerError(f"fetching Kafka {version} jars with Maven failed:\n{tail}")
-    marker.write_text(version)
-    return libs
 
 
 def free_port() -> int:
@@ -375,34 +309,3 @@ def log_tail(broker: Broker, lines: int = 40) -> str:
         return "\n".join(broker.log_path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-# --- the CLI's persistent handle: `rollguard dev broker start|stop|status` ---------------
-
-
-def state_file() -> Path:
-    return cache_dir() / "dev-broker.json"
-
-
-def load_running() -> Broker | None:
-    path = state_file()
-    if not path.exists():
-        return None
-    try:
-        broker = Broker.from_json(path.read_bytes())
-    except (ValueError, KeyError):
-        path.unlink(missing_ok=True)
-        return None
-    if not broker.alive():
-        path.unlink(missing_ok=True)
-        return None
-    return broker
-
-
-def save_running(broker: Broker) -> None:
-    state_file().parent.mkdir(parents=True, exist_ok=True)
-    state_file().write_bytes(broker.to_json())
-
-
-def forget_running() -> None:
-    state_file().unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """Consume the control topic, obey only verified commands, exactly once in effect.
 
-For each message, in partition order: :func:`~monitor.client.checks.check` (size, schema,
+For each message, in partition order: :func:`~monitor.orchestrators.checks.check` (size, schema,
 signature, key id, authority, expiry), then the store (``duplicate``, ``replayed``, and
 ``halted``: a worker command for a rollout an operator halted), then the user's handler.
 After the handler returns, the command id is written to the store (durably) and only then
@@ -30,10 +30,10 @@ from typing import Any, Final, Literal, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from monitor.client.checks import REJECT_REASONS, Accepted, Policy, Rejected, RejectReason
-from monitor.client.checks import check as check_command
-from monitor.client.store import HandledStore
-from monitor.logs import RateLimit
+from monitor.edge.logs import RateLimit
+from monitor.orchestrators.checks import REJECT_REASONS, Accepted, Policy, Rejected, RejectReason
+from monitor.orchestrators.checks import check as check_command
+from monitor.orchestrators.store import HandledStore
 from topics.commands import Command
 from topics.keys import KeyRing
 from topics.signing import escape
@@ -249,7 +249,7 @@ class ControlClient:
         command: Command | None,
     ) -> Outcome:
         """Count, log (at most ``LOG_BURST`` lines a minute per reason: the reason is part of
-        the template :class:`~monitor.logs.RateLimit` keys on), commit past it. Only fields
+        the template :class:`~monitor.edge.logs.RateLimit` keys on), commit past it. Only fields
         that passed the schema's patterns are logged as they are (no newline from the topic)."""
         self.metrics.rejected.labels(reason).inc()
         level = logging.INFO if reason in QUIET_REASONS else logging.WARNING
@@ -269,7 +269,7 @@ class ControlClient:
         return _outcome("rejected", reason, command, tp, offset)
 
     def _log(self, level: int, template: str, *args: object) -> None:
-        """``log.log`` through this client's :class:`~monitor.logs.RateLimit`."""
+        """``log.log`` through this client's :class:`~monitor.edge.logs.RateLimit`."""
         if log.isEnabledFor(level):
             record = log.makeRecord(log.name, level, __file__, 0, template, args, None)
             if self._log_limit.filter(record):

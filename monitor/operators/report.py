@@ -4,7 +4,7 @@ Rollouts that were stopped come first. Each starts with its verdict: one sentenc
 what was decided, when, by which rule, the observed value against the limit in the
 signal's unit and how long it had been bad (the reason's headline, :mod:`monitor.core.
 explain`), its statistics one line below, then the deciding rule's chart large
-(:mod:`monitor.charts`). The other rules that went pending or firing follow at a medium
+(:mod:`monitor.operators.charts`). The other rules that went pending or firing follow at a medium
 size; the healthy ones are folded away, and so is the rollout's timeline of decisions and
 stage changes. Plots are PNG data URIs: the file can be mailed or attached to a ticket.
 """
@@ -176,7 +176,7 @@ def _summary(result: ReplayResult, items: list[RolloutStory]) -> Iterable[str]:
 
 
 def _section(result: ReplayResult, s: RolloutStory) -> Iterable[str]:
-    from monitor.charts import draw_grid, draw_rule  # lazy: matplotlib
+    from monitor.operators.charts import draw_grid, draw_rule  # lazy: matplotlib
 
     esc = html.escape
     rid = s.rollout_id
@@ -263,7 +263,7 @@ def render_html(result: ReplayResult, title: str = "rollguard replay") -> str:
 
 def write_pngs(result: ReplayResult, out_dir: Path) -> list[Path]:
     """Each decided rollout's deciding chart as ``<rollout>.png`` next to the HTML report."""
-    from monitor.charts import draw_rule
+    from monitor.operators.charts import draw_rule
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from monitor.errors import ConfigError
+from topics.errors import ConfigError
 from topics.keyfiles import (
     ENV_OPERATOR_KEY_FILE,
     ENV_TRUSTED_KEYS_FILE,
