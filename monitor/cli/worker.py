@@ -227,7 +227,7 @@ def worker(
     """Run a stream worker: telemetry in, signed decisions out, state checkpointed."""
     # the worker stack (aiokafka, aiohttp) loads only when this command runs, not for --help
     from monitor.edge.kafka_options import KafkaSecurity
-    from monitor.worker.app import run_worker
+    from monitor.worker.run import run_worker
     from monitor.worker.settings import WorkerSettings
     from topics.config import TopicsConfig
     from topics.keyfiles import load_ring, load_signing_key, refuse_legacy_env

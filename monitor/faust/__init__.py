@@ -52,7 +52,7 @@ from monitor.status.publisher import COLLECT_EVERY_S, StatusPublisher
 from monitor.status.reader import StatusFollower
 from monitor.status.routes import ROLLOUT_PATH, ROLLOUTS_PATH, FleetViews, status_handlers
 from monitor.status.table import StatusTable
-from monitor.worker.app import product_core
+from monitor.worker.cores import product_core
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.health import (
     CheckResult,

@@ -27,14 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import importlib
 import logging
-import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -42,14 +38,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.core.api import CoreProtocol
 from monitor.edge.clients import Client, Reader
-from monitor.edge.logs import dropped_log_lines, limit_log_volume
+from monitor.edge.logs import dropped_log_lines
 from monitor.status.metrics import StatusCollector
 from monitor.status.publisher import StatusPublisher
 from monitor.status.reader import StatusFollower, status_consumer
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
-from monitor.worker import stacks
 from monitor.worker.checkpoint import CheckpointStore
+from monitor.worker.cores import build_core
 from monitor.worker.health import (
     Health,
     failures_check,
@@ -75,45 +71,6 @@ log = logging.getLogger(__name__)
 
 CONNECT_RETRY_S = 1.0
 CLIENT_STOP_S = 10.0  # a client that cannot flush to a broker that is away is left behind
-
-
-def build_core(settings: WorkerSettings) -> CoreProtocol:
-    """The product core over the plan files, or the ``core_factory`` named in settings."""
-    if settings.core_factory:
-        module_name, _, attr = settings.core_factory.partition(":")
-        factory: Callable[[WorkerSettings], CoreProtocol] = getattr(
-            importlib.import_module(module_name), attr or "build_core"
-        )
-        return factory(settings)
-    return product_core(
-        settings.plan_paths,
-        default_plan=settings.default_plan,
-        monitor_version=settings.monitor_version,
-        command_ttl_s=settings.command_ttl_s,
-        max_segments=settings.limits.max_segments,
-    )
-
-
-def product_core(
-    plan_paths: Sequence[Path | str],
-    *,
-    default_plan: str | None,
-    monitor_version: str,
-    command_ttl_s: float,
-    max_segments: int,
-) -> CoreProtocol:
-    """``monitor.core.Core`` over the plan files (the native worker's and the faust adapter's)."""
-    # imported here: a test core named by core_factory must not need the product core
-    from monitor.core import Core, load_plans
-
-    core: CoreProtocol = Core(
-        load_plans(list(plan_paths)),
-        default_plan=default_plan,
-        monitor_version=monitor_version,
-        command_ttl_s=command_ttl_s,
-        max_segments=max_segments,
-    )
-    return core
 
 
 @dataclass
@@ -422,30 +379,3 @@ def create_worker(settings: WorkerSettings, core: CoreProtocol | None = None) ->
     metrics = WorkerMetrics(settings.worker_id, settings.monitor_version)
     metrics.attach_core(lambda: core, settings.limits.max_series)
     return Worker(settings=settings, core=core, metrics=metrics)
-
-
-def run_worker(settings: WorkerSettings) -> None:
-    """Blocking entry point of ``rollguard worker``: SIGTERM/SIGINT stop it cleanly."""
-    limit_log_volume()
-
-    async def main() -> None:
-        worker = create_worker(settings)
-        # Every event and Kafka record is a GC-tracked object that lives for one round, so
-        # the default thresholds (700, 10, 10) ran young collections every few hundred of
-        # them and full ones over the whole heap; freezing the start-up heap (plans, core,
-        # clients' code) and collecting less often took single-event throughput from 66k to
-        # 199k and from 118k to 241k events/s in two paired runs of
-        # tests/bench/worker/throughput.py. Most garbage is freed by reference counting
-        # anyway; cycles wait longer, within bounded memory.
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.request_stop)
-        stacks.install(loop)
-        await worker.run()
-        if worker.failed:
-            log.error("worker %s: stopped; exiting 1 for its supervisor", settings.worker_id)
-            raise SystemExit(1)
-
-    asyncio.run(main())

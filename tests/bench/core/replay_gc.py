@@ -12,7 +12,7 @@ slows both alike). Settings:
 * ``default``: the interpreter's thresholds, untouched;
 * ``freeze``: ``gc.freeze()`` after the plans and the core are built (``rollguard replay``);
 * ``freeze+threshold``: that, plus ``gc.set_threshold(100_000, 50, 100)`` (the worker's
-  setting, :func:`monitor.worker.app.run_worker`).
+  setting, :func:`monitor.worker.run.run_worker`).
 
 Each run also prints its peak RSS, so a setting that saves time by holding garbage shows it.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PLANS = [ROOT / "examples/plans/broker-bridge.yaml", ROOT / "examples/rules/broker-gates.yaml"]
 SETTINGS = ("off", "default", "freeze", "freeze+threshold")
-WORKER_GC_THRESHOLD = (100_000, 50, 100)  # monitor.worker.app.run_worker
+WORKER_GC_THRESHOLD = (100_000, 50, 100)  # monitor.worker.run.run_worker
 
 
 def one(path: Path, setting: str) -> None:
