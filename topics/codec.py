@@ -12,43 +12,24 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final, Literal, NamedTuple
+from typing import Any, Final
 
 import msgspec
 
-from topics.events import SCHEMA_VERSION, Batch, Event, doc
+from topics.deadletters import (
+    NO_SOURCE,
+    DeadLetter,
+    DlqReason,
+    Source,
+    classify,
+    dead_letter,
+)
+from topics.events import SCHEMA_VERSION, Batch, Event
 from topics.limits import MAX_JSON_DEPTH, json_depth_error
 from topics.names import name_error
 
 log = logging.getLogger(__name__)
-
-DlqReason = Literal[
-    "not_json",
-    "wrong_type",
-    "missing_field",
-    "unknown_version",
-    "unknown_enum",
-    "absurd_value",
-    "bad_timestamp",
-    "invalid",
-    "oversized_message",
-    "oversized_batch",
-    "too_deep",  # nested deeper than topics.limits.MAX_JSON_DEPTH: refused before parsing
-    "future_timestamp",  # ts further ahead of the worker's clock than its allowed skew
-    "stale_timestamp",  # ts older than the worker's max event age (when one is set)
-    "rollout_limit",  # a new rollout while the worker holds its maximum of rollouts
-    "internal_error",  # rollguard failed on it (a bug, logged with its traceback)
-    # control-plane events (plan, signoff) without a valid operator signature:
-    # topics.control_plane
-    "unsigned",
-    "unknown_key",
-    "bad_signature",
-    "not_authorized",
-    "duplicate_key",
-]
-DLQ_REASONS: Final[tuple[DlqReason, ...]] = DlqReason.__args__  # type: ignore[attr-defined]  # a Literal's values: typing has no public accessor
 
 MAX_MESSAGE_BYTES: Final = 1 << 20
 MAX_BATCH_EVENTS: Final = 10_000
@@ -56,29 +37,6 @@ MAX_CLOCK_SKEW_S: Final = 2.0
 """How far ahead of the worker's clock an event may be stamped (the default allowed
 lateness of plans: an event inside it cannot make an on-time event late; see
 ``docs/event-time.md``)."""
-
-
-class Source(NamedTuple):
-    """Where a message came from (all optional for offline use)."""
-
-    topic: str = ""
-    partition: int = -1
-    offset: int = -1
-
-
-class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
-    """A message (or one event of a batch) that rollguard could not use, and why."""
-
-    reason: Annotated[DlqReason, doc("Machine-readable reason code.")]
-    message: Annotated[str, doc("What exactly was wrong, for a human.")]
-    original: Annotated[bytes, doc("The original bytes (base64 in JSON).")]
-    topic: Annotated[str, doc("Source topic ('' offline).")] = ""
-    partition: Annotated[int, doc("Source partition (-1 offline).")] = -1
-    offset: Annotated[int, doc("Source offset (-1 offline).")] = -1
-    index: Annotated[int, doc("Position inside a batch envelope.")] | None = None
-
-
-NO_SOURCE: Final = Source()
 
 
 @dataclass(slots=True)
@@ -98,31 +56,6 @@ class _RawBatch(msgspec.Struct, kw_only=True):
 
 _RAW_BATCH_DECODER: Final = msgspec.json.Decoder(_RawBatch)
 _ENCODER: Final = msgspec.json.Encoder()
-
-_REASON_PATTERNS: Final[tuple[tuple[re.Pattern[str], DlqReason], ...]] = (
-    (
-        re.compile(r"[<>]=? [\d.e+]+ - at `\$(\.events\[\d+\])?\.(ts|last_event_ts)`"),
-        "bad_timestamp",
-    ),
-    (re.compile(r"missing required field"), "missing_field"),
-    (
-        re.compile(r"Invalid enum value|Invalid value '.*' - at `\$(\.events\[\d+\])?\.kind`"),
-        "unknown_enum",
-    ),
-    (re.compile(r"Expected `[\w |]+`, got `\w+`|Expected `(object|array)`"), "wrong_type"),
-    (
-        re.compile(r"Expected `\w+` [<>]=?|Number out of range|exceeds|needs"),
-        "absurd_value",
-    ),
-)
-
-
-def _classify(error: msgspec.ValidationError) -> DlqReason:
-    text = str(error)
-    for pattern, reason in _REASON_PATTERNS:
-        if pattern.search(text):
-            return reason
-    return "invalid"
 
 
 class Decoder:
@@ -210,12 +143,12 @@ class Decoder:
         self, data: bytes | None, source: Source, now: float | None, out: Decoded
     ) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
-            out.dead.append(_dead("wrong_type", "message value is not bytes", b"", source))
+            out.dead.append(dead_letter("wrong_type", "message value is not bytes", b"", source))
             return
         data = bytes(data)
         if len(data) > self.max_message_bytes:
             out.dead.append(
-                _dead(
+                dead_letter(
                     "oversized_message",
                     f"{len(data)} bytes > limit {self.max_message_bytes}",
                     data,
@@ -226,7 +159,7 @@ class Decoder:
         shape = json_depth_error(data, self.max_depth)
         if shape is not None:
             reason: DlqReason = "not_json" if "pair" in shape else "too_deep"
-            out.dead.append(_dead(reason, shape, data, source))
+            out.dead.append(dead_letter(reason, shape, data, source))
             return
         try:
             message = _MESSAGE_DECODER.decode(data)
@@ -234,11 +167,13 @@ class Decoder:
             self._slow_path(data, source, now, out)
             return
         except msgspec.DecodeError as exc:
-            out.dead.append(_dead("not_json", str(exc), data, source))
+            out.dead.append(dead_letter("not_json", str(exc), data, source))
             return
         if isinstance(message, Batch):
             if message.v != SCHEMA_VERSION:
-                out.dead.append(_dead("unknown_version", _version_msg(message.v), data, source))
+                out.dead.append(
+                    dead_letter("unknown_version", _version_msg(message.v), data, source)
+                )
             elif len(message.events) > self.max_batch_events:
                 out.dead.append(_oversized_batch(len(message.events), self, data, source))
             else:
@@ -259,28 +194,28 @@ class Decoder:
         if event.v != SCHEMA_VERSION:
             original = data if index is None else _ENCODER.encode(event)
             out.dead.append(
-                _dead("unknown_version", _version_msg(event.v), original, source, index)
+                dead_letter("unknown_version", _version_msg(event.v), original, source, index)
             )
             return
         bad_name = name_error(event)  # where a pattern check during decoding would fail
         if bad_name is not None:
             original = data if index is None else _ENCODER.encode(event)
-            out.dead.append(_dead("invalid", bad_name, original, source, index))
+            out.dead.append(dead_letter("invalid", bad_name, original, source, index))
             return
         if now is not None:
             low, high = self.time_bounds(now)
             if not low <= event.ts <= high:
                 original = data if index is None else _ENCODER.encode(event)
-                out.dead.append(self._clock_dead(event.ts, now, original, source, index))
+                out.dead.append(self._clockdead_letter(event.ts, now, original, source, index))
                 return
         out.events.append(event)
 
-    def _clock_dead(
+    def _clockdead_letter(
         self, ts: float, now: float, original: bytes, source: Source, index: int | None
     ) -> DeadLetter:
         ahead = ts - now
         if ahead > 0:
-            return _dead(
+            return dead_letter(
                 "future_timestamp",
                 f"ts {ts} is {ahead:.3f} s ahead of this worker's clock (allowed "
                 f"{self.max_future_s:g} s): it would move the rollout's watermark ahead",
@@ -288,7 +223,7 @@ class Decoder:
                 source,
                 index,
             )
-        return _dead(
+        return dead_letter(
             "stale_timestamp",
             f"ts {ts} is {-ahead:.0f} s old (allowed {self.max_past_s:g} s)",
             original,
@@ -302,24 +237,24 @@ class Decoder:
             raw = msgspec.json.decode(data)
         except msgspec.ValidationError as exc:  # valid JSON, but e.g. 1e999 overflows
             if not self._overflowing_batch(data, source, now, out):
-                out.dead.append(_dead("absurd_value", str(exc), data, source))
+                out.dead.append(dead_letter("absurd_value", str(exc), data, source))
             return
         except msgspec.DecodeError as exc:
-            out.dead.append(_dead("not_json", str(exc), data, source))
+            out.dead.append(dead_letter("not_json", str(exc), data, source))
             return
         if not isinstance(raw, dict):
             kind = type(raw).__name__
             out.dead.append(
-                _dead("wrong_type", f"expected a JSON object, got {kind}", data, source)
+                dead_letter("wrong_type", f"expected a JSON object, got {kind}", data, source)
             )
             return
         if "v" not in raw:
             out.dead.append(
-                _dead("missing_field", "Object missing required field `v`", data, source)
+                dead_letter("missing_field", "Object missing required field `v`", data, source)
             )
             return
         if raw["v"] != SCHEMA_VERSION:
-            out.dead.append(_dead("unknown_version", _version_msg(raw["v"]), data, source))
+            out.dead.append(dead_letter("unknown_version", _version_msg(raw["v"]), data, source))
             return
         if raw.get("kind") != "batch":
             self._single(data, source, now, out, None)
@@ -327,7 +262,7 @@ class Decoder:
         try:
             batch = _RAW_BATCH_DECODER.decode(data)
         except msgspec.ValidationError as exc:
-            out.dead.append(_dead(_classify(exc), f"batch envelope: {exc}", data, source))
+            out.dead.append(dead_letter(classify(exc), f"batch envelope: {exc}", data, source))
             return
         if len(batch.events) > self.max_batch_events:
             out.dead.append(_oversized_batch(len(batch.events), self, data, source))
@@ -355,15 +290,15 @@ class Decoder:
         try:
             event = _EVENT_DECODER.decode(data)
         except msgspec.ValidationError as exc:
-            reason = _classify(exc)
+            reason = classify(exc)
             if reason != "unknown_version":
                 version = _peek_version(data)
                 if version is not None and version != SCHEMA_VERSION:
                     reason = "unknown_version"
-            out.dead.append(_dead(reason, str(exc), data, source, index))
+            out.dead.append(dead_letter(reason, str(exc), data, source, index))
             return
         except msgspec.DecodeError as exc:  # pragma: no cover - Raw items are valid JSON
-            out.dead.append(_dead("not_json", str(exc), data, source, index))
+            out.dead.append(dead_letter("not_json", str(exc), data, source, index))
             return
         self._accept(event, data, source, now, out, index)
 
@@ -373,7 +308,7 @@ def _internal_error(
 ) -> DeadLetter:
     """A message the decoder failed on: a bug, logged with its traceback, never raised."""
     log.error("codec: decoder failed on a message (%s)", type(exc).__name__, exc_info=exc)
-    return _dead("internal_error", f"decoder error: {exc!r}", data, source, index)
+    return dead_letter("internal_error", f"decoder error: {exc!r}", data, source, index)
 
 
 def _peek_version(data: bytes) -> object:
@@ -389,20 +324,8 @@ def _version_msg(version: object) -> str:
 
 
 def _oversized_batch(n: int, decoder: Decoder, data: bytes, source: Source) -> DeadLetter:
-    return _dead("oversized_batch", f"{n} events > limit {decoder.max_batch_events}", data, source)
-
-
-def _dead(
-    reason: DlqReason, message: str, data: bytes, source: Source, index: int | None = None
-) -> DeadLetter:
-    return DeadLetter(
-        reason=reason,
-        message=message[:1024],
-        original=data,
-        topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
-        index=index,
+    return dead_letter(
+        "oversized_batch", f"{n} events > limit {decoder.max_batch_events}", data, source
     )
 
 
@@ -414,12 +337,3 @@ def encode_event(event: Event) -> bytes:
 def encode_batch(events: list[Event], producer: str | None = None) -> bytes:
     """Many events as one batch envelope."""
     return _ENCODER.encode(Batch(v=SCHEMA_VERSION, events=events, producer=producer))
-
-
-def encode_dead_letter(dead: DeadLetter) -> bytes:
-    """A dead letter as JSON (``original`` is base64, as msgspec encodes bytes)."""
-    return _ENCODER.encode(dead)
-
-
-def decode_dead_letter(data: bytes) -> DeadLetter:
-    return msgspec.json.decode(data, type=DeadLetter)

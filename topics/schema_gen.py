@@ -14,8 +14,8 @@ from typing import Any, Final
 import msgspec
 import orjson
 
-from topics.codec import DeadLetter
 from topics.commands import Command
+from topics.deadletters import DeadLetter
 from topics.events import Batch, Event
 from topics.keyfiles import RingFile
 

@@ -50,8 +50,9 @@ from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Refusal, Taken, take_record
-from topics.codec import DeadLetter, Decoder, DlqReason, encode_dead_letter
+from topics.codec import Decoder
 from topics.commands import Command
+from topics.deadletters import DeadLetter, DlqReason, encode_dead_letter
 from topics.events import Event
 
 log = logging.getLogger(__name__)

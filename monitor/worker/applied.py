@@ -20,8 +20,9 @@ from monitor.worker.metrics import WorkerMetrics
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Taken
-from topics.codec import DeadLetter, encode_batch, encode_dead_letter
+from topics.codec import encode_batch
 from topics.commands import Command
+from topics.deadletters import DeadLetter, encode_dead_letter
 from topics.events import VARIANTS, Event, Silence
 
 log = logging.getLogger(__name__)

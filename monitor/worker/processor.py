@@ -51,8 +51,9 @@ from monitor.worker.partition import PartitionState, restore, snapshot
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Refusal, Taken, take_record
-from topics.codec import DeadLetter, Decoder, DlqReason, encode_dead_letter, encode_event
+from topics.codec import Decoder, encode_event
 from topics.commands import Command
+from topics.deadletters import DeadLetter, DlqReason, encode_dead_letter
 from topics.events import Event
 
 log = logging.getLogger(__name__)

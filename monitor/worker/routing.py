@@ -36,8 +36,9 @@ import msgspec
 
 from monitor.edge.clients import Message, Partition
 from monitor.worker.envelope import POSITION_SCALE, encode_bundle, encode_envelope, encode_whole
-from topics.codec import DeadLetter, Decoder, Source, encode_dead_letter, encode_event
+from topics.codec import Decoder, encode_event
 from topics.control_plane import ControlPlaneGate, Screen
+from topics.deadletters import DeadLetter, Source, encode_dead_letter
 from topics.errors import ConfigError
 from topics.events import SCHEMA_VERSION
 from topics.limits import json_depth_error

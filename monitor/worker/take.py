@@ -44,7 +44,8 @@ from monitor.worker.envelope import (
     Envelope,
     envelopes_of,
 )
-from topics.codec import DeadLetter, Decoded, Decoder, DlqReason, Source
+from topics.codec import Decoded, Decoder
+from topics.deadletters import DeadLetter, DlqReason, Source
 from topics.events import SCHEMA_VERSION, Event
 from topics.names import names_known, names_proven
 

@@ -26,9 +26,9 @@ from tests.integration.worker.support import (
     wait_for,
 )
 from tests.integration.worker.test_fleet import assert_same_decisions, partition_of
-from topics.codec import decode_dead_letter
 from topics.commands import Command
 from topics.config import TopicsConfig
+from topics.deadletters import decode_dead_letter
 
 # two rollouts: lp_outage (an LP outage on the shared market) makes both reduce scope at
 # ~698 s; latency_regression then rolls back at ~820 s (~46k events, 8 orders/s per rollout)

@@ -11,15 +11,9 @@ from pathlib import Path
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
-from topics.codec import (
-    Decoder,
-    Source,
-    decode_dead_letter,
-    encode_batch,
-    encode_dead_letter,
-    encode_event,
-)
+from topics.codec import Decoder, encode_batch, encode_event
 from topics.config import TopicsConfig
+from topics.deadletters import Source, decode_dead_letter, encode_dead_letter
 from topics.events import Metric, Order
 
 TS = 1_700_000_000.0

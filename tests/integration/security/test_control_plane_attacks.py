@@ -21,9 +21,10 @@ from tests.integration.worker.support import (
 from tests.integration.worker.test_fleet import assert_same_decisions
 from tests.keys import OPERATOR, SIGNERS, WORKER
 from tests.secrets import assert_clean, secret
-from topics.codec import decode_dead_letter, encode_event
+from topics.codec import encode_event
 from topics.config import TopicsConfig
 from topics.control_plane import sign_event
+from topics.deadletters import decode_dead_letter
 from topics.events import Plan, Signoff
 
 TOKEN = secret("worker http token", "worker-view-token-0123456789")

@@ -25,8 +25,9 @@ from tests.integration.worker.support import (
 from tests.integration.worker.test_fleet import assert_same_decisions
 from tests.keys import operator_signed
 from topics.admin import create_topics
-from topics.codec import decode_dead_letter, encode_event
+from topics.codec import encode_event
 from topics.config import TopicsConfig
+from topics.deadletters import decode_dead_letter
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ from tests.integration.worker.support import content, scenario
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.keys import RING, WORKER
 from tests.unit.worker.pipeline import AckingBroker
-from topics.codec import Decoder, decode_dead_letter, encode_event
+from topics.codec import Decoder, encode_event
 from topics.commands import Command, decode_command
 from topics.control_plane import ControlPlaneGate
+from topics.deadletters import decode_dead_letter
 
 REPARTITION = "app-rollguard-by-rollout"
 

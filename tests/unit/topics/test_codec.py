@@ -6,15 +6,8 @@ import msgspec
 import orjson
 import pytest
 
-from topics.codec import (
-    DLQ_REASONS,
-    Decoder,
-    Source,
-    decode_dead_letter,
-    encode_batch,
-    encode_dead_letter,
-    encode_event,
-)
+from topics.codec import Decoder, encode_batch, encode_event
+from topics.deadletters import DLQ_REASONS, Source, decode_dead_letter, encode_dead_letter
 from topics.events import Metric, Order, Shadow, Signoff, Status
 
 TS = 1_700_000_000.0

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from monitor.worker.envelope import encode_envelope
 from monitor.worker.take import take_all
-from topics.codec import Decoder, Source
+from topics.codec import Decoder
+from topics.deadletters import Source
 from topics.names import _NAME_BYTES, names_proven
 
 TS = 1_700_000_000.0

@@ -9,7 +9,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from topics.codec import DLQ_REASONS, Decoder, Source
+from topics.codec import Decoder
+from topics.deadletters import DLQ_REASONS, Source
 from topics.events import SCHEMA_VERSION
 
 # generation is slow on a loaded 2-core machine; the checks themselves are fast

@@ -20,9 +20,9 @@ from monitor.worker.silence import SilenceWatch
 from tests.keys import RING as TRUSTED
 from tests.keys import WORKER
 from tests.unit.worker.records import Record
-from topics.codec import DeadLetter, decode_dead_letter
 from topics.commands import Command, decode_command
 from topics.control_plane import ControlPlaneGate
+from topics.deadletters import DeadLetter, decode_dead_letter
 
 TELEMETRY = TopicPartition("tel", 0)
 BY_ROLLOUT = TopicPartition("by", 0)

@@ -17,15 +17,8 @@ from monitor.worker.envelope import (
     envelopes_of,
 )
 from monitor.worker.take import Refusal, Taken, take_all, take_record
-from topics.codec import (
-    MAX_BATCH_EVENTS,
-    NO_SOURCE,
-    Decoded,
-    Decoder,
-    Source,
-    encode_batch,
-    encode_event,
-)
+from topics.codec import MAX_BATCH_EVENTS, Decoded, Decoder, encode_batch, encode_event
+from topics.deadletters import NO_SOURCE, Source
 from topics.events import Metric
 
 DEC = Decoder()

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from tests.integration.worker.threshold_core import ThresholdCore
 from tests.unit.worker.pipeline import Pipeline
-from topics.codec import DLQ_REASONS, encode_batch, encode_event
+from topics.codec import encode_batch, encode_event
+from topics.deadletters import DLQ_REASONS
 from topics.events import Metric
 
 NOW = time.time()

@@ -23,8 +23,9 @@ from tests.keys import OPERATOR, WORKER
 from tests.keys import RING as TRUSTED
 from tests.unit.topics.test_codec_properties import SLOW_OK, VALID, dumps, mutated_event
 from tests.unit.worker.records import Record
-from topics.codec import DeadLetter, Decoder, Source, decode_dead_letter
+from topics.codec import Decoder
 from topics.control_plane import ControlPlaneGate
+from topics.deadletters import DeadLetter, Source, decode_dead_letter
 from topics.events import Event
 from topics.signing import sign_document
 
