@@ -139,8 +139,8 @@ class KafkaSecurity:
             raise ConfigError(f"unknown kafka security settings: {sorted(unknown)}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
-    def kafka_python(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's consumer, producer and admin client."""
+    def _protocol_and_sasl(self) -> dict[str, Any]:
+        """The settings both client libraries name alike: protocol and SASL credentials."""
         kwargs: dict[str, Any] = {"security_protocol": self.security_protocol}
         if self.security_protocol.startswith("SASL_"):
             kwargs |= {
@@ -148,6 +148,11 @@ class KafkaSecurity:
                 "sasl_plain_username": self.sasl_username,
                 "sasl_plain_password": self.sasl_password,
             }
+        return kwargs
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's consumer, producer and admin client."""
+        kwargs = self._protocol_and_sasl()
         if self.uses_ssl:
             kwargs["ssl_check_hostname"] = self.ssl_check_hostname
             optional = {
@@ -161,13 +166,7 @@ class KafkaSecurity:
 
     def aiokafka(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka's consumer, producer and admin client."""
-        kwargs: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.security_protocol.startswith("SASL_"):
-            kwargs |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password,
-            }
+        kwargs = self._protocol_and_sasl()
         if self.uses_ssl:
             from aiokafka.helpers import create_ssl_context
 
