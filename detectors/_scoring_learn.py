@@ -92,7 +92,8 @@ class ScorerLearning:
         k = self._k
         al = 1.0 / w_long
         self.typ_dt, self.w_long, self.w_short, self.ms = typ, w_long, w_short, ms
-        self.last_ts = max(self.last_ts, ts)
+        if ts > prev_ts:
+            self.last_ts = ts
         m = self.m
         # Step size of the raw series: the unit below which no scale may fall.
         change = abs(x - self.last_x)
@@ -144,9 +145,9 @@ class ScorerLearning:
                 self._gap, self._keep_base = gap, math.exp(self._c_base * gap) if gap > 0.0 else 1.0
             self.w_base = self.w_base * self._keep_base + 1.0
             self.base = base + off / self.w_base
-        plain = self.plain
+        plain, aoff = self.plain, abs(off)
         cap = k * _S * (plain if plain > floor else floor)
-        self.plain = plain + al * ((abs(off) if abs(off) < cap else cap) - plain)
+        self.plain = plain + al * ((aoff if aoff < cap else cap) - plain)
         day = self._day
         if day is not None and ts - self.t0 >= day.period:  # the slow level has settled
             kk = k * _S
@@ -159,14 +160,13 @@ class ScorerLearning:
                 week.learn(b_week, ts, off, typ, al, clip)
         # Repeat counts: P(repeat) and P(repeat | previous was a repeat), decayed like the level.
         keep = 1.0 - al
-        was_zero = 1.0 if self.zeros else 0.0
-        if is_zero:
-            self.c0 = self.c0 * keep + 1.0
-            self.c00 = self.c00 * keep + was_zero
+        if self.zeros:
+            self.cprev0 = self.cprev0 * keep + 1.0
+            self.c00 = self.c00 * keep + 1.0 if is_zero else self.c00 * keep
         else:
-            self.c0 *= keep
+            self.cprev0 *= keep
             self.c00 *= keep
-        self.cprev0 = self.cprev0 * keep + was_zero
+        self.c0 = self.c0 * keep + 1.0 if is_zero else self.c0 * keep
         self.wz = self.wz * keep + 1.0
         self.zeros = zeros
         if n < self._warmup:
