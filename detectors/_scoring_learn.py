@@ -31,6 +31,7 @@ _MARGIN = 3.0  # decades
 _ESCALATE = 0.5  # of the reported evidence, once that is past 2 margins
 _HOLD_MARGIN = 1.0  # decades a report must beat the last one by, within the hold-off
 _CALM = 1.3  # evidence (decades) below which a value is ordinary: p > 0.05
+_OVER = 0.3  # or the evidence is below this share of the memory: that incident is over
 _FIELDS = (
     "n", "t0", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "q", "base", "w_base", "plain", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",

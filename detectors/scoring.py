@@ -31,8 +31,9 @@ incident once — at its onset, or again if it escalates by half of what was rep
 decades) — instead of on every event. Evidence beyond ``3 × half_point`` decades is banked as a
 logarithm (one incident banks a bounded memory; with nothing banked the score is the evidence
 itself), and the memory fades on every event: with half-life ``refractory`` events once the
-series is calm again (p > 0.05), ten times slower before, so a later anomaly on the same series
-is reported in full. A hold-off then keeps one report per onset: for ``refractory`` events after
+series is calm again (p > 0.05) or its evidence has fallen below 30 % of the memory (that
+incident is over, on a series that is never calm: a trending walk, a spiky count), ten times
+slower before, so a later anomaly on the same series is reported in full. A hold-off then keeps one report per onset: for ``refractory`` events after
 a report, only evidence a decade stronger than it is reported. The memory banks only evidence
 past ``half_point``, so without the hold-off an excursion that hovers below it — or an
 aftershock the fading memory lets through — is re-reported on every event that beats the last,
@@ -66,6 +67,7 @@ from detectors._scoring_learn import (
     _KNEE,
     _LN2,
     _LOG10_2,
+    _OVER,
     _S,
     _SHOWN,
     _SLOW,
@@ -316,8 +318,9 @@ class AnomalyScorer(ScorerLearning):
         knee, half = self._knee, self._half_point
         banked = decades if decades <= knee else knee + half * math.log(decades / knee)
         recent = self.alarm
-        if recent:
-            recent *= self._keep if decades < _CALM else self._keep_slow
+        if recent:  # fast once calm, or once far below the memory (the incident is over)
+            fast = decades < _CALM or banked < _OVER * recent
+            recent *= self._keep if fast else self._keep_slow
         score = 0.0
         if n >= self._warmup and banked > recent:
             excess = banked - recent  # back from banking units to decades:

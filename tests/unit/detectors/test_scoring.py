@@ -217,6 +217,21 @@ def test_a_later_anomaly_is_reported_after_a_huge_one() -> None:
     assert scores[801:2000].max() < 0.5  # and the first incident was reported once
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_later_anomaly_is_reported_on_a_series_that_never_calms(seed: int) -> None:
+    # A trending random walk is never calm (its level view keeps p < 0.05), so the alarm
+    # memory of a +30 level shift faded at the slow rate and a +10 spike 200 events later
+    # scored 0.0. The memory now fades fast once the evidence is far below it.
+    rng = np.random.default_rng(seed)
+    xs = 100.0 + np.cumsum(rng.normal(0.3, 1.0, 3000))
+    xs[1500:] += 30.0
+    xs[1700] += 10.0
+    scores = _scores(xs, 60.0 * np.arange(3000))
+    assert scores[1500] > 0.9
+    assert scores[1501:1700].max() == 0.0  # the shift was reported once
+    assert scores[1700] > 0.45
+
+
 def test_daily_transitions_are_expected_and_a_broken_day_is_not() -> None:
     # A clean daily square pattern (high 08:00-18:00): the time-of-day profile expects the
     # transitions. Before: the jump view fired at each one (0.59) and the max over views
