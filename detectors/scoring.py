@@ -47,7 +47,7 @@ softened): every update is clipped to ``huber_k`` scales; a sustained one-sided 
 
 river's ``stats`` (EWMean, EWVar, Quantile) are not used in the hot path: their decay is per
 event (``fading_factor``), not per event-time spacing, so a long silence would forget nothing,
-and their state is not plain JSON; the unrolled scalar updates here cost ~4.5 µs/event for
+and their state is not plain JSON; the unrolled scalar updates here cost ~4.3 µs/event for
 everything with both profiles active (``python -m tests.bench.detectors.cost``, beside river's
 ``EWVar`` at 0.06 µs per single statistic).
 Evaluation on series we did not write: ``python -m tests.bench.detectors.real_eval``.
