@@ -33,8 +33,9 @@ logarithm (one incident banks a bounded memory; with nothing banked the score is
 itself), and the memory fades on every event: with half-life ``refractory`` events once the
 series is calm again (p > 0.05) or its evidence has fallen below 30 % of the memory (that
 incident is over, on a series that is never calm: a trending walk, a spiky count), ten times
-slower before, so a later anomaly on the same series is reported in full. A hold-off then keeps one report per onset: for ``refractory`` events after
-a report, only evidence a decade stronger than it is reported. The memory banks only evidence
+slower before, so a later anomaly on the same series is reported in full. A hold-off then
+keeps one report per onset: for ``refractory`` events after a report, only evidence a decade
+stronger than it is reported. The memory banks only evidence
 past ``half_point``, so without the hold-off an excursion that hovers below it — or an
 aftershock the fading memory lets through — is re-reported on every event that beats the last,
 each a false positive per row in NAB's scoring (figures in ``docs/detection.md``).
