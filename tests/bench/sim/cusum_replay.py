@@ -171,17 +171,26 @@ def stretches(cond: list[tuple[float, bool]]) -> list[tuple[float, float]]:
 
 
 def payback(runs: list[Run], p: Params) -> str:
-    """Mean evidence per event before every run's onset (calm traffic): what a blip's
-    evidence drains by."""
-    total = events = 0.0
+    """Evidence per event before every run's onset (calm traffic): its mean, and the
+    Bhattacharyya distance ``B`` per event, ``-log E[exp(x / 2)]`` per step over events per
+    step. A step's evidence ``x`` is a likelihood ratio, so the CUSUM is still above 0
+    ``t`` calm seconds after ``cap`` with probability at most ``exp(cap / 2 - B f t)`` at
+    ``f`` events/s (``docs/detection.md``)."""
+    total = events = half = steps = 0.0
     for _, _, onset, rows in runs:
         for r in rows.values():
             for i in range(len(r) - p.lag):
                 llr = step_llr(r, i, p)
                 if llr is not None and r[i][0] < onset:
                     total, events = total + llr, events + r[i][2]
-    per = total / events if events else 0.0
-    return f"calm evidence {per:.4f} nats per event ({events:.0f} events)"
+                    half, steps = half + math.exp(llr / 2.0), steps + 1
+    if not events:
+        return "no calm steps with a verdict"
+    b = -math.log(half / steps) / (events / steps)
+    return (
+        f"calm evidence {total / events:.4f} nats per event, B {b:.4f} per event "
+        f"({events:.0f} events)"
+    )
 
 
 def judge(runs: list[Run], p: Params, own: tuple[str, ...], seg: str | None) -> str:
