@@ -5,7 +5,7 @@ Run on demand::
     python -m tests.bench.sim.cusum_replay --seeds 30 \\
         --try "h=4 cap=6 for=55 lag=0" --try "h=4 cap=5 for=115"
     python -m tests.bench.sim.cusum_replay --rule canary-latency-drift --own latency_drift \\
-        -s transient_blips -s market_shock -s latency_drift --seeds 60 --try "cap=3 for=130"
+        -s transient_blips -s market_shock -s latency_drift --seeds 60 --try "cap=4 for=115"
 
 It runs the scenarios (default: ``error_burst``, ``transient_blips``, ``segment_regression``)
 through the example plan once, recording each instance of the rule (default
@@ -17,8 +17,10 @@ it replays the rule's CUSUM and ``for`` on those inputs for each ``--try`` (``h`
 the reference) and prints, beside the shipped parameters: runs that would act where no action
 is expected, the longest the condition held in those runs, the longest drain from ``cap`` to
 0 after the last step at ``cap`` in those runs, and the decision delay on the ``--own``
-scenarios (the rule's own regressions; for a per-segment rule, in ``--segment``). The replay
-is exact for the rule alone; the whole plan's decisions are ``rollguard bench detection``'s.
+scenarios (the rule's own regressions; for a per-segment rule, in ``--segment``), after the
+calm evidence per event and its Bhattacharyya distance (:func:`payback`). ``--plan`` records
+with other plan/rule files (a copy at another ``ratio``). The replay is exact for the rule
+alone; the whole plan's decisions are ``rollguard bench detection``'s.
 """
 
 from __future__ import annotations
