@@ -159,11 +159,11 @@ def print_report(results: list[RunResult], console: Console | None = None) -> No
             if policy == "core" and s.median_over_for is not None
         ]
         above = sorted((x, name) for x, name in over if x > 2.0)
-        listed = ", ".join(f"{name} {_signed(x)} s" for x, name in above)
-        console.print(
-            f"scenarios within for + 2 s (median): {len(over) - len(above)} of {len(over)}"
-            + (f"; above: {listed}" if above else "")
-        )
+        text = f"scenarios within for + 2 s (median): {len(over) - len(above)} of {len(over)}"
+        if above:
+            listed = ", ".join(f"{name} {_signed(x)} s" for x, name in above)
+            text += f"; above: {listed}\n(why each waits: docs/detection.md, 'Delay past `for`')"
+        console.print(text)
     events = sum(r.events for r in results)
     elapsed = sum(r.elapsed_s for r in results)
     console.print(

@@ -1,4 +1,4 @@
-"""``{kind: vs_baseline, method: slowdown, ratio: 1.06, h: 3, cap: 4}`` on a latency signal.
+"""``{kind: vs_baseline, method: slowdown, ratio: 1.1, h: 3, cap: 6}`` on a latency signal.
 
 A slow drift, early: each step's canary and baseline orders, grouped between the baseline
 variant's quantiles over the rule's ``window`` as they stood at the step before, are tested
@@ -9,8 +9,12 @@ at once, is no evidence; it weighs each latency group by how much a slowdown mov
 into it, so it reads the whole distribution (a drift of a few percent moves a narrow
 cluster of far-region orders by more than its own spread) rather than one quantile. The
 step's log-likelihood ratio goes into a CUSUM (:class:`detectors.BernoulliCusum`): the
-condition holds from ``h`` nats until the evidence is paid back to 0, ``cap`` bounds it (a
-blip's evidence drains within ``cap / drift`` of its end) and ``for`` is the persistence.
+condition holds from ``h`` nats until the evidence is paid back to 0, ``cap`` bounds it and
+``for`` is the persistence. A step's evidence is a likelihood ratio, so after a blip the
+CUSUM is still above 0 after ``t`` calm seconds with probability at most
+``exp(cap / 2 - B * f * t)`` (``B``: the test's Bhattacharyya distance per order, ``f``:
+orders/s); ``for`` must outlast the blip plus that time at the thinnest flow the rule
+judges (``docs/detection.md``).
 The rule's signal (``latency_p50_ms``, ...) is what charts and gauges show beside it.
 """
 

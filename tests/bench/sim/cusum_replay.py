@@ -1,19 +1,26 @@
-"""A CUSUM rule of the example plan, replayed offline with other parameters.
+"""A CUSUM or slowdown rule of the example plan, replayed offline with other parameters.
 
 Run on demand::
 
     python -m tests.bench.sim.cusum_replay --seeds 30 \\
         --try "h=4 cap=6 for=55 lag=0" --try "h=4 cap=5 for=115"
+    python -m tests.bench.sim.cusum_replay --rule canary-latency-drift --own latency_drift \\
+        -s transient_blips -s market_shock -s latency_drift --seeds 60 --try "cap=4 for=115"
 
 It runs the scenarios (default: ``error_burst``, ``transient_blips``, ``segment_regression``)
 through the example plan once, recording each instance of the rule (default
-``canary-errors-region-vs-rest``) per step: the step's bad and all events and its reference
-rate ``p0``. Then it replays the rule's CUSUM and ``for`` on those inputs for each ``--try``
-(``h``, ``cap``, ``shift``, ``for`` in seconds, ``lag``: how many steps late a step's events
-are judged against the reference) and prints, beside the shipped parameters: runs that would
-act where no action is expected, the longest the condition held in those runs, and the
-decision delay on ``segment_regression`` (the rule's own regression). The replay is exact for
-the rule alone; the whole plan's decisions are ``rollguard bench detection``'s.
+``canary-errors-region-vs-rest``) per step: for ``method: cusum`` the step's bad and all
+events and its reference rate ``p0``; for ``method: slowdown`` the step's log-likelihood
+ratio and canary orders (its ``ratio`` is not replayed: the groups' odds depend on it). Then
+it replays the rule's CUSUM and ``for`` on those inputs for each ``--try`` (``h``, ``cap``,
+``shift``, ``for`` in seconds, ``lag``: how many steps late a step's events are judged against
+the reference) and prints, beside the shipped parameters: runs that would act where no action
+is expected, the longest the condition held in those runs, the longest drain from ``cap`` to
+0 after the last step at ``cap`` in those runs, and the decision delay on the ``--own``
+scenarios (the rule's own regressions; for a per-segment rule, in ``--segment``), after the
+calm evidence per event and its Bhattacharyya distance (:func:`payback`). ``--plan`` records
+with other plan/rule files (a copy at another ``ratio``). The replay is exact for the rule
+alone; the whole plan's decisions are ``rollguard bench detection``'s.
 """
 
 from __future__ import annotations
@@ -26,7 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 Row = tuple[float, float, float, float | None]
-"""(seconds after the simulation start, bad events, events, reference rate or None)."""
+"""(seconds after the simulation start, bad events or the step's log-likelihood ratio (a
+slowdown rule), events (canary orders), reference rate (a slowdown rule: 1.0) or None
+without a verdict)."""
+Run = tuple[str, int, float, dict[str, list[Row]]]
+"""(scenario, seed, onset or inf, the rule's rows per instance)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class Params:
     shift: float
     for_s: float
     lag: int
+    slowdown: bool = False
+    """The rows carry each step's log-likelihood ratio (``method: slowdown``)."""
 
     @classmethod
     def parse(cls, text: str, base: Params) -> Params:
@@ -46,11 +59,13 @@ class Params:
             shift=float(fields.get("shift", base.shift)),
             for_s=float(fields.get("for", base.for_s)),
             lag=int(fields.get("lag", base.lag)),
+            slowdown=base.slowdown,
         )
 
 
-def record(args: tuple[str, int, str]) -> tuple[str, int, float, dict[str, list[Row]]]:
-    """One run of the example plan; the rule's per-step inputs per instance."""
+def record(args: tuple[str, int, str, tuple[str, ...]]) -> Run:
+    """One run of the example plan (or ``plan_files``); the rule's per-step inputs per
+    instance."""
     from monitor.core import Core, PlanSet, rules
     from monitor.core.thresholds.cusum import REST_LAG_STEPS
     from monitor.sim import bench
@@ -58,9 +73,9 @@ def record(args: tuple[str, int, str]) -> tuple[str, int, float, dict[str, list[
     from monitor.sim.generate import Simulation
     from monitor.sim.scenarios import build_scenario
 
-    scenario, seed, rule = args
+    scenario, seed, rule, plan_files = args
     sc = build_scenario(scenario, seed)
-    config = bench.BenchConfig()
+    config = bench.BenchConfig(plan_files) if plan_files else bench.BenchConfig()
     spec = RolloutSpec(
         f"{scenario}-{seed}",
         sc,
@@ -79,9 +94,17 @@ def record(args: tuple[str, int, str]) -> tuple[str, int, float, dict[str, list[
     def step(self: Any, obs: Any) -> str:
         if self.rule.name == rule:
             s, t = obs.stats, round(obs.ts / 1e6 - sim.start_ts)
+            mine = steps.setdefault(self.segkey, {})
+            if self.rule.threshold.method == "slowdown":
+                verdict = "cusum" in s
+                mine[t] = [
+                    float(s.get("step_llr", 0.0)),
+                    float(s.get("step_n_variant", 0.0)),
+                    1.0 if verdict else None,
+                ]
+                return str(original(self, obs))
             # the shipped lag is undone: each step's own events beside its own reference
             lag = REST_LAG_STEPS if self.rule.threshold.against == "rest" else 0
-            mine = steps.setdefault(self.segkey, {})
             mine.setdefault(t - lag, [0.0, 0.0, None])[:2] = [
                 float(s.get("step_bad", 0.0)),
                 float(s.get("step_n", 0.0)),
@@ -100,22 +123,38 @@ def record(args: tuple[str, int, str]) -> tuple[str, int, float, dict[str, list[
     return scenario, seed, onset, rows
 
 
-def conditions(rows: list[Row], p: Params) -> list[tuple[float, bool]]:
-    """The condition per step under ``p`` (a step's events judged ``lag`` steps late)."""
+def step_llr(rows: list[Row], i: int, p: Params) -> float | None:
+    """The evidence of step ``i`` under ``p`` (its events judged ``lag`` steps late), or
+    None without a verdict."""
+    ref = rows[i + p.lag][3]
+    _, x, n, _ = rows[i]
+    if ref is None:
+        return None
+    if p.slowdown:
+        return x
+    p0 = min(max(ref, 1e-9), 1.0 - p.shift - 1e-9)
+    p1 = p0 + p.shift
+    return x * math.log(p1 / p0) + (n - x) * math.log((1 - p1) / (1 - p0)) if n else 0.0
+
+
+def conditions(rows: list[Row], p: Params) -> tuple[list[tuple[float, bool]], float]:
+    """The condition per step under ``p``, and the longest drain from ``cap`` to 0."""
     out, s, alarmed = [], 0.0, False
+    at_cap, drain = None, 0.0
     for i in range(len(rows) - p.lag):
-        t, _, _, p0 = rows[i + p.lag]
-        _, bad, n, _ = rows[i]
-        if p0 is None:  # no verdict: the CUSUM keeps its value, the condition is off
+        t = rows[i + p.lag][0]
+        llr = step_llr(rows, i, p)
+        if llr is None:  # no verdict: the CUSUM keeps its value, the condition is off
             out.append((t, False))
             continue
-        p0 = min(max(p0, 1e-9), 1.0 - p.shift - 1e-9)
-        p1 = p0 + p.shift
-        llr = bad * math.log(p1 / p0) + (n - bad) * math.log((1 - p1) / (1 - p0)) if n else 0.0
         s = min(p.cap, max(0.0, s + llr))
         alarmed = s >= p.h or (alarmed and s > 0.0)
         out.append((t, alarmed))
-    return out
+        if s >= p.cap:
+            at_cap = t
+        elif s <= 0.0 and at_cap is not None:
+            drain, at_cap = max(drain, t - at_cap), None
+    return out, drain
 
 
 def stretches(cond: list[tuple[float, bool]]) -> list[tuple[float, float]]:
@@ -133,34 +172,67 @@ def stretches(cond: list[tuple[float, bool]]) -> list[tuple[float, float]]:
     return out
 
 
-def judge(runs: list[tuple[str, int, float, dict[str, list[Row]]]], p: Params, seg: str) -> str:
+def payback(runs: list[Run], p: Params) -> str:
+    """Evidence per event before every run's onset (calm traffic): its mean, and the
+    Bhattacharyya distance ``B`` per event, ``-log E[exp(x / 2)]`` per step over events per
+    step. A step's evidence ``x`` is a likelihood ratio, so the CUSUM is still above 0
+    ``t`` calm seconds after ``cap`` with probability at most ``exp(cap / 2 - B f t)`` at
+    ``f`` events/s (``docs/detection.md``)."""
+    total = events = half = steps = 0.0
+    for _, _, onset, rows in runs:
+        for r in rows.values():
+            for i in range(len(r) - p.lag):
+                llr = step_llr(r, i, p)
+                if llr is not None and r[i][0] < onset:
+                    total, events = total + llr, events + r[i][2]
+                    half, steps = half + math.exp(llr / 2.0), steps + 1
+    if not events:
+        return "no calm steps with a verdict"
+    b = -math.log(half / steps) / (events / steps)
+    return (
+        f"calm evidence {total / events:.4f} nats per event, B {b:.4f} per event "
+        f"({events:.0f} events)"
+    )
+
+
+def judge(runs: list[Run], p: Params, own: tuple[str, ...], seg: str | None) -> str:
+    from monitor.sim.scenarios import DRIFT_PER_MIN
+
     false_runs: list[str] = []
-    longest = (0.0, "")
-    delays: list[float] = []
+    longest, drain = (0.0, ""), (0.0, "")
+    delays: dict[str, list[float]] = {}
     for scenario, seed, onset, rows in runs:
         acted = []
         for key, r in rows.items():
-            for start, length in stretches(conditions(r, p)):
-                own = scenario == "segment_regression" and seg in key and start + length >= onset
-                if not own and length > longest[0]:
-                    longest = (length, f"{scenario} seed {seed} {key}")
+            cond, run_drain = conditions(r, p)
+            for start, length in stretches(cond):
+                mine = scenario in own and (seg is None or seg in key) and start + length >= onset
+                if not mine and length > longest[0]:
+                    longest = (length, f"{scenario} seed {seed} {key}".strip())
                 if length >= p.for_s:
-                    acted.append((start + p.for_s, own))
+                    acted.append((start + p.for_s, mine))
+            if scenario not in own and run_drain > drain[0]:
+                drain = (run_drain, f"{scenario} seed {seed} {key}".strip())
         acted.sort()
         if acted and not acted[0][1]:
             false_runs.append(f"{scenario} {seed}")
-        if scenario == "segment_regression" and any(own for _, own in acted):
-            delays.append(next(t for t, own in acted if own) - onset)
-    delay = ""
-    if len(delays) >= 2:
-        p90 = statistics.quantiles(delays, n=10)[-1]
-        delay = f"; segment delay median {statistics.median(delays):.0f} s, p90 {p90:.0f} s"
-        delay += f" ({len(delays)} decided)"
-    return (
-        f"h={p.h:g} cap={p.cap:g} shift={p.shift:g} for={p.for_s:g} lag={p.lag}: "
-        f"{len(false_runs)} acting where none is expected {false_runs[:4]}; longest other "
-        f"condition {longest[0]:.0f} s ({longest[1]}){delay}"
+        if scenario in own and any(mine for _, mine in acted):
+            delays.setdefault(scenario, []).append(next(t for t, m in acted if m) - onset)
+    text = (
+        f"h={p.h:g} cap={p.cap:g}{'' if p.slowdown else f' shift={p.shift:g}'} "
+        f"for={p.for_s:g} lag={p.lag}: {len(false_runs)} acting where none is expected "
+        f"{false_runs[:4]}; longest other condition {longest[0]:.0f} s ({longest[1]}), "
+        f"longest drain from cap {drain[0]:.0f} s ({drain[1]})"
     )
+    for scenario, d in sorted(delays.items()):
+        if len(d) >= 2:
+            p90 = statistics.quantiles(d, n=10)[-1]
+            text += f"; {scenario} delay median {statistics.median(d):.0f} s, p90 {p90:.0f} s"
+            if scenario == "latency_drift":
+                slower = statistics.median(d) / 60.0 * DRIFT_PER_MIN
+                text += f" ({slower:.1%} slower)"
+            text += f" ({len(d)} decided)"
+    return text
 
 
 def main() -> None:
@@ -171,29 +243,47 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rule", default="canary-errors-region-vs-rest")
-    ap.add_argument("--segment", default="region=apac", help="segment_regression's segment")
+    ap.add_argument("--segment", default="region=apac", help="the own regression's segment")
+    ap.add_argument(
+        "--own",
+        action="append",
+        choices=SCENARIO_NAMES,
+        help="the rule's own regressions (default: segment_regression)",
+    )
     ap.add_argument("--scenario", "-s", action="append", choices=SCENARIO_NAMES)
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--try", dest="tries", action="append", default=[])
+    ap.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        help="plan/rule files to record with (default: the examples; e.g. a copy with "
+        "another slowdown ratio, which the replay cannot vary)",
+    )
     args = ap.parse_args()
     scenarios = args.scenario or ["error_burst", "transient_blips", "segment_regression"]
+    own = tuple(args.own or ["segment_regression"])
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    tasks = [(s, k, args.rule) for s in scenarios for k in seeds]
+    files = tuple(args.plan)
+    tasks = [(s, k, args.rule, files) for s in scenarios for k in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(record, tasks))
-    plans = bench._plans(bench.BenchConfig().plan_files)
+    plans = bench._plans(files or bench.BenchConfig().plan_files)
     assert isinstance(plans, PlanSet)
     rule = next(r for r in plans[bench.CANARY_PLAN].all_rules() if r.name == args.rule)
 
-    lag = REST_LAG_STEPS if rule.threshold.against == "rest" else 0
     th = rule.threshold
-    shipped = Params(th.h, th.cap, th.shift, rule.for_s, lag)
+    lag = REST_LAG_STEPS if th.against == "rest" else 0
+    slowdown = th.method == "slowdown"
+    shipped = Params(th.h, th.cap, th.shift, rule.for_s, lag, slowdown)
+    seg = args.segment if rule.per_segment else None
     print(f"{len(runs)} runs: {', '.join(scenarios)}, seeds {seeds.start}-{seeds.stop - 1}")
-    print("shipped  ", judge(runs, shipped, args.segment))
+    print(payback(runs, shipped))
+    print("shipped  ", judge(runs, shipped, own, seg))
     for text in args.tries:
-        print("tried    ", judge(runs, Params.parse(text, shipped), args.segment))
+        print("tried    ", judge(runs, Params.parse(text, shipped), own, seg))
 
 
 if __name__ == "__main__":
