@@ -138,6 +138,7 @@ class Rollout(Lifecycle):
         max_jump_us, max_ts = self.max_jump_us, self.max_ts
         counts, seen_by, leaves, pending = self.counts, self.seen, self.leaves, self.pending
         uses_segments, labelled = self.uses_segments, self._labelled
+        handlers, us_per_s, to_int = HANDLERS, US_PER_S, round  # locals: read per event
         applied = 0
         due = False
         index, end = start, len(events)
@@ -146,9 +147,9 @@ class Rollout(Lifecycle):
             if ev.rollout_id != rid:
                 break
             index += 1
-            handler = HANDLERS[type(ev)]
+            handler = handlers[type(ev)]
             ts = ev.ts if handler.event_time is None else handler.event_time(ev)
-            now = round(ts * US_PER_S)  # timebase.to_us, inline: the hot path
+            now = to_int(ts * us_per_s)  # timebase.to_us, inline: the hot path
             step = -(-now // res_us)
             if step <= evaluated:
                 counts["late"] += 1
