@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ from topics.deadletters import (
 )
 from topics.events import SCHEMA_VERSION, Batch, Event
 from topics.limits import MAX_JSON_DEPTH, json_depth_error
-from topics.names import name_error
+from topics.names import name_error, name_known, names_known
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class _RawBatch(msgspec.Struct, kw_only=True):
 
 _RAW_BATCH_DECODER: Final = msgspec.json.Decoder(_RawBatch)
 _ENCODER: Final = msgspec.json.Encoder()
+_VERSION: Final = operator.attrgetter("v")
+_TS: Final = operator.attrgetter("ts")
 
 
 class Decoder:
@@ -111,12 +114,65 @@ class Decoder:
     ) -> Decoded:
         """The message's valid events and dead letters (a value that is not bytes, e.g. a
         tombstone's None, is one ``wrong_type`` dead letter)."""
+        if type(data) is bytes:
+            fast = self._fast(data, now)
+            if fast is not None:
+                return fast
         out = Decoded()
         try:
             self._decode_into(data, source, now, out)
         except Exception as exc:  # the boundary of one message: never an exception out
             out = Decoded(dead=[_internal_error(exc, data or b"", source)])
         return out
+
+    def _fast(self, data: bytes, now: float | None) -> Decoded | None:
+        """The usual message, in one pass and no dead letter: it decodes, is of this
+        version, within the clock bounds, and holds only names seen valid before (a single
+        event, or a batch of them). None: not sure, so the full path decides (it decodes
+        again, from scratch, and gives the reasons). Each check is one the full path makes,
+        so both agree on every message this one accepts.
+
+        A single event took 3.3-3.5 µs in the full path, of which msgspec's decode is 1.3:
+        the rest was calls, checks made twice and a set look-up per name
+        (``python -m tests.bench.core.replay``).
+        """
+        try:
+            if len(data) > self.max_message_bytes:
+                return None
+            opening = data.count(b"{")  # json_depth_error's own quick test, inline
+            if (
+                opening > self.max_depth
+                or (b"[" in data and opening + data.count(b"[") > self.max_depth)
+            ) and json_depth_error(data, self.max_depth) is not None:
+                return None
+            message = _MESSAGE_DECODER.decode(data)
+            if type(message) is Batch:
+                return self._fast_batch(message, now)
+            if message.v != SCHEMA_VERSION or not name_known(message):
+                return None
+            if now is not None:
+                low, high = self.time_bounds(now)
+                if not low <= message.ts <= high:
+                    return None
+        except Exception:  # whatever it is, the full path judges it and says why
+            return None
+        return Decoded([message], [])
+
+    def _fast_batch(self, message: Batch, now: float | None) -> Decoded | None:
+        events = message.events
+        if (
+            message.v != SCHEMA_VERSION
+            or len(events) > self.max_batch_events
+            or list(map(_VERSION, events)).count(SCHEMA_VERSION) != len(events)
+            or not names_known(events)
+        ):
+            return None
+        if now is not None and events:
+            low, high = self.time_bounds(now)
+            stamps = list(map(_TS, events))
+            if not (low <= min(stamps) and max(stamps) <= high):
+                return None
+        return Decoded(events, [])
 
     def decode_item(
         self,

@@ -37,7 +37,7 @@ RefusalReason = Literal[
     "unsigned", "unknown_key", "bad_signature", "not_authorized", "duplicate_key", "invalid"
 ]
 REFUSAL_REASONS: Final[tuple[RefusalReason, ...]] = get_args(RefusalReason)
-_TRIGGERS: Final = (b"plan", b"signoff", b"\\u")
+# what a control-plane event (or an escape that could spell one) must contain: see screen()
 MAX_DEPTH: Final = MAX_JSON_DEPTH
 """Telemetry nests deeper than a command may (a batch of events with segments)."""
 
@@ -90,7 +90,8 @@ class ControlPlaneGate:
         >>> gate.screen(encode_event(sign_event(p, op))).refused
         []
         """
-        if not any(trigger in data for trigger in _TRIGGERS):
+        # three byte searches, no generator: ~0.5 µs of every telemetry message's routing
+        if b"plan" not in data and b"signoff" not in data and b"\\u" not in data:
             return None
         if json_depth_error(data, MAX_DEPTH) is not None:
             return None  # the decoder dead-letters it whole (too_deep): nothing of it counts

@@ -108,8 +108,9 @@ def scope_needs(
     return needs, sequential
 
 
-def add_order(ev: Order, b: Bucket) -> None:
-    """One order event into a bucket (module-level constants: this is the hot path)."""
+def add_order(ev: Order, b: Bucket, ts: float = 0.0) -> None:
+    """One order event into a bucket (module-level constants: this is the hot path).
+    ``ts`` is unused: the signature of an event handler's ``ingest``, which this is."""
     c = b.c
     c[EVENTS] += 1
     c[ORDERS] += 1

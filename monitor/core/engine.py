@@ -97,9 +97,15 @@ class Core:
         """Apply events (any rollouts, arrival order); return the new unsigned commands."""
         out: list[Command] = []
         rollouts = self._rollouts
-        for ev in events:
+        index, end = 0, len(events)
+        while index < end:  # a run of one rollout's events at a time (Rollout.ingest_run)
+            ev = events[index]
             r = rollouts.get(ev.rollout_id) or self._bind(ev)
-            if r is not None and r.ingest(ev):
+            if r is None:
+                index += 1
+                continue
+            index, due = r.ingest_run(events, index)
+            if due:
                 self._advance(r, r.due_step(), out)
         return out
 

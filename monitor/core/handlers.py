@@ -58,19 +58,12 @@ def _fields_key(ev: Event, ts: float) -> tuple[object, ...]:
     return (type(ev).__name__, *(_plain(getattr(ev, f)) for f in ev.__struct_fields__))
 
 
-def _order_key(ev: Event, ts: float) -> tuple[object, ...]:
-    assert isinstance(ev, Order)
+def _order_key(ev: Order, ts: float) -> tuple[object, ...]:
     return (ev.variant, ev.order_id, ev.status, ts, ev.filled_qty)
 
 
-def _shadow_key(ev: Event, ts: float) -> tuple[object, ...]:
-    assert isinstance(ev, Shadow)
+def _shadow_key(ev: Shadow, ts: float) -> tuple[object, ...]:
     return ("s", ev.variant, ev.corr_id)
-
-
-def _ingest_order(ev: Event, b: Bucket, ts: float) -> None:
-    assert isinstance(ev, Order)
-    add_order(ev, b)
 
 
 def _ingest_metric(ev: Event, b: Bucket, ts: float) -> None:
@@ -86,8 +79,7 @@ def _ingest_metric(ev: Event, b: Bucket, ts: float) -> None:
     b.max_ts = max(b.max_ts, ts)
 
 
-def _ingest_shadow(ev: Event, b: Bucket, ts: float) -> None:
-    assert isinstance(ev, Shadow)
+def _ingest_shadow(ev: Shadow, b: Bucket, ts: float) -> None:
     c = b.c
     c[EVENTS] += 1
     if ev.failover:
@@ -147,9 +139,11 @@ def _apply_signoff(r: Rollout, ev: Event) -> None:
 # itself still reports, so it touches no bucket (its freshness, max_ts, stays).
 # A Silence has moved event time forward already (its step): nothing more to apply.
 HANDLERS: Final[dict[type[Event], Handler]] = {
-    Order: Handler(_order_key, _ingest_order, "none"),
+    # The hot rows take their own class (no wrapper, no isinstance assert: 0.1-0.2 µs an
+    # event); the table's key is that class, which mypy cannot see, hence the ignores.
+    Order: Handler(_order_key, add_order, "none"),  # type: ignore[arg-type]
     Metric: Handler(_fields_key, _ingest_metric, "none"),
-    Shadow: Handler(_shadow_key, _ingest_shadow, "shadow"),
+    Shadow: Handler(_shadow_key, _ingest_shadow, "shadow"),  # type: ignore[arg-type]
     Status: Handler(_fields_key, None, "status"),
     Plan: Handler(_fields_key, None, "control", _plan_order, _apply_plan),
     Signoff: Handler(_fields_key, None, "control", _signoff_order, _apply_signoff),

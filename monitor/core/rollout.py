@@ -13,6 +13,7 @@ and time) are dropped before they count. What each event kind does is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from monitor.core import buckets as bk
@@ -56,6 +57,8 @@ class Rollout(Lifecycle):
         self.max_jump_us: Micros = to_us(MAX_JUMP_S)
         self.max_segments = MAX_SEGMENTS
         self._segments: set[str] | None = None  # segment keys with leaves (built when needed)
+        self._labelled: dict[tuple[str, str, str], tuple[str, dict[int, Bucket]]] = {}
+        """(variant, label, value) of a one-label segment -> its key and leaf, once kept."""
         self.max_ts: Micros = to_us(registered_at)
         self.set_evaluated(step_of(self.max_ts, self.res_us) - 1)
         self.stage_idx = 0
@@ -118,40 +121,89 @@ class Rollout(Lifecycle):
         Late events, duplicates and events too far ahead (``max_jump``) are counted and
         dropped.
         """
-        handler = HANDLERS[type(ev)]
-        ts = ev.ts if handler.event_time is None else handler.event_time(ev)
-        now = round(ts * US_PER_S)  # timebase.to_us, inline: the hot path
-        step = -(-now // self.res_us)
-        if step <= self.evaluated:
-            self.counts["late"] += 1
-            return False
-        max_ts = self.max_ts
-        if now > max_ts + self.max_jump_us:
-            self.counts["future"] += 1
-            return False
-        seen = self.seen.get(step)
-        if seen is None:
-            seen = self.seen[step] = set()
-        size = len(seen)
-        seen.add(handler.dedupe(ev, ts))
-        if len(seen) == size:
-            self.counts["duplicates"] += 1
-            return False
-        self.n_events += 1
+        return self.ingest_run((ev,), 0)[1]
+
+    def ingest_run(self, events: Sequence[Event], start: int) -> tuple[int, bool]:
+        """:meth:`ingest` of ``events[start:]`` one by one, up to the first event of another
+        rollout or the first that makes a step due (then applied): the index after the
+        last event taken, and whether a step is due (the caller evaluates it before the
+        next event, exactly as after :meth:`ingest`).
+
+        One call for a run of events keeps the rollout's fields in locals, and a one-label
+        segment finds its leaf without building its key: 2.55-2.9 -> 2.25-2.36 µs an event
+        of ingest alone (400 events a step, 3 alternating runs, loaded 2-core machine).
+        """
+        rid = self.rollout_id
+        res_us, evaluated, wake_at = self.res_us, self.evaluated, self.wake_at
+        max_jump_us, max_ts = self.max_jump_us, self.max_ts
+        counts, seen_by, leaves, pending = self.counts, self.seen, self.leaves, self.pending
+        uses_segments, labelled = self.uses_segments, self._labelled
+        handlers, us_per_s, to_int = HANDLERS, US_PER_S, round  # locals: read per event
+        applied = 0
         due = False
-        if now > max_ts:
-            self.max_ts = now
-            due = now > self.wake_at
-        seg = ev.segment
-        if seg and self.uses_segments:
-            if len(seg) == 1:
-                [(k, v)] = seg.items()
-                segkey = k + "=" + v
+        index, end = start, len(events)
+        while index < end:
+            ev = events[index]
+            if ev.rollout_id != rid:
+                break
+            index += 1
+            handler = handlers[type(ev)]
+            ts = ev.ts if handler.event_time is None else handler.event_time(ev)
+            now = to_int(ts * us_per_s)  # timebase.to_us, inline: the hot path
+            step = -(-now // res_us)
+            if step <= evaluated:
+                counts["late"] += 1
+                continue
+            if now > max_ts + max_jump_us:
+                counts["future"] += 1
+                continue
+            seen = seen_by.get(step)
+            if seen is None:
+                seen = seen_by[step] = set()
+            size = len(seen)
+            seen.add(handler.dedupe(ev, ts))
+            if len(seen) == size:
+                counts["duplicates"] += 1
+                continue
+            applied += 1
+            if now > max_ts:
+                max_ts = now
+                due = now > wake_at
+            seg = ev.segment
+            variant = ev.variant
+            if seg and uses_segments:
+                if len(seg) == 1:
+                    [(k, v)] = seg.items()
+                    known = labelled.get((variant, k, v))  # no key built, no hash computed
+                    if known is not None:
+                        segkey, leaf = known
+                    else:
+                        segkey, leaf = self._leaf(variant, k + "=" + v)
+                        if segkey:
+                            labelled[(variant, k, v)] = (segkey, leaf)
+                else:
+                    segkey, leaf = self._leaf(variant, segment_key(seg))
             else:
-                segkey = segment_key(seg)
-        else:
-            segkey = ""
-        variant = ev.variant
+                segkey = ""
+                whole = leaves.get((variant, ""))
+                leaf = whole if whole is not None else self._new_leaf(variant, "")
+            b = leaf.get(step)
+            if b is None:
+                b = leaf[step] = Bucket()  # every kind: its leaf and scopes exist from its step on
+            ingest = handler.ingest
+            if ingest is not None:
+                ingest(ev, b, ts)
+            if handler.at_step != "none":
+                pending.setdefault(step, []).append((ev, segkey))
+            if due:
+                break
+        self.max_ts = max_ts
+        self.n_events += applied
+        return index, due
+
+    def _leaf(self, variant: str, segkey: str) -> tuple[str, dict[int, Bucket]]:
+        """The segment key an event counts under and its leaf: ``segkey``'s, or the whole
+        variant's when ``max_segments`` are kept apart already (``segment_overflow``)."""
         leaf = self.leaves.get((variant, segkey))
         if leaf is None:
             if segkey and not self._segment_room(segkey):
@@ -160,14 +212,7 @@ class Rollout(Lifecycle):
                 leaf = self.leaves.get((variant, segkey))
             if leaf is None:
                 leaf = self._new_leaf(variant, segkey)
-        b = leaf.get(step)
-        if b is None:
-            b = leaf[step] = Bucket()  # every kind: its leaf and scopes exist from its step on
-        if handler.ingest is not None:
-            handler.ingest(ev, b, ts)
-        if handler.at_step != "none":
-            self.pending.setdefault(step, []).append((ev, segkey))
-        return due
+        return segkey, leaf
 
     def _segment_room(self, segkey: str) -> bool:
         """Whether ``segkey`` is kept apart: it is known, or fewer than ``max_segments`` are."""

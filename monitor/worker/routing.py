@@ -214,28 +214,31 @@ class Router:
         partition and rollout."""
         groups: dict[tuple[int, str], _Group] = {}
         dead: list[tuple[DeadLetter, bytes | None]] = []
+        route_one = self.route_one
         for tp, records in batches.items():
+            partition = tp.partition
             for record in records:
                 base = record.offset * POSITION_SCALE
-                routed, letters = self.route_one(tp, record)
-                dead += [(letter, record.key) for letter in letters]
+                routed, letters = route_one(tp, record)
+                if letters:
+                    dead += [(letter, record.key) for letter in letters]
                 rids, raws, batched, whole = routed
                 if not rids:
                     continue
                 first = rids[0]
-                if whole or rids.count(first) == len(rids):  # the usual: one rollout
-                    group = groups.get((tp.partition, first))
+                if whole or len(rids) == 1 or rids.count(first) == len(rids):  # one rollout
+                    group = groups.get((partition, first))
                     if group is None:
-                        group = groups[(tp.partition, first)] = _Group()
+                        group = groups[(partition, first)] = _Group()
                     if whole:
                         group.add_whole(base, len(rids), raws[0], record.timestamp)
                     else:
                         group.add(range(base, base + len(raws)), raws, batched, record.timestamp)
                     continue
                 for index, (rid, raw) in enumerate(zip(rids, raws, strict=True)):
-                    group = groups.get((tp.partition, rid))
+                    group = groups.get((partition, rid))
                     if group is None:
-                        group = groups[(tp.partition, rid)] = _Group()
+                        group = groups[(partition, rid)] = _Group()
                     group.add((base + index,), [raw], batched, record.timestamp)
         envelopes: dict[str, list[bytes]] = {}
         for (src, rollout_id), group in groups.items():

@@ -22,8 +22,16 @@ time goes (per decisive event, from the Kafka timestamps the worker's own sends 
 ``by_rollout`` and ``control``: produce → ingest forwarded → processor sent the command →
 arrival here).
 
-Uses the test core: its command's ``issued_at`` is the decisive event's ``ts``, which names
-one event, hence one message and its send time.
+``CORE=test`` (the default) uses the test core: its command's ``issued_at`` is the decisive
+event's ``ts``, which names one event, hence one message and its send time. ``CORE=product``
+runs the product ``Core`` with the example broker plan on its synthetic order flow, rollouts
+rolled back one after another (:mod:`tests.bench.worker.product_stream`): a product command
+is issued at a step, and its decisive event is the first of its rollout sent after which
+the watermark passed that step; the maximum is measured over that input too (``N``, default
+300,000 events). Printed for both: to the command's arrival here, and to its publication
+(its Kafka timestamp, set by the worker's send).
+
+    CORE=product python -m tests.bench.worker.latency
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -44,6 +53,7 @@ import msgspec
 import orjson
 
 from monitor.worker.envelope import POSITION_SCALE
+from tests.bench.worker import product_stream
 from tests.bench.worker.common import (
     LOG_DIR,
     bench_broker,
@@ -74,11 +84,18 @@ WARMUP_S = 2.0
 TAIL_S = 2.0  # after the last send, decisions still arriving are counted
 MIN_ACHIEVED = 0.9
 REPEATS = int(os.environ.get("REPEATS", "3"))
+CORE = os.environ.get("CORE", "test")
+SECONDS = float(os.environ.get("SECONDS", "20"))
 
 
 @dataclass
 class Run:
     target: float
+    decisive: Callable[[Command], int | None]
+    """Index of the event that made a command possible, in the stream the producer sends."""
+    rollouts: int = ROLLOUTS
+    messages: str = ""
+    """A file of the messages to send (the product input), else the producer builds them."""
     achieved: float = 0.0
     max_lag_s: float = 0.0
     sent: array[float] = field(default_factory=lambda: array("d"))
@@ -92,16 +109,16 @@ class Run:
     """Events/s the worker applied while the producer sent."""
 
 
-def event_index(rollout_id: str, ts: float) -> int:
-    """Place in ``flapping_events(ROLLOUTS)`` of rollout ``rollout_id``'s metric at ``ts``."""
-    tick = round((ts - T0) / STEP_S)
-    return tick * ROLLOUTS * 3 + int(rollout_id[1:]) * 3 + 2
+def event_index(command: Command) -> int:
+    """Place in ``flapping_events(ROLLOUTS)`` of the test core's decisive event: the metric
+    of the command's rollout at its ``issued_at``."""
+    tick = round((command.issued_at - T0) / STEP_S)
+    return tick * ROLLOUTS * 3 + int(command.rollout_id[1:]) * 3 + 2
 
 
 async def measure(
     bootstrap: str, topics: TopicsConfig, probe_topic: str, run: Run, worker: WorkerProcess
 ) -> None:
-    seconds = float(os.environ.get("SECONDS", "20"))
     out = tempfile.mktemp(prefix="rollguard-bench-sent-")
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -111,10 +128,11 @@ async def measure(
         topics.telemetry,
         probe_topic,
         str(run.target),
-        str(seconds),
+        str(SECONDS),
         str(BATCH),
-        str(ROLLOUTS),
+        str(run.rollouts),
         out,
+        run.messages,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -159,7 +177,8 @@ def latencies(run: Run) -> list[tuple[float, Command, int, float]]:
     start = run.sent[0] + WARMUP_S
     found = []
     for command, kts, arrival in run.commands:
-        message = event_index(command.rollout_id, command.issued_at) // BATCH
+        index = run.decisive(command)
+        message = len(run.sent) if index is None else index // BATCH
         if message < len(run.sent) and run.sent[message] >= start:
             found.append((arrival - run.sent[message], command, kts, arrival))
     return found
@@ -227,8 +246,9 @@ def ms(values: list[float]) -> str:
     return f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
 
 
-def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> float:
-    """Print one paced run's figures; its p99 (NaN when the producer missed the rate)."""
+def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> tuple[float, float]:
+    """Print one paced run's figures; its p99 to arrival (NaN when the producer missed the
+    rate) and to publication."""
     found = latencies(run)
     if not found:
         raise RuntimeError("no decisions arrived")
@@ -239,10 +259,12 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> f
         f"achieved {run.achieved:,.0f} ev/s ({run.achieved / run.target:.1%}), "
         f"producer at most {run.max_lag_s * 1000:.0f} ms behind schedule"
     )
+    published = [kts / 1000 - (arrival - latency) for latency, _, kts, arrival in found]
     print(
         f"  decision latency over {len(lat)} decisions: {ms(lat)}, "
         f"max {max(lat) * 1000:.1f} ms  (target p99 <= 100 ms)"
     )
+    print(f"    to the command's publication (its Kafka timestamp): {ms(published)}")
     print(f"  reference hop, produce -> consume on this broker: {ms(run.probes)}")
     print(
         f"  while the producer sent: the worker applied {run.applied:,.0f} ev/s using "
@@ -253,7 +275,8 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> f
         wanted: dict[str, set[int]] = {}
         places = []
         for latency, command, kts, arrival in found:
-            index = event_index(command.rollout_id, command.issued_at)
+            index = run.decisive(command)
+            assert index is not None  # found: it has one
             pos = (index // BATCH) * POSITION_SCALE + index % BATCH
             wanted.setdefault(command.rollout_id, set()).add(pos)
             places.append((command.rollout_id, pos, arrival - latency, kts, arrival))
@@ -282,18 +305,27 @@ def report(bootstrap: str, topics: TopicsConfig, run: Run, max_rate: float) -> f
             f"not driven at the rate claimed",
             flush=True,
         )
-    return percentile(lat, 0.99) if kept else float("nan")
+    return percentile(lat, 0.99) if kept else float("nan"), percentile(published, 0.99)
 
 
-def paced_run(bootstrap: str, max_rate: float) -> float:
-    """One paced run on fresh topics with a fresh worker; its p99 (NaN: not driven at rate)."""
+def paced_run(bootstrap: str, max_rate: float) -> tuple[float, float]:
+    """One paced run on fresh topics with a fresh worker; its p99s (:func:`report`)."""
     topics = fresh_topics(bootstrap, "latency")
     probe_topic = fresh_topics(bootstrap, "probe").telemetry
-    worker = start_worker(bootstrap, topics, "latency", LOG_DIR, core_factory=THRESHOLD_CORE)
+    worker = start_worker(bootstrap, topics, "latency", LOG_DIR, core_factory=core_factory())
     try:
         worker.wait_healthy(120)
         wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
-        run = Run(target=float(os.environ.get("RATE", "0")) or max_rate / 2)
+        target = float(os.environ.get("RATE", "0")) or max_rate / 2
+        if CORE == "product":
+            rollouts = product_stream.rollouts_for(target, SECONDS)
+            events = product_stream.product_events(rollouts)
+            messages = LOG_DIR / "product-messages.msgpack"
+            product_stream.write_messages(events, BATCH, messages)
+            run = Run(target, product_stream.Decisive(events), rollouts, str(messages))
+            print(f"  input: {rollouts} rollouts of the example broker plan, each rolled back")
+        else:
+            run = Run(target, event_index)
         asyncio.run(measure(bootstrap, topics, probe_topic, run, worker))
         for name in ("rollguard_processing_seconds", "rollguard_decision_latency_seconds"):
             count = metric(worker, f"{name}_count")
@@ -304,41 +336,57 @@ def paced_run(bootstrap: str, max_rate: float) -> float:
     return report(bootstrap, topics, run, max_rate)
 
 
+def core_factory() -> str | None:
+    """The worker's ``--core-factory`` (None: the product Core on the example plans)."""
+    if CORE not in ("test", "product"):
+        raise SystemExit(f"CORE={CORE!r}: test or product")
+    return THRESHOLD_CORE if CORE == "test" else None
+
+
 def main() -> None:
     # ~5-8 s of backlog: a 1 s one measured bursts 1.5x the sustained rate (checkpoints,
     # commits and GC not yet in it), so half of it ranged 105k-200k ev/s between runs
-    n = int(os.environ.get("N", "1500000"))
+    # the product Core takes ~15-30 µs an event here: 300k events are 5-8 s of backlog too
+    n = int(os.environ.get("N", "300000" if CORE == "product" else "1500000"))
+    factory = core_factory()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(f"core: {CORE}")
+    if CORE == "product":
+        events = product_stream.product_events(max(2, math.ceil(n / 80 / 240)))[:n]
+    else:
+        events = list(islice(flapping_events(ROLLOUTS), n))
     with bench_broker() as bootstrap:
         backlog = fresh_topics(bootstrap, "max")
         produce(
             bootstrap,
             backlog.telemetry,
-            list(islice(flapping_events(ROLLOUTS), n)),
+            events,
             batch_size=BATCH if BATCH > 1 else 0,
             one_key=b"load" if BATCH > 1 else None,  # the same message shapes as the paced run
+            sign=False,  # the product input is signed already, the test core's has no plans
         )
+        n = len(events)
         max_cpu: list[float] = []
-        max_rate, worker = worker_rate(
-            bootstrap, backlog, n, "max", max_cpu, core_factory=THRESHOLD_CORE
-        )
+        max_rate, worker = worker_rate(bootstrap, backlog, n, "max", max_cpu, core_factory=factory)
         worker.stop()
         print(
             f"worker maximum over a backlog: {max_rate:,.0f} ev/s ({BATCH} events/message), "
             f"using {max_cpu[0]:.0%} of one core: {max_cpu[0] / max_rate * 1e6:.1f} µs CPU/event"
         )
 
-        p99s = []
+        runs = []
         for index in range(REPEATS):
             print(f"paced run {index + 1} of {REPEATS}:", flush=True)
-            p99s.append(paced_run(bootstrap, max_rate))
+            runs.append(paced_run(bootstrap, max_rate))
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+    p99s = [arrived for arrived, _ in runs]
     if any(math.isnan(p99) for p99 in p99s):
         raise SystemExit(1)  # a run not driven at the rate claimed proves nothing
     each = ", ".join(f"{p99 * 1000:.1f}" for p99 in p99s)
     print(
-        f"decision latency p99, median of {REPEATS} paced runs: "
-        f"{statistics.median(p99s) * 1000:.1f} ms (each: {each} ms; target <= 100 ms)"
+        f"decision latency p99 ({CORE} core), median of {REPEATS} paced runs: "
+        f"{statistics.median(p99s) * 1000:.1f} ms (each: {each} ms; target <= 100 ms); to "
+        f"publication: {statistics.median(p for _, p in runs) * 1000:.1f} ms"
     )
 
 

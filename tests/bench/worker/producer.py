@@ -10,7 +10,11 @@ the wall time of each ``send`` call. It also sends a small probe every ``PROBE_E
 broker, same client settings, same moment).
 
     python -m tests.bench.worker.producer BOOTSTRAP TOPIC PROBE_TOPIC RATE SECONDS BATCH \
-        ROLLOUTS OUT
+        ROLLOUTS OUT [MESSAGES]
+
+``MESSAGES``: a file of messages to send instead, written by
+:func:`tests.bench.worker.product_stream.write_messages` (the product Core's input, signed
+by the bench process, whose keys the worker trusts).
 
 Writes the send times (float64, one per message, in order) to ``OUT`` and prints one JSON
 line: messages and events sent, seconds taken, achieved events/s, lag behind schedule.
@@ -23,18 +27,24 @@ import sys
 import time
 from array import array
 from itertools import islice
+from pathlib import Path
 
 import orjson
 
 from tests.bench.worker.common import flapping_events
+from tests.bench.worker.product_stream import read_messages
 from topics.codec import encode_batch, encode_event
 
 LINGER_MS = 2  # a little batching of the ~10 kB envelopes; at most 2 ms added per event
 PROBE_EVERY_S = 0.02
 
 
-def build(rate: float, seconds: float, batch: int, rollouts: int) -> list[tuple[bytes, bytes]]:
+def build(
+    rate: float, seconds: float, batch: int, rollouts: int, given: str = ""
+) -> list[tuple[bytes, bytes]]:
     count = int(rate * seconds / batch) + 1
+    if given:
+        return read_messages(Path(given))[:count]
     events = flapping_events(rollouts)
     if batch == 1:
         return [(e.rollout_id.encode(), encode_event(e)) for e in islice(events, count)]
@@ -91,9 +101,10 @@ async def run(
 
 
 def main() -> None:
-    bootstrap, topic, probe_topic, rate_s, seconds_s, batch_s, rollouts_s, out = sys.argv[1:]
+    bootstrap, topic, probe_topic, rate_s, seconds_s, batch_s, rollouts_s, out = sys.argv[1:9]
+    given = sys.argv[9] if len(sys.argv) > 9 else ""
     rate, seconds, batch = float(rate_s), float(seconds_s), int(batch_s)
-    messages = build(rate, seconds, batch, int(rollouts_s))
+    messages = build(rate, seconds, batch, int(rollouts_s), given)
     print("ready", flush=True)
     sys.stdin.readline()
     sent, elapsed, lag = asyncio.run(

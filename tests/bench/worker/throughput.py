@@ -71,19 +71,29 @@ def paired_runs(
     before and just after it over the same messages (their mean: the machine's speed drifts
     from minute to minute here); prints each run and the median ratio."""
     ratios: list[float] = []
+    cpu_us: list[float] = []  # CPU per event: less swayed by other processes than the rate
     for run in range(REPEATS):
         topics = fresh_topics(bootstrap, f"{name}{run}")
         produce(bootstrap, topics.telemetry, events, batch_size=batch_size)
         batches = batch_size > 0
         before = raw_reference(bootstrap, topics.telemetry, len(events), batches=batches)
-        rate, worker = worker_rate(bootstrap, topics, len(events), f"{name}{run}", **worker_options)
+        cpu: list[float] = []
+        rate, worker = worker_rate(
+            bootstrap, topics, len(events), f"{name}{run}", cpu, **worker_options
+        )
         worker.stop()
         after = raw_reference(bootstrap, topics.telemetry, len(events), batches=batches)
         reference = (before + after) / 2
         ratios.append(rate / reference)
+        cpu_us.append(cpu[0] / rate * 1e6)
         row(f"run {run + 1}: reference (before {before:,.0f}, after {after:,.0f})", reference)
         row(f"run {run + 1}: {label}", rate, reference)
-    print(f"  {label}, median of {REPEATS}: {statistics.median(ratios):.2f}x", flush=True)
+        print(f"    the worker's CPU: {cpu_us[-1]:.1f} µs/event ({cpu[0]:.0%} of one core)")
+    print(
+        f"  {label}, median of {REPEATS}: {statistics.median(ratios):.2f}x; the worker's CPU "
+        f"{statistics.median(cpu_us):.1f} µs/event",
+        flush=True,
+    )
 
 
 def main() -> None:

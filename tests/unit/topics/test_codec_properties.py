@@ -179,3 +179,39 @@ def test_valid_batches_lose_nothing(events: list[dict[str, Any]]) -> None:
     assert [orjson.loads(orjson.dumps(e.__struct_config__.tag)) for e in out.events] == [
         e["kind"] for e in events
     ]
+
+
+NAMES_ODD = st.sampled_from(["r1\n", "r 1", "", "r1\u2028", "é", "r" * 129, "\\u0041", "r1"])
+
+
+@st.composite
+def odd_names(draw: st.DrawFn) -> dict[str, Any]:
+    """A mutated event whose name fields (rollout id, segment keys, lp) may be bad names."""
+    event = draw(mutated_event())
+    for key in draw(st.lists(st.sampled_from(["rollout_id", "lp", "route", "name"]))):
+        event[key] = draw(NAMES_ODD)
+    if draw(st.booleans()):
+        event["segment"] = {draw(NAMES_ODD): "eu"}
+    return event
+
+
+@settings(max_examples=400, suppress_health_check=SLOW_OK)
+@given(
+    st.lists(odd_names(), min_size=1, max_size=6),
+    st.booleans(),
+    st.sampled_from([None, 1.7e9, 1.7e9 + 3, 1.7e9 - 3]),
+)
+def test_fast_path_agrees_with_the_full_path(
+    events: list[dict[str, Any]], batched: bool, now: float | None
+) -> None:
+    """``Decoder.decode`` takes a one-pass path for bytes that decode cleanly; any other
+    value (here a bytearray of the same bytes) always meets the full path. Both give the
+    same events and the same dead letters, whatever the message holds."""
+    data = dumps({"kind": "batch", "v": 1, "events": events} if batched else events[0])
+    source = Source("t", 0, 7)
+    fast = DECODER.decode(data, source, now)
+    full = DECODER.decode(bytearray(data), source, now)
+    assert fast.events == full.events
+    assert fast.dead == full.dead
+    again = DECODER.decode(data, source, now)  # names found valid meanwhile: fast path
+    assert (again.events, again.dead) == (full.events, full.dead)
