@@ -45,6 +45,37 @@ def test_fisher_log_lr_is_exact_on_small_tables() -> None:
         assert fisher_log_lr(x, m, w) == pytest.approx(_brute_log_lr(x, m, w), abs=1e-9)
 
 
+def _full_table_pmf(counts: list[float], p: list[float], k: int) -> float:
+    """P(S = k) by the whole table, event by event (what the banded one must equal)."""
+    pmf = [1.0] + [0.0] * k
+    for n_c, q in zip(counts, p, strict=True):
+        r = 1.0 - q
+        for _ in range(int(n_c)):
+            for i in range(k, 0, -1):
+                pmf[i] = pmf[i] * r + pmf[i - 1] * q
+            pmf[0] *= r
+    return pmf[k]
+
+
+def test_banded_pmf_is_the_whole_tables_bit_for_bit() -> None:
+    from detectors.multinomial import _sum_of_binomials_pmf
+
+    rng = random.Random(7)
+    for _ in range(400):
+        counts = [
+            float(rng.randint(0, 12)) for _ in range(rng.randint(1, 20))
+        ]  # <= 256: event by event
+        total = int(sum(counts))
+        if total < 1:
+            continue
+        p = [
+            rng.choice([rng.random(), rng.uniform(0.0, 1e-3), 1.0 - rng.random() * 1e-3])
+            for _ in counts
+        ]
+        for k in {0, 1, rng.randint(0, total), total // 2, total - 1, total}:
+            assert _sum_of_binomials_pmf(counts, p, k) == _full_table_pmf(counts, p, k)
+
+
 def test_large_tables_agree_with_the_small_path() -> None:
     # past 256 events the pmf is convolved with numpy: the same number as event by event
     import detectors.multinomial as mod
