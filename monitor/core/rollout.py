@@ -24,7 +24,7 @@ from monitor.core.joins import ShadowJoin, StatusTracker
 from monitor.core.lifecycle import Lifecycle
 from monitor.core.model import RolloutPlan
 from monitor.core.rules import Context, RuleInstance, evaluate
-from monitor.core.scopes import Scope, rest_of
+from monitor.core.scopes import Rest, Scope
 from monitor.core.snapshot import PolicyState
 from monitor.core.thresholds import reads_baseline
 from monitor.core.thresholds.cusum import RECENT_STEPS
@@ -87,6 +87,7 @@ class Rollout(Lifecycle):
         self._controls: list[Event] = []
         self._stage_rules: list[RuleInstance] = []
         self._stage_rules_key = (-1, -1)
+        self._rests: dict[tuple[str, str, int], Rest] = {}  # against: rest, kept between steps
         self.policy = PolicyState()
 
     # -- time ---------------------------------------------------------------------------
@@ -379,10 +380,13 @@ class Rollout(Lifecycle):
             if scope.last_seen is None:
                 scope.last_seen = self.registered_at  # freshness counts from registration
             if rule.threshold.against == "rest":
-                base = rest_of(
+                rest_key = (rule.variant, scope_seg, round(rule.window_s / self.res))
+                rest = self._rests.get(rest_key)
+                if rest is None:
+                    rest = self._rests[rest_key] = Rest(rest_key[2])
+                base = rest.update(
                     self.scopes.get((rule.variant, "")),
                     scope,
-                    round(rule.window_s / self.res),
                     range(self.evaluated - RECENT_STEPS + 1, self.evaluated + 1),
                 )
             else:
