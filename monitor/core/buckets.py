@@ -79,8 +79,17 @@ def add_example(examples: list[str], example: str) -> None:
 
 
 def _merge(into: dict[K, int], other: dict[K, int], sign: int) -> None:
+    get = into.get
+    if sign > 0:
+        for key, n in other.items():
+            left = get(key, 0) + n
+            if left:
+                into[key] = left
+            else:
+                into.pop(key, None)
+        return
     for key, n in other.items():
-        left = into.get(key, 0) + sign * n
+        left = get(key, 0) - n
         if left:
             into[key] = left
         else:
@@ -165,16 +174,30 @@ class Bucket:
 
     def quantile(self, q: float) -> float | None:
         """Latency quantile (rank ⌊q (n-1)⌋, as the sample quantile) or None if empty."""
-        n = sum(self.hist.values())
+        hist = self.hist
+        n = sum(hist.values())
         if n <= 0:
             return None
         rank = math.floor(q * (n - 1))
-        seen = 0
-        for b in sorted(self.hist):
-            seen += self.hist[b]
-            if seen > rank:
-                return bin_value(b)
-        return bin_value(max(self.hist))  # pragma: no cover - ranks always land above
+        if q <= 0.5:
+            seen = 0
+            for b, k in sorted(hist.items()):
+                seen += k
+                if seen > rank:
+                    return bin_value(b)
+        else:
+            # The same bin found from the top (p95, p99: a few bins walked instead of all):
+            # the lowest bin whose count up to and including it, n - above, exceeds rank.
+            above = 0
+            found = None
+            for b, k in sorted(hist.items(), reverse=True):
+                if n - above <= rank:
+                    break
+                found = b
+                above += k
+            if found is not None:
+                return bin_value(found)
+        return bin_value(max(hist))  # pragma: no cover - ranks always land above
 
     def to_state(self) -> BucketState:
         # most buckets (history seconds) hold counters only: skip sorting their empty parts,
