@@ -370,13 +370,10 @@ class Rollout(Lifecycle):
                 every = round(rule.eval_interval_s / self.res)
                 if step % every:
                     continue
-            if rule.per_segment:
-                scope_seg = inst.segkey
-            elif rule.segment:
-                scope_seg = "~" + segment_key(dict(rule.segment))
-            else:
-                scope_seg = ""
-            scope = self.scope((rule.variant, scope_seg))
+            scope_seg = inst.scope_seg
+            scope = self.scopes.get((rule.variant, scope_seg)) or self.scope(
+                (rule.variant, scope_seg)
+            )
             if scope.last_seen is None:
                 scope.last_seen = self.registered_at  # freshness counts from registration
             if rule.threshold.against == "rest":

@@ -10,6 +10,7 @@ rule's no-data policy.
 from __future__ import annotations
 
 from monitor.core.alerting import FIRING, INACTIVE, AlertState
+from monitor.core.derive import segment_key
 from monitor.core.model import Rule
 from monitor.core.scopes import Scope
 from monitor.core.snapshot import RuleSnapshot
@@ -40,6 +41,7 @@ class RuleInstance:
         "memory",
         "method",
         "rule",
+        "scope_seg",
         "segkey",
     )
 
@@ -54,6 +56,7 @@ class RuleInstance:
         self.compares = compares(rule)
         self.for_us = to_us(rule.for_s)
         self.keep_firing_for_us = to_us(rule.keep_firing_for_s)
+        self.scope_seg = scope_segment(rule, segkey)
 
     @property
     def label(self) -> str:
@@ -121,6 +124,16 @@ class RuleInstance:
             self.memory = self.method.restore(self.rule, snap.memory)
         self.advised = snap.advised
         self.last = snap.last
+
+
+def scope_segment(rule: Rule, segkey: str) -> str:
+    """The segment part of the scope key the instance reads: its own segment
+    (``per_segment``), ``~k=v`` (a ``segment`` filter), or "" (the whole variant)."""
+    if rule.per_segment:
+        return segkey
+    if rule.segment:
+        return "~" + segment_key(dict(rule.segment))
+    return ""
 
 
 def evaluate(inst: RuleInstance, scope: Scope, base: Scope | None, ctx: Context) -> Observation:
