@@ -18,6 +18,7 @@ Rules reach it with ``threshold: {kind: vs_baseline, method: cause_shift}``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar
@@ -88,7 +89,10 @@ def _sum_of_binomials_pmf(counts: list[float], p: list[float], k: int) -> float:
     return float(acc[k])
 
 
+@functools.lru_cache(maxsize=4096)
 def _log_choose(n: float, k: float) -> float:
+    # cached: a step's (pooled, canary) counts repeat, and three scipy calls on scalars
+    # cost more than the rest of a small step's ratio
     return float(gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0))
 
 
@@ -126,9 +130,10 @@ def fisher_log_lr(x: Mapping[K, float], m: Mapping[K, float], w: Mapping[K, floa
         gap = sum(n * q for n, q in zip(counts, p, strict=True)) - k
         slope = sum(n * q * (1.0 - q) for n, q in zip(counts, p, strict=True))
         if slope <= 0.0 or abs(gap) < 1e-9:
-            break
+            break  # log λ unchanged: p is already its probabilities
         log_lam = min(50.0, max(-50.0, log_lam - gap / slope))
-    p = [_expit(log_lam + lw) for lw in log_w]
+    else:
+        p = [_expit(log_lam + lw) for lw in log_w]
     pk = _sum_of_binomials_pmf(counts, p, int(k))
     log_coef = (
         math.log(max(pk, 1e-300))
