@@ -28,7 +28,7 @@ from topics.deadletters import (
 )
 from topics.events import SCHEMA_VERSION, Batch, Event
 from topics.limits import MAX_JSON_DEPTH, json_depth_error
-from topics.names import name_error, name_known, names_known
+from topics.names import name_error, names_known
 
 log = logging.getLogger(__name__)
 
@@ -139,16 +139,12 @@ class Decoder:
         try:
             if len(data) > self.max_message_bytes:
                 return None
-            opening = data.count(b"{")  # json_depth_error's own quick test, inline
-            if (
-                opening > self.max_depth
-                or (b"[" in data and opening + data.count(b"[") > self.max_depth)
-            ) and json_depth_error(data, self.max_depth) is not None:
+            if json_depth_error(data, self.max_depth) is not None:  # a count for one event
                 return None
             message = _MESSAGE_DECODER.decode(data)
             if type(message) is Batch:
                 return self._fast_batch(message, now)
-            if message.v != SCHEMA_VERSION or not name_known(message):
+            if message.v != SCHEMA_VERSION or not names_known((message,)):
                 return None
             if now is not None:
                 low, high = self.time_bounds(now)

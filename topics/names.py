@@ -102,18 +102,6 @@ def names_known(events: Iterable[msgspec.Struct]) -> bool:
     return True
 
 
-def name_known(event: msgspec.Struct) -> bool:
-    """:func:`names_known` of one event (one call less on the single-event path)."""
-    fields = _FIELDS.get(type(event)) or _fields(type(event))
-    known = _known
-    if not known.issuperset(fields.values(event)):
-        return False
-    for names in fields.dicts(event):  # noqa: SIM110 - a generator costs as much as the rest
-        if names and not known.issuperset(names):
-            return False
-    return True
-
-
 def name_error(event: msgspec.Struct) -> str | None:
     """msgspec's message for the first name of ``event`` not matching NAME_PATTERN, else None.
 
