@@ -41,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - the base install has no faust
 
 from monitor.core.api import CoreProtocol
 from monitor.faust.apply import Applier
+from monitor.faust.commits import committer, this_generation
 from monitor.faust.fleet import follow_status
 from monitor.faust.ingest import Forwarder
 from monitor.faust.settings import FaustSettings
@@ -145,12 +146,14 @@ def install(app: faust.App, settings: FaustSettings, core: CoreProtocol | None =
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    telemetry = app.topic(settings.topics.telemetry, **raw)
+    # acks=False: the adapter commits these topics itself (monitor.faust.commits says why)
+    telemetry = app.topic(settings.topics.telemetry, acks=False, **raw)
     repartition = app.topic(
         f"{conf.id}-rollguard-by-rollout",
         partitions=partitions,
         internal=True,
         retention=REPARTITION_RETENTION_S,
+        acks=False,
         **raw,
     )
     table = StateTable(
@@ -267,19 +270,23 @@ def _assigned(rollguard: Rollguard) -> CheckResult:
 def _agents(app: faust.App, rollguard: Rollguard, telemetry: Any, repartition: Any) -> None:
     settings, forwarder, applier = rollguard.settings, rollguard.forwarder, rollguard.applier
 
+    commit = committer(app)  # faust's acks are off for these topics: commits.py
+
     @app.agent(telemetry, name="rollguard-ingest", supervisor_strategy=CrashingSupervisor)
     async def rollguard_ingest(stream: Any) -> None:
-        forwarder.ack = stream.ack
-        async for events in stream.noack_take(settings.ingest_max_records, settings.batch_within_s):
+        forwarder.commit = commit
+        async for taken in stream.noack_take(settings.ingest_max_records, settings.batch_within_s):
             forwarder.progress.turned(time.monotonic())
-            await forwarder.forward(events)  # acked once the broker has the forwards
+            if events := this_generation(app, taken, "ingest"):
+                await forwarder.forward(events)  # committed once the broker has the forwards
 
     @app.agent(repartition, name="rollguard-apply", supervisor_strategy=CrashingSupervisor)
     async def rollguard_apply(stream: Any) -> None:
-        applier.ack = stream.ack
-        async for events in stream.noack_take(settings.apply_max_records, settings.batch_within_s):
+        applier.commit = commit
+        async for taken in stream.noack_take(settings.apply_max_records, settings.batch_within_s):
             applier.progress.turned(time.monotonic())
-            await applier.apply(events)
+            if events := this_generation(app, taken, "apply"):
+                await applier.apply(events)
 
 
 def _timers(app: faust.App, rollguard: Rollguard) -> None:

@@ -5,13 +5,13 @@ envelopes (``monitor.worker.envelope``: the native worker's format, decoded and 
 the same :func:`~monitor.worker.take.take_record`, with the same dead letters). Events are
 applied in record order per partition, one ``core.process`` call per partition and batch.
 
-Exactly-once effects over at-least-once delivery. faust redelivers whatever it had not
-committed when a worker died, and commits what was acked. So:
+Exactly-once effects over at-least-once delivery. faust redelivers whatever was not
+committed when a worker died or lost its partitions. So:
 
-1. input is acked (:meth:`Applier.checkpoint`) only after (a) every command and dead letter
-   it caused was acked by the broker, and then (b) every rollout it changed has its state in
-   the table's changelog, acked. faust's committed offset therefore never passes input whose
-   effects could be lost;
+1. input is committed (:meth:`Applier.checkpoint`, by the adapter: faust's acks are off for
+   its topics) only after (a) every command and dead letter it caused was acked by the
+   broker, and then (b) every rollout it changed has its state in the table's changelog,
+   acked. The committed offset therefore never passes input whose effects could be lost;
 2. a redelivered record is recognised from the rollout's saved marks (``next``, ``hwm`` in
    :class:`~monitor.faust.state.Saved`) and skipped, so no event is applied twice to the
    restored state;
@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,14 +97,15 @@ class Applier:
     """Next offset of each partition read (lag)."""
     last_written_s: float = field(default_factory=time.monotonic)
     """When every change applied so far was last in the table (the checkpoint age)."""
-    ack: Callable[[Any], Any] | None = None
-    """Acks one faust event (the agent's ``stream.ack``); set when the agent starts."""
+    commit: Callable[[Sequence[Any]], Awaitable[Any]] | None = None
+    """Commits the offsets after these faust events (the adapter's own commit, see
+    :mod:`monitor.faust`); set when the agent starts."""
     on_published: Callable[[Command], None] | None = None
     status: StatusPublisher | None = None
     """Publishes the held rollouts' status to the fleet's status topic (as the native
     processor does): every worker, faust or native, answers for every rollout from it."""
     _held: list[Any] = field(default_factory=list)
-    """Events applied and not acked yet: acked by the next checkpoint."""
+    """Events applied and not committed yet: committed by the next checkpoint."""
     _changed: set[str] = field(default_factory=set)
     _stale: set[str] = field(default_factory=set)
     """Rollouts whose core state changed since it was last packed."""
@@ -125,7 +126,7 @@ class Applier:
         async with self.lock:
             for q, group in by_partition.items():
                 if q not in self.owned:  # delivered just before a rebalance took it away
-                    continue  # not acked: faust delivers it again to the next owner
+                    continue  # not committed: faust delivers it again to the next owner
                 applied = Applied()
                 for event in group:
                     self._held.append(event)
@@ -248,9 +249,9 @@ class Applier:
     # --- checkpoint, load, forget --------------------------------------------------------
 
     async def checkpoint(self) -> bool:
-        """Write the changed rollouts' states, then ack the input they applied (False:
-        nothing acked, as the app is stopping). Raises when the table's changelog refused
-        an entry: the input stays unacked, faust delivers it again after the restart."""
+        """Write the changed rollouts' states, then commit the input they applied (False:
+        nothing committed, as the app is stopping). Raises when the table's changelog refused
+        an entry: the input stays uncommitted, faust delivers it again after the restart."""
         async with self._checkpointing:
             async with self.lock:  # a consistent cut: states, marks, and the input behind them
                 held, self._held = self._held, []
@@ -263,9 +264,8 @@ class Applier:
             if not flushed:
                 return False
             await self.table.written()
-            if self.ack is not None:
-                for event in held:
-                    await self.ack(event)
+            if self.commit is not None:
+                await self.commit(held)
             self.metrics.checkpoints.inc()
             self.last_written_s = time.monotonic()
             return True

@@ -7,15 +7,14 @@ naming the one forwarded before it) and dead letters for what cannot be routed. 
 rollout's envelopes go out as one record keyed by the rollout id, so the producer's
 partitioner sends them where the rollout's state lives.
 
-The agent takes batches with ``Stream.noack_take``; a batch's messages are acked once the
-broker acked everything forwarded for them (and for the batches before it). So faust
-commits telemetry only behind acked forwards. (``take_events`` would not do: it acks its
-batch in a ``finally`` after the ``yield``, also when the agent failed on it, and faust
-commits acked offsets as it stops.) A forward that fails is not sent again on its own (it
-could land after later ones): nothing after it is acked and the app is stopped (``on_error``;
-the agent also raises at its next batch, under a ``CrashingSupervisor``). After the restart
-faust delivers everything after its last commit again; the apply side drops what it had
-already (the source positions).
+The agent takes batches with ``Stream.noack_take``; a batch's offsets are committed once the
+broker acked everything forwarded for them (and for the batches before it): telemetry is
+committed only behind acked forwards, by the adapter itself (faust's acks are off for its
+topics: faust acks a message it skips at a rebalance, ``docs/faust.md``). A forward that
+fails is not sent again on its own (it could land after later ones): nothing after it is
+committed and the app is stopped (``on_error``; the agent also raises at its next batch,
+under a ``CrashingSupervisor``). After the restart faust delivers everything after its last
+commit again; the apply side drops what it had already (the source positions).
 """
 
 from __future__ import annotations
@@ -61,8 +60,9 @@ class Forwarder:
     positions: dict[Any, int] = field(default_factory=dict)
     """Next offset of each partition forwarded (lag)."""
 
-    ack: Callable[[Any], Awaitable[Any]] | None = None
-    """Acks one faust event (the agent's ``stream.ack``); set when the agent starts."""
+    commit: Callable[[Sequence[Any]], Awaitable[Any]] | None = None
+    """Commits the offsets after these faust events (the adapter's own commit, see
+    :mod:`monitor.faust`); set when the agent starts."""
     on_error: Callable[[BaseException], None] = field(default=lambda exc: None)
     """Told when a forward was not acked (the app must stop: nothing after it is acked)."""
     _acking: asyncio.Task[None] | None = None
@@ -107,9 +107,8 @@ class Forwarder:
         if not await self.publisher.flush():
             self.router.forget_positions()
             raise ForwardError(f"forwarding {len(events)} telemetry messages was not acked")
-        if self.ack is not None:
-            for event in events:
-                await self.ack(event)
+        if self.commit is not None:
+            await self.commit(events)
         self.progress.advanced(len(events), time.monotonic())
         self.positions.update(ends)
 

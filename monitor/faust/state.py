@@ -29,6 +29,7 @@ them, so a checkpoint can wait until the broker has every entry before its input
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, Final
 
 import faust
@@ -67,6 +68,14 @@ def decode_saved(data: bytes) -> Saved:
     return saved
 
 
+def _next_of(raw: Any) -> int | None:
+    """An entry's ``next`` (None: not an entry this version reads; its loader says why)."""
+    try:
+        return decode_saved(raw).next if isinstance(raw, bytes) else None
+    except ValueError:
+        return None
+
+
 class StateTable(faust.Table[bytes, bytes]):
     """A faust Table whose changelog sends can be awaited (:meth:`written`)."""
 
@@ -85,6 +94,32 @@ class StateTable(faust.Table[bytes, bytes]):
         if self._declare_first is not None:
             await self._declare_first.maybe_declare()
         await super().on_start()
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        """Restore from the changelog (recovery, standbys), skipping an entry that stands
+        behind the one held for its rollout (a smaller ``next``).
+
+        A worker that lost its partitions without knowing it yet (paused past its session
+        timeout, or starved of CPU) writes its last checkpoint after its successor's; the
+        last record would set the rollout back, and the successor's commits already passed
+        the records between, so they would never be applied again. An entry further on is
+        always the one to keep: the core is deterministic, so every worker that applied
+        the partition's records up to ``next`` holds the same state there."""
+        held: dict[Any, int] = {}
+        kept = []
+        for event in batch:
+            value = event.message.value
+            if value is not None:
+                at = _next_of(value)
+                before = held.get(event.key)
+                if before is None:
+                    before = _next_of(self.data.get(event.key))
+                if at is not None and before is not None and at < before:
+                    continue
+                if at is not None:
+                    held[event.key] = at
+            kept.append(event)
+        super().apply_changelog_batch(kept)
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         """faust's own send (``Collection.send_changelog``), its future kept."""

@@ -5,7 +5,9 @@ decision and repeats none with different content when the other worker takes ove
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +35,7 @@ from topics.deadletters import decode_dead_letter
 # two rollouts: lp_outage (an LP outage on the shared market) makes both reduce scope at
 # ~698 s; latency_regression then rolls back at ~820 s (~46k events, 8 orders/s per rollout)
 SCENARIOS = ("latency_regression", "lp_outage")
+PAUSE_S = 9.0  # a worker stopped this long has lost its partitions (session timeout 6 s)
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,56 @@ def test_a_faust_worker_killed_mid_stream_loses_no_decision_and_repeats_none_cha
         assert orjson.loads(survivor.get(f"/verdict/{last.rollout_id}")[1])["failed"]
     finally:
         for worker in workers:
+            worker.stop()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ROLLGUARD_FAUST_STALL_TEST"),
+    reason="a known gap, not yet closed (docs/faust.md, 'A worker stalled past its session "
+    "timeout'): it fails about 1 run in 2; ROLLGUARD_FAUST_STALL_TEST=1 runs it",
+)
+def test_workers_paused_past_their_session_timeout_lose_no_decision_and_repeat_none_changed(
+    bootstrap: str, topics_config: TopicsConfig, tmp_path: Path, stream: Stream
+) -> None:
+    """Each worker in turn stops (SIGSTOP) for longer than its session timeout while input
+    flows, then goes on (SIGCONT) not knowing it lost its partitions: the other takes them
+    over, and the paused one's late forwards, commits and table entries must not cost an
+    event. What a starved worker on a loaded machine does, on purpose."""
+    expected, messages = stream.expected, stream.messages
+    app_id = f"{_prefix(topics_config)}-pause"
+    workers = [start_faust_app(bootstrap, topics_config, app_id, n, tmp_path) for n in "ab"]
+    thirds = [messages[i * len(messages) // 3 : (i + 1) * len(messages) // 3] for i in range(3)]
+    try:
+        for worker in workers:
+            worker.wait_healthy(120)
+        wait_for(lambda: all(_partitions(w) for w in workers), 60)
+        send_all(bootstrap, topics_config.telemetry, thirds[0])
+        # every worker holding a rollout has committed some of it (see docs/faust.md:
+        # a partition nothing was ever committed on is not covered)
+        wait_for(
+            lambda: all(
+                metric(w, "rollguard_checkpoints_total") >= 1
+                for w in workers
+                if orjson.loads(w.get("/healthz")[1]).get("rollouts")
+            ),
+            60,
+        )
+        for worker, third in zip(workers, thirds[1:], strict=True):
+            os.kill(worker.proc.pid, signal.SIGSTOP)
+            try:
+                send_all(bootstrap, topics_config.telemetry, third)
+                time.sleep(PAUSE_S)  # past the 6 s session timeout: the other takes over
+            finally:
+                os.kill(worker.proc.pid, signal.SIGCONT)
+            worker.wait_healthy(120)
+        log = read_control(
+            bootstrap, topics_config, lambda log: len(log.distinct()) >= len(expected), 240
+        )
+        assert_same_decisions(log, expected)  # none lost, none with two contents
+    finally:
+        for worker in workers:
+            if worker.proc.poll() is None:
+                os.kill(worker.proc.pid, signal.SIGCONT)
             worker.stop()
 
 

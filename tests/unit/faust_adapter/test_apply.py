@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -102,10 +103,10 @@ class Adapter:
             status=self.status,
         )
 
-        async def ack(event: Any) -> None:
-            self.acked.append(event)
+        async def commit(events: Sequence[Any]) -> None:
+            self.acked.extend(events)
 
-        self.applier.ack = ack
+        self.applier.commit = commit
 
     async def start(self) -> None:
         await self.applier.on_assigned({0})
@@ -340,10 +341,10 @@ def test_nothing_after_a_failed_forward_is_acked_and_the_app_is_stopped() -> Non
         acked: list[Any] = []
         stopped: list[BaseException] = []
 
-        async def ack(event: Any) -> None:
-            acked.append(event)
+        async def commit(events: Sequence[Any]) -> None:
+            acked.extend(events)
 
-        adapter.forwarder.ack = ack
+        adapter.forwarder.commit = commit
         adapter.forwarder.on_error = stopped.append
         source = telemetry(300)
         for start in range(0, 300, 100):
