@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 try:
@@ -41,10 +41,11 @@ except ImportError as exc:  # pragma: no cover - the base install has no faust
 
 from monitor.core.api import CoreProtocol
 from monitor.faust.apply import Applier
-from monitor.faust.commits import committer, this_generation
+from monitor.faust.commits import committer
 from monitor.faust.fleet import follow_status
 from monitor.faust.ingest import Forwarder
 from monitor.faust.settings import FaustSettings
+from monitor.faust.starts import StartGate, seek_to_committed, seeker, this_generation
 from monitor.faust.state import StateTable
 from monitor.faust.web import mount
 from monitor.orchestrators.verdict import FLAGGER_PATH, VERDICT_PATH, verdict_handlers
@@ -94,6 +95,9 @@ class Rollguard:
     """The fleet's status table (every rollout, whoever holds it) and its reader."""
     ready: bool = False
     """The first assignment is settled and its rollouts loaded (``/healthz`` waits for it)."""
+    starts: StartGate = field(default_factory=StartGate)
+    """Each partition's records from where it was sought to on assignment
+    (:mod:`monitor.faust.starts`)."""
 
     def health(self) -> dict[str, Any]:
         report = self.checks.report(time.monotonic())
@@ -240,6 +244,7 @@ def _wire(
         checks,
         repartition,
         FleetViews(status_table, follower),
+        starts=StartGate(reseek=seeker(app)),
     )
     checks.add("assigned", lambda now: _assigned(rollguard))
     for stage in (forwarder.progress, applier.progress):
@@ -248,6 +253,7 @@ def _wire(
         checks.add("memory", memory_check(limits.max_rss_mb << 20))
 
     async def on_recovered() -> None:
+        rollguard.starts.expect(await seek_to_committed(app, {topics.telemetry, repartition}))
         actives = app.assignor.assigned_actives()
         await applier.on_assigned({tp.partition for tp in actives if tp.topic == repartition})
         rollguard.ready = True
@@ -277,7 +283,7 @@ def _agents(app: faust.App, rollguard: Rollguard, telemetry: Any, repartition: A
         forwarder.commit = commit
         async for taken in stream.noack_take(settings.ingest_max_records, settings.batch_within_s):
             forwarder.progress.turned(time.monotonic())
-            if events := this_generation(app, taken, "ingest"):
+            if events := await rollguard.starts.admit(this_generation(app, taken, "ingest")):
                 await forwarder.forward(events)  # committed once the broker has the forwards
 
     @app.agent(repartition, name="rollguard-apply", supervisor_strategy=CrashingSupervisor)
@@ -285,7 +291,7 @@ def _agents(app: faust.App, rollguard: Rollguard, telemetry: Any, repartition: A
         applier.commit = commit
         async for taken in stream.noack_take(settings.apply_max_records, settings.batch_within_s):
             applier.progress.turned(time.monotonic())
-            if events := this_generation(app, taken, "apply"):
+            if events := await rollguard.starts.admit(this_generation(app, taken, "apply")):
                 await applier.apply(events)
 
 

@@ -71,25 +71,3 @@ async def _commit_assigned(thread: Any, offsets: Mapping[tuple[str, int], int]) 
         log.warning("faust: offsets %s not committed (%r); read again if they move", mine, exc)
         return False
     return True
-
-
-def this_generation(app: Any, events: Sequence[Any], agent: str) -> list[Any]:
-    """The events fetched since the last rebalance; older ones are dropped, uncommitted.
-
-    faust skips a message of an older consumer generation as it enters a stream, but a
-    ``noack_take`` buffer filled before a rebalance is still handed over after it, and every
-    assigned partition is read again from its committed offset. Applied, such a batch puts
-    later offsets before earlier ones: the apply agent then takes the re-read records for
-    applied (its marks passed them) and loses them, and the ingest forwards envelopes out of
-    order. Dropped, they come again in order from the committed offset."""
-    generation = app.consumer_generation_id
-    fresh = [event for event in events if event.message.generation_id == generation]
-    if len(fresh) < len(events):
-        log.info(
-            "faust %s: %d events fetched before the rebalance (generation %s) dropped; "
-            "read again from the committed offsets",
-            agent,
-            len(events) - len(fresh),
-            generation,
-        )
-    return fresh
