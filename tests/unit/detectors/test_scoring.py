@@ -268,6 +268,34 @@ def test_a_slow_level_change_is_seen() -> None:
     assert scores[1700:].max() < 0.5  # the new level was learned
 
 
+def _drifting_ar1(seed: int, scorer: d.AnomalyScorer) -> tuple[list[float], set[int]]:
+    # An autocorrelated series (AR(1), phi 0.95: a temperature, a queue) that drifts by
+    # +0.1 a step (~0.3 of its spread) from event 2000 on. Returns the scores and the drift
+    # directions the scorer's state held.
+    rng = random.Random(seed)
+    e, scores, anchored = 0.0, [], set()
+    for i in range(2400):
+        e = 0.95 * e + rng.gauss(0.0, 1.0)
+        x = 20.0 + e + (0.1 * (i - 2000) if i >= 2000 else 0.0)
+        scores.append(scorer.score_one(x, 60.0 * i))
+        scorer.learn_one(x, 60.0 * i)
+        if i >= 2000:
+            anchored.add(scorer.state_dict()["anchor_dir"])
+    return scores, anchored
+
+
+def test_a_drift_is_measured_from_where_it_started() -> None:
+    # The short mean sees the drift weakly (its spread is wide on an autocorrelated series),
+    # and each time the level accepts the drifted values as a new level, the level view starts
+    # again from zero: before the drift anchor the ramp peaked at 0.38. Against the level it
+    # left, the drift's evidence keeps growing while same-way shifts keep coming.
+    scores, anchored = _drifting_ar1(2, d.default_scorer())
+    assert max(scores[300:2000]) < 0.45 < max(scores[2000:])
+    assert 1 in anchored
+    # refractory=0 (a rule's persistent score) sets no anchor: its scores are as before.
+    assert _drifting_ar1(2, d.default_scorer(refractory=0.0))[1] == {0}
+
+
 def test_weekly_pattern_is_expected_and_a_holiday_is_not() -> None:
     # Hourly, a daily cycle, weekends at half the level; in week 6 a Wednesday looks like a
     # Saturday. Before: daily context only, so the holiday scored 0.38.
