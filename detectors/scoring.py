@@ -5,7 +5,8 @@ What a value is compared with, learned online with exponential forgetting in *ev
 ``ts`` does not matter):
 
 * **seasonal context** — a time-of-day and a time-of-week profile (:mod:`detectors._season`);
-  the one that explains the series best is subtracted first, so a daily or weekly pattern is
+  the one that explains the series best is subtracted first (interpolated between bucket
+  centres, except across a step of the pattern), so a daily or weekly pattern is
   expected and every view below sees ``y = x - offset(ts)``: a pattern that breaks shows as a
   level excursion, and the pattern's own daily transitions are not jumps;
 * **level** — ``|y - m|`` against a Huber-clipped running location ``m`` and scale;
@@ -282,8 +283,7 @@ class AnomalyScorer(ScorerLearning):
                 and day.resid < best
                 and day.count[b_day] - (day.cycle[b_day] == int(ts // day.period)) >= MIN_VISITS
             ):
-                s, best = day.offset[b_day], GAIN * day.resid
-                s_prev = day.offset[int((last_ts % day.period) * day.rate) % day.buckets]
+                s, s_prev, best = day.at(ts), day.at(last_ts), GAIN * day.resid
             if week is not None:
                 b_week = int((ts % week.period) * week.rate) % week.buckets
                 if (
@@ -292,8 +292,7 @@ class AnomalyScorer(ScorerLearning):
                     and week.count[b_week] - (week.cycle[b_week] == int(ts // week.period))
                     >= MIN_VISITS
                 ):
-                    s = week.offset[b_week]
-                    s_prev = week.offset[int((last_ts % week.period) * week.rate) % week.buckets]
+                    s, s_prev = week.at(ts), week.at(last_ts)
         y = x - s
         dev = y - m
         diff = y - (self.last_x - s_prev)

@@ -247,6 +247,20 @@ def test_daily_transitions_are_expected_and_a_broken_day_is_not() -> None:
     assert scores[3 * day : broken].max() < 0.5 < scores[broken : broken + 60].max()
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_a_smooth_daily_pattern_leaves_no_steps_at_bucket_boundaries(noise: float) -> None:
+    # A daily sine every 5 minutes (six events per half-hour bucket). Before: the profile's
+    # offsets were stepwise, so each bucket boundary was a jump of a sixth of the pattern's
+    # half-hour change against values that move smoothly: 0.54 (noise-free) and 0.52-0.55
+    # (seeds 0-2, noise 0.2) once the profile began to speak. Interpolated between bucket
+    # centres, the pattern is expected everywhere; the square pattern above keeps its steps.
+    rng = np.random.default_rng(0)
+    day = 288
+    t = np.arange(8 * day)
+    xs = 50.0 + 30.0 * np.sin(2.0 * np.pi * t / day) + rng.normal(0.0, noise, len(t))
+    assert _scores(xs, 300.0 * t)[2 * day :].max() < 0.4
+
+
 def test_real_excursions_are_not_discounted() -> None:
     # A 7-SD dip on normal noise. Before: the per-series tail fit turned it into ~3 decades.
     rng = np.random.default_rng(0)
