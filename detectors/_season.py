@@ -35,12 +35,15 @@ class Profile:
     pattern. A bucket speaks once it was visited in ``MIN_VISITS`` earlier periods.
     """
 
-    __slots__ = ("buckets", "count", "cycle", "offset", "period", "rate", "resid", "updates")
+    __slots__ = (
+        "buckets", "count", "cycle", "offset", "period", "rate", "resid", "smooth", "updates",
+    )  # fmt: skip
 
-    def __init__(self, period: float, buckets: int) -> None:
+    def __init__(self, period: float, buckets: int, *, smooth: bool = True) -> None:
         self.period = float(period)
         self.buckets = int(buckets)
         self.rate = self.buckets / self.period
+        self.smooth = smooth  # False: `at` reads the bucket's own offset (stepwise)
         self.offset = [0.0] * self.buckets
         self.count = [0] * self.buckets  # visits: periods in which the bucket saw events
         self.cycle = [-1] * self.buckets  # index of the period of the bucket's last visit
@@ -84,6 +87,8 @@ class Profile:
         next to it is a step in the pattern (a shift starting at 09:00), not a slope: it stays
         at the boundary. A bucket not seen in an earlier period lends its neighbour's offset.
         """
+        if not self.smooth:
+            return self.offset[int((ts % self.period) * self.rate) % self.buckets]
         pos = (ts % self.period) * self.rate - 0.5
         i = math.floor(pos)
         f = pos - i

@@ -175,9 +175,13 @@ class AnomalyScorer(ScorerLearning):
             "season_buckets": int(season_buckets),
             "week_buckets": int(week_buckets),
         }
-        self._day = Profile(season_period, season_buckets) if season_period else None
+        # refractory=0 (a rule's persistent score) keeps stepwise offsets, as before
+        smooth = refractory > 0
+        self._day = Profile(season_period, season_buckets, smooth=smooth) if season_period else None
         self._week = (
-            Profile(7.0 * season_period, week_buckets) if season_period and week_buckets else None
+            Profile(7.0 * season_period, week_buckets, smooth=smooth)
+            if season_period and week_buckets
+            else None
         )
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life

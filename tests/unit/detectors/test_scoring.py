@@ -259,6 +259,10 @@ def test_a_smooth_daily_pattern_leaves_no_steps_at_bucket_boundaries(noise: floa
     t = np.arange(8 * day)
     xs = 50.0 + 30.0 * np.sin(2.0 * np.pi * t / day) + rng.normal(0.0, noise, len(t))
     assert _scores(xs, 300.0 * t)[2 * day :].max() < 0.4
+    if noise == 0.0:  # refractory=0 (a rule's persistent score) keeps stepwise offsets: as before
+        assert _scores(xs, 300.0 * t, refractory=0.0)[2 * day :].max() == pytest.approx(
+            0.6449, abs=1e-4
+        )
 
 
 def test_real_excursions_are_not_discounted() -> None:
