@@ -32,10 +32,11 @@ _ESCALATE = 0.5  # of the reported evidence, once that is past 2 margins
 _HOLD_MARGIN = 1.0  # decades a report must beat the last one by, within the hold-off
 _CALM = 1.3  # evidence (decades) below which a value is ordinary: p > 0.05
 _OVER = 0.3  # or the evidence is below this share of the memory: that incident is over
+_ANCHOR_RUNS = 2  # a drift anchor lapses after this many shift_runs without a same-way shift
 _FIELDS = (
     "n", "t0", "last_ts", "last_x", "typ_dt", "w_long", "w_short", "m", "a", "ad", "ms",
     "as3", "q", "base", "w_base", "plain", "run", "zeros", "c0", "c00", "cprev0", "wz", "alarm",
-    "held", "held_at", "cal",
+    "held", "held_at", "cal", "anchor", "anchor_dir", "anchor_at",
 )  # fmt: skip
 
 
@@ -51,6 +52,7 @@ class ScorerLearning:
     _half_point: float
     _c_base: float
     _hold: float
+    _anchor_life: int
     n: int
     last_ts: float
     last_x: float
@@ -77,6 +79,9 @@ class ScorerLearning:
     held: float
     held_at: int
     cal: list[float]
+    anchor: float
+    anchor_dir: int
+    anchor_at: int
     _gap: float
     _keep_base: float
 
@@ -117,7 +122,16 @@ class ScorerLearning:
         else:
             new_m, run = m - al * lim, run - 1 if run < 0 else -1
         if run >= self._shift_run or -run >= self._shift_run:
-            new_m, run = ms, 0  # a sustained shift: accept the recent level
+            # A sustained shift: accept the recent level, but keep the level from before the
+            # first of a series of same-way shifts as a drift anchor (read in `_evaluate`).
+            if self._anchor_life:  # 0 with refractory=0: a rule's persistent score is kept
+                way = 1 if run > 0 else -1
+                if self.anchor_dir != way:
+                    self.anchor, self.anchor_dir = m, way
+                self.anchor_at = n
+            new_m, run = ms, 0
+        elif self.anchor_dir and n - self.anchor_at > self._anchor_life:
+            self.anchor_dir = 0  # no further shift that way: the change is over
         self.m, self.run = new_m, run
         adev, adiff, agap = abs(dev), abs(diff), abs(ms - m)
         if early:
@@ -199,12 +213,12 @@ class ScorerLearning:
         state = {f: getattr(self, f) for f in _FIELDS}
         state["cal"] = list(self.cal)
         state["profiles"] = [p.state() for p in (self._day, self._week) if p is not None]
-        return {**header(self, version=3), "params": dict(self.params), **state}
+        return {**header(self, version=4), "params": dict(self.params), **state}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Self:
         """Rebuild from :meth:`state_dict` output."""
-        check_state(cls, state, version=3)
+        check_state(cls, state, version=4)
         obj = cls(**state["params"])
         for f in _FIELDS:
             value = state[f]

@@ -5,13 +5,18 @@ What a value is compared with, learned online with exponential forgetting in *ev
 ``ts`` does not matter):
 
 * **seasonal context** — a time-of-day and a time-of-week profile (:mod:`detectors._season`);
-  the one that explains the series best is subtracted first, so a daily or weekly pattern is
+  the one that explains the series best is subtracted first (interpolated between bucket
+  centres, except across a step of the pattern), so a daily or weekly pattern is
   expected and every view below sees ``y = x - offset(ts)``: a pattern that breaks shows as a
   level excursion, and the pattern's own daily transitions are not jumps;
 * **level** — ``|y - m|`` against a Huber-clipped running location ``m`` and scale;
 * **jump** — the first difference of ``y`` against its own running scale;
 * **short mean** — a fast running mean of ``y`` against ``m``, scaled by its own spread (small
-  sustained shifts and drifts that single points hide).
+  sustained shifts and drifts that single points hide);
+* **drift** — once a sustained shift has been accepted as the new level, the short mean against
+  the level from before it, in the level's scale, one-sided, for as long as shifts the same
+  way keep coming (``2 × shift_run`` events): a drift is measured from where it started, not
+  from each level it passes through (off with ``refractory=0``).
 
 Scales never collapse: each has a floor of 0.3 × the series' typical *non-zero* change (a
 quantised or mostly repeated series keeps the size of its steps as its unit), and updates are
@@ -61,6 +66,7 @@ from typing import Any
 
 from detectors._common import check_positive
 from detectors._scoring_learn import (
+    _ANCHOR_RUNS,
     _CALM,
     _FLAT_RUNS,
     _FLOOR,
@@ -169,9 +175,13 @@ class AnomalyScorer(ScorerLearning):
             "season_buckets": int(season_buckets),
             "week_buckets": int(week_buckets),
         }
-        self._day = Profile(season_period, season_buckets) if season_period else None
+        # refractory=0 (a rule's persistent score) keeps stepwise offsets, as before
+        smooth = refractory > 0
+        self._day = Profile(season_period, season_buckets, smooth=smooth) if season_period else None
         self._week = (
-            Profile(7.0 * season_period, week_buckets) if season_period and week_buckets else None
+            Profile(7.0 * season_period, week_buckets, smooth=smooth)
+            if season_period and week_buckets
+            else None
         )
         self._c_long = _LN2 / half_life
         self._c_short = _LN2 / short_half_life
@@ -185,6 +195,7 @@ class AnomalyScorer(ScorerLearning):
         self._half_point = float(half_point)
         self._knee = _KNEE * float(half_point)
         self._flat_limit = _FLAT_RUNS * int(shift_run)
+        self._anchor_life = _ANCHOR_RUNS * int(shift_run) if refractory > 0 else 0
         self.n = 0
         self.last_ts = 0.0
         self.last_x = 0.0
@@ -203,6 +214,8 @@ class AnomalyScorer(ScorerLearning):
         self.held, self.held_at = 0.0, -(2**62)  # last report (decades) and when (event n)
         # Running 99th percentile of each view's robust z, and which views were above it.
         self.cal = [_Z99, _Z99, _Z99, 0.0]
+        # Drift anchor: the level before a series of same-way sustained shifts (0: none).
+        self.anchor, self.anchor_dir, self.anchor_at = 0.0, 0, 0
         self._cache: tuple[float, float, tuple[Any, ...]] | None = None
         self._step = self._gap = math.nan  # last step and gap, and their decays (derived)
         self._decay = (1.0, 1.0)
@@ -274,8 +287,7 @@ class AnomalyScorer(ScorerLearning):
                 and day.resid < best
                 and day.count[b_day] - (day.cycle[b_day] == int(ts // day.period)) >= MIN_VISITS
             ):
-                s, best = day.offset[b_day], GAIN * day.resid
-                s_prev = day.offset[int((last_ts % day.period) * day.rate) % day.buckets]
+                s, s_prev, best = day.at(ts), day.at(last_ts), GAIN * day.resid
             if week is not None:
                 b_week = int((ts % week.period) * week.rate) % week.buckets
                 if (
@@ -284,8 +296,7 @@ class AnomalyScorer(ScorerLearning):
                     and week.count[b_week] - (week.cycle[b_week] == int(ts // week.period))
                     >= MIN_VISITS
                 ):
-                    s = week.offset[b_week]
-                    s_prev = week.offset[int((last_ts % week.period) * week.rate) % week.buckets]
+                    s, s_prev = week.at(ts), week.at(last_ts)
         y = x - s
         dev = y - m
         diff = y - (self.last_x - s_prev)
@@ -304,6 +315,10 @@ class AnomalyScorer(ScorerLearning):
         z3 = r3 * _Z99 / c3 if c3 > _Z99 else r3
         z = z if z > z2 else z2
         z = z if z > z3 else z3
+        if self.anchor_dir:  # a drift: the short mean against the level it left, one-sided
+            r4 = (ms - self.anchor) * self.anchor_dir / (_S * (a if a > floor else floor))
+            r4 = r4 * _Z99 / c1 if c1 > _Z99 else r4
+            z = z if z > r4 else r4
         decades = neglog10_normal_tail(z) - _LOG10_2 if z > 0.0 else 0.0  # two-sided
         # Stuck metric: a run of identical values, against the series' own repeat rates.
         is_zero = x == self.last_x

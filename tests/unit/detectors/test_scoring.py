@@ -247,6 +247,24 @@ def test_daily_transitions_are_expected_and_a_broken_day_is_not() -> None:
     assert scores[3 * day : broken].max() < 0.5 < scores[broken : broken + 60].max()
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_a_smooth_daily_pattern_leaves_no_steps_at_bucket_boundaries(noise: float) -> None:
+    # A daily sine every 5 minutes (six events per half-hour bucket). Before: the profile's
+    # offsets were stepwise, so each bucket boundary was a jump of a sixth of the pattern's
+    # half-hour change against values that move smoothly: 0.54 (noise-free) and 0.52-0.55
+    # (seeds 0-2, noise 0.2) once the profile began to speak. Interpolated between bucket
+    # centres, the pattern is expected everywhere; the square pattern above keeps its steps.
+    rng = np.random.default_rng(0)
+    day = 288
+    t = np.arange(8 * day)
+    xs = 50.0 + 30.0 * np.sin(2.0 * np.pi * t / day) + rng.normal(0.0, noise, len(t))
+    assert _scores(xs, 300.0 * t)[2 * day :].max() < 0.4
+    if noise == 0.0:  # refractory=0 (a rule's persistent score) keeps stepwise offsets: as before
+        assert _scores(xs, 300.0 * t, refractory=0.0)[2 * day :].max() == pytest.approx(
+            0.6449, abs=1e-4
+        )
+
+
 def test_real_excursions_are_not_discounted() -> None:
     # A 7-SD dip on normal noise. Before: the per-series tail fit turned it into ~3 decades.
     rng = np.random.default_rng(0)
@@ -266,6 +284,34 @@ def test_a_slow_level_change_is_seen() -> None:
     scores = _scores(xs, 60.0 * np.arange(2000))
     assert scores[300:1500].max() < 0.5 < scores[1500:1650].max()
     assert scores[1700:].max() < 0.5  # the new level was learned
+
+
+def _drifting_ar1(seed: int, scorer: d.AnomalyScorer) -> tuple[list[float], set[int]]:
+    # An autocorrelated series (AR(1), phi 0.95: a temperature, a queue) that drifts by
+    # +0.1 a step (~0.3 of its spread) from event 2000 on. Returns the scores and the drift
+    # directions the scorer's state held.
+    rng = random.Random(seed)
+    e, scores, anchored = 0.0, [], set()
+    for i in range(2400):
+        e = 0.95 * e + rng.gauss(0.0, 1.0)
+        x = 20.0 + e + (0.1 * (i - 2000) if i >= 2000 else 0.0)
+        scores.append(scorer.score_one(x, 60.0 * i))
+        scorer.learn_one(x, 60.0 * i)
+        if i >= 2000:
+            anchored.add(scorer.state_dict()["anchor_dir"])
+    return scores, anchored
+
+
+def test_a_drift_is_measured_from_where_it_started() -> None:
+    # The short mean sees the drift weakly (its spread is wide on an autocorrelated series),
+    # and each time the level accepts the drifted values as a new level, the level view starts
+    # again from zero: before the drift anchor the ramp peaked at 0.38. Against the level it
+    # left, the drift's evidence keeps growing while same-way shifts keep coming.
+    scores, anchored = _drifting_ar1(2, d.default_scorer())
+    assert max(scores[300:2000]) < 0.45 < max(scores[2000:])
+    assert 1 in anchored
+    # refractory=0 (a rule's persistent score) sets no anchor: its scores are as before.
+    assert _drifting_ar1(2, d.default_scorer(refractory=0.0))[1] == {0}
 
 
 def test_weekly_pattern_is_expected_and_a_holiday_is_not() -> None:
