@@ -8,16 +8,12 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from monitor.worker.checkpoint import Checkpoint, CheckpointStore
+from monitor.worker.checkpoint import Checkpoint
 from monitor.worker.envelope import SELF_SOURCE, encode_envelope
-from monitor.worker.metrics import WorkerMetrics
-from monitor.worker.partition import PartitionState, checkpoint_of, pack_some, restore
+from monitor.worker.partition import checkpoint_of, pack_some, restore
 from monitor.worker.processor import Processor
-from monitor.worker.publisher import Publisher
-from monitor.worker.silence import SilenceWatch
 from tests.integration.worker.threshold_core import ThresholdCore
-from tests.keys import WORKER
-from tests.unit.worker.pipeline import AckingBroker, Consumer
+from tests.unit.worker.pipeline import Pipeline
 from tests.unit.worker.records import Record
 from topics.codec import encode_event
 from topics.events import Event, Metric, Silence
@@ -62,18 +58,8 @@ RECORDS = [
 
 
 def processor() -> Processor:
-    broker = AckingBroker()
-    made = Processor(
-        consumer=Consumer(),
-        core=ThresholdCore(),
-        publisher=Publisher(broker, WORKER, "control"),
-        checkpoints=CheckpointStore(broker, None, "state", "w"),
-        metrics=WorkerMetrics("w", "test"),
-        topic="by",
-        dlq_topic="dlq",
-        silence=SilenceWatch(30.0),
-    )
-    made.owned[0] = PartitionState()
+    made = Pipeline(ThresholdCore()).processor
+    made.reject_clock_skew = False  # the events are of 2023
     return made
 
 
