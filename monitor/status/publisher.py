@@ -14,6 +14,7 @@ with fresh values while events arrive; rule values in between are up to ``refres
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,6 +74,30 @@ def fingerprint(view: RolloutView) -> tuple[Any, ...]:
 
 
 @dataclass
+class SignedHere:
+    """Digests of the last records this worker signed. Its own follower reads them back
+    from the status topic, and bytes it signed itself need no signature check: that check
+    (Ed25519 over the RFC 8785 form of a ~8 kB view) cost ~1.5 ms a record, about as much
+    as signing it, and with one worker every record read is its own. A 128-bit digest: no
+    one can write other bytes that match one of ours."""
+
+    keep: int = 4096
+    _digests: dict[bytes, None] = field(default_factory=dict)
+
+    def add(self, value: bytes) -> None:
+        self._digests[_digest(value)] = None
+        if len(self._digests) > self.keep:
+            del self._digests[next(iter(self._digests))]  # the oldest
+
+    def __contains__(self, value: object) -> bool:
+        return type(value) is bytes and _digest(value) in self._digests
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.blake2b(value, digest_size=16).digest()
+
+
+@dataclass
 class _Published:
     fingerprint: tuple[Any, ...]
     digest: str
@@ -88,6 +113,8 @@ class StatusPublisher:
     heartbeat_s: float = HEARTBEAT_S
     refresh_s: float = REFRESH_S
     collect_every_s: float = COLLECT_EVERY_S
+    signed: SignedHere | None = None
+    """Told every record queued (the worker's follower reads them back unverified)."""
     records: int = 0
     """Records queued so far (status and heartbeats), for metrics and benchmarks."""
     record_bytes: int = 0
@@ -136,6 +163,8 @@ class StatusPublisher:
         return queued
 
     def _queue(self, key: bytes, value: bytes) -> None:
+        if self.signed is not None:
+            self.signed.add(value)
         self._queued.append((key, value))
         self.records += 1
         self.record_bytes += len(value)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -65,6 +66,9 @@ class StatusTable:
     applied: int = 0
     last_record_at: float | None = None
     """Reader's wall clock at the last record applied (None: nothing read yet)."""
+    signed_here: Container[bytes] = ()
+    """Records this process signed itself: their signatures are not checked again
+    (:class:`~monitor.status.publisher.SignedHere`)."""
 
     @property
     def verified(self) -> bool:
@@ -79,7 +83,7 @@ class StatusTable:
             else:
                 self.rollouts.pop(name, None)
             return "tombstone"
-        record, result = read_status(value, self.keys)
+        record, result = read_status(value, self.keys, signed_here=value in self.signed_here)
         if record is None:
             self.rejected[result] += 1
             return result

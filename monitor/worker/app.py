@@ -40,7 +40,7 @@ from monitor.core.api import CoreProtocol
 from monitor.edge.clients import Client, Reader
 from monitor.edge.logs import dropped_log_lines
 from monitor.status.metrics import StatusCollector
-from monitor.status.publisher import StatusPublisher
+from monitor.status.publisher import SignedHere, StatusPublisher
 from monitor.status.reader import StatusFollower, status_consumer
 from monitor.status.routes import FleetViews
 from monitor.status.table import StatusTable
@@ -224,8 +224,11 @@ class Worker:
         # aiokafka asks the broker to auto-create any topic it names: only name them once
         # they exist (made by `rollguard topics create`, with their settings)
         await self._wait_for_topics(reader)
+        signed = SignedHere()  # what this worker publishes, its follower reads back
         self.status = StatusFollower(
-            status_reader, s.topics.status, StatusTable(s.trusted_keys, s.status_stale_after_s)
+            status_reader,
+            s.topics.status,
+            StatusTable(s.trusted_keys, s.status_stale_after_s, signed_here=signed),
         )
         await self.status.start(await producer.partitions_for(s.topics.status))
 
@@ -268,7 +271,7 @@ class Worker:
             max_records=s.apply_max_records,
             max_rollouts=limits.max_rollouts,
             on_published=self._annotator(),
-            status=StatusPublisher(s.topics.status, s.worker_id, s.signing_key),
+            status=StatusPublisher(s.topics.status, s.worker_id, s.signing_key, signed=signed),
         )
         processor = self.processor
         self.reading = reading = ReadingWatch(

@@ -37,7 +37,9 @@ from monitor.edge.clients import Producer, Reader
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES: Final = 900_000
-CHECKPOINT_VERSION: Final = 2
+CHECKPOINT_VERSION: Final = 3
+READABLE_VERSIONS: Final = (2, 3)
+"""Version 3 added ``resume``; a version-2 checkpoint is one without it."""
 MAGIC: Final = b"RGC2"
 WRITE_TIMEOUT_S: Final = 15.0
 READ_TIMEOUT_S: Final = 60.0
@@ -56,6 +58,12 @@ class Checkpoint:
     ~16 ms and ~100 KB of JSON per busy rollout)."""
     writer: str = ""
     written_at: float = 0.0
+    resume: dict[str, int] = field(default_factory=dict)
+    """rollout id -> first ``by_rollout`` offset whose events of it are applied after a
+    restore, where that is past ``offset``: its state was packed later than the others'
+    (:mod:`monitor.worker.partition`), so the events between are in it already. Its
+    ``hwm`` marks are those of that moment too; this also covers the worker's own
+    (silence) events, which marks do not."""
 
     def encode(self) -> bytes:
         """``RGC2`` | u32 header length | header JSON | per rollout: u16+id, u32+state."""
@@ -68,6 +76,7 @@ class Checkpoint:
                 "writer": self.writer,
                 "written_at": self.written_at,
                 "rollouts": list(self.states),
+                "resume": self.resume,
             },
             option=orjson.OPT_NON_STR_KEYS,
         )
@@ -83,7 +92,7 @@ class Checkpoint:
             raise ValueError("not a rollguard checkpoint (bad magic)")
         (size,) = struct.unpack_from(">I", blob, 4)
         header = orjson.loads(blob[8 : 8 + size])
-        if header.get("v") != CHECKPOINT_VERSION:
+        if header.get("v") not in READABLE_VERSIONS:
             raise ValueError(f"checkpoint version {header.get('v')!r} not understood")
         pos = 8 + size
         states: dict[str, bytes] = {}
@@ -104,6 +113,7 @@ class Checkpoint:
             states=states,
             writer=str(header.get("writer", "")),
             written_at=float(header.get("written_at", 0.0)),
+            resume={str(rid): int(at) for rid, at in header.get("resume", {}).items()},
         )
 
 

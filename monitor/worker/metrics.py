@@ -133,7 +133,8 @@ class WorkerMetrics:
         )
         self.checkpoint_age = Gauge(
             "rollguard_checkpoint_age_seconds",
-            "Seconds since the last state checkpoint",
+            "Seconds since the oldest checkpoint of a partition with events applied after it "
+            "was taken (0: every checkpoint is current)",
             registry=r,
         )
         self.checkpoints = Counter("rollguard_checkpoints", "State checkpoints written", registry=r)

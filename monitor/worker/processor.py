@@ -12,6 +12,10 @@ Order of work in one round (under ``lock``, so a rebalance never sees half a rou
    published (metrics), and a send that failed is sent again, same bytes;
 3. every ``checkpoint_interval_s``, and on revocation, checkpoint the changed partitions —
    always after a flush, so a checkpoint never claims an offset past an unacked decision.
+   The loop checkpoints one partition at a time (the one due longest), packing its
+   rollouts' states a few at a time between rounds (:mod:`monitor.worker.partition`):
+   exporting every rollout of a worker at once stopped the loop for hundreds of
+   milliseconds (36 busy rollouts of the product core), and every decision behind it waited.
 
 Restore → seek → resume happens in one place, :meth:`Processor.on_assigned`. aiokafka
 guarantees that every member runs ``on_partitions_revoked`` before any member runs
@@ -47,7 +51,13 @@ from monitor.worker.envelope import SELF_SOURCE, encode_envelope
 from monitor.worker.fetch import fetch_round
 from monitor.worker.health import StageProgress
 from monitor.worker.metrics import WorkerMetrics
-from monitor.worker.partition import PartitionState, restore, snapshot
+from monitor.worker.partition import (
+    PartitionState,
+    checkpoint_of,
+    pack_some,
+    restore,
+    snapshot,
+)
 from monitor.worker.publisher import Publisher
 from monitor.worker.silence import SilenceWatch
 from monitor.worker.take import Refusal, Taken, take_record
@@ -59,6 +69,14 @@ from topics.events import Event
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 0.1  # acks are awaited this often (and before every checkpoint), not per round
+PACK_BUDGET_S = 0.005
+"""CPU a loop pass spends packing rollout states for a checkpoint (at least one rollout):
+see :mod:`monitor.worker.partition`."""
+SLICE_EVENTS = 2000
+"""A round hands the core at most about this many events at a time, and lets the loop's
+other tasks run in between: a backlog's round (500 records of up to ~1,000 events each) was
+one call of seconds with the product core, long enough for the group to drop the worker
+(its heartbeats wait for the loop) and for every decision behind it to wait as long."""
 MAX_ROLLOUTS = 1000
 """Rollouts one worker tracks at most (``--max-rollouts``); see :meth:`Processor.admit`."""
 
@@ -87,10 +105,6 @@ class Processor:
         default_factory=lambda: StageProgress("processor", time.monotonic())
     )
     """Records applied, input waiting: what ``/healthz`` judges."""
-    last_checkpoint_s: float = field(default_factory=time.monotonic)
-    """Last checkpoint attempt (paces the interval)."""
-    last_written_s: float = field(default_factory=time.monotonic)
-    """Last time every changed partition's checkpoint was written (the age metric)."""
     on_published: Callable[[Command], None] | None = None
     """Called once the broker acked a command (e.g. a Grafana annotation)."""
     reading_time: Callable[[], float] = time.monotonic
@@ -103,6 +117,8 @@ class Processor:
     _last_flush_s: float = field(default_factory=time.monotonic)
     _flushing: asyncio.Task[None] | None = None
     _checkpointing: asyncio.Task[None] | None = None
+    _making: int | None = None
+    """The partition whose checkpoint is being packed."""
 
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topic], listener=_Listener(self))
@@ -120,15 +136,15 @@ class Processor:
                     await self.round(batches)
                 if not batches or time.monotonic() - self._last_flush_s >= FLUSH_EVERY_S:
                     self._flush_soon()
-                if time.monotonic() - self.last_checkpoint_s >= self.checkpoint_interval_s:
-                    self._checkpoint_soon(list(self.owned))
+                self._checkpoint_step(time.monotonic())
                 if self.status is not None:
                     self.status.collect(self.core, time.time())  # edge: status ages
-            self.metrics.checkpoint_age.set(time.monotonic() - self.last_written_s)
+            self.metrics.checkpoint_age.set(self.checkpoint_age(time.monotonic()))
 
     async def round(self, batches: Batches) -> None:
-        """Apply a fetched batch: per partition, one ``core.process`` call over the fresh
-        events of all its envelopes (the core decides the same whatever the call sizes)."""
+        """Apply a fetched batch: per partition, ``core.process`` calls over the fresh
+        events of its envelopes, in slices of about ``SLICE_EVENTS`` (the core decides the
+        same whatever the call sizes); each slice's commands go out before the next."""
         started = time.perf_counter()
         now = time.time() if self.reject_clock_skew else None  # edge: clock-skew check only
         for tp, records in batches.items():
@@ -145,6 +161,10 @@ class Processor:
                 takens = await self._take(tp, record, state, now)
                 if len(state.hwm) > tracked:  # rollouts met for the first time
                     takens = await self.admit(tp, record, state, tracked, takens)
+                if state.resume:  # restored: events its rollout's state holds already
+                    for taken in takens:
+                        if state.skipped(taken.rid, record.offset):
+                            taken.events, taken.dead = [], []
                 for taken in takens:
                     await send_set_aside(
                         taken, record, self.publisher, self.metrics, self.dlq_topic
@@ -155,6 +175,10 @@ class Processor:
                     applied.records.append(record)
                 state.next_offset = record.offset + 1
                 state.dirty = True
+                if len(applied.events) >= SLICE_EVENTS:
+                    await self._process(tp, state, applied)
+                    applied = Applied()
+                    await asyncio.sleep(0)  # the ingest, heartbeats and sends run meanwhile
             if applied.events:
                 await self._process(tp, state, applied)
             self.progress.advanced(handled, time.monotonic())
@@ -302,25 +326,61 @@ class Processor:
         Waits for the checkpoint in flight first (revocation, stop)."""
         if self._checkpointing is not None:
             await self._checkpointing
-        self.last_checkpoint_s = time.monotonic()
-        await self._write(self._snapshot(partitions, all_))
+        self._making = None  # packed now, whole
+        taken = time.monotonic()
+        await self._write(self._snapshot(partitions, all_, taken), taken)
 
-    def _checkpoint_soon(self, partitions: list[int]) -> None:
-        """Take the states now, write them in a task of their own: the acks they wait for
+    def _due(self, now: float) -> int | None:
+        """The changed partition whose last checkpoint is the oldest, if that is at least
+        ``checkpoint_interval_s`` old."""
+        due = [
+            (state.taken_s, q)
+            for q, state in self.owned.items()
+            if state.dirty and now - state.taken_s >= self.checkpoint_interval_s
+        ]
+        return min(due)[1] if due else None
+
+    def checkpoint_age(self, now: float) -> float:
+        """Seconds of applied input a restart would apply again: since the state of the
+        oldest acked checkpoint of a partition changed after it was taken (0: none did)."""
+        return max((now - s.written_s for s in self.owned.values() if s.dirty), default=0.0)
+
+    def _checkpoint_step(self, now: float) -> None:
+        """Pack a slice of the checkpoint being made (``PACK_BUDGET_S``), or begin the one
+        due; once all is packed, write it in a task of its own: the acks it waits for
         (commands, then the checkpoint, then the offsets) are broker round trips the next
-        envelopes need not wait for. One at a time; a later one covers what came meanwhile."""
-        self.last_checkpoint_s = time.monotonic()
+        envelopes need not wait for. One at a time; the partitions stay due meanwhile."""
         if self._checkpointing is not None and not self._checkpointing.done():
             return
-        snapshot = self._snapshot(partitions, False)
-        self._checkpointing = asyncio.create_task(self._write(snapshot)) if snapshot else None
+        q = self._making
+        if q is None or q not in self.owned:
+            q = self._making = self._due(now)
+            if q is None:
+                return
+            state = self.owned[q]
+            state.cycle, state.taken_s = state.next_offset, now
+        state = self.owned[q]
+        try:
+            done = pack_some(self.core, state, PACK_BUDGET_S)
+        except Exception:  # keep the older checkpoint rather than write a wrong one
+            log.exception("processor: state of partition %d not exportable", q)
+            done = False
+            state.cycle = self._making = None
+        if done:
+            checkpoint = checkpoint_of(q, state)
+            state.cycle = self._making = None
+            self._checkpointing = asyncio.create_task(self._write([checkpoint], state.taken_s))
 
-    def _snapshot(self, partitions: list[int], all_: bool) -> list[Checkpoint]:
+    def _snapshot(self, partitions: list[int], all_: bool, taken: float) -> list[Checkpoint]:
         """Checkpoints of the partitions as they are now (the states packed now)."""
+        for q in partitions:
+            if q in self.owned:
+                self.owned[q].taken_s = taken
         return snapshot(self.core, self.owned, partitions, all_)
 
-    async def _write(self, snapshot: list[Checkpoint]) -> None:
-        """Write the checkpoints once every command queued before them is acked."""
+    async def _write(self, snapshot: list[Checkpoint], taken: float) -> None:
+        """Write the checkpoints (taken at ``taken``) once every command queued before
+        them is acked."""
         if not await self.flush():
             return
         offsets: dict[Partition, int] = {}
@@ -329,10 +389,10 @@ class Processor:
                 self.metrics.checkpoints.inc()
                 offsets[TopicPartition(self.topic, checkpoint.partition)] = checkpoint.offset
                 state = self.owned.get(checkpoint.partition)
-                if state is not None and state.next_offset == checkpoint.offset:
-                    state.dirty = False  # nothing applied since the snapshot
-        if not any(state.dirty for state in self.owned.values()):
-            self.last_written_s = time.monotonic()
+                if state is not None:
+                    state.written_s = max(state.written_s, taken)
+                    if state.next_offset == checkpoint.offset:
+                        state.dirty = False  # nothing applied since the snapshot
         if offsets:  # group offsets only serve lag tooling; the checkpoint is the truth
             try:
                 await self.consumer.commit(offsets)
@@ -346,6 +406,7 @@ class Processor:
     async def on_assigned(self, assigned: list[Partition]) -> None:
         """Restore → seek → resume, the one place it happens."""
         async with self.lock:
+            self._making = None  # its partition may be gone, or restored anew
             new = {tp.partition for tp in assigned if tp.topic == self.topic}
             for q in [q for q in self.owned if q not in new]:
                 self._forget(q)

@@ -22,6 +22,9 @@ time goes (per decisive event, from the Kafka timestamps the worker's own sends 
 ``by_rollout`` and ``control``: produce → ingest forwarded → processor sent the command →
 arrival here).
 
+The workers checkpoint every ``CHECKPOINT_S`` (default: the product's 5 s), in the maximum's
+run and the paced runs alike.
+
 ``CORE=test`` (the default) uses the test core: its command's ``issued_at`` is the decisive
 event's ``ts``, which names one event, hence one message and its send time. ``CORE=product``
 runs the product ``Core`` with the example broker plan on its synthetic order flow, rollouts
@@ -53,6 +56,7 @@ import msgspec
 import orjson
 
 from monitor.worker.envelope import POSITION_SCALE
+from monitor.worker.settings import WorkerSettings
 from tests.bench.worker import product_stream
 from tests.bench.worker.common import (
     LOG_DIR,
@@ -86,6 +90,9 @@ MIN_ACHIEVED = 0.9
 REPEATS = int(os.environ.get("REPEATS", "3"))
 CORE = os.environ.get("CORE", "test")
 SECONDS = float(os.environ.get("SECONDS", "20"))
+CHECKPOINT_S = float(os.environ.get("CHECKPOINT_S", str(WorkerSettings.checkpoint_interval_s)))
+"""The workers' ``--checkpoint-interval`` (the maximum's and the paced runs'): the product
+default unless set. Each checkpoint exports every changed rollout of a partition."""
 
 
 @dataclass
@@ -312,7 +319,14 @@ def paced_run(bootstrap: str, max_rate: float) -> tuple[float, float]:
     """One paced run on fresh topics with a fresh worker; its p99s (:func:`report`)."""
     topics = fresh_topics(bootstrap, "latency")
     probe_topic = fresh_topics(bootstrap, "probe").telemetry
-    worker = start_worker(bootstrap, topics, "latency", LOG_DIR, core_factory=core_factory())
+    worker = start_worker(
+        bootstrap,
+        topics,
+        "latency",
+        LOG_DIR,
+        core_factory=core_factory(),
+        checkpoint_interval_s=CHECKPOINT_S,
+    )
     try:
         worker.wait_healthy(120)
         wait_for(lambda: len(orjson.loads(worker.get("/healthz")[1])["partitions"]) == 4, 60)
@@ -350,7 +364,7 @@ def main() -> None:
     n = int(os.environ.get("N", "300000" if CORE == "product" else "1500000"))
     factory = core_factory()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    print(f"core: {CORE}")
+    print(f"core: {CORE}, checkpoint interval {CHECKPOINT_S:g} s")
     if CORE == "product":
         events = product_stream.product_events(max(2, math.ceil(n / 80 / 240)))[:n]
     else:
@@ -367,7 +381,15 @@ def main() -> None:
         )
         n = len(events)
         max_cpu: list[float] = []
-        max_rate, worker = worker_rate(bootstrap, backlog, n, "max", max_cpu, core_factory=factory)
+        max_rate, worker = worker_rate(
+            bootstrap,
+            backlog,
+            n,
+            "max",
+            max_cpu,
+            core_factory=factory,
+            checkpoint_interval_s=CHECKPOINT_S,
+        )
         worker.stop()
         print(
             f"worker maximum over a backlog: {max_rate:,.0f} ev/s ({BATCH} events/message), "

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import msgspec
 
+import topics.status as status_module
 from monitor.orchestrators.verdict import reading
-from monitor.status.publisher import StatusPublisher
+from monitor.status.publisher import SignedHere, StatusPublisher
 from monitor.status.table import StatusTable
 from tests.keys import RING, WORKER, ring_of
 from topics.keys import SigningKey
@@ -168,3 +169,32 @@ def test_the_publisher_sends_changes_at_once_values_at_most_every_refresh() -> N
     drain(T + 8.0)
     assert table.lookup("r2", T + 8.0).stale  # type: ignore[union-attr]
     assert not table.lookup("r1", T + 8.0).stale  # type: ignore[union-attr]
+
+
+def test_records_this_worker_signed_are_read_back_unchecked_and_nothing_else_is() -> None:
+    signed = SignedHere(keep=2)
+    table = StatusTable(RING, signed_here=signed)
+    mine = status("r1", 100.0, T)
+    signed.add(mine)
+    forged = sign_status(msgspec.json.decode(mine, type=RolloutStatus), FORGER)
+    signed_calls = 0
+    real_verify = status_module.verify_document
+
+    def counting(*args: object) -> object:
+        nonlocal signed_calls
+        signed_calls += 1
+        return real_verify(*args)  # type: ignore[arg-type]
+
+    status_module.verify_document = counting  # type: ignore[assignment]
+    try:
+        assert table.apply(b"r1", mine, T) == "rollout"
+        assert signed_calls == 0  # its own bytes: no second check
+        assert table.apply(b"r1", forged, T) == "bad_signature"  # other bytes: checked
+        assert signed_calls == 1
+        signed.add(status("r2", 1.0, T))
+        signed.add(status("r3", 1.0, T))  # keeps two: the first is forgotten
+        assert mine not in signed
+        assert table.apply(b"r1", mine, T) == "rollout"
+        assert signed_calls == 2
+    finally:
+        status_module.verify_document = real_verify  # type: ignore[assignment]

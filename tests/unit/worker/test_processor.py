@@ -5,6 +5,7 @@ are, and the loops meanwhile go on. The broker is a stand-in whose acks the test
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -93,7 +94,7 @@ def test_a_checkpoint_waits_for_the_commands_before_it_and_not_the_loop() -> Non
         await processor.round({TP: [envelope(0, [0.2] * 10)]})  # above for 9 s: pause
         assert broker.topics() == ["control"]
 
-        processor._checkpoint_soon([0])
+        processor._checkpoint_step(time.monotonic() + processor.checkpoint_interval_s)
         await settle()
         assert "state" not in broker.topics()  # the pause is not acked yet
 
