@@ -85,11 +85,22 @@ def _sum_of_binomials_pmf(counts: list[float], p: list[float], k: int) -> float:
                     pmf[i] = cur * r + prev * q
                     prev = cur
         return pmf[k]
-    acc = np.ones(1)
+    # Each group's binomial pmf exp(log C(n, j) + j log q + (n - j) log(1 - q)), all groups'
+    # terms side by side in one array (the same elementwise operations as group by group,
+    # in ~10 numpy calls instead of ~8 per group), then convolved group by group.
+    terms = [_binomial_terms(n_c) for n_c in counts]
+    sizes = [len(t[0]) for t in terms]
+    probs = np.array(p, dtype=np.float64)
     with np.errstate(divide="ignore"):  # q of 0 or 1: log 0 = -inf, exp(-inf) = 0
-        for n_c, q in zip(counts, p, strict=True):
-            j, log_c, rest = _binomial_terms(n_c)
-            acc = np.convolve(acc, np.exp(log_c + j * np.log(q) + rest * np.log1p(-q)))
+        log_q = np.repeat(np.log(probs), sizes)
+        log_r = np.repeat(np.log1p(-probs), sizes)
+        j, log_c, rest = (np.concatenate([t[i] for t in terms]) for i in range(3))
+        pmfs = np.exp(log_c + j * log_q + rest * log_r)
+    acc = np.ones(1)
+    start = 0
+    for size in sizes:
+        acc = np.convolve(acc, pmfs[start : start + size])
+        start += size
     return float(acc[k])
 
 
@@ -97,8 +108,7 @@ def _sum_of_binomials_pmf(counts: list[float], p: list[float], k: int) -> float:
 def _binomial_terms(n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``j = 0..n``, ``log C(n, j)`` and ``n - j`` (read-only): one group's binomial pmf
     but for its probability. Cached, as a group's count recurs from step to step: the
-    same arrays as computed anew, in a third of the numpy calls (at one step of the example
-    plan's slowdown rule over ~300 orders, the pmf took 2x less time)."""
+    same arrays as computed anew, without three scipy and four numpy calls a group."""
     j = np.arange(int(n) + 1, dtype=np.float64)
     log_c = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
     rest = n - j
