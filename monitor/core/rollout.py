@@ -146,7 +146,8 @@ class Rollout(Lifecycle):
         # two comparisons instead of a division and a dict look-up. No step is evaluated
         # during the call, so no set is dropped meanwhile.
         step, lo, hi = 0, 0, -1
-        seen_step, seen = None, set()
+        seen_step: int | None = None
+        seen: set[tuple[object, ...]] = set()
         applied = 0
         due = False
         index, end = start, len(events)
@@ -170,9 +171,7 @@ class Rollout(Lifecycle):
                 continue
             if step != seen_step:
                 seen_step = step
-                seen = seen_by.get(step)  # type: ignore[assignment]  # set below when None
-                if seen is None:
-                    seen = seen_by[step] = set()
+                seen = seen_by.setdefault(step, set())  # a new set only when the step changes
             key = handler.dedupe(ev, ts)
             if key in seen:
                 counts["duplicates"] += 1
