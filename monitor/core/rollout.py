@@ -38,6 +38,8 @@ __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
 MAX_JUMP_S: Final = 86_400.0
 """An event more than this ahead of its rollout's newest event is refused (counted as
 ``future``): one absurd timestamp must not fast-forward a rollout past every window."""
+_NO_KEYS: Final[set[tuple[object, ...]]] = set()
+"""ingest_run's dedupe keys before its first event: replaced before any key is added."""
 MAX_SEGMENTS: Final = 64
 """Distinct segment label sets a rollout keeps apart; an event with one more counts for the
 whole rollout only (``segment_overflow``): invented labels cannot grow state or series
@@ -60,6 +62,7 @@ class Rollout(Lifecycle):
         self._labelled: dict[tuple[str, str, str], tuple[str, dict[int, Bucket]]] = {}
         """(variant, label, value) of a one-label segment -> its key and leaf, once kept."""
         self.max_ts: Micros = to_us(registered_at)
+        self._span = (0, 0, -1)  # ingest_run: the last event's step and its (lo, hi] in µs
         self.set_evaluated(step_of(self.max_ts, self.res_us) - 1)
         self.stage_idx = 0
         self.stage_started_at: Micros = self.max_ts
@@ -141,13 +144,14 @@ class Rollout(Lifecycle):
         counts, seen_by, leaves, pending = self.counts, self.seen, self.leaves, self.pending
         uses_segments, labelled = self.uses_segments, self._labelled
         handlers, us_per_s, to_int = HANDLERS, US_PER_S, round  # locals: read per event
-        # The step of the last event and its span of event time (lo, hi], and the step whose
-        # dedupe keys are at hand: most events fall in the step of the one before, found by
-        # two comparisons instead of a division and a dict look-up. No step is evaluated
-        # during the call, so no set is dropped meanwhile.
-        step, lo, hi = 0, 0, -1
+        # The step of the last event and its span of event time (lo, hi], kept between calls
+        # (a pure function of the time), and the step whose dedupe keys are at hand: most
+        # events fall in the step of the one before, found by two comparisons instead of a
+        # division and a dict look-up. No step is evaluated during the call, so no set is
+        # dropped meanwhile.
+        step, lo, hi = self._span
         seen_step: int | None = None
-        seen: set[tuple[object, ...]] = set()
+        seen = _NO_KEYS
         applied = 0
         due = False
         index, end = start, len(events)
@@ -171,7 +175,10 @@ class Rollout(Lifecycle):
                 continue
             if step != seen_step:
                 seen_step = step
-                seen = seen_by.setdefault(step, set())  # a new set only when the step changes
+                found = seen_by.get(step)
+                if found is None:
+                    found = seen_by[step] = set()
+                seen = found
             key = handler.dedupe(ev, ts)
             if key in seen:
                 counts["duplicates"] += 1
@@ -213,6 +220,7 @@ class Rollout(Lifecycle):
                 break
         self.max_ts = max_ts
         self.n_events += applied
+        self._span = (step, lo, hi)
         return index, due
 
     def _leaf(self, variant: str, segkey: str) -> tuple[str, dict[int, Bucket]]:
