@@ -35,12 +35,17 @@ _MAX_LOG_E: float = 700.0
 """The log e-value is held below this (exp overflows past ~709)."""
 
 
-def _expit(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+def _expits(zs: list[float]) -> list[float]:
+    """``1 / (1 + e^-z)`` of each ``z``, without overflow. A list at a time: one call for
+    all of a step's categories (the Newton loop below runs it up to 8 times a step)."""
+    exp = math.exp
+    return [1.0 / (1.0 + exp(-z)) if z >= 0 else exp(z) / (1.0 + exp(z)) for z in zs]
 
 
-def _log1pexp(z: float) -> float:
-    return z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+def _log1pexps(zs: list[float]) -> list[float]:
+    """``log(1 + e^z)`` of each ``z``, without overflow (a list at a time, as ``_expits``)."""
+    exp, log1p = math.exp, math.log1p
+    return [z + log1p(exp(-z)) if z > 0 else log1p(exp(z)) for z in zs]
 
 
 _SMALL: int = 256
@@ -80,13 +85,36 @@ def _sum_of_binomials_pmf(counts: list[float], p: list[float], k: int) -> float:
                     pmf[i] = cur * r + prev * q
                     prev = cur
         return pmf[k]
+    # Each group's binomial pmf exp(log C(n, j) + j log q + (n - j) log(1 - q)), all groups'
+    # terms side by side in one array (the same elementwise operations as group by group,
+    # in ~10 numpy calls instead of ~8 per group), then convolved group by group.
+    terms = [_binomial_terms(n_c) for n_c in counts]
+    sizes = [len(t[0]) for t in terms]
+    probs = np.array(p, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # q of 0 or 1: log 0 = -inf, exp(-inf) = 0
+        log_q = np.repeat(np.log(probs), sizes)
+        log_r = np.repeat(np.log1p(-probs), sizes)
+        j, log_c, rest = (np.concatenate([t[i] for t in terms]) for i in range(3))
+        pmfs = np.exp(log_c + j * log_q + rest * log_r)
     acc = np.ones(1)
-    for n_c, q in zip(counts, p, strict=True):
-        j = np.arange(int(n_c) + 1, dtype=np.float64)
-        log_c = gammaln(n_c + 1.0) - gammaln(j + 1.0) - gammaln(n_c - j + 1.0)
-        with np.errstate(divide="ignore"):  # q of 0 or 1: log 0 = -inf, exp(-inf) = 0
-            acc = np.convolve(acc, np.exp(log_c + j * np.log(q) + (n_c - j) * np.log1p(-q)))
+    start = 0
+    for size in sizes:
+        acc = np.convolve(acc, pmfs[start : start + size])
+        start += size
     return float(acc[k])
+
+
+@functools.lru_cache(maxsize=1024)
+def _binomial_terms(n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``j = 0..n``, ``log C(n, j)`` and ``n - j`` (read-only): one group's binomial pmf
+    but for its probability. Cached, as a group's count recurs from step to step: the
+    same arrays as computed anew, without three scipy and four numpy calls a group."""
+    j = np.arange(int(n) + 1, dtype=np.float64)
+    log_c = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+    rest = n - j
+    for array in (j, log_c, rest):
+        array.flags.writeable = False
+    return j, log_c, rest
 
 
 @functools.lru_cache(maxsize=4096)
@@ -125,19 +153,22 @@ def fisher_log_lr(x: Mapping[K, float], m: Mapping[K, float], w: Mapping[K, floa
     log_lam = (
         math.log(k / (total - k)) - sum(n * lw for n, lw in zip(counts, log_w, strict=True)) / total
     )
+    # sums of lists, not of generators: the same additions in the same order, fewer calls
     for _ in range(8):
-        p = [_expit(log_lam + lw) for lw in log_w]
-        gap = sum(n * q for n, q in zip(counts, p, strict=True)) - k
-        slope = sum(n * q * (1.0 - q) for n, q in zip(counts, p, strict=True))
+        p = _expits([log_lam + lw for lw in log_w])
+        gap = sum([n * q for n, q in zip(counts, p, strict=True)]) - k
+        slope = sum([n * q * (1.0 - q) for n, q in zip(counts, p, strict=True)])
         if slope <= 0.0 or abs(gap) < 1e-9:
             break  # log λ unchanged: p is already its probabilities
         log_lam = min(50.0, max(-50.0, log_lam - gap / slope))
     else:
-        p = [_expit(log_lam + lw) for lw in log_w]
+        p = _expits([log_lam + lw for lw in log_w])
     pk = _sum_of_binomials_pmf(counts, p, int(k))
     log_coef = (
         math.log(max(pk, 1e-300))
-        + sum(n * _log1pexp(log_lam + lw) for n, lw in zip(counts, log_w, strict=True))
+        + sum(
+            [n * y for n, y in zip(counts, _log1pexps([log_lam + lw for lw in log_w]), strict=True)]
+        )
         - k * log_lam
     )
     seen = sum(x.get(c, 0.0) * lw for c, lw in zip(cats, log_w, strict=True))

@@ -78,8 +78,9 @@ def shift_odds(ref: Mapping[int, int], edges: list[int], shift_bins: float) -> d
     >>> [round(odds[g], 2) for g in range(4)]
     [0.12, 1.0, 1.0, 1.95]
     """
-    bins = np.array(sorted(b for b, k in ref.items() if k > 0), dtype=np.float64)
-    cum = np.cumsum([ref[int(b)] for b in bins]).astype(np.float64)
+    keys = sorted(b for b, k in ref.items() if k > 0)
+    bins = np.array(keys, dtype=np.float64)
+    cum = np.cumsum([ref[b] for b in keys]).astype(np.float64)  # not per numpy scalar: 3x
     total = float(cum[-1])
 
     def cdf(x: np.ndarray) -> np.ndarray:  # share of the reference at or below bin x

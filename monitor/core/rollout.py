@@ -38,6 +38,8 @@ __all__ = ["MAX_JUMP_S", "Rollout", "parse_segment_key", "segment_key"]
 MAX_JUMP_S: Final = 86_400.0
 """An event more than this ahead of its rollout's newest event is refused (counted as
 ``future``): one absurd timestamp must not fast-forward a rollout past every window."""
+_NO_KEYS: Final[set[tuple[object, ...]]] = set()
+"""ingest_run's dedupe keys before its first event: replaced before any key is added."""
 MAX_SEGMENTS: Final = 64
 """Distinct segment label sets a rollout keeps apart; an event with one more counts for the
 whole rollout only (``segment_overflow``): invented labels cannot grow state or series
@@ -60,6 +62,7 @@ class Rollout(Lifecycle):
         self._labelled: dict[tuple[str, str, str], tuple[str, dict[int, Bucket]]] = {}
         """(variant, label, value) of a one-label segment -> its key and leaf, once kept."""
         self.max_ts: Micros = to_us(registered_at)
+        self._span = (0, 0, -1)  # ingest_run: the last event's step and its (lo, hi] in µs
         self.set_evaluated(step_of(self.max_ts, self.res_us) - 1)
         self.stage_idx = 0
         self.stage_started_at: Micros = self.max_ts
@@ -137,9 +140,18 @@ class Rollout(Lifecycle):
         rid = self.rollout_id
         res_us, evaluated, wake_at = self.res_us, self.evaluated, self.wake_at
         max_jump_us, max_ts = self.max_jump_us, self.max_ts
+        horizon = max_ts + max_jump_us  # later than this is "future"
         counts, seen_by, leaves, pending = self.counts, self.seen, self.leaves, self.pending
         uses_segments, labelled = self.uses_segments, self._labelled
         handlers, us_per_s, to_int = HANDLERS, US_PER_S, round  # locals: read per event
+        # The step of the last event and its span of event time (lo, hi], kept between calls
+        # (a pure function of the time), and the step whose dedupe keys are at hand: most
+        # events fall in the step of the one before, found by two comparisons instead of a
+        # division and a dict look-up. No step is evaluated during the call, so no set is
+        # dropped meanwhile.
+        step, lo, hi = self._span
+        seen_step: int | None = None
+        seen = _NO_KEYS
         applied = 0
         due = False
         index, end = start, len(events)
@@ -151,37 +163,45 @@ class Rollout(Lifecycle):
             handler = handlers[type(ev)]
             ts = ev.ts if handler.event_time is None else handler.event_time(ev)
             now = to_int(ts * us_per_s)  # timebase.to_us, inline: the hot path
-            step = -(-now // res_us)
+            if not lo < now <= hi:
+                step = -(-now // res_us)
+                hi = step * res_us
+                lo = hi - res_us
             if step <= evaluated:
                 counts["late"] += 1
                 continue
-            if now > max_ts + max_jump_us:
+            if now > horizon:
                 counts["future"] += 1
                 continue
-            seen = seen_by.get(step)
-            if seen is None:
-                seen = seen_by[step] = set()
-            size = len(seen)
-            seen.add(handler.dedupe(ev, ts))
-            if len(seen) == size:
+            if step != seen_step:
+                seen_step = step
+                found = seen_by.get(step)
+                if found is None:
+                    found = seen_by[step] = set()
+                seen = found
+            key = handler.dedupe(ev, ts)
+            if key in seen:
                 counts["duplicates"] += 1
                 continue
+            seen.add(key)
             applied += 1
             if now > max_ts:
                 max_ts = now
+                horizon = now + max_jump_us
                 due = now > wake_at
             seg = ev.segment
             variant = ev.variant
             if seg and uses_segments:
                 if len(seg) == 1:
-                    [(k, v)] = seg.items()
-                    known = labelled.get((variant, k, v))  # no key built, no hash computed
+                    [label] = seg  # its one name: no items view, no pairs built
+                    value = seg[label]
+                    known = labelled.get((variant, label, value))  # no key built
                     if known is not None:
                         segkey, leaf = known
                     else:
-                        segkey, leaf = self._leaf(variant, k + "=" + v)
+                        segkey, leaf = self._leaf(variant, label + "=" + value)
                         if segkey:
-                            labelled[(variant, k, v)] = (segkey, leaf)
+                            labelled[(variant, label, value)] = (segkey, leaf)
                 else:
                     segkey, leaf = self._leaf(variant, segment_key(seg))
             else:
@@ -200,6 +220,7 @@ class Rollout(Lifecycle):
                 break
         self.max_ts = max_ts
         self.n_events += applied
+        self._span = (step, lo, hi)
         return index, due
 
     def _leaf(self, variant: str, segkey: str) -> tuple[str, dict[int, Bucket]]:

@@ -51,7 +51,8 @@ def export_rollout(r: Rollout) -> dict[str, object]:
         routes=[(v, seg, list(targets)) for (v, seg), targets in r.routes.items()],
         scopes=[(v, key, scope.to_state()) for (v, key), scope in r.scopes.items()],
         pending=list(r.pending.items()),
-        seen=[(s, [list(k) for k in keys]) for s, keys in r.seen.items()],
+        # sorted: a set's order follows the process's string hashes, a checkpoint must not
+        seen=[(s, sorted((list(k) for k in keys), key=repr)) for s, keys in r.seen.items()],
         rules=[inst.snapshot() for inst in r.instances.values()],
         join=r.join.to_state(),
         status_trackers=[(v, t.to_state()) for v, t in r.status_trackers.items()],

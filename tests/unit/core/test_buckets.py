@@ -39,3 +39,23 @@ def test_window_sums_return_to_empty() -> None:
         window.add(part, -1)
     assert window.c == [0] * len(window.c)
     assert window.hist == {} and window.reasons == {}
+
+
+def test_a_moving_window_reads_the_quantiles_of_its_histogram() -> None:
+    """A window keeps its sorted bins between reads (``add`` inserts and removes bins): every
+    step's quantiles are the sample quantiles of the histogram it holds then."""
+    rng = random.Random(9)
+    window, parts = Bucket(), []
+    for step in range(400):
+        part = Bucket()
+        part.hist = {rng.randint(0, 80): rng.randint(1, 4) for _ in range(rng.randint(0, 8))}
+        window.add(part)
+        parts.append(part)
+        if len(parts) > 20:
+            window.add(parts.pop(0), -1)
+        if step % 3:  # not every step: bins also come and go between reads
+            for q in (0.5, 0.95, 0.99):
+                assert window.quantile(q) == _quantile_by_definition(window.hist, q)
+    for part in parts:
+        window.add(part, -1)
+    assert window.hist == {} and window.quantile(0.5) is None

@@ -76,6 +76,32 @@ def test_banded_pmf_is_the_whole_tables_bit_for_bit() -> None:
             assert _sum_of_binomials_pmf(counts, p, k) == _full_table_pmf(counts, p, k)
 
 
+def _group_by_group_pmf(counts: list[float], p: list[float], k: int) -> float:
+    """P(S = k) past 256 events: each group's binomial pmf in its own numpy calls, convolved
+    in turn (what the one-array form must equal)."""
+    from scipy.special import gammaln
+
+    acc = np.ones(1)
+    for n_c, q in zip(counts, p, strict=True):
+        j = np.arange(int(n_c) + 1, dtype=np.float64)
+        log_c = gammaln(n_c + 1.0) - gammaln(j + 1.0) - gammaln(n_c - j + 1.0)
+        with np.errstate(divide="ignore"):
+            acc = np.convolve(acc, np.exp(log_c + j * np.log(q) + (n_c - j) * np.log1p(-q)))
+    return float(acc[k])
+
+
+def test_large_pmf_is_group_by_group_bit_for_bit() -> None:
+    from detectors.multinomial import _SMALL, _sum_of_binomials_pmf
+
+    rng = random.Random(11)
+    for _ in range(200):
+        counts = [float(rng.randint(0, 40)) for _ in range(rng.randint(1, 24))]
+        counts[0] += max(0, _SMALL + 1 - int(sum(counts)))  # past the event-by-event path
+        p = [rng.choice([rng.random(), rng.uniform(0.0, 1e-3), 1e-22]) for _ in counts]
+        k = rng.randint(0, int(sum(counts)))
+        assert _sum_of_binomials_pmf(counts, p, k) == _group_by_group_pmf(counts, p, k)
+
+
 def test_large_tables_agree_with_the_small_path() -> None:
     # past 256 events the pmf is convolved with numpy: the same number as event by event
     import detectors.multinomial as mod
