@@ -25,15 +25,18 @@ from aiokafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
+Key = tuple[str, int]
+"""(topic, partition)"""
 
-def next_offsets(events: Sequence[Any]) -> dict[tuple[str, int], int]:
+
+def next_offsets(events: Sequence[Any]) -> dict[Key, int]:
     """(topic, partition) -> the offset after the last of ``events`` there.
 
     >>> from types import SimpleNamespace as E
     >>> next_offsets([E(message=E(topic="t", partition=0, offset=o)) for o in (4, 9, 7)])
     {('t', 0): 10}
     """
-    offsets: dict[tuple[str, int], int] = {}
+    offsets: dict[Key, int] = {}
     for event in events:
         m = event.message
         key = (m.topic, m.partition)
@@ -54,7 +57,7 @@ def committer(app: Any) -> Callable[[Sequence[Any]], Awaitable[bool]]:
     return commit
 
 
-async def _commit_assigned(thread: Any, offsets: Mapping[tuple[str, int], int]) -> bool:
+async def _commit_assigned(thread: Any, offsets: Mapping[Key, int]) -> bool:
     """In faust's consumer thread: commit what is still assigned there."""
     consumer = thread._ensure_consumer()
     assigned = consumer.assignment()

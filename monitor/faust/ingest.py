@@ -64,7 +64,7 @@ class Forwarder:
     """Commits the offsets after these faust events (the adapter's own commit, see
     :mod:`monitor.faust`); set when the agent starts."""
     on_error: Callable[[BaseException], None] = field(default=lambda exc: None)
-    """Told when a forward was not acked (the app must stop: nothing after it is acked)."""
+    """Told when a forward was not acked (the app must stop: nothing after it is committed)."""
     _acking: asyncio.Task[None] | None = None
 
     async def forward(self, events: Sequence[Any]) -> None:
@@ -90,7 +90,7 @@ class Forwarder:
             for bundle in bundles(out):
                 await self.publisher.send(self.topic, bundle, rollout_id.encode())
         ends = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        task = asyncio.create_task(self._ack_when_acked(self._acking, list(events), ends))
+        task = asyncio.create_task(self._commit_when_acked(self._acking, list(events), ends))
         task.add_done_callback(self._failed)
         self._acking = task
 
@@ -99,11 +99,11 @@ class Forwarder:
         if self._acking is not None:
             await self._acking
 
-    async def _ack_when_acked(
+    async def _commit_when_acked(
         self, before: asyncio.Task[None] | None, events: list[Any], ends: dict[Any, int]
     ) -> None:
         if before is not None:
-            await before  # raises its failure: nothing after a failed forward is acked
+            await before  # raises its failure: nothing after a failed forward is committed
         if not await self.publisher.flush():
             self.router.forget_positions()
             raise ForwardError(f"forwarding {len(events)} telemetry messages was not acked")

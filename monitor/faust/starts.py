@@ -27,10 +27,9 @@ from typing import Any, Final
 from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP
 
-log = logging.getLogger(__name__)
+from monitor.faust.commits import Key
 
-Key = tuple[str, int]
-"""(topic, partition)"""
+log = logging.getLogger(__name__)
 
 GATE_WAIT_S: Final = 10.0
 """A partition whose start record has not come for this long is sought to its start again
